@@ -1,0 +1,106 @@
+/*
+ * Text and JSON forms of a flow record, shared by the node's decode and
+ * query commands and the controller's CLI.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "../common/util.h"
+#include "store.h"
+
+const char *
+store_proto_name(uint8_t p, char buf[8])
+{
+	switch (p) {
+	case 1:   return "ICMP";
+	case 2:   return "IGMP";
+	case 6:   return "TCP";
+	case 17:  return "UDP";
+	case 41:  return "IPv6";
+	case 47:  return "GRE";
+	case 50:  return "ESP";
+	case 51:  return "AH";
+	case 58:  return "ICMP6";
+	case 89:  return "OSPF";
+	case 103: return "PIM";
+	case 132: return "SCTP";
+	}
+	snprintf(buf, 8, "%u", p);
+	return buf;
+}
+
+const char *
+store_tcp_flags_str(uint8_t flags, char buf[9])
+{
+	static const char names[] = "CEUAPRSF";
+
+	for (int i = 0; i < 8; i++)
+		buf[i] = (flags & (0x80 >> i)) ? names[i] : '.';
+	buf[8] = '\0';
+	return buf;
+}
+
+static void
+endpoint_fmt(const uint8_t a[16], uint16_t port, char *buf, size_t len)
+{
+	char ab[ADDR_STRLEN];
+
+	addr_fmt(a, ab, sizeof(ab));
+	if (addr_is_v4(a))
+		snprintf(buf, len, "%s:%u", ab, port);
+	else
+		snprintf(buf, len, "[%s]:%u", ab, port);
+}
+
+static size_t
+clamp(int n, size_t len)
+{
+	if (n < 0)
+		return 0;
+	return (size_t)n >= len ? len - 1 : (size_t)n;
+}
+
+size_t
+store_flow_fmt_line(const store_flow_t *f, char *buf, size_t len)
+{
+	char tb[32], sb[64], db[64], nh[ADDR_STRLEN], ex[ADDR_STRLEN];
+	char pb[8], fb[9];
+	uint64_t dur = f->last_ms >= f->first_ms ? f->last_ms - f->first_ms : 0;
+
+	time_fmt_ms(f->first_ms, tb, sizeof(tb));
+	endpoint_fmt(f->src, f->sport, sb, sizeof(sb));
+	endpoint_fmt(f->dst, f->dport, db, sizeof(db));
+	return clamp(snprintf(buf, len,
+	    "%s %" PRIu64 ".%03" PRIu64 "s %-5s %s -> %s %s %" PRIu64
+	    " pkts %" PRIu64 " bytes if %u->%u as %u->%u tos %u nh %s"
+	    " rate %u exp %s",
+	    tb, dur / 1000, dur % 1000, store_proto_name(f->proto, pb), sb, db,
+	    store_tcp_flags_str(f->tcp_flags, fb), f->packets, f->bytes,
+	    f->in_if, f->out_if, f->src_as, f->dst_as, f->tos,
+	    addr_fmt(f->nexthop, nh, sizeof(nh)), f->sampling,
+	    addr_fmt(f->exporter, ex, sizeof(ex))), len);
+}
+
+size_t
+store_flow_fmt_json(const store_flow_t *f, char *buf, size_t len)
+{
+	char t1[32], t2[32], sa[ADDR_STRLEN], da[ADDR_STRLEN];
+	char nh[ADDR_STRLEN], ex[ADDR_STRLEN];
+
+	return clamp(snprintf(buf, len,
+	    "{\"first\":\"%s\",\"last\":\"%s\",\"first_ms\":%" PRIu64
+	    ",\"last_ms\":%" PRIu64 ",\"proto\":%u,\"src\":\"%s\","
+	    "\"dst\":\"%s\",\"sport\":%u,\"dport\":%u,\"bytes\":%" PRIu64
+	    ",\"packets\":%" PRIu64 ",\"tcp_flags\":%u,\"tos\":%u,"
+	    "\"in_if\":%u,\"out_if\":%u,\"src_as\":%u,\"dst_as\":%u,"
+	    "\"src_mask\":%u,\"dst_mask\":%u,\"nexthop\":\"%s\","
+	    "\"exporter\":\"%s\",\"sampling\":%u,\"tags\":%u}",
+	    time_fmt_ms(f->first_ms, t1, sizeof(t1)),
+	    time_fmt_ms(f->last_ms, t2, sizeof(t2)), f->first_ms, f->last_ms,
+	    f->proto, addr_fmt(f->src, sa, sizeof(sa)),
+	    addr_fmt(f->dst, da, sizeof(da)), f->sport, f->dport, f->bytes,
+	    f->packets, f->tcp_flags, f->tos, f->in_if, f->out_if, f->src_as,
+	    f->dst_as, f->src_mask, f->dst_mask,
+	    addr_fmt(f->nexthop, nh, sizeof(nh)),
+	    addr_fmt(f->exporter, ex, sizeof(ex)), f->sampling, f->tags), len);
+}
