@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc make clang libclang-rt-14-dev pkg-config libc6-dev
 libuv1-dev libmbedtls-dev liblmdb-dev libmsgpack-dev libsodium-dev
-libcmocka-dev libpcap-dev
+libcmocka-dev libpcap-dev libzstd-dev
 python3 python3-scapy tshark nfdump softflowd pmacct tcpreplay nginx
 iproute2 procps"
 
