@@ -10,6 +10,7 @@
 
 #define DEF_HOLD_MS		30000
 #define DEF_HOLD_BYTES		(256 * 1024)
+#define DEF_HOLD_TOTAL		(64u * 1024 * 1024)
 #define DEF_MAX_EXPORTERS	65536
 #define DEF_MAX_SAMPLING	(1u << 24)
 #define SEQ_MAX_GAP		(1u << 24)	/* larger jumps are resets */
@@ -29,6 +30,8 @@ decoder_new(const decoder_opts_t *opts)
 		d->opts.hold_max_ms = DEF_HOLD_MS;
 	if (d->opts.hold_max_bytes == 0)
 		d->opts.hold_max_bytes = DEF_HOLD_BYTES;
+	if (d->opts.hold_max_total == 0)
+		d->opts.hold_max_total = DEF_HOLD_TOTAL;
 	if (d->opts.max_exporters == 0)
 		d->opts.max_exporters = DEF_MAX_EXPORTERS;
 	if (d->opts.max_sampling == 0)
@@ -184,7 +187,7 @@ decoder_packet(decoder_t *d, const uint8_t addr[16], uint16_t port,
 	}
 	if (rc > 0)
 		d->st.flows += (uint64_t)rc;
-	else if (rc < 0 && rc != FF_ENOMEM)
+	else if (rc < 0 && rc != FF_ENOMEM && rc != FF_ELIMIT)
 		d->st.malformed++;
 	return rc;
 }

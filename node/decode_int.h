@@ -28,6 +28,7 @@ struct decoder {
 	size_t nexporters;
 	struct exporter *last;		/* lookup cache */
 	int templates_dirty;
+	size_t held_total;		/* bytes held, all exporters */
 };
 
 /*

@@ -19,14 +19,16 @@ nf5_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 	uint64_t export_ms;
 	const uint8_t *r;
 
-	(void)now_ms;
 	if (len < NF5_HDR_LEN)
 		return FF_ETRUNC;
 	count = be16(buf + 2);
 	e = exporter_get(d, addr, 5, (uint32_t)buf[20] << 8 | buf[21], now_ms);
 	if (e == NULL)
 		return FF_ELIMIT;
-	/* The count must describe exactly the records present. */
+	/*
+	 * The count must be at least 1 and its records must be present;
+	 * bytes after them (padding some exporters add) are ignored.
+	 */
 	if (count == 0 || count > NF5_MAX_COUNT ||
 	    len < NF5_HDR_LEN + (size_t)count * NF5_REC_LEN) {
 		e->st.malformed++;

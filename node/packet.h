@@ -35,6 +35,10 @@ typedef struct pkt_info {
 	uint8_t dst_mac[6];
 	uint16_t vlan;		/* outer VLAN id, 0 if none */
 	uint32_t ip_len;	/* IP datagram length from the IP header */
+	const uint8_t *l3;	/* start of the network header after the link
+				   headers (Ethernet, VLAN tags, MPLS labels),
+				   set even when it is not IP; NULL when the
+				   link headers are cut */
 	const uint8_t *payload;	/* transport payload (UDP/TCP data) */
 	size_t payload_len;	/* bounded by what was captured */
 } pkt_info_t;

@@ -1,0 +1,619 @@
+/*
+ * NetFlow v9 (RFC 3954) and IPFIX (RFC 7011) templates: the per-exporter
+ * template cache, the compilation of a template record into a field
+ * program, and the sampler table.
+ *
+ * A field program lists, in record order, only the fields the flow record
+ * needs, each with its offset (fixed-length templates) and length, so a
+ * data record is decoded by one short loop. Choices that depend on which
+ * fields a template has (octetDeltaCount over octetTotalCount, logical
+ * over physical interfaces, the best time encoding, ...) are made here,
+ * once, not per record.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/util.h"
+#include "template.h"
+
+struct nf9_state *
+nf9_state_get(struct exporter *e)
+{
+	if (e->proto == NULL)
+		e->proto = calloc(1, sizeof(struct nf9_state));
+	return e->proto;
+}
+
+static void
+tpl_free(struct tpl *t)
+{
+	if (t == NULL)
+		return;
+	free(t->ops);
+	free(t->raw);
+	free(t);
+}
+
+void
+nf9_state_free(struct nf9_state *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < TPL_BUCKETS; i++) {
+		struct tpl *t, *next;
+
+		for (t = s->tbl[i]; t != NULL; t = next) {
+			next = t->next;
+			tpl_free(t);
+		}
+	}
+	hold_clear(s);
+	free(s->samplers);
+	free(s);
+}
+
+/* One field specifier of a template record. */
+struct field {
+	uint16_t type;
+	uint16_t len;
+	uint32_t pen;		/* enterprise number, 0 for IANA */
+	int scope;
+};
+
+/* Bit set of the IANA elements (< 512) a template carries. */
+struct ieset {
+	uint64_t w[8];
+};
+
+static int
+has(const struct ieset *s, unsigned ie)
+{
+	return ie < 512 && (s->w[ie >> 6] >> (ie & 63) & 1);
+}
+
+/* First element of list (0-terminated) that the template carries. */
+static unsigned
+first_of(const struct ieset *s, const unsigned *list)
+{
+	for (; *list != 0; list++)
+		if (has(s, *list))
+			return *list;
+	return 0;
+}
+
+static const unsigned start_ies[] = { 152, 150, 154, 156, 158, 22, 0 };
+static const unsigned end_ies[] = { 153, 151, 155, 157, 159, 21, 0 };
+
+static uint8_t
+time_kind(unsigned ie)
+{
+	switch (ie) {
+	case 21:
+	case 22:
+		return TK_UPTIME;
+	case 150:
+	case 151:
+		return TK_SEC;
+	case 152:
+	case 153:
+		return TK_MS;
+	case 154:
+	case 155:
+	case 156:
+	case 157:
+		return TK_NTP;
+	case 158:
+	case 159:
+		return TK_DELTA_US;
+	}
+	return TK_NONE;
+}
+
+/*
+ * The operation for an IANA element ie in a template that carries the
+ * elements in set, given the bests already chosen.
+ */
+struct choice {
+	unsigned bytes, packets, in_if, out_if, nh4, nh6, start, end;
+	int both_af;
+};
+
+static uint8_t
+field_op(unsigned ie, const struct choice *c)
+{
+	switch (ie) {
+	case 1:
+	case 85:
+	case 23:
+		return ie == c->bytes ? OP_BYTES : OP_SKIP;
+	case 2:
+	case 86:
+	case 24:
+		return ie == c->packets ? OP_PACKETS : OP_SKIP;
+	case 4:
+		return OP_PROTO;
+	case 5:
+		return OP_TOS;
+	case 6:
+		return OP_TCP_FLAGS;
+	case 7:
+		return OP_SPORT;
+	case 11:
+		return OP_DPORT;
+	case 8:
+		return c->both_af ? OP_SRC4_NZ : OP_SRC4;
+	case 12:
+		return c->both_af ? OP_DST4_NZ : OP_DST4;
+	case 27:
+		return c->both_af ? OP_SRC6_NZ : OP_SRC6;
+	case 28:
+		return c->both_af ? OP_DST6_NZ : OP_DST6;
+	case 15:
+	case 18:
+		return ie == c->nh4 ? OP_NH4 : OP_SKIP;
+	case 62:
+	case 63:
+		return ie == c->nh6 ? OP_NH6 : OP_SKIP;
+	case 9:
+	case 29:
+		return OP_SRC_MASK;
+	case 13:
+	case 30:
+		return OP_DST_MASK;
+	case 10:
+	case 252:
+		return ie == c->in_if ? OP_IN_IF : OP_SKIP;
+	case 14:
+	case 253:
+		return ie == c->out_if ? OP_OUT_IF : OP_SKIP;
+	case 16:
+		return OP_SRC_AS;
+	case 17:
+		return OP_DST_AS;
+	case 32:
+	case 139:
+		return OP_ICMP_TC;
+	case 176:
+	case 178:
+		return OP_ICMP_TYPE;
+	case 177:
+	case 179:
+		return OP_ICMP_CODE;
+	case 160:
+		return OP_SYSINIT;
+	case 34:
+	case 50:
+		return OP_SAMP_INTERVAL;
+	case 305:
+		return OP_SAMP_PKT_INTERVAL;
+	case 306:
+		return OP_SAMP_PKT_SPACE;
+	case 309:
+		return OP_SAMP_SIZE;
+	case 310:
+		return OP_SAMP_POPULATION;
+	case 48:
+	case 302:
+		return OP_SAMPLER_ID;
+	}
+	if (ie == c->start)
+		return OP_FIRST;
+	if (ie == c->end)
+		return OP_LAST;
+	return OP_SKIP;
+}
+
+/* Keep op only if the field length suits it. */
+static uint8_t
+op_fit(uint8_t op, unsigned len)
+{
+	switch (op) {
+	case OP_SKIP:
+		return OP_SKIP;
+	case OP_SRC4:
+	case OP_DST4:
+	case OP_SRC4_NZ:
+	case OP_DST4_NZ:
+	case OP_NH4:
+		return len == 4 ? op : OP_SKIP;
+	case OP_SRC6:
+	case OP_DST6:
+	case OP_SRC6_NZ:
+	case OP_DST6_NZ:
+	case OP_NH6:
+		return len == 16 ? op : OP_SKIP;
+	default:
+		/* integers, reduced-size encoding allowed */
+		return len >= 1 && len <= 8 ? op : OP_SKIP;
+	}
+}
+
+/*
+ * Compile fields into t: ops, flags, record length. Returns 0, FF_EPROTO
+ * (records would be empty or longer than any packet) or FF_ENOMEM.
+ */
+static int
+tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
+{
+	struct ieset set;
+	struct choice c;
+	struct tpl_op *ops;
+	unsigned nops = 0, i;
+	uint32_t off = 0, minlen = 0;
+	int fixed = 1;
+
+	memset(&set, 0, sizeof(set));
+	for (i = 0; i < n; i++) {
+		if (fl[i].pen != 0 || fl[i].type >= 512 || fl[i].scope)
+			continue;
+		if (fl[i].len == TPL_VARLEN)
+			continue;
+		set.w[fl[i].type >> 6] |= 1ull << (fl[i].type & 63);
+	}
+	for (i = 0; i < n; i++)
+		if (fl[i].len == TPL_VARLEN)
+			fixed = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.bytes = first_of(&set, (const unsigned[]){ 1, 85, 23, 0 });
+	c.packets = first_of(&set, (const unsigned[]){ 2, 86, 24, 0 });
+	c.in_if = first_of(&set, (const unsigned[]){ 10, 252, 0 });
+	c.out_if = first_of(&set, (const unsigned[]){ 14, 253, 0 });
+	if (has(&set, 15) || has(&set, 62)) {
+		c.nh4 = has(&set, 15) ? 15 : 0;
+		c.nh6 = has(&set, 62) ? 62 : 0;
+	} else {
+		c.nh4 = has(&set, 18) ? 18 : 0;
+		c.nh6 = has(&set, 63) ? 63 : 0;
+	}
+	c.start = first_of(&set, start_ies);
+	c.end = first_of(&set, end_ies);
+	c.both_af = (has(&set, 8) || has(&set, 12)) &&
+	    (has(&set, 27) || has(&set, 28));
+
+	if ((ops = calloc(n ? n : 1, sizeof(*ops))) == NULL)
+		return FF_ENOMEM;
+	t->flags = 0;
+	for (i = 0; i < n; i++) {
+		const struct field *f = &fl[i];
+		uint8_t op = OP_SKIP;
+
+		if (f->pen == 0 && !f->scope && f->len != TPL_VARLEN)
+			op = op_fit(field_op(f->type, &c), f->len);
+		switch (op) {
+		case OP_ICMP_TC:
+			t->flags |= TPL_F_ICMP_TC;
+			break;
+		case OP_ICMP_TYPE:
+		case OP_ICMP_CODE:
+			t->flags |= TPL_F_ICMP_SEP;
+			break;
+		case OP_SAMP_INTERVAL:
+			t->flags |= TPL_F_RATE;
+			break;
+		case OP_SAMP_PKT_INTERVAL:
+			t->flags |= TPL_F_PKT_RATE;
+			break;
+		case OP_SAMP_POPULATION:
+			t->flags |= TPL_F_POP_RATE;
+			break;
+		case OP_SAMPLER_ID:
+			t->flags |= TPL_F_SAMPLER;
+			break;
+		case OP_SYSINIT:
+			t->flags |= TPL_F_SYSINIT;
+			break;
+		case OP_SRC6:
+		case OP_DST6:
+		case OP_SRC6_NZ:
+		case OP_DST6_NZ:
+			t->flags |= TPL_F_V6;
+			break;
+		case OP_FIRST:
+			t->start_kind = time_kind(f->type);
+			break;
+		case OP_LAST:
+			t->end_kind = time_kind(f->type);
+			break;
+		}
+		if (fixed) {
+			if (op != OP_SKIP && f->len > 0) {
+				ops[nops].off = (uint16_t)off;
+				ops[nops].len = f->len;
+				ops[nops].op = op;
+				nops++;
+			}
+			off += f->len;
+			if (off > 65535)
+				goto toolong;
+			continue;
+		}
+		/* variable-length: a step per field, adjacent skips merged */
+		if (f->len == 0)
+			continue;
+		minlen += f->len == TPL_VARLEN ? 1 : f->len;
+		if (minlen > 65535)
+			goto toolong;
+		if (op == OP_SKIP && f->len != TPL_VARLEN && nops > 0 &&
+		    ops[nops - 1].op == OP_SKIP &&
+		    ops[nops - 1].len != TPL_VARLEN &&
+		    (uint32_t)ops[nops - 1].len + f->len < TPL_VARLEN) {
+			ops[nops - 1].len += f->len;
+			continue;
+		}
+		ops[nops].len = f->len;
+		ops[nops].op = op;
+		nops++;
+	}
+	if (fixed) {
+		t->flags |= TPL_F_FIXED;
+		t->rec_len = off;
+	} else
+		t->rec_len = minlen;
+	if (options)
+		t->flags |= TPL_F_OPTIONS;
+	if (t->rec_len == 0) {
+		/* records of zero bytes: the set could never be walked */
+		free(ops);
+		return FF_EPROTO;
+	}
+	t->ops = ops;
+	t->nops = (uint16_t)nops;
+	return 0;
+toolong:
+	free(ops);
+	return FF_EPROTO;
+}
+
+static int
+all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
+static void
+tpl_unlink(struct nf9_state *s, uint16_t id)
+{
+	struct tpl **pp = &s->tbl[id % TPL_BUCKETS], *t;
+
+	for (; (t = *pp) != NULL; pp = &t->next)
+		if (t->id == id) {
+			*pp = t->next;
+			if (s->last == t)
+				s->last = NULL;
+			tpl_free(t);
+			s->ntpl--;
+			return;
+		}
+}
+
+/* Withdraw every template of one kind (options or not). */
+static void
+tpl_withdraw_all(struct nf9_state *s, int options)
+{
+	for (size_t i = 0; i < TPL_BUCKETS; i++) {
+		struct tpl **pp = &s->tbl[i], *t;
+
+		while ((t = *pp) != NULL) {
+			if (!!(t->flags & TPL_F_OPTIONS) == !!options) {
+				*pp = t->next;
+				tpl_free(t);
+				s->ntpl--;
+			} else
+				pp = &t->next;
+		}
+	}
+	s->last = NULL;
+}
+
+/*
+ * Read the field specifiers of a template record: n fields starting at q,
+ * which must end by end. The first nscope are scope fields. Returns the
+ * position after the last one, or NULL when they run past end.
+ */
+static const uint8_t *
+read_fields(unsigned version, const uint8_t *q, const uint8_t *end,
+    unsigned n, unsigned nscope, struct field *fl)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (end - q < 4)
+			return NULL;
+		fl[i].type = be16(q);
+		fl[i].len = be16(q + 2);
+		fl[i].pen = 0;
+		/* v9 scope types (system, interface, ...) are not IEs */
+		fl[i].scope = version == 9 && i < nscope;
+		q += 4;
+		if (version == 10 && (fl[i].type & 0x8000)) {
+			if (end - q < 4)
+				return NULL;
+			fl[i].type &= 0x7fff;
+			fl[i].pen = be32(q);
+			q += 4;
+			/* an enterprise element never maps to a flow field */
+			if (fl[i].pen == 0)
+				fl[i].pen = 0xffffffffu;
+		}
+	}
+	return q;
+}
+
+int
+tpl_record(struct nf9_state *s, unsigned version, int options,
+    const uint8_t *p, size_t avail, size_t *used, uint16_t *id)
+{
+	struct field *fl;
+	const uint8_t *q, *end = p + avail;
+	unsigned n, nscope = 0, hdr;
+	uint16_t tid;
+	struct tpl *t, *old;
+	int rc;
+
+	*used = 0;
+	if (avail < 4 || all_zero(p, avail))
+		return TPL_END;
+	tid = be16(p);
+	*id = tid;
+	if (version == 9) {
+		if (!options) {
+			n = be16(p + 2);
+			hdr = 4;
+		} else {
+			unsigned slen, olen;
+
+			if (avail < 6)
+				return FF_EPROTO;
+			slen = be16(p + 2);
+			olen = be16(p + 4);
+			if (slen % 4 != 0 || olen % 4 != 0)
+				return FF_EPROTO;
+			nscope = slen / 4;
+			n = nscope + olen / 4;
+			hdr = 6;
+		}
+		if (n == 0) {
+			/* v9 has no withdrawal: an empty template is bad */
+			*used = hdr;
+			return TPL_BAD;
+		}
+	} else {
+		n = be16(p + 2);
+		if (n == 0) {
+			*used = 4;
+			if (tid == (options ? 3 : 2)) {
+				tpl_withdraw_all(s, options);
+				return TPL_WITHDRAWN_ALL;
+			}
+			if (tid < 256)
+				return TPL_BAD;
+			tpl_unlink(s, tid);
+			return TPL_WITHDRAWN;
+		}
+		hdr = 4;
+		if (options) {
+			if (avail < 6)
+				return FF_EPROTO;
+			nscope = be16(p + 4);
+			if (nscope > n)
+				return FF_EPROTO;
+			hdr = 6;
+		}
+	}
+	/* bound the count before allocating: each field takes 4+ bytes */
+	if (n > TPL_MAX_FIELDS || (size_t)n * 4 > avail - hdr)
+		return FF_EPROTO;
+	if ((fl = calloc(n, sizeof(*fl))) == NULL)
+		return FF_ENOMEM;
+	if ((q = read_fields(version, p + hdr, end, n, nscope, fl)) == NULL) {
+		free(fl);
+		return FF_EPROTO;
+	}
+	*used = (size_t)(q - p);
+	if (tid < 256 || *used > 65535) {
+		free(fl);
+		return TPL_BAD;
+	}
+	old = tpl_find(s, tid);
+	if (old != NULL && old->raw_len == *used &&
+	    !!(old->flags & TPL_F_OPTIONS) == !!options &&
+	    memcmp(old->raw, p, *used) == 0) {
+		free(fl);
+		return TPL_REFRESHED;
+	}
+	if (old == NULL && s->ntpl >= TPL_MAX_PER_EXPORTER) {
+		free(fl);
+		return TPL_BAD;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->raw = malloc(*used)) == NULL) {
+		free(t);
+		free(fl);
+		return FF_ENOMEM;
+	}
+	t->id = tid;
+	memcpy(t->raw, p, *used);
+	t->raw_len = (uint16_t)*used;
+	rc = tpl_compile(t, fl, n, options);
+	free(fl);
+	if (rc != 0) {
+		tpl_free(t);
+		return rc == FF_ENOMEM ? rc : TPL_BAD;
+	}
+	if (old != NULL)
+		tpl_unlink(s, tid);
+	t->next = s->tbl[tid % TPL_BUCKETS];
+	s->tbl[tid % TPL_BUCKETS] = t;
+	s->ntpl++;
+	return TPL_ADDED;
+}
+
+unsigned
+tpl_foreach(const struct nf9_state *s,
+    void (*cb)(void *arg, const struct tpl *t), void *arg)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < TPL_BUCKETS; i++)
+		for (const struct tpl *t = s->tbl[i]; t != NULL; t = t->next) {
+			cb(arg, t);
+			n++;
+		}
+	return n;
+}
+
+int
+sampler_set(struct nf9_state *s, int has_id, uint64_t id, uint32_t rate)
+{
+	struct sampler *sp;
+
+	if (!has_id) {
+		if (s->default_rate == rate)
+			return 0;
+		s->default_rate = rate;
+		return 1;
+	}
+	for (unsigned i = 0; i < s->nsamplers; i++)
+		if (s->samplers[i].id == id) {
+			if (s->samplers[i].rate == rate)
+				return 0;
+			s->samplers[i].rate = rate;
+			return 1;
+		}
+	if (s->nsamplers >= SAMPLER_MAX)
+		return FF_ELIMIT;
+	/* grow by doubling, from 4 */
+	if ((s->nsamplers & (s->nsamplers - 1)) == 0 && s->nsamplers >= 4) {
+		sp = realloc(s->samplers, 2 * s->nsamplers * sizeof(*sp));
+		if (sp == NULL)
+			return FF_ENOMEM;
+		s->samplers = sp;
+	} else if (s->samplers == NULL) {
+		if ((s->samplers = calloc(4, sizeof(*sp))) == NULL)
+			return FF_ENOMEM;
+	}
+	s->samplers[s->nsamplers].id = id;
+	s->samplers[s->nsamplers].rate = rate;
+	s->nsamplers++;
+	return 1;
+}
+
+uint32_t
+sampler_rate(struct nf9_state *s, int has_id, uint64_t id)
+{
+	if (has_id && s->nsamplers > 0) {
+		unsigned i = s->last_sampler;
+
+		if (i < s->nsamplers && s->samplers[i].id == id)
+			return s->samplers[i].rate;
+		for (i = 0; i < s->nsamplers; i++)
+			if (s->samplers[i].id == id) {
+				s->last_sampler = i;
+				return s->samplers[i].rate;
+			}
+	}
+	return s->default_rate;
+}

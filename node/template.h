@@ -1,0 +1,231 @@
+/*
+ * NetFlow v9 / IPFIX per-exporter state, internal to the decoders:
+ * the template cache and its compiled field programs (template.c), the
+ * sampler table (template.c), the queue of data held until its template
+ * arrives (hold.c), and template persistence (tplfile.c). nf9.c walks the
+ * packets and runs the programs.
+ */
+#ifndef FF_NODE_TEMPLATE_H
+#define FF_NODE_TEMPLATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode_int.h"
+
+#define TPL_MAX_FIELDS		1024	/* field specifiers per template */
+#define TPL_MAX_PER_EXPORTER	1024	/* templates per exporter */
+#define TPL_BUCKETS		64	/* hash buckets per exporter */
+#define TPL_VARLEN		0xffff	/* field length: variable */
+#define SAMPLER_MAX		256	/* sampler ids per exporter */
+
+/*
+ * Field program operations: where a field's value goes. Fields that no
+ * operation uses are skipped by offset (fixed-length templates) or by a
+ * skip operation (variable-length templates).
+ */
+enum tpl_opcode {
+	OP_SKIP = 0,
+	OP_BYTES,		/* f->bytes */
+	OP_PACKETS,		/* f->packets */
+	OP_PROTO,
+	OP_TOS,
+	OP_TCP_FLAGS,		/* low 8 bits */
+	OP_SPORT,
+	OP_DPORT,
+	OP_SRC4,		/* IPv4 source (exactly 4 bytes) */
+	OP_DST4,
+	OP_SRC6,		/* IPv6 source (exactly 16 bytes) */
+	OP_DST6,
+	OP_SRC4_NZ,		/* ... written only when not zero: the */
+	OP_DST4_NZ,		/* template carries both families */
+	OP_SRC6_NZ,
+	OP_DST6_NZ,
+	OP_NH4,			/* next hop, IPv4 */
+	OP_NH6,			/* next hop, IPv6 */
+	OP_SRC_MASK,		/* written when not zero */
+	OP_DST_MASK,
+	OP_IN_IF,
+	OP_OUT_IF,
+	OP_SRC_AS,
+	OP_DST_AS,
+	OP_FIRST,		/* raw start time into rec.first */
+	OP_LAST,		/* raw end time into rec.last */
+	OP_ICMP_TC,		/* type * 256 + code */
+	OP_ICMP_TYPE,
+	OP_ICMP_CODE,
+	OP_SYSINIT,		/* systemInitTimeMilliseconds */
+	OP_SAMP_INTERVAL,	/* samplingInterval, samplerRandomInterval */
+	OP_SAMP_PKT_INTERVAL,	/* samplingPacketInterval */
+	OP_SAMP_PKT_SPACE,	/* samplingPacketSpace */
+	OP_SAMP_SIZE,		/* samplingSize */
+	OP_SAMP_POPULATION,	/* samplingPopulation */
+	OP_SAMPLER_ID,		/* samplerId, selectorId */
+	OP_MAX
+};
+
+/* How a template's start/end time field is encoded. */
+enum tpl_timekind {
+	TK_NONE = 0,
+	TK_UPTIME,		/* ms of sysUptime (IE 21/22) */
+	TK_SEC,			/* seconds since the epoch (150/151) */
+	TK_MS,			/* ms since the epoch (152/153) */
+	TK_NTP,			/* NTP 64-bit timestamp (154-157) */
+	TK_DELTA_US		/* us before the export time (158/159) */
+};
+
+/* One step of a field program. */
+struct tpl_op {
+	uint16_t off;		/* offset in a fixed-length record */
+	uint16_t len;		/* field length or TPL_VARLEN */
+	uint8_t op;		/* enum tpl_opcode */
+};
+
+/* Template flags. */
+#define TPL_F_OPTIONS	0x01	/* options template */
+#define TPL_F_FIXED	0x02	/* every field has a fixed length */
+#define TPL_F_ICMP_TC	0x04	/* has icmpTypeCode (32/139) */
+#define TPL_F_ICMP_SEP	0x08	/* has icmpType/Code (176-179) */
+#define TPL_F_RATE	0x10	/* records carry samplingInterval */
+#define TPL_F_SAMPLER	0x20	/* records carry a sampler/selector id */
+#define TPL_F_SYSINIT	0x40	/* records carry systemInitTime */
+#define TPL_F_V6	0x80	/* has IPv6 source or destination */
+#define TPL_F_PKT_RATE	0x100	/* records carry samplingPacketInterval */
+#define TPL_F_POP_RATE	0x200	/* records carry samplingPopulation */
+#define TPL_F_ANY_RATE	(TPL_F_RATE | TPL_F_PKT_RATE | TPL_F_POP_RATE)
+
+/* A template, compiled. */
+struct tpl {
+	struct tpl *next;	/* hash chain */
+	uint16_t id;
+	uint16_t flags;		/* TPL_F_* */
+	uint8_t start_kind;	/* enum tpl_timekind */
+	uint8_t end_kind;
+	uint16_t nops;
+	uint32_t rec_len;	/* fixed: record length; else minimum */
+	struct tpl_op *ops;	/* nops steps, in record order */
+	uint8_t *raw;		/* the template record as received */
+	uint16_t raw_len;
+};
+
+/* Data set held while its template is missing. */
+struct held {
+	struct held *next;
+	uint64_t recv_ms;	/* when it arrived */
+	uint64_t export_ms;	/* its packet's export time */
+	uint32_t sys_uptime;	/* its packet's sysUptime (v9) */
+	uint16_t set_id;
+	uint16_t len;		/* bytes of set body in data[] */
+	uint8_t data[];
+};
+
+struct sampler {
+	uint64_t id;
+	uint32_t rate;
+};
+
+/* NetFlow v9 / IPFIX state of one exporter (struct exporter.proto). */
+struct nf9_state {
+	struct tpl *tbl[TPL_BUCKETS];
+	unsigned ntpl;
+	struct tpl *last;		/* last template used */
+	uint32_t default_rate;		/* 0: none announced */
+	uint64_t sys_init_ms;		/* IPFIX systemInitTime, 0: unknown */
+	struct sampler *samplers;
+	unsigned nsamplers;
+	unsigned last_sampler;		/* index of the last lookup hit */
+	struct held *hold_head;
+	struct held *hold_tail;
+	size_t hold_bytes;
+	unsigned nheld;
+};
+
+/* Return e's v9/IPFIX state, creating it; NULL when memory is short. */
+struct nf9_state *nf9_state_get(struct exporter *e);
+
+/* Free a state and everything it holds. Accepts NULL. */
+void nf9_state_free(struct nf9_state *s);
+
+/* Find template id; NULL if unknown. */
+static inline struct tpl *
+tpl_find(struct nf9_state *s, uint16_t id)
+{
+	struct tpl *t = s->last;
+
+	if (t != NULL && t->id == id)
+		return t;
+	for (t = s->tbl[id % TPL_BUCKETS]; t != NULL; t = t->next)
+		if (t->id == id) {
+			s->last = t;
+			return t;
+		}
+	return NULL;
+}
+
+/* Results of tpl_record(). */
+enum tpl_result {
+	TPL_ADDED = 1,		/* new or changed template installed */
+	TPL_REFRESHED,		/* identical to the installed one */
+	TPL_WITHDRAWN,		/* one template withdrawn (IPFIX) */
+	TPL_WITHDRAWN_ALL,	/* all (options) templates withdrawn */
+	TPL_BAD,		/* malformed record; skip *used bytes */
+	TPL_END			/* only padding is left */
+};
+
+/*
+ * Parse one template record at p (avail bytes: the rest of the set) of a
+ * template set (options = 0) or options template set (options = 1) of
+ * NetFlow version 9 or 10, and install, refresh or withdraw the template
+ * in s. On success *used is the record's length and *id its template id.
+ * Returns an enum tpl_result, FF_EPROTO when the record is malformed in a
+ * way that leaves the rest of the set unreadable, or FF_ENOMEM.
+ */
+int tpl_record(struct nf9_state *s, unsigned version, int options,
+    const uint8_t *p, size_t avail, size_t *used, uint16_t *id);
+
+/*
+ * Visit every template of s in a stable order (bucket, then chain).
+ * Returns the number visited.
+ */
+unsigned tpl_foreach(const struct nf9_state *s,
+    void (*cb)(void *arg, const struct tpl *t), void *arg);
+
+/*
+ * Sampling rates. sampler_set() records rate for sampler id (has_id) or
+ * as the exporter default; returns 1 if the table changed, 0 if not,
+ * FF_ELIMIT when the table is full. sampler_rate() returns the rate of
+ * sampler id, else the default, else 0.
+ */
+int sampler_set(struct nf9_state *s, int has_id, uint64_t id, uint32_t rate);
+uint32_t sampler_rate(struct nf9_state *s, int has_id, uint64_t id);
+
+/*
+ * Hold queue (hold.c). hold_push() appends a copy of a data set body
+ * (len bytes) and its packet's clock; it drops the oldest held sets to
+ * stay within max_bytes and returns how many it dropped, or FF_ENOMEM /
+ * FF_ELIMIT (the set alone exceeds max_bytes; not held). hold_take()
+ * detaches the held sets for template id and returns them oldest first
+ * (free each with free()). hold_take_known() does the same for every set
+ * whose template now exists. hold_expire() drops sets received before
+ * cutoff_ms and hold_clear() drops all; both return how many they dropped.
+ */
+int hold_push(struct nf9_state *s, size_t max_bytes, uint16_t set_id,
+    const uint8_t *p, size_t len, uint64_t recv_ms, uint64_t export_ms,
+    uint32_t sys_uptime);
+struct held *hold_take(struct nf9_state *s, uint16_t id);
+struct held *hold_take_known(struct nf9_state *s);
+unsigned hold_expire(struct nf9_state *s, uint64_t cutoff_ms);
+unsigned hold_clear(struct nf9_state *s);
+
+/* NTP timestamp (seconds since 1900 << 32 | fraction) to ms since 1970. */
+static inline uint64_t
+ntp_to_ms(uint64_t v)
+{
+	uint64_t sec = v >> 32, frac = v & 0xffffffffu;
+
+	if (sec < 2208988800u)
+		return 0;
+	return (sec - 2208988800u) * 1000 + ((frac * 1000) >> 32);
+}
+
+#endif

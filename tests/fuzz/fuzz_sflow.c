@@ -1,0 +1,86 @@
+/*
+ * libFuzzer target: the sFlow v5 decoder, through decoder_packet().
+ *
+ * The input is one or more datagrams separated by the 4 bytes "NXTP", fed
+ * in order to one decoder (so sequence tracking and the exporter table
+ * see a stream). Each datagram is copied into a buffer of its exact size
+ * (so that a read past its end is caught) with the version word forced to
+ * 5. The flows produced must be as the decoder promises: one per return
+ * count, with packets equal to a sampling rate in 1..max_sampling and the
+ * sFlow origin flag; otherwise the target aborts.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/util.h"
+#include "../../node/decode.h"
+
+#define SEP		"NXTP"
+#define SEP_LEN		4
+#define MAX_SAMPLING	100000
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static store_flow_t slots[4];
+static size_t flushed;
+
+static void
+check_flows(flow_sink_t *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const store_flow_t *f = &s->flows[i];
+
+		if (f->sampling == 0 || f->sampling > MAX_SAMPLING ||
+		    f->packets != f->sampling ||
+		    !(f->flags & STORE_FLOW_F_FROM_SFLOW) ||
+		    f->first_ms != f->last_ms)
+			abort();
+	}
+	flushed += s->n;
+	s->n = 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint8_t addr[16] =
+	    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1 };
+	flow_sink_t sink = { slots, 0, FF_NELEM(slots), check_flows, NULL };
+	decoder_opts_t o;
+	decoder_t *d;
+	size_t off = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.max_sampling = MAX_SAMPLING;
+	o.max_exporters = 16;
+	if ((d = decoder_new(&o)) == NULL)
+		return 0;
+	while (off <= size) {
+		const uint8_t *end = size - off >= SEP_LEN ?
+		    memmem(data + off, size - off, SEP, SEP_LEN) : NULL;
+		size_t len = end ? (size_t)(end - (data + off)) : size - off;
+		uint8_t *p = malloc(len ? len : 1);
+		size_t before;
+		int rc;
+
+		if (p == NULL)
+			break;
+		memcpy(p, data + off, len);
+		if (len >= 4)
+			put_be32(p, 5);
+		flushed = 0;
+		before = sink.n;
+		rc = decoder_packet(d, addr, 6343, p, len, 1700000000000ull +
+		    off, &sink);
+		if (rc >= 0 && flushed + sink.n - before != (size_t)rc)
+			abort();
+		free(p);
+		if (end == NULL)
+			break;
+		off += len + SEP_LEN;
+	}
+	check_flows(&sink);
+	decoder_free(d);
+	return 0;
+}
