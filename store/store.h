@@ -175,7 +175,8 @@ typedef enum store_order {
 
 typedef struct store_qspec {
 	store_qkind_t kind;
-	uint64_t t0, t1;	/* window: flows with t0 <= first_ms < t1 */
+	uint64_t t0, t1;	/* window: flows with t0 <= first_ms < t1;
+				   t1 = UINT64_MAX: no end */
 	const char *filter;	/* nfdump-style filter text, NULL = all */
 	store_key_t key;	/* TOPN, DISTINCT */
 	uint8_t prefix4;	/* SRCNET/DSTNET: IPv4 prefix length */
@@ -342,7 +343,7 @@ int store_result_lookup(const store_result_t *r, const uint8_t (*keys)[16],
  * store_key_parse: "srcip", "dstip", "srcport", "dstport", "proto",
  * "srcnet[/L4[/L6]]", "dstnet[/L4[/L6]]" (default /24 and /64),
  * "exporter" (also nfdump's "router"), "inif", "outif", "srcas",
- * "dstas". Sets *key and, for the prefix keys, *prefix4/*prefix6 (left
+ * "dstas". Sets *key and, for the prefix keys, *prefix4 and *prefix6 (left
  * alone otherwise). Returns 0 or FF_EINVAL.
  */
 int store_key_parse(const char *s, store_key_t *key, uint8_t *prefix4,

@@ -72,7 +72,8 @@ void colbatch_row(const colbatch_t *cb, size_t i, store_flow_t *f);
 
 /*
  * Block scans. A scan visits, in block order (oldest first), every block
- * that may hold flows with t0 <= first_ms < t1, decoding only the columns
+ * that may hold flows with t0 <= first_ms < t1 (t1 = UINT64_MAX: no end,
+ * first_ms = UINT64_MAX included), decoding only the columns
  * in `cols`. Partition part of nparts (0 <= part < nparts) takes every
  * nparts-th block, so nparts threads together visit each block once.
  * It reads inside one LMDB read transaction opened by scan_open.
@@ -90,15 +91,39 @@ int scan_open(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
  */
 int scan_next(store_scan_t *sc, colbatch_t *cb);
 
-/* Blocks the scan skipped by their metadata alone (time range). */
+/*
+ * Open nparts scans (out[0] .. out[nparts - 1], 1 <= nparts <= 256) over
+ * one view of the store, for nparts threads: together they visit every
+ * block that was committed before the call and may hold flows in
+ * [t0, t1) exactly once, whatever maintenance (retention, compaction)
+ * does meanwhile; blocks committed later are not visited. They share one
+ * list of blocks and each scan_next() takes the next unvisited one, so a
+ * slower thread simply takes fewer blocks. Use each scan from one thread
+ * at a time (any thread) and close each with scan_close(). The blocks
+ * skipped by time are reported by out[0]'s scan_skipped(). Returns 0 or a
+ * negative ff_err code (then no scan is open).
+ *
+ * Prefer this to nparts separate scan_open() calls: their read
+ * transactions start at different times, and a compaction or retention
+ * commit in between could make them visit a flow twice or not at all.
+ */
+int scan_open_parts(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
+    unsigned nparts, store_scan_t **out);
+
+/*
+ * Blocks the scan skipped by their metadata alone (time range). Summed
+ * over the nparts partitions of one range it counts each such block once.
+ */
 uint64_t scan_skipped(const store_scan_t *sc);
 
 /* End the scan and its read transaction. Accepts NULL. */
 void scan_close(store_scan_t *sc);
 
 /*
- * Compiled filters (filter.c). A filter is parsed once and evaluated per
- * batch into a selection bitmap, without per-row allocation.
+ * Compiled filters (filter_parse.c, filter_eval.c; language reference in
+ * docs/FILTER.md). A filter is parsed once and evaluated per batch into
+ * a selection bitmap, without per-row allocation. A compiled filter is
+ * read-only: any number of threads may evaluate it at once.
  */
 typedef struct store_filter store_filter_t;
 
@@ -121,6 +146,7 @@ int filter_is_any(const store_filter_t *f);
  * Evaluate f over cb->n rows, writing bit i of sel (sel holds
  * (cb->n + 63) / 64 words) for row i. scratch holds as many words as sel
  * times filter_scratch_words(f). Returns the number of matching rows.
+ * cb must hold every column in filter_columns(f); bits past cb->n are 0.
  */
 size_t filter_eval(const store_filter_t *f, const colbatch_t *cb,
     uint64_t *sel, uint64_t *scratch);

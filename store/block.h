@@ -1,0 +1,128 @@
+/*
+ * Block encoding: one block holds up to STORE_BLOCK_ROWS_MAX flows, each
+ * column (enum store_col) encoded and compressed on its own behind a small
+ * column directory, so a reader decodes only the columns it asks for.
+ * Internal to the storage engine (store.c, write.c, maintain.c, scan.c).
+ *
+ * Layout (integers little-endian):
+ *
+ *	0	"FFBK"
+ *	4	u8 version (BLK_VERSION)
+ *	5	u8 ncols (COL_COUNT)
+ *	6	u16 reserved, 0
+ *	8	u32 rows
+ *	12	ncols directory entries of 16 bytes:
+ *		u8 rep, u8 codec, u8 width, u8 flags, u32 clen, u64 base
+ *	...	the columns' stored bytes, clen each, in column order; the
+ *		block ends exactly after the last one.
+ *
+ * Representations (rep); integer columns and IPv4 address columns (flag
+ * V4: host-order IPv4 as a 32-bit integer) use CONST, FOR, BITS or DICT,
+ * other address columns CONST or RAW16:
+ *	BLK_REP_CONST	every row holds one value: base (integers, IPv4),
+ *			or the 16 stored bytes. width 0.
+ *	BLK_REP_FOR	frame of reference: row = base + a value of width
+ *			1, 2, 4 or 8 bytes (at most the column's size).
+ *	BLK_REP_RAW16	16-byte addresses, width 16.
+ *	BLK_REP_BITS	row = base + a value of width bits (1..56), rows
+ *			packed LSB first into ceil(n * width / 8) bytes.
+ *	BLK_REP_DICT	at most 256 distinct values: the stored bytes are
+ *			u8 d - 1 (d >= 2 entries), u8 w (1, 2, 4 or 8), d
+ *			entries of w bytes, then per row a code of width =
+ *			bits(d - 1) bits packed as in BITS; row = base +
+ *			entry[code] (a code >= d decodes to base).
+ * Flags: BLK_CF_V4 - address column in IPv4 form. Multi-byte FOR and
+ * RAW16 rows are stored one after the other, little-endian (FOR); byte
+ * planes were measured to compress worse and cost more with zstd.
+ * Codec: BLK_CODEC_RAW (the bytes as described) or, for FOR and RAW16
+ * only, BLK_CODEC_ZSTD (one zstd frame, with a content checksum, holding
+ * the n * width bytes).
+ *
+ * The encoder takes per column the smallest of FOR, BITS and DICT, and
+ * FOR or RAW16 compressed with zstd only when that saves at least a
+ * quarter of the bytes zstd reads: compressing costs far more than
+ * packing (bench_store).
+ */
+#ifndef FF_STORE_BLOCK_H
+#define FF_STORE_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store_int.h"
+
+#define BLK_VERSION	1
+#define BLK_HDR_LEN	12
+#define BLK_DIR_LEN	16
+#define BLK_FIXED_LEN	(BLK_HDR_LEN + COL_COUNT * BLK_DIR_LEN)
+
+#define BLK_REP_CONST	0
+#define BLK_REP_FOR	1
+#define BLK_REP_RAW16	2
+#define BLK_REP_BITS	3
+#define BLK_REP_DICT	4
+
+#define BLK_CODEC_RAW	0
+#define BLK_CODEC_ZSTD	1
+
+#define BLK_CF_V4	0x01
+
+/* What one block holds, as the idx entry records it. */
+typedef struct blk_info {
+	uint32_t rows;
+	uint64_t min_first, max_first;	/* 0 when rows == 0 */
+	uint64_t min_last, max_last;
+} blk_info_t;
+
+/* One directory entry, as blk_describe() reports it. */
+typedef struct blk_coldesc {
+	uint8_t rep, codec, width, flags;
+	uint32_t clen;
+	uint64_t base;
+} blk_coldesc_t;
+
+typedef struct blk_enc blk_enc_t;
+typedef struct blk_dec blk_dec_t;
+
+/*
+ * Make an encoder compressing with zstd level `level` (0: 1). Returns NULL
+ * on ENOMEM. Free with blk_enc_free() (accepts NULL).
+ */
+blk_enc_t *blk_enc_new(int level);
+void blk_enc_free(blk_enc_t *e);
+
+/*
+ * Encode the cb->n rows of cb, which must hold every column
+ * (STORE_COLS_ALL; address columns in either form), into *out, *len
+ * bytes owned by e and valid until the next blk_encode() or
+ * blk_enc_free(). Fills *info. Returns 0, FF_EINVAL (missing columns or
+ * more than STORE_BLOCK_ROWS_MAX rows) or FF_ENOMEM.
+ */
+int blk_encode(blk_enc_t *e, const colbatch_t *cb, const uint8_t **out,
+    size_t *len, blk_info_t *info);
+
+/* Make a decoder with its scratch arrays. NULL on ENOMEM. */
+blk_dec_t *blk_dec_new(void);
+void blk_dec_free(blk_dec_t *d);
+
+/*
+ * Decode the columns in `cols` of the block buf (len bytes, untrusted:
+ * every length, count, width and codec is checked) into *cb. The arrays
+ * are owned by d and valid until the next blk_decode() or blk_dec_free();
+ * they grow as needed and are reused. cb's min/max fields are left 0
+ * (the caller knows them from the block's idx entry).
+ * Returns 0, FF_EPROTO (damaged block; *cb is then undefined) or
+ * FF_ENOMEM.
+ */
+int blk_decode(blk_dec_t *d, const uint8_t *buf, size_t len, uint32_t cols,
+    colbatch_t *cb);
+
+/*
+ * Check the header and directory of buf and report its row count and,
+ * when desc is not NULL, its COL_COUNT directory entries. Returns 0 or
+ * FF_EPROTO.
+ */
+int blk_describe(const uint8_t *buf, size_t len, uint32_t *rows,
+    blk_coldesc_t *desc);
+
+#endif

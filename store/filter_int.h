@@ -1,0 +1,162 @@
+/*
+ * Internal to the filter (filter_parse.c, filter_eval.c) and its tests:
+ * the compiled form of a filter.
+ *
+ * A filter compiles to a tree of AND/OR nodes over leaves; NOT is pushed
+ * down into the leaves (De Morgan), nested AND/AND and OR/OR are merged,
+ * and constant parts are folded away, so after compilation:
+ *   - the root is FN_TRUE, FN_FALSE, a leaf, or an AND/OR node;
+ *   - FN_TRUE/FN_FALSE occur only as the root;
+ *   - the children of an AND are leaves or ORs, those of an OR leaves or
+ *     ANDs, and every AND/OR has at least two children.
+ * A leaf tests one column of a row and may be negated.
+ *
+ * Every address is handled in its 16-byte form (IPv4 as ::ffff:a.b.c.d);
+ * each address leaf also carries the equivalent test on the host-order
+ * IPv4 form of a column (colbatch_t's a4 arrays), derived at compile time.
+ */
+#ifndef FF_FILTER_INT_H
+#define FF_FILTER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store_int.h"
+
+/* Limits that keep a hostile filter text from exhausting memory or stack. */
+#define FILTER_MAX_TEXT		65536	/* bytes of filter text */
+#define FILTER_MAX_DEPTH	64	/* nested parentheses and 'not's */
+#define FILTER_MAX_NODES	4096	/* terms and operators */
+#define FILTER_MAX_LIST		8192	/* entries in one [ list ] */
+#define FILTER_MAX_MEM		(8u << 20)	/* bytes of compiled form */
+
+enum fn_kind {
+	FN_FALSE = 0,
+	FN_TRUE,
+	FN_LEAF,
+	FN_AND,
+	FN_OR,
+	FN_NOT			/* only before normalization */
+};
+
+enum fn_op {
+	FOP_RANGE = 1,		/* lo <= x <= hi (integer column) */
+	FOP_MASK,		/* (x & m) == v (integer column) */
+	FOP_SET,		/* x is in a set of values (integer column) */
+	FOP_ADDR,		/* (a & mask) == value (address column) */
+	FOP_ADDR_LIST		/* a lies in one of a list of prefixes */
+};
+
+/* How a leaf prints when its column alone does not say it. */
+enum fn_style {
+	FST_PLAIN = 0,
+	FST_FLAGS_LETTERS,	/* FOP_MASK on tcp_flags: "flags SA" (v == m,
+				   all set) or "not flags SA" (v == 0, none
+				   set); never negated */
+	FST_ICMP_TYPE,		/* FOP_MASK on dport: "icmp-type 8" */
+	FST_ICMP_CODE,		/* FOP_MASK on dport: "icmp-code 0" */
+	FST_INET,		/* FOP_MASK on flags: "inet"/"inet6" */
+	FST_TAG			/* FOP_MASK on tags: "tag 3" */
+};
+
+/* Set of integers: sorted unique values; a bitmap for 8/16-bit columns. */
+struct fset {
+	size_t n;
+	uint32_t *vals;
+	uint64_t *bits;		/* 2^width bits, NULL for 32-bit columns */
+};
+
+/* One prefix of an address list (address masked to len bits). */
+struct fprefix {
+	uint8_t a[16];
+	uint8_t len;		/* 0..128 */
+};
+
+/* An address interval [lo, hi] as 128-bit big-endian numbers. */
+struct fiv6 {
+	uint64_t lo_hi, lo_lo;
+	uint64_t hi_hi, hi_lo;
+};
+
+struct fiv4 {
+	uint32_t lo, hi;
+};
+
+/* A prefix as mask and value in native-order 64-bit loads. */
+struct fnat {
+	uint64_t m[2], v[2];
+};
+
+/* A list of prefixes, with equivalent lookup forms. */
+struct flist {
+	size_t n;		/* prefixes as written (masked), for printing */
+	struct fprefix *pfx;	/* and for filter_match */
+	struct fnat *nat;	/* the same as native-order masks */
+	size_t nnat6;		/* those of them that hold an address out- */
+	struct fnat *nat6;	/* side ::ffff:0:0/96 (for non-IPv4 rows) */
+	size_t n6;		/* sorted, disjoint, merged 128-bit intervals */
+	struct fiv6 *iv6;
+	size_t n4;		/* the same restricted to ::ffff:0:0/96, as */
+	struct fiv4 *iv4;	/* host-order IPv4 intervals */
+};
+
+/* (a & mask) == value, with the equivalent IPv4-form test. */
+struct faddr {
+	uint8_t mask[16];
+	uint8_t val[16];	/* val == val & mask */
+	uint64_t m64[2];	/* mask and val as two native-order loads */
+	uint64_t v64[2];
+	int v4any;		/* 0: no IPv4 address matches */
+	uint32_t m4, v4;	/* else: IPv4 a matches iff (a & m4) == v4 */
+};
+
+struct fnode {
+	uint8_t kind;		/* enum fn_kind */
+	uint8_t op;		/* enum fn_op (leaves) */
+	uint8_t col;		/* enum store_col (leaves) */
+	uint8_t neg;		/* leaves: result inverted */
+	uint8_t style;		/* enum fn_style (leaves) */
+	uint32_t cost;		/* estimated evaluation cost, for ordering */
+	size_t nkids;		/* AND/OR/NOT */
+	struct fnode **kids;
+	union {
+		struct { uint64_t lo, hi; } range;
+		struct { uint64_t m, v; } mask;
+		const struct fset *set;
+		struct faddr addr;
+		const struct flist *list;
+	} u;
+};
+
+struct farena_chunk;
+
+struct store_filter {
+	struct fnode *root;
+	uint32_t cols;		/* columns read (STORE_COLBIT mask) */
+	size_t scratch;		/* scratch bitmaps filter_eval needs */
+	size_t mem;		/* bytes allocated for the compiled form */
+	int over;		/* an allocation hit FILTER_MAX_MEM */
+	struct farena_chunk *chunks;
+};
+
+/* Column geometry: value width in bytes (16 for addresses). */
+unsigned filter_col_width(unsigned col);
+
+/*
+ * Print the compiled filter f in normalized form (fully parenthesized,
+ * NOT pushed into the terms, constants folded) into buf of len bytes.
+ * The text compiles back to an equivalent filter that prints the same,
+ * unless it exceeds a FILTER_MAX_* limit (the print of a filter near the
+ * limits can be longer, deeper, or have more terms). Returns the length
+ * the full text needs (like snprintf); the output is truncated to
+ * len - 1 (buf may be NULL when len is 0).
+ */
+size_t filter_print(const store_filter_t *f, char *buf, size_t len);
+
+/*
+ * Name of IP protocol p as the filter language knows it (nfdump's names,
+ * "TCP"), or NULL when p has no name that parses back to p.
+ */
+const char *filter_proto_name(unsigned p);
+
+#endif

@@ -1,0 +1,135 @@
+/*
+ * Internal to the storage engine (store.c, write.c, maintain.c, scan.c):
+ * the store structure, the LMDB layout and the helpers they share.
+ *
+ * LMDB layout, one environment in the store directory:
+ *	"meta"	"version" -> u32 LE STORAGE_VERSION; "next_id" -> u64 LE
+ *	"idx"	block id (u64 big-endian) -> idx entry (IDX_ENT_LEN bytes)
+ *	"blk"	block id (u64 big-endian) -> encoded block (block.h)
+ * Block ids grow with commit order, so idx and blk iterate oldest first.
+ * A compacted block keeps the id of the first block merged into it.
+ */
+#ifndef FF_STORE_STORAGE_H
+#define FF_STORE_STORAGE_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "block.h"
+#include "store_int.h"
+
+#define STORAGE_VERSION	1
+
+/* idx entry: u32 rows, u32 flags, u64 min_first, max_first, min_last,
+ * max_last, u32 encoded size, u32 reserved, u64 committed_ms (LE). */
+#define IDX_ENT_LEN	56
+#define IDX_F_COMPACTED	0x01	/* made by merging small blocks */
+
+struct idx_ent {
+	uint32_t rows;
+	uint32_t flags;
+	uint64_t min_first, max_first;
+	uint64_t min_last, max_last;
+	uint32_t enc_size;
+	uint64_t committed_ms;	/* wall clock when written */
+};
+
+/* Row buffer of the writer: one array per column, 16-byte addresses. */
+struct colbuf {
+	size_t n, cap;
+	uint64_t *first_ms, *last_ms, *bytes, *packets;
+	uint8_t (*src)[16], (*dst)[16], (*nexthop)[16], (*exporter)[16];
+	uint32_t *in_if, *out_if, *src_as, *dst_as, *sampling, *tags;
+	uint16_t *sport, *dport;
+	uint8_t *proto, *tcp_flags, *tos, *src_mask, *dst_mask, *flags;
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi_meta, dbi_idx, dbi_blk;
+	int readonly;
+	unsigned psize;		/* LMDB page size */
+	uint32_t block_rows;
+	uint64_t max_bytes, max_age_ms;
+	uint64_t next_id;	/* writer only */
+
+	struct colbuf wb;	/* rows appended, not yet written */
+	blk_enc_t *enc;		/* writer only */
+	blk_dec_t *mdec;	/* maintenance decoder, writer only */
+	struct colbuf mbuf;	/* compaction buffer, writer only */
+
+	/*
+	 * Held by maintenance from the start to the end of every write
+	 * transaction that deletes or rewrites blocks, and by
+	 * scan_open_parts while it starts its read transactions, so the
+	 * scans of one group all see the same old blocks.
+	 */
+	pthread_mutex_t view_lock;
+
+	/* Counters (store_stats_t); written by the writer, read by all. */
+	_Atomic uint64_t flows, blocks, oldest_ms, newest_ms;
+	_Atomic uint64_t appended, committed, commits, write_errors, dropped;
+	_Atomic uint64_t expired_blocks, expired_flows, compactions;
+	_Atomic uint64_t damaged_blocks, pending;
+};
+
+#define CNT_ADD(s, f, v) \
+	atomic_fetch_add_explicit(&(s)->f, (uint64_t)(v), memory_order_relaxed)
+#define CNT_SUB(s, f, v) \
+	atomic_fetch_sub_explicit(&(s)->f, (uint64_t)(v), memory_order_relaxed)
+#define CNT_GET(s, f) \
+	atomic_load_explicit(&(s)->f, memory_order_relaxed)
+#define CNT_SET(s, f, v) \
+	atomic_store_explicit(&(s)->f, (uint64_t)(v), memory_order_relaxed)
+
+/* Map an LMDB (or errno) code to an ff_err code. */
+int storage_err(int rc);
+
+/* Block id <-> 8-byte big-endian key. */
+void storage_key(uint8_t k[8], uint64_t id);
+uint64_t storage_key_id(const MDB_val *k);
+
+void idx_pack(const struct idx_ent *e, uint8_t out[IDX_ENT_LEN]);
+/* Parse an idx value. Returns 0 or FF_EPROTO. */
+int idx_unpack(const MDB_val *v, struct idx_ent *e);
+
+/*
+ * Recount flows, blocks and the first_ms range from idx in txn (any
+ * kind) and store them in the counters.
+ */
+int storage_recount(store_t *s, MDB_txn *txn);
+
+/*
+ * Pages in use by the trees in txn (data, indexes, free list, the two
+ * meta pages); the rest of the file below its high-water mark is free.
+ */
+uint64_t storage_used_pages(store_t *s, MDB_txn *txn);
+
+/*
+ * Check that the map has room for a value of need bytes in write txn
+ * and still keeps the reserve that maintenance needs to delete blocks.
+ * Returns 0 or FF_ENOSPC.
+ */
+int storage_room(store_t *s, MDB_txn *txn, size_t need);
+
+/*
+ * Encode cb as block `id` and put it and its idx entry in write txn,
+ * and the next block id in meta. Fills *ent. Returns 0 or a negative
+ * ff_err code (the caller aborts txn).
+ */
+int storage_put_block(store_t *s, MDB_txn *txn, uint64_t id,
+    const colbatch_t *cb, uint32_t flags, uint64_t committed_ms,
+    struct idx_ent *ent);
+
+/* Delete block id (blk and idx) in write txn. Returns 0 or an error. */
+int storage_del_block(store_t *s, MDB_txn *txn, uint64_t id);
+
+/* Column row buffers (write.c). */
+int colbuf_init(struct colbuf *b, size_t cap);
+void colbuf_free(struct colbuf *b);
+void colbuf_add(struct colbuf *b, const store_flow_t *f);
+/* A colbatch_t (all columns, 16-byte addresses) over the buffered rows. */
+void colbuf_view(const struct colbuf *b, colbatch_t *cb);
+
+#endif

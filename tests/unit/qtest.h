@@ -1,0 +1,598 @@
+/*
+ * Helpers shared by test_query.c and test_result.c: a seeded random flow
+ * set, column batches built from flows (in both address forms), and a
+ * brute-force reference of every query kind. The reference is written
+ * independently of store/agg.c and store/result.c: keys are built byte
+ * by byte from the flow record, aggregated by sorting, and ordered with
+ * memcmp; listings are ordered by memcmp of a canonical byte encoding.
+ * Every expected value in the tests comes from it, over the same rows.
+ */
+#ifndef FF_TESTS_QTEST_H
+#define FF_TESTS_QTEST_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/err.h"
+#include "../../common/util.h"
+#include "../../store/agg.h"
+
+/* --- random numbers (splitmix64) ------------------------------------------ */
+
+static uint64_t qt_rng = 1;
+
+static inline uint64_t
+qt_rand(void)
+{
+	uint64_t z = (qt_rng += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static inline uint64_t
+qt_below(uint64_t n)
+{
+	return n == 0 ? 0 : qt_rand() % n;
+}
+
+/* --- flows ------------------------------------------------------------------ */
+
+#define QT_T0	1700000000000ULL	/* 2023-11-14T22:13:20Z */
+#define QT_SPAN	100000ULL		/* first_ms in [QT_T0, QT_T0 + SPAN) */
+
+static inline void
+qt_v4(uint8_t a[16], uint32_t v)
+{
+	uint8_t b[4];
+
+	put_be32(b, v);
+	addr_from_v4(a, b);
+}
+
+static inline void
+qt_v6(uint8_t a[16], uint32_t v)
+{
+	memset(a, 0, 16);
+	a[0] = 0x20;
+	a[1] = 0x01;
+	a[2] = 0x0d;
+	a[3] = 0xb8;
+	a[6] = (uint8_t)(v >> 8);	/* varies inside the /64 and across */
+	a[7] = (uint8_t)v;
+	put_be32(a + 12, v * 2654435761u);
+}
+
+/*
+ * n random flows. Small value domains make keys repeat and metrics tie:
+ * addresses from pools of 40 (v6_pct percent IPv6), ports from 12 common
+ * ones or random, bytes and packets from small sets.
+ */
+static inline store_flow_t *
+qt_flows(size_t n, unsigned v6_pct)
+{
+	static const uint16_t ports[] = { 53, 80, 123, 443, 22, 25, 8080,
+	    3389, 993, 5060, 1194, 0 };
+	static const uint8_t protos[] = { 6, 6, 6, 17, 17, 1, 47, 58 };
+	store_flow_t *fl = calloc(n ? n : 1, sizeof(*fl));
+
+	for (size_t i = 0; i < n; i++) {
+		store_flow_t *f = &fl[i];
+		int v6 = qt_below(100) < v6_pct;
+		uint32_t s = (uint32_t)qt_below(40), d = (uint32_t)qt_below(40);
+
+		f->first_ms = QT_T0 + qt_below(QT_SPAN);
+		f->last_ms = f->first_ms + qt_below(5000);
+		f->bytes = 40 * (1 + qt_below(20));
+		f->packets = 1 + qt_below(8);
+		if (v6) {
+			qt_v6(f->src, s);
+			qt_v6(f->dst, 1000 + d);
+			f->flags = STORE_FLOW_F_V6;
+		} else {
+			qt_v4(f->src, 0x0a000000u | s << 6 | (uint32_t)qt_below(3));
+			qt_v4(f->dst, 0xc0a80000u | d << 3);
+		}
+		qt_v4(f->exporter, 0x7f000001u + (uint32_t)qt_below(3));
+		qt_v4(f->nexthop, 0x0a0000feu);
+		f->proto = protos[qt_below(FF_NELEM(protos))];
+		f->sport = qt_below(3) == 0 ? ports[qt_below(FF_NELEM(ports))] :
+		    (uint16_t)(1024 + qt_below(200));
+		f->dport = ports[qt_below(FF_NELEM(ports))];
+		f->in_if = (uint32_t)qt_below(5);
+		f->out_if = 100 + (uint32_t)qt_below(3);
+		f->src_as = qt_below(2) ? 64512 + (uint32_t)qt_below(4) : 0;
+		f->dst_as = 4200000000u + (uint32_t)qt_below(3);
+		f->tcp_flags = f->proto == 6 ? (uint8_t)qt_below(64) : 0;
+		f->tos = (uint8_t)(qt_below(4) * 8);
+		f->src_mask = 24;
+		f->dst_mask = v6 ? 64 : 29;
+		f->sampling = 1;
+		f->flags |= STORE_FLOW_F_FROM_V9;
+	}
+	return fl;
+}
+
+/* --- column batches ---------------------------------------------------------- */
+
+/* A batch with every column, owning its arrays. */
+typedef struct qt_batch {
+	colbatch_t cb;
+	uint64_t *first, *last, *bytes, *packets;
+	uint32_t *a4[4];
+	uint8_t (*a16[4])[16];
+	uint32_t *in_if, *out_if, *src_as, *dst_as, *sampling, *tags;
+	uint16_t *sport, *dport;
+	uint8_t *proto, *tcp_flags, *tos, *src_mask, *dst_mask, *flags;
+} qt_batch_t;
+
+/*
+ * Build a batch of flows f[0..n). With v4form, every address column whose
+ * rows are all IPv4 is given in IPv4 form (a4), as the store does.
+ */
+static inline qt_batch_t *
+qt_batch(const store_flow_t *f, size_t n, int v4form)
+{
+	qt_batch_t *b = calloc(1, sizeof(*b));
+	size_t m = n ? n : 1;
+	static const int cols[4] = { COL_SRC, COL_DST, COL_NEXTHOP,
+	    COL_EXPORTER };
+
+	b->first = calloc(m, 8);
+	b->last = calloc(m, 8);
+	b->bytes = calloc(m, 8);
+	b->packets = calloc(m, 8);
+	for (int c = 0; c < 4; c++) {
+		b->a4[c] = calloc(m, 4);
+		b->a16[c] = calloc(m, 16);
+	}
+	b->in_if = calloc(m, 4);
+	b->out_if = calloc(m, 4);
+	b->src_as = calloc(m, 4);
+	b->dst_as = calloc(m, 4);
+	b->sampling = calloc(m, 4);
+	b->tags = calloc(m, 4);
+	b->sport = calloc(m, 2);
+	b->dport = calloc(m, 2);
+	b->proto = calloc(m, 1);
+	b->tcp_flags = calloc(m, 1);
+	b->tos = calloc(m, 1);
+	b->src_mask = calloc(m, 1);
+	b->dst_mask = calloc(m, 1);
+	b->flags = calloc(m, 1);
+	b->cb.n = n;
+	b->cb.cols = STORE_COLS_ALL;
+	b->cb.min_first = UINT64_MAX;
+	b->cb.min_last = UINT64_MAX;
+	for (int c = 0; c < 4; c++)
+		b->cb.v4 |= v4form ? STORE_COLBIT(cols[c]) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *a[4] = { f[i].src, f[i].dst, f[i].nexthop,
+		    f[i].exporter };
+
+		b->first[i] = f[i].first_ms;
+		b->last[i] = f[i].last_ms;
+		b->cb.min_first = FF_MIN(b->cb.min_first, f[i].first_ms);
+		b->cb.max_first = FF_MAX(b->cb.max_first, f[i].first_ms);
+		b->cb.min_last = FF_MIN(b->cb.min_last, f[i].last_ms);
+		b->cb.max_last = FF_MAX(b->cb.max_last, f[i].last_ms);
+		b->bytes[i] = f[i].bytes;
+		b->packets[i] = f[i].packets;
+		for (int c = 0; c < 4; c++) {
+			memcpy(b->a16[c][i], a[c], 16);
+			b->a4[c][i] = be32(a[c] + 12);
+			if (!addr_is_v4(a[c]))
+				b->cb.v4 &= ~STORE_COLBIT(cols[c]);
+		}
+		b->in_if[i] = f[i].in_if;
+		b->out_if[i] = f[i].out_if;
+		b->src_as[i] = f[i].src_as;
+		b->dst_as[i] = f[i].dst_as;
+		b->sampling[i] = f[i].sampling;
+		b->tags[i] = f[i].tags;
+		b->sport[i] = f[i].sport;
+		b->dport[i] = f[i].dport;
+		b->proto[i] = f[i].proto;
+		b->tcp_flags[i] = f[i].tcp_flags;
+		b->tos[i] = f[i].tos;
+		b->src_mask[i] = f[i].src_mask;
+		b->dst_mask[i] = f[i].dst_mask;
+		b->flags[i] = f[i].flags;
+	}
+	b->cb.first_ms = b->first;
+	b->cb.last_ms = b->last;
+	b->cb.bytes = b->bytes;
+	b->cb.packets = b->packets;
+	b->cb.src4 = b->a4[0];
+	b->cb.dst4 = b->a4[1];
+	b->cb.nexthop4 = b->a4[2];
+	b->cb.exporter4 = b->a4[3];
+	/* The other form of each address column is left unreadable. */
+	b->cb.src16 = (b->cb.v4 & STORE_COLBIT(COL_SRC)) ? NULL : b->a16[0];
+	b->cb.dst16 = (b->cb.v4 & STORE_COLBIT(COL_DST)) ? NULL : b->a16[1];
+	b->cb.nexthop16 = (b->cb.v4 & STORE_COLBIT(COL_NEXTHOP)) ? NULL :
+	    b->a16[2];
+	b->cb.exporter16 = (b->cb.v4 & STORE_COLBIT(COL_EXPORTER)) ? NULL :
+	    b->a16[3];
+	if (!(b->cb.v4 & STORE_COLBIT(COL_SRC)))
+		b->cb.src4 = NULL;
+	if (!(b->cb.v4 & STORE_COLBIT(COL_DST)))
+		b->cb.dst4 = NULL;
+	if (!(b->cb.v4 & STORE_COLBIT(COL_NEXTHOP)))
+		b->cb.nexthop4 = NULL;
+	if (!(b->cb.v4 & STORE_COLBIT(COL_EXPORTER)))
+		b->cb.exporter4 = NULL;
+	b->cb.in_if = b->in_if;
+	b->cb.out_if = b->out_if;
+	b->cb.src_as = b->src_as;
+	b->cb.dst_as = b->dst_as;
+	b->cb.sampling = b->sampling;
+	b->cb.tags = b->tags;
+	b->cb.sport = b->sport;
+	b->cb.dport = b->dport;
+	b->cb.proto = b->proto;
+	b->cb.tcp_flags = b->tcp_flags;
+	b->cb.tos = b->tos;
+	b->cb.src_mask = b->src_mask;
+	b->cb.dst_mask = b->dst_mask;
+	b->cb.flags = b->flags;
+	return b;
+}
+
+static inline void
+qt_batch_free(qt_batch_t *b)
+{
+	if (b == NULL)
+		return;
+	free(b->first);
+	free(b->last);
+	free(b->bytes);
+	free(b->packets);
+	for (int c = 0; c < 4; c++) {
+		free(b->a4[c]);
+		free(b->a16[c]);
+	}
+	free(b->in_if);
+	free(b->out_if);
+	free(b->src_as);
+	free(b->dst_as);
+	free(b->sampling);
+	free(b->tags);
+	free(b->sport);
+	free(b->dport);
+	free(b->proto);
+	free(b->tcp_flags);
+	free(b->tos);
+	free(b->src_mask);
+	free(b->dst_mask);
+	free(b->flags);
+	free(b);
+}
+
+/* --- query identities ----------------------------------------------------- */
+
+static inline store_qspec_t
+qt_spec(store_qkind_t kind, store_key_t key, store_order_t order)
+{
+	store_qspec_t s;
+
+	memset(&s, 0, sizeof(s));
+	s.kind = kind;
+	s.t0 = 0;
+	s.t1 = UINT64_MAX;
+	s.key = key;
+	s.prefix4 = 24;
+	s.prefix6 = 48;
+	s.order = order;
+	s.n = 10;
+	s.limit = 25;
+	if (kind == STORE_Q_SERIES) {
+		s.t0 = QT_T0;
+		s.t1 = QT_T0 + QT_SPAN;
+		s.step_ms = 7000;	/* the last bucket is short */
+	}
+	return s;
+}
+
+/* Every kind, key and order the engine knows. */
+static const struct qt_case {
+	store_qkind_t kind;
+	store_key_t key;
+	store_order_t order;
+} qt_cases[] = {
+	{ STORE_Q_TOTALS, 0, 0 },
+	{ STORE_Q_SERIES, 0, 0 },
+	{ STORE_Q_LIST, 0, 0 },
+	{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES },
+	{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_PACKETS },
+	{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_FLOWS },
+	{ STORE_Q_TOPN, STORE_KEY_DSTIP, STORE_ORD_BYTES },
+	{ STORE_Q_TOPN, STORE_KEY_SRCPORT, STORE_ORD_FLOWS },
+	{ STORE_Q_TOPN, STORE_KEY_DSTPORT, STORE_ORD_BYTES },
+	{ STORE_Q_TOPN, STORE_KEY_DSTPORT, STORE_ORD_PACKETS },
+	{ STORE_Q_TOPN, STORE_KEY_PROTO, STORE_ORD_BYTES },
+	{ STORE_Q_TOPN, STORE_KEY_SRCNET, STORE_ORD_BYTES },
+	{ STORE_Q_TOPN, STORE_KEY_DSTNET, STORE_ORD_FLOWS },
+	{ STORE_Q_TOPN, STORE_KEY_EXPORTER, STORE_ORD_BYTES },
+	{ STORE_Q_TOPN, STORE_KEY_INIF, STORE_ORD_PACKETS },
+	{ STORE_Q_TOPN, STORE_KEY_OUTIF, STORE_ORD_BYTES },
+	{ STORE_Q_TOPN, STORE_KEY_SRCAS, STORE_ORD_FLOWS },
+	{ STORE_Q_TOPN, STORE_KEY_DSTAS, STORE_ORD_BYTES },
+	{ STORE_Q_DISTINCT, STORE_KEY_SRCIP, 0 },
+	{ STORE_Q_DISTINCT, STORE_KEY_DSTPORT, 0 },
+	{ STORE_Q_DISTINCT, STORE_KEY_PROTO, 0 },
+	{ STORE_Q_DISTINCT, STORE_KEY_DSTNET, 0 },
+	{ STORE_Q_DISTINCT, STORE_KEY_SRCAS, 0 },
+};
+
+/* --- the reference ------------------------------------------------------------ */
+
+/* Clear the bits of p[0..nbits/8) from bit keep on. */
+static inline void
+qt_mask(uint8_t *p, unsigned nbits, unsigned keep)
+{
+	for (unsigned b = keep; b < nbits; b++)
+		p[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+}
+
+/* The key of flow f for id, byte by byte. */
+static inline void
+qt_key(const qident_t *id, const store_flow_t *f, uint8_t k[16])
+{
+	uint32_t v = 0;
+
+	memset(k, 0, 16);
+	switch (id->key) {
+	case STORE_KEY_SRCIP:
+		memcpy(k, f->src, 16);
+		return;
+	case STORE_KEY_DSTIP:
+		memcpy(k, f->dst, 16);
+		return;
+	case STORE_KEY_EXPORTER:
+		memcpy(k, f->exporter, 16);
+		return;
+	case STORE_KEY_SRCNET:
+	case STORE_KEY_DSTNET:
+		memcpy(k, id->key == STORE_KEY_SRCNET ? f->src : f->dst, 16);
+		if (addr_is_v4(k))
+			qt_mask(k + 12, 32, id->prefix4);
+		else
+			qt_mask(k, 128, id->prefix6);
+		return;
+	case STORE_KEY_SRCPORT:
+		v = f->sport;
+		break;
+	case STORE_KEY_DSTPORT:
+		v = f->dport;
+		break;
+	case STORE_KEY_PROTO:
+		v = f->proto;
+		break;
+	case STORE_KEY_INIF:
+		v = f->in_if;
+		break;
+	case STORE_KEY_OUTIF:
+		v = f->out_if;
+		break;
+	case STORE_KEY_SRCAS:
+		v = f->src_as;
+		break;
+	case STORE_KEY_DSTAS:
+		v = f->dst_as;
+		break;
+	}
+	put_be32(k + 12, v);
+}
+
+static int qt_order;	/* the order metric of qt_rowcmp */
+
+static inline uint64_t
+qt_metric(const store_row_t *r)
+{
+	return qt_order == STORE_ORD_PACKETS ? r->packets :
+	    qt_order == STORE_ORD_FLOWS ? r->flows : r->bytes;
+}
+
+/* Answer order: metric descending, then key ascending (memcmp). */
+static inline int
+qt_rowcmp(const void *x, const void *y)
+{
+	const store_row_t *a = x, *b = y;
+
+	if (qt_metric(a) != qt_metric(b))
+		return qt_metric(a) > qt_metric(b) ? -1 : 1;
+	return memcmp(a->key, b->key, 16);
+}
+
+static inline int
+qt_keycmp(const void *x, const void *y)
+{
+	return memcmp(((const store_row_t *)x)->key,
+	    ((const store_row_t *)y)->key, 16);
+}
+
+/*
+ * Reference aggregate of the flows with sel[i] set (sel NULL: all) into
+ * rows in answer order (DISTINCT: key order, metrics zero). Returns the
+ * row count; *tot gets the totals.
+ */
+static inline size_t
+qt_ref_keyed(const qident_t *id, const store_flow_t *f, size_t n,
+    const uint8_t *sel, store_row_t **out, aggv_t *tot)
+{
+	store_row_t *r = calloc(n ? n : 1, sizeof(*r));
+	size_t m = 0, k = 0;
+
+	memset(tot, 0, sizeof(*tot));
+	for (size_t i = 0; i < n; i++) {
+		if (sel != NULL && !sel[i])
+			continue;
+		qt_key(id, &f[i], r[m].key);
+		r[m].flows = 1;
+		r[m].bytes = f[i].bytes;
+		r[m].packets = f[i].packets;
+		tot->flows++;
+		tot->bytes += f[i].bytes;
+		tot->packets += f[i].packets;
+		m++;
+	}
+	qsort(r, m, sizeof(*r), qt_keycmp);
+	for (size_t i = 0; i < m; i++) {
+		if (k > 0 && memcmp(r[k - 1].key, r[i].key, 16) == 0) {
+			r[k - 1].flows += r[i].flows;
+			r[k - 1].bytes += r[i].bytes;
+			r[k - 1].packets += r[i].packets;
+		} else
+			r[k++] = r[i];
+	}
+	if (id->kind == STORE_Q_DISTINCT) {
+		for (size_t i = 0; i < k; i++)
+			r[i].flows = r[i].bytes = r[i].packets = 0;
+	} else {
+		qt_order = id->order;
+		qsort(r, k, sizeof(*r), qt_rowcmp);
+	}
+	*out = r;
+	return k;
+}
+
+/* Canonical bytes of a flow in listing order (see flow_cmp). */
+static inline void
+qt_flow_bytes(const store_flow_t *f, uint8_t b[130])
+{
+	put_be64(b, f->first_ms);
+	put_be64(b + 8, f->last_ms);
+	memcpy(b + 16, f->src, 16);
+	memcpy(b + 32, f->dst, 16);
+	put_be16(b + 48, f->sport);
+	put_be16(b + 50, f->dport);
+	b[52] = f->proto;
+	put_be64(b + 53, f->bytes);
+	put_be64(b + 61, f->packets);
+	memcpy(b + 69, f->exporter, 16);
+	memcpy(b + 85, f->nexthop, 16);
+	put_be32(b + 101, f->in_if);
+	put_be32(b + 105, f->out_if);
+	put_be32(b + 109, f->src_as);
+	put_be32(b + 113, f->dst_as);
+	b[117] = f->tcp_flags;
+	b[118] = f->tos;
+	b[119] = f->src_mask;
+	b[120] = f->dst_mask;
+	put_be32(b + 121, f->sampling);
+	put_be32(b + 125, f->tags);
+	b[129] = f->flags;
+}
+
+static inline int
+qt_flowcmp(const void *x, const void *y)
+{
+	uint8_t a[130], b[130];
+
+	qt_flow_bytes(x, a);
+	qt_flow_bytes(y, b);
+	return memcmp(a, b, sizeof(a));
+}
+
+/* Reference listing: the selected flows sorted, first limit kept. */
+static inline size_t
+qt_ref_list(const qident_t *id, const store_flow_t *f, size_t n,
+    const uint8_t *sel, store_flow_t **out, aggv_t *tot)
+{
+	store_flow_t *l = calloc(n ? n : 1, sizeof(*l));
+	size_t m = 0;
+
+	memset(tot, 0, sizeof(*tot));
+	for (size_t i = 0; i < n; i++) {
+		if (sel != NULL && !sel[i])
+			continue;
+		l[m++] = f[i];
+		tot->flows++;
+		tot->bytes += f[i].bytes;
+		tot->packets += f[i].packets;
+	}
+	qsort(l, m, sizeof(*l), qt_flowcmp);
+	*out = l;
+	return m < id->limit ? m : id->limit;
+}
+
+/* Reference series: nbuckets buckets of the selected flows. */
+static inline aggv_t *
+qt_ref_series(const qident_t *id, const store_flow_t *f, size_t n,
+    const uint8_t *sel, aggv_t *tot)
+{
+	aggv_t *bk = calloc(id->nbuckets, sizeof(*bk));
+
+	memset(tot, 0, sizeof(*tot));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t b;
+
+		if (sel != NULL && !sel[i])
+			continue;
+		b = (f[i].first_ms - id->t0) / id->step_ms;
+		bk[b].flows++;
+		bk[b].bytes += f[i].bytes;
+		bk[b].packets += f[i].packets;
+		tot->flows++;
+		tot->bytes += f[i].bytes;
+		tot->packets += f[i].packets;
+	}
+	return bk;
+}
+
+/*
+ * Aggregate flows f[0..n) for id through agg_add in batches of bsize rows
+ * (alternating between two partials, as two scan threads would), with
+ * the rows selected by sel (NULL: all; the bitmaps are built from it),
+ * then fold both into a new result. NULL on error (*err set).
+ */
+static inline store_result_t *
+qt_agg(const qident_t *id, const store_flow_t *f, size_t n,
+    const uint8_t *sel, size_t bsize, int v4form, int *err)
+{
+	agg_t a[2];
+	store_result_t *r;
+	memacct_t ma;
+
+	atomic_init(&ma.used, 0);
+	ma.max = 0;
+	*err = 0;
+	if ((*err = agg_init(&a[0], id, &ma, 0)) != 0)
+		return NULL;
+	if ((*err = agg_init(&a[1], id, &ma, 0)) != 0) {
+		agg_free(&a[0]);
+		return NULL;
+	}
+	for (size_t off = 0, bi = 0; off < n && *err == 0; off += bsize,
+	    bi++) {
+		size_t m = FF_MIN(bsize, n - off);
+		qt_batch_t *b = qt_batch(f + off, m, v4form);
+		uint64_t *bits = NULL;
+
+		if (sel != NULL) {
+			bits = calloc((m + 63) / 64, 8);
+			for (size_t i = 0; i < m; i++)
+				if (sel[off + i])
+					bits[i / 64] |= 1ULL << (i % 64);
+		}
+		*err = agg_add(&a[bi % 2], &b->cb, bits);
+		free(bits);
+		qt_batch_free(b);
+	}
+	r = *err == 0 ? result_new_id(id, 0, 0) : NULL;
+	if (r != NULL && ((*err = agg_finish(&a[0], r)) != 0 ||
+	    (*err = agg_finish(&a[1], r)) != 0)) {
+		store_result_free(r);
+		r = NULL;
+	}
+	agg_free(&a[0]);
+	agg_free(&a[1]);
+	if (r == NULL && *err == 0)
+		*err = FF_ENOMEM;
+	return r;
+}
+
+#endif

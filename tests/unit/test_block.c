@@ -1,0 +1,852 @@
+/*
+ * Block codec tests (store/block.c): every column round-trips through
+ * every representation the encoder can choose (constant, frame of
+ * reference at each width, IPv4-only and mixed IPv6 addresses), for
+ * empty, one-row, typical and maximal blocks of seeded random rows; and
+ * damaged blocks (truncated, extended, lying lengths and counts, flipped
+ * bytes) are rejected with FF_EPROTO or, where the damage hits plain
+ * data, decode to a well-formed batch, never a crash (run under ASan).
+ * Expected values are the rows the test itself wrote.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../common/err.h"
+#include "../../common/util.h"
+#include "../../store/block.h"
+#include "../../store/storage.h"
+
+/* ---- seeded rows ------------------------------------------------------- */
+
+static uint64_t rng;
+
+static uint64_t
+rnd(void)
+{
+	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void
+rnd_addr(uint8_t a[16], int v6)
+{
+	uint32_t v = (uint32_t)rnd();
+	uint8_t b[4];
+
+	if (v6) {
+		uint64_t x = rnd(), y = rnd();
+
+		a[0] = 0x20;
+		a[1] = 0x01;
+		for (int i = 2; i < 8; i++)
+			a[i] = (uint8_t)(x >> (8 * i));
+		for (int i = 8; i < 16; i++)
+			a[i] = (uint8_t)(y >> (8 * (i - 8)));
+		return;
+	}
+	put_be32(b, v);
+	addr_from_v4(a, b);
+}
+
+/* A random flow; v6: percent of rows with IPv6 addresses. */
+static void
+rnd_flow(store_flow_t *f, unsigned v6)
+{
+	int is6 = rnd() % 100 < v6;
+
+	memset(f, 0, sizeof(*f));
+	f->first_ms = 1700000000000ull + rnd() % 3600000;
+	f->last_ms = f->first_ms + rnd() % 120000;
+	f->bytes = rnd() % 2 ? rnd() % 1500 : rnd();
+	f->packets = 1 + rnd() % 100000;
+	rnd_addr(f->src, is6);
+	rnd_addr(f->dst, is6);
+	rnd_addr(f->nexthop, 0);
+	rnd_addr(f->exporter, rnd() % 4 == 0);
+	f->in_if = (uint32_t)rnd();
+	f->out_if = (uint32_t)rnd() % 64;
+	f->src_as = (uint32_t)rnd();
+	f->dst_as = (uint32_t)rnd() % 70000;
+	f->sampling = 1 + (uint32_t)(rnd() % 3) * 999;
+	f->tags = (uint32_t)rnd();
+	f->sport = (uint16_t)rnd();
+	f->dport = (uint16_t)rnd();
+	f->proto = (uint8_t)rnd();
+	f->tcp_flags = (uint8_t)rnd();
+	f->tos = (uint8_t)rnd();
+	f->src_mask = (uint8_t)(rnd() % 129);
+	f->dst_mask = (uint8_t)(rnd() % 129);
+	f->flags = is6 ? STORE_FLOW_F_V6 : 0;
+}
+
+/* A buffer of n rows and the flows it was filled from. */
+struct rows {
+	struct colbuf b;
+	store_flow_t *f;
+	size_t n;
+};
+
+static void
+rows_init(struct rows *r, size_t n)
+{
+	assert_int_equal(colbuf_init(&r->b, n > 0 ? n : 1), 0);
+	r->f = calloc(n > 0 ? n : 1, sizeof(*r->f));
+	assert_non_null(r->f);
+	r->n = n;
+}
+
+static void
+rows_fill(struct rows *r, uint64_t seed, unsigned v6)
+{
+	rng = seed;
+	r->b.n = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		rnd_flow(&r->f[i], v6);
+		colbuf_add(&r->b, &r->f[i]);
+	}
+}
+
+/* Rebuild the colbuf from r->f after a test changed the flows. */
+static void
+rows_sync(struct rows *r)
+{
+	r->b.n = 0;
+	for (size_t i = 0; i < r->n; i++)
+		colbuf_add(&r->b, &r->f[i]);
+}
+
+static void
+rows_free(struct rows *r)
+{
+	colbuf_free(&r->b);
+	free(r->f);
+}
+
+/* Encode r, decode every column and compare each row with r->f. */
+static void
+roundtrip(struct rows *r, blk_enc_t *e, blk_dec_t *d, blk_coldesc_t *desc)
+{
+	const uint8_t *buf;
+	blk_info_t info;
+	colbatch_t in, out;
+	store_flow_t g;
+	uint32_t rows;
+	size_t len;
+	uint8_t *copy;
+
+	colbuf_view(&r->b, &in);
+	assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
+	assert_int_equal(info.rows, r->n);
+	/* decode from an exact-size copy so ASan sees any overread */
+	copy = malloc(len);
+	assert_non_null(copy);
+	memcpy(copy, buf, len);
+	assert_int_equal(blk_describe(copy, len, &rows, desc), 0);
+	assert_int_equal(rows, r->n);
+	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &out), 0);
+	assert_int_equal(out.n, r->n);
+	assert_int_equal(out.cols, STORE_COLS_ALL);
+	for (size_t i = 0; i < r->n; i++) {
+		colbatch_row(&out, i, &g);
+		assert_memory_equal(&g, &r->f[i], sizeof(g));
+	}
+	if (r->n > 0) {
+		uint64_t mnf = UINT64_MAX, mxf = 0, mnl = UINT64_MAX, mxl = 0;
+
+		for (size_t i = 0; i < r->n; i++) {
+			mnf = FF_MIN(mnf, r->f[i].first_ms);
+			mxf = FF_MAX(mxf, r->f[i].first_ms);
+			mnl = FF_MIN(mnl, r->f[i].last_ms);
+			mxl = FF_MAX(mxl, r->f[i].last_ms);
+		}
+		assert_true(info.min_first == mnf && info.max_first == mxf);
+		assert_true(info.min_last == mnl && info.max_last == mxl);
+	}
+	free(copy);
+}
+
+/* ---- round trips ------------------------------------------------------- */
+
+static void
+test_roundtrip_sizes(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 2, 63, 64, 1000, 32768 };
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(d);
+	for (size_t s = 0; s < FF_NELEM(sizes); s++) {
+		for (unsigned v6 = 0; v6 <= 100; v6 += 50) {
+			struct rows r;
+
+			rows_init(&r, sizes[s]);
+			rows_fill(&r, 1000 + s * 7 + v6, v6);
+			roundtrip(&r, e, d, desc);
+			if (sizes[s] == 0) {
+				/* empty: every column a constant, no data */
+				for (int c = 0; c < COL_COUNT; c++) {
+					assert_int_equal(desc[c].rep,
+					    BLK_REP_CONST);
+					assert_int_equal(desc[c].clen, 0);
+				}
+			}
+			rows_free(&r);
+		}
+	}
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
+static void
+test_roundtrip_max_rows(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+	const uint8_t *buf;
+	blk_info_t info;
+	colbatch_t cb;
+	struct rows r;
+	size_t len;
+
+	(void)state;
+	rows_init(&r, STORE_BLOCK_ROWS_MAX);
+	rows_fill(&r, 77, 10);
+	roundtrip(&r, e, d, desc);
+	/* one row more than the maximum is refused before any read */
+	colbuf_view(&r.b, &cb);
+	cb.n = (size_t)STORE_BLOCK_ROWS_MAX + 1;
+	assert_int_equal(blk_encode(e, &cb, &buf, &len, &info), FF_EINVAL);
+	/* and so is a batch without every column */
+	colbuf_view(&r.b, &cb);
+	cb.cols &= ~STORE_COLBIT(COL_TOS);
+	assert_int_equal(blk_encode(e, &cb, &buf, &len, &info), FF_EINVAL);
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
+/* Natural size of integer column c. */
+static unsigned
+int_size(int c)
+{
+	if (c <= COL_PACKETS)
+		return 8;
+	if (c >= COL_IN_IF && c <= COL_TAGS)
+		return 4;
+	if (c == COL_SPORT || c == COL_DPORT)
+		return 2;
+	return 1;
+}
+
+static void
+set_int(store_flow_t *f, int c, uint64_t v)
+{
+	switch (c) {
+	case COL_FIRST:		f->first_ms = v; break;
+	case COL_LAST:		f->last_ms = v; break;
+	case COL_BYTES:		f->bytes = v; break;
+	case COL_PACKETS:	f->packets = v; break;
+	case COL_IN_IF:		f->in_if = (uint32_t)v; break;
+	case COL_OUT_IF:	f->out_if = (uint32_t)v; break;
+	case COL_SRC_AS:	f->src_as = (uint32_t)v; break;
+	case COL_DST_AS:	f->dst_as = (uint32_t)v; break;
+	case COL_SAMPLING:	f->sampling = (uint32_t)v; break;
+	case COL_TAGS:		f->tags = (uint32_t)v; break;
+	case COL_SPORT:		f->sport = (uint16_t)v; break;
+	case COL_DPORT:		f->dport = (uint16_t)v; break;
+	case COL_PROTO:		f->proto = (uint8_t)v; break;
+	case COL_TCP_FLAGS:	f->tcp_flags = (uint8_t)v; break;
+	case COL_TOS:		f->tos = (uint8_t)v; break;
+	case COL_SRC_MASK:	f->src_mask = (uint8_t)v; break;
+	case COL_DST_MASK:	f->dst_mask = (uint8_t)v; break;
+	case COL_FLAGS:		f->flags = (uint8_t)v; break;
+	default:		fail_msg("not an integer column %d", c);
+	}
+}
+
+static uint8_t (*
+addr_of(store_flow_t *f, int c))[16]
+{
+	switch (c) {
+	case COL_SRC:		return &f->src;
+	case COL_DST:		return &f->dst;
+	case COL_NEXTHOP:	return &f->nexthop;
+	default:		return &f->exporter;
+	}
+}
+
+/* Start from rows where every column is constant. */
+static void
+rows_const(struct rows *r)
+{
+	store_flow_t f;
+
+	rng = 5;
+	rnd_flow(&f, 0);
+	for (size_t i = 0; i < r->n; i++)
+		r->f[i] = f;
+}
+
+static void
+test_int_widths(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+	struct rows r;
+
+	(void)state;
+	rows_init(&r, 1000);
+	for (int c = 0; c < COL_COUNT; c++) {
+		unsigned sz;
+
+		if (c >= COL_SRC && c <= COL_EXPORTER)
+			continue;
+		sz = int_size(c);
+		/* constant */
+		rows_const(&r);
+		rows_sync(&r);
+		roundtrip(&r, e, d, desc);
+		for (int o = 0; o < COL_COUNT; o++)
+			assert_int_equal(desc[o].rep, BLK_REP_CONST);
+
+		for (unsigned w = 1; w <= sz; w *= 2) {
+			/* base .. base + 2^(8w) - 1, both ends present */
+			uint64_t span = w == 8 ? UINT64_MAX :
+			    ((uint64_t)1 << (8 * w)) - 1;
+			uint64_t base = w == sz ? 0 : 3;
+
+			rows_const(&r);
+			rng = 100 + (uint64_t)c * 10 + w;
+			for (size_t i = 0; i < r.n; i++)
+				set_int(&r.f[i], c, base + (i == 0 ? 0 :
+				    i == 1 ? span : rnd() % span));
+			rows_sync(&r);
+			roundtrip(&r, e, d, desc);
+			assert_int_equal(desc[c].rep, BLK_REP_FOR);
+			assert_int_equal(desc[c].width, w);
+			assert_true(desc[c].base == base);
+			for (int o = 0; o < COL_COUNT; o++)
+				if (o != c)
+					assert_int_equal(desc[o].rep,
+					    BLK_REP_CONST);
+		}
+	}
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
+/* Bit packing, dictionaries and zstd, for every integer column. */
+static void
+test_packings(void **state)
+{
+	static const unsigned ks[] = { 1, 5, 13, 27, 45, 56 };
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+	struct rows r;
+
+	(void)state;
+	rows_init(&r, 1000);
+	for (int c = 0; c < COL_COUNT; c++) {
+		unsigned sz;
+
+		if (c >= COL_SRC && c <= COL_EXPORTER)
+			continue;
+		sz = int_size(c);
+		/*
+		 * BITS: a span of 2^k - 1 with k not a whole number of
+		 * bytes; random values, so no dictionary can be smaller.
+		 */
+		for (size_t ki = 0; ki < FF_NELEM(ks); ki++) {
+			unsigned k = ks[ki];
+			uint64_t span = ((uint64_t)1 << k) - 1;
+			blk_enc_t *e;
+
+			if (k >= 8 * sz)
+				continue;
+			e = blk_enc_new(1);
+			rows_const(&r);
+			rng = 200 + (uint64_t)c * 10 + k;
+			for (size_t i = 0; i < r.n; i++)
+				set_int(&r.f[i], c, 1 + (i == 0 ? 0 : i == 1 ?
+				    span : rnd() % (span + 1)));
+			rows_sync(&r);
+			roundtrip(&r, e, d, desc);
+			assert_int_equal(desc[c].rep, BLK_REP_BITS);
+			assert_int_equal(desc[c].width, k);
+			assert_true(desc[c].base == 1);
+			assert_int_equal(desc[c].clen, (r.n * k + 7) / 8);
+			blk_enc_free(e);
+		}
+		/* DICT: 7 distinct values over the column's whole range */
+		{
+			uint64_t vals[7], top = sz == 8 ? UINT64_MAX :
+			    ((uint64_t)1 << (8 * sz)) - 1;
+			blk_enc_t *e = blk_enc_new(1);
+
+			rng = 300 + (uint64_t)c;
+			vals[0] = 0;
+			vals[1] = top;
+			for (int j = 2; j < 7; j++)
+				vals[j] = rnd() & top;
+			rows_const(&r);
+			for (size_t i = 0; i < r.n; i++)
+				set_int(&r.f[i], c, vals[i < 7 ? i :
+				    rnd() % 7]);
+			rows_sync(&r);
+			roundtrip(&r, e, d, desc);
+			assert_int_equal(desc[c].rep, BLK_REP_DICT);
+			/* 7 entries: codes of bits(6) = 3 bits */
+			assert_int_equal(desc[c].width, 3);
+			blk_enc_free(e);
+		}
+		/*
+		 * zstd: a period of 300 distinct values (too many for a
+		 * dictionary) compresses far below any packing.
+		 */
+		if (sz >= 2) {
+			blk_enc_t *e = blk_enc_new(1);
+
+			rows_const(&r);
+			for (size_t i = 0; i < r.n; i++)
+				set_int(&r.f[i], c, (i % 300) * 211);
+			rows_sync(&r);
+			roundtrip(&r, e, d, desc);
+			assert_int_equal(desc[c].rep, BLK_REP_FOR);
+			assert_int_equal(desc[c].codec, BLK_CODEC_ZSTD);
+			/* 2000 FOR bytes; the period repeats three times */
+			assert_true(desc[c].clen < r.n);
+			blk_enc_free(e);
+		}
+	}
+	rows_free(&r);
+	blk_dec_free(d);
+}
+
+static void
+test_addr_forms(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+	struct rows r;
+	uint8_t v4[4];
+
+	(void)state;
+	rows_init(&r, 500);
+	for (int c = COL_SRC; c <= COL_EXPORTER; c++) {
+		/* IPv4, all rows equal: a constant IPv4 integer */
+		rows_const(&r);
+		rows_sync(&r);
+		roundtrip(&r, e, d, desc);
+		assert_int_equal(desc[c].rep, BLK_REP_CONST);
+		assert_true(desc[c].flags & BLK_CF_V4);
+
+		/* IPv4 in one /24: one byte per row */
+		rng = 9 + c;
+		for (size_t i = 0; i < r.n; i++) {
+			put_be32(v4, 0xc0a80100u | (uint32_t)(rnd() & 0xff));
+			addr_from_v4(*addr_of(&r.f[i], c), v4);
+		}
+		rows_sync(&r);
+		roundtrip(&r, e, d, desc);
+		assert_int_equal(desc[c].rep, BLK_REP_FOR);
+		assert_true(desc[c].flags & BLK_CF_V4);
+		assert_int_equal(desc[c].width, 1);
+
+		/* IPv4 anywhere: four bytes */
+		for (size_t i = 0; i < r.n; i++)
+			rnd_addr(*addr_of(&r.f[i], c), 0);
+		memset(*addr_of(&r.f[0], c) + 12, 0, 4);
+		memset(*addr_of(&r.f[1], c) + 12, 0xff, 4);
+		rows_sync(&r);
+		roundtrip(&r, e, d, desc);
+		assert_int_equal(desc[c].rep, BLK_REP_FOR);
+		assert_int_equal(desc[c].width, 4);
+		assert_true(desc[c].flags & BLK_CF_V4);
+
+		/* one IPv6 row: every row 16 bytes, IPv4 ones mapped */
+		rnd_addr(*addr_of(&r.f[7], c), 1);
+		rows_sync(&r);
+		roundtrip(&r, e, d, desc);
+		assert_int_equal(desc[c].rep, BLK_REP_RAW16);
+		assert_false(desc[c].flags & BLK_CF_V4);
+
+		/* IPv6, all rows equal: the 16 bytes once */
+		rnd_addr(*addr_of(&r.f[0], c), 1);
+		for (size_t i = 1; i < r.n; i++)
+			memcpy(*addr_of(&r.f[i], c), *addr_of(&r.f[0], c),
+			    16);
+		rows_sync(&r);
+		roundtrip(&r, e, d, desc);
+		assert_int_equal(desc[c].rep, BLK_REP_CONST);
+		assert_false(desc[c].flags & BLK_CF_V4);
+		assert_int_equal(desc[c].clen, 16);
+	}
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
+/* Partial decodes fill only what was asked; the IPv4 form is host order. */
+static void
+test_partial_and_v4_form(void **state)
+{
+	blk_enc_t *e = blk_enc_new(3);
+	blk_enc_t *e2 = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new(), *d2 = blk_dec_new();
+	const uint8_t *buf, *buf2;
+	blk_info_t info;
+	colbatch_t in, out, out2;
+	store_flow_t g;
+	struct rows r;
+	size_t len, len2;
+	uint8_t *copy;
+	uint32_t want = STORE_COLBIT(COL_SRC) | STORE_COLBIT(COL_BYTES) |
+	    STORE_COLBIT(COL_DST);
+
+	(void)state;
+	rows_init(&r, 3000);
+	rows_fill(&r, 4242, 0);
+	/* dst has IPv6 rows, src stays IPv4 */
+	rnd_addr(r.f[10].dst, 1);
+	rows_sync(&r);
+	colbuf_view(&r.b, &in);
+	assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
+	copy = malloc(len);
+	assert_non_null(copy);
+	memcpy(copy, buf, len);
+	assert_int_equal(blk_decode(d, copy, len, want, &out), 0);
+	assert_int_equal(out.cols, want);
+	assert_int_equal(out.v4, STORE_COLBIT(COL_SRC));
+	assert_null(out.first_ms);
+	assert_null(out.packets);
+	assert_null(out.src16);
+	assert_null(out.dst4);
+	assert_null(out.proto);
+	for (size_t i = 0; i < r.n; i++) {
+		assert_int_equal(out.src4[i], be32(r.f[i].src + 12));
+		assert_memory_equal(out.dst16[i], r.f[i].dst, 16);
+		assert_true(out.bytes[i] == r.f[i].bytes);
+	}
+
+	/* A batch in the IPv4 form encodes to the same rows. */
+	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &out), 0);
+	assert_true(out.v4 & STORE_COLBIT(COL_SRC));
+	assert_int_equal(blk_encode(e2, &out, &buf2, &len2, &info), 0);
+	assert_int_equal(blk_decode(d2, buf2, len2, STORE_COLS_ALL, &out2), 0);
+	for (size_t i = 0; i < r.n; i++) {
+		colbatch_row(&out2, i, &g);
+		assert_memory_equal(&g, &r.f[i], sizeof(g));
+	}
+	free(copy);
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_enc_free(e2);
+	blk_dec_free(d);
+	blk_dec_free(d2);
+}
+
+/* ---- damaged blocks ---------------------------------------------------- */
+
+struct sample {
+	uint8_t *buf;
+	size_t len;
+	uint32_t rows;
+	blk_coldesc_t desc[COL_COUNT];
+	size_t off[COL_COUNT];
+};
+
+static void
+sample_make(struct sample *s, size_t n)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	const uint8_t *buf;
+	blk_info_t info;
+	colbatch_t cb;
+	struct rows r;
+
+	rows_init(&r, n);
+	rows_fill(&r, 31337, 20);
+	colbuf_view(&r.b, &cb);
+	assert_int_equal(blk_encode(e, &cb, &buf, &s->len, &info), 0);
+	s->buf = malloc(s->len);
+	assert_non_null(s->buf);
+	memcpy(s->buf, buf, s->len);
+	assert_int_equal(blk_describe(s->buf, s->len, &s->rows, s->desc), 0);
+	s->off[0] = BLK_FIXED_LEN;
+	for (int c = 1; c < COL_COUNT; c++)
+		s->off[c] = s->off[c - 1] + s->desc[c - 1].clen;
+	rows_free(&r);
+	blk_enc_free(e);
+}
+
+/* Decode a damaged copy; must fail. */
+#define expect_bad(d, buf, len) expect_bad_at(d, buf, len, __LINE__, ccol)
+static int ccol = -1;	/* the column being damaged, for messages */
+
+static void
+expect_bad_at(blk_dec_t *d, const uint8_t *buf, size_t len, int line,
+    int col)
+{
+	uint8_t *copy = malloc(len > 0 ? len : 1);
+	colbatch_t cb;
+	int rc;
+
+	assert_non_null(copy);
+	memcpy(copy, buf, len);
+	rc = blk_decode(d, copy, len, STORE_COLS_ALL, &cb);
+	free(copy);
+	if (rc != FF_EPROTO)
+		fail_msg("damage at line %d (column %d) decoded: %d", line,
+		    col, rc);
+}
+
+static void
+test_truncated_and_extended(void **state)
+{
+	blk_dec_t *d = blk_dec_new();
+	struct sample s;
+	uint32_t rows;
+	uint8_t *big;
+
+	(void)state;
+	sample_make(&s, 200);
+	for (size_t l = 0; l < s.len; l++) {
+		expect_bad(d, s.buf, l);
+		assert_int_equal(blk_describe(s.buf, l, &rows, NULL),
+		    FF_EPROTO);
+	}
+	big = malloc(s.len + 1);
+	assert_non_null(big);
+	memcpy(big, s.buf, s.len);
+	big[s.len] = 0;
+	expect_bad(d, big, s.len + 1);
+	free(big);
+	free(s.buf);
+	blk_dec_free(d);
+}
+
+static void
+test_lying_fields(void **state)
+{
+	blk_dec_t *d = blk_dec_new();
+	struct sample s;
+	uint8_t *b;
+	int nz = 0, nd = 0, ndict = 0;
+
+	(void)state;
+	sample_make(&s, 300);
+	b = malloc(s.len);
+	assert_non_null(b);
+
+#define RESET() memcpy(b, s.buf, s.len)
+#define DIR(c) (b + BLK_HDR_LEN + (size_t)(c) * BLK_DIR_LEN)
+	/* header fields */
+	RESET(); b[0] ^= 0x20; expect_bad(d, b, s.len);
+	RESET(); b[4] = BLK_VERSION + 1; expect_bad(d, b, s.len);
+	RESET(); b[5] = COL_COUNT - 1; expect_bad(d, b, s.len);
+	RESET(); b[5] = COL_COUNT + 1; expect_bad(d, b, s.len);
+	RESET(); b[6] = 1; expect_bad(d, b, s.len);
+	/* rows: one more, one less, beyond the maximum */
+	RESET(); b[8]++; expect_bad(d, b, s.len);
+	RESET(); b[8]--; expect_bad(d, b, s.len);
+	RESET(); b[11] = 0x80; expect_bad(d, b, s.len);
+
+	for (int c = 0; c < COL_COUNT; c++) {
+		ccol = c;
+		/* unknown representation, codec, flag; impossible width */
+		RESET(); DIR(c)[0] = 5; expect_bad(d, b, s.len);
+		RESET(); DIR(c)[0] = 0xff; expect_bad(d, b, s.len);
+		RESET(); DIR(c)[1] = 2; expect_bad(d, b, s.len);
+		RESET(); DIR(c)[3] |= 0x80; expect_bad(d, b, s.len);
+		RESET(); DIR(c)[2] = 0x80; expect_bad(d, b, s.len);
+		/* a length that lies, the total kept by the next column */
+		if (c + 1 < COL_COUNT && s.desc[c + 1].clen > 0) {
+			RESET();
+			{
+				uint32_t a = s.desc[c].clen + 1;
+				uint32_t n = s.desc[c + 1].clen - 1;
+
+				for (int i = 0; i < 4; i++) {
+					DIR(c)[4 + i] = (uint8_t)(a >> (8 * i));
+					DIR(c + 1)[4 + i] =
+					    (uint8_t)(n >> (8 * i));
+				}
+			}
+			expect_bad(d, b, s.len);
+			nz++;
+		}
+		/* packed widths that disagree with the lengths */
+		if (s.desc[c].rep == BLK_REP_BITS ||
+		    s.desc[c].rep == BLK_REP_DICT) {
+			RESET(); DIR(c)[2]++; expect_bad(d, b, s.len);
+			RESET(); DIR(c)[2]--; expect_bad(d, b, s.len);
+			nd++;
+		}
+		/* a dictionary with a wrong count or entry width */
+		if (s.desc[c].rep == BLK_REP_DICT) {
+			RESET(); b[s.off[c]]++; expect_bad(d, b, s.len);
+			RESET(); b[s.off[c]] = 0; expect_bad(d, b, s.len);
+			RESET(); b[s.off[c] + 1] = 3; expect_bad(d, b, s.len);
+			RESET(); b[s.off[c] + 1] *= 2; expect_bad(d, b, s.len);
+			ndict++;
+		}
+		/* a length beyond the block */
+		RESET(); DIR(c)[7] = 0x7f; expect_bad(d, b, s.len);
+		/* a base beyond the column's type (an address's must be 0
+		 * or IPv4), not for 8-byte ones */
+		if (c > COL_PACKETS) {
+			RESET(); DIR(c)[15] = 1; expect_bad(d, b, s.len);
+		}
+		/* a compressed column whose bytes were changed */
+		if (s.desc[c].codec == BLK_CODEC_ZSTD) {
+			RESET();
+			b[s.off[c] + s.desc[c].clen / 2] ^= 0x5a;
+			expect_bad(d, b, s.len);
+		}
+	}
+	assert_true(nz > 5);
+	/* the sample has bit-packed columns and dictionaries */
+	assert_true(nd > 2);
+	assert_true(ndict > 0);
+#undef RESET
+#undef DIR
+	free(b);
+	free(s.buf);
+	blk_dec_free(d);
+}
+
+/* A dictionary code beyond the entries decodes to the base value. */
+static void
+test_dict_code_beyond(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+	const uint8_t *buf;
+	blk_info_t info;
+	colbatch_t cb;
+	struct rows r;
+	size_t len, off = BLK_FIXED_LEN;
+	uint8_t *copy;
+
+	(void)state;
+	rows_init(&r, 100);
+	rows_const(&r);
+	for (size_t i = 0; i < r.n; i++)
+		r.f[i].dport = (uint16_t)(10 * (1 + (i + 1) % 3));
+	rows_sync(&r);
+	colbuf_view(&r.b, &cb);
+	assert_int_equal(blk_encode(e, &cb, &buf, &len, &info), 0);
+	copy = malloc(len);
+	assert_non_null(copy);
+	memcpy(copy, buf, len);
+	assert_int_equal(blk_describe(copy, len, &info.rows, desc), 0);
+	/* 3 entries, 2-bit codes: 2 + 3 + 25 bytes beat 5-bit packing */
+	assert_int_equal(desc[COL_DPORT].rep, BLK_REP_DICT);
+	assert_int_equal(desc[COL_DPORT].width, 2);
+	assert_true(desc[COL_DPORT].base == 10);
+	for (int c = 0; c < COL_DPORT; c++)
+		off += desc[c].clen;
+	/* row 0's code is the low 2 bits after the 3 one-byte entries */
+	copy[off + 2 + 3] |= 3;
+	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &cb), 0);
+	/* row 0 held 20 (code 0: codes follow first appearance) */
+	assert_int_equal(r.f[0].dport, 20);
+	assert_int_equal(cb.dport[0], 10);
+	for (size_t i = 1; i < r.n; i++)
+		assert_int_equal(cb.dport[i], r.f[i].dport);
+	free(copy);
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
+/* Random damage anywhere: FF_EPROTO, or a batch of the stated size. */
+static void
+test_random_damage(void **state)
+{
+	blk_dec_t *d = blk_dec_new();
+	struct sample s;
+	colbatch_t cb;
+	int bad = 0, good = 0;
+
+	(void)state;
+	sample_make(&s, 257);
+	rng = 99;
+	for (int it = 0; it < 3000; it++) {
+		uint8_t *b = malloc(s.len);
+		int flips = 1 + (int)(rnd() % 4), rc;
+
+		assert_non_null(b);
+		memcpy(b, s.buf, s.len);
+		for (int k = 0; k < flips; k++)
+			b[rnd() % s.len] ^= (uint8_t)(1 + rnd() % 255);
+		rc = blk_decode(d, b, s.len, STORE_COLS_ALL, &cb);
+		if (rc == 0) {
+			assert_true(cb.n <= STORE_BLOCK_ROWS_MAX);
+			assert_int_equal(cb.cols, STORE_COLS_ALL);
+			good++;
+		} else {
+			assert_int_equal(rc, FF_EPROTO);
+			bad++;
+		}
+		free(b);
+	}
+	/* both outcomes occur: plain data bytes carry no checksum */
+	assert_true(bad > 0);
+	assert_true(good > 0);
+
+	/* pure noise of every length up to a few blocks' headers */
+	for (size_t len = 0; len < 2 * BLK_FIXED_LEN; len++) {
+		uint8_t *b = malloc(len + 1);
+
+		assert_non_null(b);
+		for (size_t i = 0; i < len; i++)
+			b[i] = (uint8_t)rnd();
+		if (len >= 6) {
+			memcpy(b, "FFBK", 4);
+			b[4] = BLK_VERSION;
+			b[5] = COL_COUNT;
+		}
+		assert_int_equal(blk_decode(d, b, len, STORE_COLS_ALL, &cb),
+		    FF_EPROTO);
+		free(b);
+	}
+	free(s.buf);
+	blk_dec_free(d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_sizes),
+		cmocka_unit_test(test_roundtrip_max_rows),
+		cmocka_unit_test(test_int_widths),
+		cmocka_unit_test(test_packings),
+		cmocka_unit_test(test_addr_forms),
+		cmocka_unit_test(test_partial_and_v4_form),
+		cmocka_unit_test(test_truncated_and_extended),
+		cmocka_unit_test(test_lying_fields),
+		cmocka_unit_test(test_dict_code_beyond),
+		cmocka_unit_test(test_random_damage),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
