@@ -96,7 +96,11 @@ time_fmt_ms(uint64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64, ms);
 		return buf;
 	}
-	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	/* A year too long for tmp: strftime returns 0, tmp is undefined. */
+	if (strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(buf, len, "%" PRIu64, ms);
+		return buf;
+	}
 	snprintf(buf, len, "%s.%03uZ", tmp, (unsigned)(ms % 1000));
 	return buf;
 }

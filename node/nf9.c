@@ -608,6 +608,16 @@ nf9_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 	if ((k.s = nf9_state_get(k.e)) == NULL)
 		return FF_ENOMEM;
 	k.e->st.packets++;
+	/* Held sets past the hold time are dropped before this packet's
+	 * templates could replay them: the hold time is measured in the
+	 * packets' own clock (capture time offline), not only at ticks. */
+	if (k.s->hold_head != NULL && now_ms > d->opts.hold_max_ms) {
+		size_t before = k.s->hold_bytes;
+
+		k.e->st.no_template_dropped += hold_expire(k.s,
+		    now_ms - d->opts.hold_max_ms);
+		held_account(d, before, k.s->hold_bytes);
+	}
 
 	while (end - off >= 4) {
 		const uint8_t *p = buf + off;

@@ -1,0 +1,104 @@
+/*
+ * The node's configuration file: line-based, one "keyword args" per line,
+ * '#' starts a comment. The parser is a pure function of (file name, text)
+ * so that tests and the fuzzer can drive it; config_load() adds the file
+ * reading around it.
+ */
+#ifndef FF_NODE_CONFIG_H
+#define FF_NODE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define CONFIG_DEFAULT_PATH	"/etc/flowfleet/node.conf"
+#define CONFIG_DEFAULT_STATE	"/var/lib/flowfleet"
+#define CONFIG_DEFAULT_RCVBUF	(32ull * 1024 * 1024)
+#define CONFIG_DEFAULT_HOLD_MS	30000
+#define CONFIG_MIN_RCVBUF	4096ull
+#define CONFIG_MAX_RCVBUF	(1024ull * 1024 * 1024)	/* doubled: fits int */
+#define CONFIG_MIN_HOLD_MS	100
+#define CONFIG_MAX_HOLD_MS	3600000
+#define CONFIG_MAX_LISTEN	256
+#define CONFIG_MAX_SIZE		(1024 * 1024)	/* bytes of config text */
+#define CONFIG_MAX_LINE		1024		/* bytes per line */
+#define CONFIG_DEFAULT_CONTROL_PORT	2210
+#define CONFIG_DEFAULT_QUERY_PORT	4210
+#define CONFIG_MAX_NAME		63		/* bytes of a node name */
+
+/* What a listen socket is labelled as receiving (the decoder auto-detects
+   the content whatever the label). */
+enum config_proto {
+	CONFIG_PROTO_ANY = 0,
+	CONFIG_PROTO_NETFLOW,	/* NetFlow v5/v9, IPFIX */
+	CONFIG_PROTO_SFLOW
+};
+
+/* One UDP listen address. */
+struct config_listen {
+	struct sockaddr_storage ss;	/* AF_INET or AF_INET6, port set */
+	socklen_t sslen;
+	int proto;			/* enum config_proto */
+	int line;			/* line in the file, 0 for a default */
+};
+
+struct node_config {
+	char *file;			/* file name the text came from */
+	char *state_dir;		/* absolute path */
+	struct config_listen *listen;
+	size_t nlisten;
+	int listen_default;		/* 1: no listen line, defaults used */
+	uint64_t rcvbuf;		/* SO_RCVBUF bytes to ask for */
+	int hold_unknown;		/* 1: hold data without template */
+	uint64_t hold_time_ms;
+	int log_level;			/* LOG_LVL_* */
+	/* control plane (node/control.c) */
+	char *name;			/* NULL: the host name */
+	struct config_listen control_listen;	/* TCP, default *:2210 */
+	struct config_listen query_listen;	/* TCP, default *:4210 */
+	char *controller_fp;		/* canonical "sha256:..." or NULL */
+	char *join_token;		/* "ffj1...." or NULL */
+};
+
+/*
+ * Parse len bytes of config text buf (need not be NUL-terminated), read
+ * from the file named fname (used in messages only), into a new *out.
+ * Keywords that are absent take their defaults. On error returns
+ * FF_ESYNTAX (or FF_ENOMEM) with "fname:line: what is wrong" in err
+ * (errlen bytes) and leaves *out untouched. The caller frees *out with
+ * config_free().
+ */
+int config_parse(const char *fname, const char *buf, size_t len,
+    struct node_config **out, char *err, size_t errlen);
+
+/*
+ * Read and parse the file at path. When the file does not exist and
+ * missing_ok is set, return the defaults. Returns 0, FF_EIO (unreadable,
+ * too large, or missing without missing_ok), FF_ESYNTAX or FF_ENOMEM, with
+ * a message in err on failure. The caller frees *out with config_free().
+ */
+int config_load(const char *path, int missing_ok, struct node_config **out,
+    char *err, size_t errlen);
+
+/* Free a configuration. Accepts NULL. */
+void config_free(struct node_config *c);
+
+/*
+ * Print c in normalized form (every keyword with its effective value, in
+ * the syntax config_parse() reads) to fp. Returns 0 or FF_EIO.
+ */
+int config_print(FILE *fp, const struct node_config *c);
+
+/*
+ * Format a listen address as "1.2.3.4:2055" or "[::1]:2055" into buf
+ * (at least CONFIG_ADDR_STRLEN bytes). Returns buf.
+ */
+#define CONFIG_ADDR_STRLEN 64
+char *config_addr_fmt(const struct sockaddr_storage *ss, char *buf,
+    size_t len);
+
+/* Name of an enum config_proto value: "any", "netflow" or "sflow". */
+const char *config_proto_name(int proto);
+
+#endif

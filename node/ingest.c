@@ -1,0 +1,430 @@
+/*
+ * Ingest: from datagrams to batches of flow records, the housekeeping
+ * tick, and template persistence.
+ *
+ * The per-datagram path is ingest_datagram() -> decoder_packet() ->
+ * sink_next(): no system call, no allocation, no clock read (the
+ * listener reads the clock once per receive batch).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "ingest.h"
+
+#define TICK_MS	1000
+
+struct save_work {
+	uv_work_t req;
+	ingest_t *ing;
+	uint8_t *buf;
+	size_t len;
+	int failed;
+	char msg[256];
+};
+
+struct ingest {
+	uv_loop_t *loop;
+	decoder_t *dec;
+	flow_sink_t sink;
+	ingest_totals_t tot;
+	ingest_tplstats_t tps;
+	uv_timer_t tick;
+	int tick_init;
+	int closing;
+	char *dir;		/* state directory */
+	char *path;		/* dir/templates.bin */
+	char *tmp;		/* dir/templates.bin.tmp */
+	char *damaged;		/* dir/templates.bin.damaged */
+	struct save_work *saving;	/* write in flight */
+	int save_retry;		/* last write failed: write again */
+};
+
+/*
+ * The consumer of full batches. Today it keeps the node's totals; the
+ * store's writer thread will take the batch from here.
+ */
+static void
+ingest_batch(ingest_t *ing, const store_flow_t *flows, size_t n)
+{
+	uint64_t bytes = 0, packets = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bytes += flows[i].bytes;
+		packets += flows[i].packets;
+	}
+	ing->tot.flows += n;
+	ing->tot.bytes += bytes;
+	ing->tot.packets += packets;
+	ing->tot.batches++;
+}
+
+static void
+sink_flush(flow_sink_t *s)
+{
+	ingest_batch(s->arg, s->flows, s->n);
+	s->n = 0;
+}
+
+void
+ingest_flush(ingest_t *ing)
+{
+	if (ing->sink.n > 0)
+		sink_flush(&ing->sink);
+}
+
+void
+ingest_datagram(void *arg, const uint8_t addr[16], uint16_t port,
+    const uint8_t *buf, size_t len, uint64_t now)
+{
+	ingest_t *ing = arg;
+
+	ing->tot.datagrams++;
+	ing->tot.datagram_bytes += len;
+	decoder_packet(ing->dec, addr, port, buf, len, now, &ing->sink);
+}
+
+/* --- template file ------------------------------------------------------ */
+
+static char *
+path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir) + 1 + strlen(name) + 1;
+	char *p;
+
+	if ((p = malloc(n)) != NULL)
+		snprintf(p, n, "%s/%s", dir, name);
+	return p;
+}
+
+/*
+ * Write buf to path atomically: tmp file, fsync, rename, fsync of the
+ * directory. Returns 0 or -1 with a message in msg.
+ */
+static int
+write_atomic(const char *dir, const char *path, const char *tmp,
+    const uint8_t *buf, size_t len, char *msg, size_t msglen)
+{
+	size_t off = 0;
+	int fd, dfd;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1) {
+		snprintf(msg, msglen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(msg, msglen, "%s: write: %s", tmp,
+			    strerror(errno));
+			goto bad;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1) {
+		snprintf(msg, msglen, "%s: fsync: %s", tmp, strerror(errno));
+		goto bad;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		snprintf(msg, msglen, "%s: close: %s", tmp, strerror(errno));
+		goto bad;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		snprintf(msg, msglen, "rename %s to %s: %s", tmp, path,
+		    strerror(errno));
+		goto bad;
+	}
+	/* Make the rename itself durable. */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+bad:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+static void
+save_done_log(ingest_t *ing, int failed, const char *msg)
+{
+	if (failed) {
+		ing->tps.save_errors++;
+		if (!ing->save_retry)
+			log_warnx("cannot save templates: %s (retrying every "
+			    "second)", msg);
+		ing->save_retry = 1;
+		return;
+	}
+	if (ing->save_retry)
+		log_info("templates saved to %s again", ing->path);
+	ing->save_retry = 0;
+	ing->tps.saves++;
+	ing->tps.last_save_ms = now_ms();
+}
+
+static void
+save_work(uv_work_t *req)
+{
+	struct save_work *w = req->data;
+	ingest_t *ing = w->ing;
+
+	w->failed = write_atomic(ing->dir, ing->path, ing->tmp, w->buf,
+	    w->len, w->msg, sizeof(w->msg)) != 0;
+}
+
+static void
+save_after(uv_work_t *req, int status)
+{
+	struct save_work *w = req->data;
+	ingest_t *ing = w->ing;
+
+	if (status != 0) {
+		w->failed = 1;
+		snprintf(w->msg, sizeof(w->msg), "%s", uv_strerror(status));
+	}
+	save_done_log(ing, w->failed, w->msg);
+	if (!w->failed)
+		log_debug("templates: wrote %zu bytes to %s", w->len,
+		    ing->path);
+	ing->saving = NULL;
+	free(w->buf);
+	free(w);
+}
+
+/* Snapshot the templates on the loop thread, write them in a worker. */
+static void
+save_async(ingest_t *ing)
+{
+	struct save_work *w;
+	int rc;
+
+	if (ing->saving != NULL)
+		return;
+	if (!decoder_templates_dirty(ing->dec) && !ing->save_retry)
+		return;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return;
+	w->ing = ing;
+	w->req.data = w;
+	if ((rc = decoder_templates_export(ing->dec, &w->buf, &w->len)) != 0) {
+		/* The dirty flag is still set: the next tick tries again. */
+		free(w);
+		return;
+	}
+	if ((rc = uv_queue_work(ing->loop, &w->req, save_work,
+	    save_after)) != 0) {
+		save_done_log(ing, 1, uv_strerror(rc));
+		free(w->buf);
+		free(w);
+		return;
+	}
+	ing->saving = w;
+}
+
+static void
+save_sync(ingest_t *ing)
+{
+	uint8_t *buf;
+	size_t len;
+	char msg[256];
+	int failed;
+
+	if (!decoder_templates_dirty(ing->dec) && !ing->save_retry)
+		return;
+	if (decoder_templates_export(ing->dec, &buf, &len) != 0) {
+		log_warnx("cannot save templates: out of memory");
+		return;
+	}
+	failed = write_atomic(ing->dir, ing->path, ing->tmp, buf, len, msg,
+	    sizeof(msg)) != 0;
+	save_done_log(ing, failed, msg);
+	if (failed && ing->save_retry)
+		log_warnx("templates not saved at shutdown: %s", msg);
+	free(buf);
+}
+
+static void
+load_templates(ingest_t *ing)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t got = 0;
+	int fd, rc;
+
+	if ((fd = open(ing->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			log_warn("templates: cannot open %s", ing->path);
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > INGEST_TEMPLATES_MAX) {
+		log_warnx("templates: %s is not a regular file of at most %u "
+		    "bytes", ing->path, INGEST_TEMPLATES_MAX);
+		close(fd);
+		rc = FF_EPROTO;
+		goto damaged;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		log_warnx("templates: out of memory loading %s", ing->path);
+		close(fd);
+		return;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (got != (size_t)st.st_size) {
+		log_warnx("templates: short read of %s", ing->path);
+		rc = FF_EIO;
+		goto damaged;
+	}
+	rc = decoder_templates_import(ing->dec, buf, got);
+	if (rc == 0) {
+		ing->tps.loaded_bytes = got;
+		log_info("templates: loaded %zu bytes from %s", got, ing->path);
+		free(buf);
+		return;
+	}
+	if (rc == FF_ENOMEM) {
+		log_warnx("templates: out of memory loading %s", ing->path);
+		free(buf);
+		return;
+	}
+damaged:
+	free(buf);
+	ing->tps.load_failed = 1;
+	if (rename(ing->path, ing->damaged) == 0)
+		log_warnx("templates: %s is damaged (%s); moved aside to %s; "
+		    "templates are learned again from the exporters",
+		    ing->path, ff_strerror(rc), ing->damaged);
+	else
+		log_warn("templates: %s is damaged (%s) and cannot be moved "
+		    "aside", ing->path, ff_strerror(rc));
+}
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+ingest_t *
+ingest_new(uv_loop_t *loop, const struct node_config *c)
+{
+	decoder_opts_t o;
+	ingest_t *ing;
+
+	if ((ing = calloc(1, sizeof(*ing))) == NULL)
+		return NULL;
+	ing->loop = loop;
+	memset(&o, 0, sizeof(o));
+	o.hold_unknown = c->hold_unknown ? 1 : -1;
+	o.hold_max_ms = (uint32_t)c->hold_time_ms;
+	if ((ing->dec = decoder_new(&o)) == NULL ||
+	    (ing->sink.flows = calloc(INGEST_BATCH,
+	    sizeof(store_flow_t))) == NULL ||
+	    (ing->dir = strdup(c->state_dir)) == NULL ||
+	    (ing->path = path_join(c->state_dir,
+	    INGEST_TEMPLATES_FILE)) == NULL ||
+	    (ing->tmp = path_join(c->state_dir,
+	    INGEST_TEMPLATES_FILE ".tmp")) == NULL ||
+	    (ing->damaged = path_join(c->state_dir,
+	    INGEST_TEMPLATES_FILE ".damaged")) == NULL) {
+		ingest_free(ing);
+		return NULL;
+	}
+	ing->sink.cap = INGEST_BATCH;
+	ing->sink.flush = sink_flush;
+	ing->sink.arg = ing;
+	load_templates(ing);
+	return ing;
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	ingest_t *ing = t->data;
+
+	decoder_tick(ing->dec, now_ms(), &ing->sink);
+	ingest_flush(ing);
+	save_async(ing);
+}
+
+int
+ingest_start(ingest_t *ing)
+{
+	int rc;
+
+	if ((rc = uv_timer_init(ing->loop, &ing->tick)) != 0)
+		return FF_EIO;
+	ing->tick_init = 1;
+	ing->tick.data = ing;
+	if ((rc = uv_timer_start(&ing->tick, on_tick, TICK_MS, TICK_MS)) != 0)
+		return FF_EIO;
+	return 0;
+}
+
+void
+ingest_close(ingest_t *ing)
+{
+	if (ing->closing)
+		return;
+	ing->closing = 1;
+	ingest_flush(ing);
+	if (ing->tick_init)
+		uv_close((uv_handle_t *)&ing->tick, NULL);
+}
+
+void
+ingest_free(ingest_t *ing)
+{
+	if (ing == NULL)
+		return;
+	if (ing->dec != NULL && ing->path != NULL && ing->saving == NULL)
+		save_sync(ing);
+	decoder_free(ing->dec);
+	free(ing->sink.flows);
+	free(ing->dir);
+	free(ing->path);
+	free(ing->tmp);
+	free(ing->damaged);
+	free(ing);
+}
+
+const decoder_t *
+ingest_decoder(const ingest_t *ing)
+{
+	return ing->dec;
+}
+
+const ingest_totals_t *
+ingest_totals(const ingest_t *ing)
+{
+	return &ing->tot;
+}
+
+const ingest_tplstats_t *
+ingest_tplstats(const ingest_t *ing)
+{
+	return &ing->tps;
+}

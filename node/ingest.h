@@ -1,0 +1,87 @@
+/*
+ * Ingest: datagram -> decoder -> batch of flow records -> the consumer of
+ * full batches (for now: the node's totals; the store plugs in at
+ * ingest_batch() in ingest.c). Also the once-a-second housekeeping tick
+ * and template persistence in STATE_DIR/templates.bin.
+ *
+ * Everything here runs on the loop thread, except the template file
+ * write, which runs in libuv's thread pool.
+ */
+#ifndef FF_NODE_INGEST_H
+#define FF_NODE_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "decode.h"
+
+#define INGEST_BATCH		4096	/* flow records per batch */
+#define INGEST_TEMPLATES_FILE	"templates.bin"
+#define INGEST_TEMPLATES_MAX	(256u * 1024 * 1024)	/* file size cap */
+
+typedef struct ingest ingest_t;
+
+/* Node totals, counted when a batch is consumed. */
+typedef struct ingest_totals {
+	uint64_t datagrams;	/* datagrams given to the decoder */
+	uint64_t datagram_bytes;
+	uint64_t flows;		/* flow records consumed */
+	uint64_t bytes;		/* sum of the flows' bytes */
+	uint64_t packets;	/* sum of the flows' packets */
+	uint64_t batches;	/* batches consumed */
+} ingest_totals_t;
+
+/* Template persistence counters. */
+typedef struct ingest_tplstats {
+	uint64_t saves;		/* successful writes of templates.bin */
+	uint64_t save_errors;	/* failed writes */
+	uint64_t last_save_ms;	/* time of the last successful write */
+	uint64_t loaded_bytes;	/* size of the file loaded at start */
+	int load_failed;	/* the file at start was damaged */
+} ingest_tplstats_t;
+
+/*
+ * Create the ingest state for configuration c: a decoder with c's hold
+ * options, the batch, and the templates loaded from
+ * c->state_dir/templates.bin (a missing file is normal; a damaged one is
+ * logged and renamed to templates.bin.damaged, never fatal). Returns NULL
+ * on allocation failure.
+ */
+ingest_t *ingest_new(uv_loop_t *loop, const struct node_config *c);
+
+/*
+ * Start the once-a-second tick: held data is replayed or expired, the
+ * partial batch is flushed, and changed templates are written to the
+ * state directory. Returns 0 or a negative ff_err code.
+ */
+int ingest_start(ingest_t *ing);
+
+/* Decode one datagram (a listener_recv_cb; arg is the ingest_t). */
+void ingest_datagram(void *arg, const uint8_t addr[16], uint16_t port,
+    const uint8_t *buf, size_t len, uint64_t now_ms);
+
+/* Hand the partial batch to its consumer now. */
+void ingest_flush(ingest_t *ing);
+
+/*
+ * Stop: flush, stop the tick and close its handle. A template write in
+ * flight completes in the loop. Call ingest_free() after the loop has
+ * run dry.
+ */
+void ingest_close(ingest_t *ing);
+
+/*
+ * Write the templates once more if they changed since the last write
+ * (synchronously: for shutdown, with the loop stopped), then free
+ * everything. Accepts NULL.
+ */
+void ingest_free(ingest_t *ing);
+
+/* Read access for the counters snapshot. */
+const decoder_t *ingest_decoder(const ingest_t *ing);
+const ingest_totals_t *ingest_totals(const ingest_t *ing);
+const ingest_tplstats_t *ingest_tplstats(const ingest_t *ing);
+
+#endif

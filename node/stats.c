@@ -1,0 +1,364 @@
+/*
+ * Counters snapshot and its two printed forms.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/err.h"
+#include "../common/util.h"
+#include "stats.h"
+
+#define CELL	64	/* bytes per table cell */
+
+const char *
+node_stats_proto_name(unsigned version)
+{
+	switch (version) {
+	case 5:
+		return "netflow5";
+	case 9:
+		return "netflow9";
+	case 10:
+		return "ipfix";
+	case DECODER_VERSION_SFLOW:
+		return "sflow5";
+	}
+	return "unknown";
+}
+
+struct exp_acc {
+	node_exporter_t *v;
+	size_t n;
+	size_t cap;
+	int err;
+};
+
+static void
+collect_exporter(void *arg, const uint8_t addr[16], unsigned version,
+    uint32_t domain, const exporter_stats_t *st)
+{
+	struct exp_acc *a = arg;
+	node_exporter_t *e;
+
+	if (a->err)
+		return;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+
+		if (cap > SIZE_MAX / sizeof(*a->v) ||
+		    (e = realloc(a->v, cap * sizeof(*a->v))) == NULL) {
+			a->err = FF_ENOMEM;
+			return;
+		}
+		a->v = e;
+		a->cap = cap;
+	}
+	e = &a->v[a->n++];
+	memcpy(e->addr, addr, 16);
+	e->version = version;
+	e->domain = domain;
+	e->st = *st;
+}
+
+static int
+cmp_exporter(const void *x, const void *y)
+{
+	const node_exporter_t *a = x, *b = y;
+	int c;
+
+	/* IPv4-mapped addresses sort before native IPv6 by their bytes. */
+	if ((c = memcmp(a->addr, b->addr, 16)) != 0)
+		return c;
+	if (a->version != b->version)
+		return a->version < b->version ? -1 : 1;
+	if (a->domain != b->domain)
+		return a->domain < b->domain ? -1 : 1;
+	return 0;
+}
+
+int
+node_stats_collect(const listeners_t *ls, const ingest_t *ing,
+    uint64_t start_ms, node_stats_t *st)
+{
+	struct exp_acc acc;
+
+	memset(st, 0, sizeof(*st));
+	memset(&acc, 0, sizeof(acc));
+	st->now_ms = now_ms();
+	st->start_ms = start_ms;
+	st->pid = (long)getpid();
+	st->totals = *ingest_totals(ing);
+	st->decoder = *decoder_stats(ingest_decoder(ing));
+	st->templates = *ingest_tplstats(ing);
+	if (ls != NULL && listeners_count(ls) > 0) {
+		st->nsockets = listeners_count(ls);
+		if ((st->sockets = calloc(st->nsockets,
+		    sizeof(*st->sockets))) == NULL)
+			return FF_ENOMEM;
+		listeners_stats(ls, st->sockets);
+	}
+	decoder_foreach_exporter(ingest_decoder(ing), collect_exporter, &acc);
+	if (acc.err) {
+		free(acc.v);
+		node_stats_release(st);
+		return acc.err;
+	}
+	if (acc.n > 1)
+		qsort(acc.v, acc.n, sizeof(*acc.v), cmp_exporter);
+	st->exporters = acc.v;
+	st->nexporters = acc.n;
+	return 0;
+}
+
+void
+node_stats_release(node_stats_t *st)
+{
+	if (st == NULL)
+		return;
+	free(st->sockets);
+	free(st->exporters);
+	st->sockets = NULL;
+	st->exporters = NULL;
+	st->nsockets = st->nexporters = 0;
+}
+
+/* --- JSON ----------------------------------------------------------------- */
+
+int
+node_stats_print_json(const node_stats_t *st, FILE *fp)
+{
+	const ingest_totals_t *t = &st->totals;
+	const decoder_stats_t *d = &st->decoder;
+	const ingest_tplstats_t *tp = &st->templates;
+	char b[CONFIG_ADDR_STRLEN];
+
+	fprintf(fp, "{\"pid\":%ld,\"now_ms\":%" PRIu64 ",\"start_ms\":%"
+	    PRIu64 ",\"uptime_ms\":%" PRIu64 ",", st->pid, st->now_ms,
+	    st->start_ms, st->now_ms > st->start_ms ?
+	    st->now_ms - st->start_ms : 0);
+	fprintf(fp, "\"totals\":{\"datagrams\":%" PRIu64
+	    ",\"datagram_bytes\":%" PRIu64 ",\"flows\":%" PRIu64
+	    ",\"bytes\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"batches\":%"
+	    PRIu64 "},", t->datagrams, t->datagram_bytes, t->flows, t->bytes,
+	    t->packets, t->batches);
+	fprintf(fp, "\"decoder\":{\"packets\":%" PRIu64 ",\"flows\":%" PRIu64
+	    ",\"unknown_version\":%" PRIu64 ",\"malformed\":%" PRIu64
+	    ",\"exporters_dropped\":%" PRIu64 "},", d->packets, d->flows,
+	    d->unknown_version, d->malformed, d->exporters_dropped);
+	fprintf(fp, "\"templates\":{\"saves\":%" PRIu64 ",\"save_errors\":%"
+	    PRIu64 ",\"last_save_ms\":%" PRIu64 ",\"loaded_bytes\":%" PRIu64
+	    ",\"load_failed\":%s},", tp->saves, tp->save_errors,
+	    tp->last_save_ms, tp->loaded_bytes,
+	    tp->load_failed ? "true" : "false");
+	fputs("\"sockets\":[", fp);
+	for (size_t i = 0; i < st->nsockets; i++) {
+		const listener_stats_t *s = &st->sockets[i];
+
+		fprintf(fp, "%s{\"address\":\"%s\",\"proto\":\"%s\","
+		    "\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64
+		    ",\"truncated\":%" PRIu64 ",\"errors\":%" PRIu64
+		    ",\"rcvbuf\":%d,\"drops\":", i ? "," : "",
+		    config_addr_fmt(&s->ss, b, sizeof(b)),
+		    config_proto_name(s->proto), s->datagrams, s->bytes,
+		    s->truncated, s->errors, s->rcvbuf);
+		if (s->drops_known)
+			fprintf(fp, "%" PRIu64 "}", s->drops);
+		else
+			fputs("null}", fp);
+	}
+	fputs("],\"exporters\":[", fp);
+	for (size_t i = 0; i < st->nexporters; i++) {
+		const node_exporter_t *e = &st->exporters[i];
+		const exporter_stats_t *x = &e->st;
+
+		fprintf(fp, "%s{\"address\":\"%s\",\"protocol\":\"%s\","
+		    "\"version\":%u,\"domain\":%" PRIu32 ",\"packets\":%" PRIu64
+		    ",\"flows\":%" PRIu64 ",\"malformed\":%" PRIu64
+		    ",\"no_template\":%" PRIu64 ",\"no_template_dropped\":%"
+		    PRIu64 ",\"held_replayed\":%" PRIu64 ",\"seq_gaps\":%"
+		    PRIu64 ",\"seq_missing\":%" PRIu64 ",\"seq_resets\":%"
+		    PRIu64 ",\"templates\":%" PRIu64 ",\"templates_withdrawn\":%"
+		    PRIu64 ",\"options_records\":%" PRIu64
+		    ",\"counter_samples\":%" PRIu64 ",\"sampling_bad\":%" PRIu64
+		    ",\"last_seen_ms\":%" PRIu64 "}", i ? "," : "",
+		    addr_fmt(e->addr, b, sizeof(b)),
+		    node_stats_proto_name(e->version),
+		    e->version == DECODER_VERSION_SFLOW ? 5 : e->version,
+		    e->domain, x->packets, x->flows, x->malformed,
+		    x->no_template, x->no_template_dropped, x->held_replayed,
+		    x->seq_gaps, x->seq_missing, x->seq_resets, x->templates,
+		    x->templates_withdrawn, x->options_records,
+		    x->counter_samples, x->sampling_bad, x->last_seen_ms);
+	}
+	fputs("]}\n", fp);
+	fflush(fp);
+	return ferror(fp) ? FF_EIO : 0;
+}
+
+/* --- tables ---------------------------------------------------------------- */
+
+/*
+ * A table is printed in two passes over its rows: the first measures the
+ * columns, the second prints. row(arg, i, cells) fills the cells of row i
+ * (i == -1: the header). Column 0 is left-aligned, numbers right-aligned.
+ */
+typedef void (*row_fn)(const void *arg, long i, char cells[][CELL]);
+
+static void
+print_table(FILE *fp, const void *arg, size_t nrows, size_t ncols,
+    row_fn row, const int *left)
+{
+	char cells[24][CELL];
+	size_t w[24] = { 0 };
+
+	if (ncols > FF_NELEM(w))
+		return;
+	for (long i = -1; i < (long)nrows; i++) {
+		row(arg, i, cells);
+		for (size_t c = 0; c < ncols; c++)
+			if (strlen(cells[c]) > w[c])
+				w[c] = strlen(cells[c]);
+	}
+	for (long i = -1; i < (long)nrows; i++) {
+		row(arg, i, cells);
+		for (size_t c = 0; c < ncols; c++) {
+			int l = left[c], last = c + 1 == ncols;
+
+			/* no padding after a left-aligned last column */
+			fprintf(fp, "%s%*s%s", c ? "  " : "",
+			    l ? (last ? 0 : -(int)w[c]) : (int)w[c], cells[c],
+			    last ? "\n" : "");
+		}
+	}
+}
+
+#define NUM(cell, v)	snprintf((cell), CELL, "%" PRIu64, (uint64_t)(v))
+
+static void
+socket_row(const void *arg, long i, char cells[][CELL])
+{
+	static const char *hdr[] = { "SOCKET", "PROTO", "DATAGRAMS", "BYTES",
+	    "KERNEL-DROPS", "TRUNCATED", "ERRORS", "RCVBUF" };
+	const node_stats_t *st = arg;
+	const listener_stats_t *s;
+
+	if (i < 0) {
+		for (size_t c = 0; c < FF_NELEM(hdr); c++)
+			snprintf(cells[c], CELL, "%s", hdr[c]);
+		return;
+	}
+	s = &st->sockets[i];
+	config_addr_fmt(&s->ss, cells[0], CELL);
+	snprintf(cells[1], CELL, "%s", config_proto_name(s->proto));
+	NUM(cells[2], s->datagrams);
+	NUM(cells[3], s->bytes);
+	if (s->drops_known)
+		NUM(cells[4], s->drops);
+	else
+		snprintf(cells[4], CELL, "?");
+	NUM(cells[5], s->truncated);
+	NUM(cells[6], s->errors);
+	snprintf(cells[7], CELL, "%d", s->rcvbuf);
+}
+
+static void
+age_fmt(uint64_t now, uint64_t then, char *buf, size_t len)
+{
+	uint64_t s;
+
+	if (then == 0) {
+		snprintf(buf, len, "never");
+		return;
+	}
+	s = now > then ? (now - then) / 1000 : 0;
+	if (s < 120)
+		snprintf(buf, len, "%" PRIu64 "s ago", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%" PRIu64 "m ago", s / 60);
+	else if (s < 172800)
+		snprintf(buf, len, "%" PRIu64 "h ago", s / 3600);
+	else
+		snprintf(buf, len, "%" PRIu64 "d ago", s / 86400);
+}
+
+static void
+exporter_row(const void *arg, long i, char cells[][CELL])
+{
+	static const char *hdr[] = { "EXPORTER", "PROTO", "DOMAIN", "PACKETS",
+	    "FLOWS", "MALFORMED", "NO-TEMPLATE", "DROPPED", "REPLAYED",
+	    "SEQ-GAPS", "MISSING", "TEMPLATES", "OPTIONS", "COUNTERS",
+	    "BAD-SAMPLING", "LAST-SEEN" };
+	const node_stats_t *st = arg;
+	const node_exporter_t *e;
+
+	if (i < 0) {
+		for (size_t c = 0; c < FF_NELEM(hdr); c++)
+			snprintf(cells[c], CELL, "%s", hdr[c]);
+		return;
+	}
+	e = &st->exporters[i];
+	addr_fmt(e->addr, cells[0], CELL);
+	snprintf(cells[1], CELL, "%s", node_stats_proto_name(e->version));
+	NUM(cells[2], e->domain);
+	NUM(cells[3], e->st.packets);
+	NUM(cells[4], e->st.flows);
+	NUM(cells[5], e->st.malformed);
+	NUM(cells[6], e->st.no_template);
+	NUM(cells[7], e->st.no_template_dropped);
+	NUM(cells[8], e->st.held_replayed);
+	NUM(cells[9], e->st.seq_gaps);
+	NUM(cells[10], e->st.seq_missing);
+	NUM(cells[11], e->st.templates);
+	NUM(cells[12], e->st.options_records);
+	NUM(cells[13], e->st.counter_samples);
+	NUM(cells[14], e->st.sampling_bad);
+	age_fmt(st->now_ms, e->st.last_seen_ms, cells[15], CELL);
+}
+
+int
+node_stats_print_table(const node_stats_t *st, FILE *fp)
+{
+	static const int sock_left[8] = { 1, 1 };
+	static const int exp_left[16] = { 1, 1, [15] = 1 };
+	const ingest_totals_t *t = &st->totals;
+	const decoder_stats_t *d = &st->decoder;
+	const ingest_tplstats_t *tp = &st->templates;
+	uint64_t up = st->now_ms > st->start_ms ?
+	    (st->now_ms - st->start_ms) / 1000 : 0;
+	char since[32], last[32];
+
+	time_fmt_ms(st->start_ms, since, sizeof(since));
+	fprintf(fp, "node       pid %ld, up %" PRIu64 "d %02" PRIu64 ":%02"
+	    PRIu64 ":%02" PRIu64 " (since %s)\n", st->pid, up / 86400,
+	    up / 3600 % 24, up / 60 % 60, up % 60, since);
+	fprintf(fp, "totals     datagrams %" PRIu64 ", flows %" PRIu64
+	    ", bytes %" PRIu64 ", packets %" PRIu64 "\n", t->datagrams,
+	    t->flows, t->bytes, t->packets);
+	fprintf(fp, "decoder    unknown-version %" PRIu64 ", malformed %"
+	    PRIu64 ", exporters-dropped %" PRIu64 "\n", d->unknown_version,
+	    d->malformed, d->exporters_dropped);
+	if (tp->last_save_ms)
+		time_fmt_ms(tp->last_save_ms, last, sizeof(last));
+	else
+		snprintf(last, sizeof(last), "never");
+	fprintf(fp, "templates  saved %" PRIu64 " times (last %s), save "
+	    "errors %" PRIu64 ", loaded at start %" PRIu64 " bytes%s\n",
+	    tp->saves, last, tp->save_errors, tp->loaded_bytes,
+	    tp->load_failed ? " (file was damaged: moved aside)" : "");
+	fputc('\n', fp);
+	if (st->nsockets > 0)
+		print_table(fp, st, st->nsockets, 8, socket_row, sock_left);
+	else
+		fputs("no sockets\n", fp);
+	fputc('\n', fp);
+	if (st->nexporters > 0)
+		print_table(fp, st, st->nexporters, 16, exporter_row,
+		    exp_left);
+	else
+		fputs("no exporters yet\n", fp);
+	fflush(fp);
+	return ferror(fp) ? FF_EIO : 0;
+}

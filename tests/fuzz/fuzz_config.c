@@ -1,0 +1,128 @@
+/*
+ * libFuzzer target: the node's config parser, config_parse().
+ *
+ * The input is the configuration text. What the parser promises is
+ * checked, else the target aborts:
+ *  - an error is FF_ESYNTAX with a message "fuzz.conf:LINE: ..." whose
+ *    LINE lies within the text, and no configuration;
+ *  - a configuration has every value within its documented range, an
+ *    absolute state-dir, at least one listener with a port, and its
+ *    normalized print parses back to the same configuration.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include "../../common/err.h"
+#include "../../node/config.h"
+
+#define FNAME	"fuzz.conf"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_error(const uint8_t *data, size_t size, const char *err)
+{
+	const char *p = err + strlen(FNAME ":");
+	unsigned long line, lines = 1;
+	char *end;
+
+	if (strncmp(err, FNAME ":", strlen(FNAME ":")) != 0)
+		abort();
+	line = strtoul(p, &end, 10);
+	if (end == p || strncmp(end, ": ", 2) != 0 || line == 0)
+		abort();
+	for (size_t i = 0; i < size; i++)
+		if (data[i] == '\n')
+			lines++;
+	if (line > lines)
+		abort();
+}
+
+static void
+check_config(const struct node_config *c)
+{
+	if (c->state_dir == NULL || c->state_dir[0] != '/')
+		abort();
+	if (c->nlisten == 0 || c->nlisten > CONFIG_MAX_LISTEN)
+		abort();
+	if (c->rcvbuf < CONFIG_MIN_RCVBUF || c->rcvbuf > CONFIG_MAX_RCVBUF)
+		abort();
+	if (c->hold_time_ms < CONFIG_MIN_HOLD_MS ||
+	    c->hold_time_ms > CONFIG_MAX_HOLD_MS)
+		abort();
+	if (c->hold_unknown != 0 && c->hold_unknown != 1)
+		abort();
+	if (c->log_level < 0 || c->log_level > 2)
+		abort();
+	for (size_t i = 0; i < c->nlisten; i++) {
+		const struct config_listen *l = &c->listen[i];
+
+		if (l->ss.ss_family == AF_INET) {
+			if (l->sslen != sizeof(struct sockaddr_in) ||
+			    ((const struct sockaddr_in *)&l->ss)->sin_port == 0)
+				abort();
+		} else if (l->ss.ss_family == AF_INET6) {
+			if (l->sslen != sizeof(struct sockaddr_in6) ||
+			    ((const struct sockaddr_in6 *)&l->ss)->sin6_port ==
+			    0)
+				abort();
+		} else
+			abort();
+	}
+}
+
+static void
+check_roundtrip(const struct node_config *a)
+{
+	struct node_config *b = NULL;
+	char *out = NULL, err[512];
+	size_t len = 0;
+	FILE *fp;
+
+	if ((fp = open_memstream(&out, &len)) == NULL)
+		return;
+	if (config_print(fp, a) != 0)
+		abort();
+	fclose(fp);
+	if (config_parse(FNAME, out, len, &b, err, sizeof(err)) != 0)
+		abort();
+	if (strcmp(a->state_dir, b->state_dir) != 0 ||
+	    a->rcvbuf != b->rcvbuf || a->hold_unknown != b->hold_unknown ||
+	    a->hold_time_ms != b->hold_time_ms ||
+	    a->log_level != b->log_level || a->nlisten != b->nlisten)
+		abort();
+	for (size_t i = 0; i < a->nlisten; i++)
+		if (a->listen[i].proto != b->listen[i].proto ||
+		    a->listen[i].sslen != b->listen[i].sslen ||
+		    memcmp(&a->listen[i].ss, &b->listen[i].ss,
+		    a->listen[i].sslen) != 0)
+			abort();
+	config_free(b);
+	free(out);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct node_config *c = NULL;
+	char err[512] = "";
+	int rc;
+
+	rc = config_parse(FNAME, (const char *)data, size, &c, err,
+	    sizeof(err));
+	if (rc == FF_ENOMEM)
+		return 0;
+	if (rc != 0) {
+		if (rc != FF_ESYNTAX || c != NULL)
+			abort();
+		check_error(data, size, err);
+		return 0;
+	}
+	check_config(c);
+	check_roundtrip(c);
+	config_free(c);
+	return 0;
+}

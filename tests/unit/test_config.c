@@ -1,0 +1,457 @@
+/*
+ * Config parser tests (node/config.c). The expected values come from the
+ * configuration text each test writes and from the documented defaults
+ * (config.h, deploy/flowfleet-node.conf): state-dir /var/lib/flowfleet,
+ * rcvbuf 32M, hold-unknown yes, hold-time 30s, log-level info, listeners
+ * 0.0.0.0 and [::] on UDP 2055, 3000, 9996 (netflow) and 6343 (sflow).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "../../common/err.h"
+#include "../../common/log.h"
+#include "../../node/config.h"
+
+static struct node_config *
+parse_ok(const char *text)
+{
+	struct node_config *c = NULL;
+	char err[512] = "";
+	int rc;
+
+	rc = config_parse("t.conf", text, strlen(text), &c, err, sizeof(err));
+	if (rc != 0)
+		print_error("unexpected error: %s\n", err);
+	assert_int_equal(rc, 0);
+	assert_non_null(c);
+	return c;
+}
+
+/* Parse text that must fail with exactly the message want. */
+static void
+parse_fails(const char *text, const char *want)
+{
+	struct node_config *c = NULL;
+	char err[512] = "";
+	int rc;
+
+	rc = config_parse("t.conf", text, strlen(text), &c, err, sizeof(err));
+	assert_int_equal(rc, FF_ESYNTAX);
+	assert_null(c);
+	assert_string_equal(err, want);
+}
+
+static const char *
+addr_of(const struct node_config *c, size_t i)
+{
+	static char b[CONFIG_ADDR_STRLEN];
+
+	assert_true(i < c->nlisten);
+	return config_addr_fmt(&c->listen[i].ss, b, sizeof(b));
+}
+
+static void
+test_defaults(void **state)
+{
+	static const char *want[] = {
+		"0.0.0.0:2055", "[::]:2055", "0.0.0.0:3000", "[::]:3000",
+		"0.0.0.0:9996", "[::]:9996", "0.0.0.0:6343", "[::]:6343"
+	};
+	struct node_config *c = parse_ok("");
+
+	(void)state;
+	assert_string_equal(c->state_dir, "/var/lib/flowfleet");
+	assert_int_equal(c->rcvbuf, 32 * 1024 * 1024);
+	assert_int_equal(c->hold_unknown, 1);
+	assert_int_equal(c->hold_time_ms, 30000);
+	assert_int_equal(c->log_level, LOG_LVL_INFO);
+	assert_int_equal(c->listen_default, 1);
+	assert_int_equal(c->nlisten, 8);
+	for (size_t i = 0; i < 8; i++) {
+		assert_string_equal(addr_of(c, i), want[i]);
+		assert_int_equal(c->listen[i].proto, i < 6 ?
+		    CONFIG_PROTO_NETFLOW : CONFIG_PROTO_SFLOW);
+		assert_int_equal(c->listen[i].line, 0);
+	}
+	config_free(c);
+
+	/* Comments and blank lines only: still all defaults. */
+	c = parse_ok("# nothing here\n\n   \t# indented comment\n");
+	assert_int_equal(c->nlisten, 8);
+	config_free(c);
+}
+
+static void
+test_full(void **state)
+{
+	const char *text =
+	    "# a complete configuration\r\n"
+	    "state-dir /srv/flow/state/   # trailing slash is dropped\r\n"
+	    "listen netflow 192.0.2.1:2055\n"
+	    "\tlisten\tsflow  [2001:db8::7]:6343\n"
+	    "listen any 0.0.0.0:9995\n"
+	    "listen [::1]:4739\n"
+	    "rcvbuf 64M\n"
+	    "hold-unknown no\n"
+	    "hold-time 1500ms\n"
+	    "log-level debug";		/* no final newline */
+	struct node_config *c = parse_ok(text);
+	struct sockaddr_in6 *sin6;
+
+	(void)state;
+	assert_string_equal(c->state_dir, "/srv/flow/state");
+	assert_int_equal(c->nlisten, 4);
+	assert_int_equal(c->listen_default, 0);
+	assert_string_equal(addr_of(c, 0), "192.0.2.1:2055");
+	assert_int_equal(c->listen[0].proto, CONFIG_PROTO_NETFLOW);
+	assert_int_equal(c->listen[0].line, 3);
+	assert_int_equal(c->listen[0].ss.ss_family, AF_INET);
+	assert_string_equal(addr_of(c, 1), "[2001:db8::7]:6343");
+	assert_int_equal(c->listen[1].proto, CONFIG_PROTO_SFLOW);
+	assert_int_equal(c->listen[1].line, 4);
+	assert_int_equal(c->listen[1].ss.ss_family, AF_INET6);
+	sin6 = (struct sockaddr_in6 *)&c->listen[1].ss;
+	assert_int_equal(ntohs(sin6->sin6_port), 6343);
+	assert_int_equal(c->listen[1].sslen, sizeof(struct sockaddr_in6));
+	assert_string_equal(addr_of(c, 2), "0.0.0.0:9995");
+	assert_int_equal(c->listen[2].proto, CONFIG_PROTO_ANY);
+	assert_string_equal(addr_of(c, 3), "[::1]:4739");
+	assert_int_equal(c->listen[3].proto, CONFIG_PROTO_ANY);
+	assert_int_equal(c->rcvbuf, 64 * 1024 * 1024);
+	assert_int_equal(c->hold_unknown, 0);
+	assert_int_equal(c->hold_time_ms, 1500);
+	assert_int_equal(c->log_level, LOG_LVL_DEBUG);
+	config_free(c);
+}
+
+static void
+test_ipv6(void **state)
+{
+	struct node_config *c = parse_ok(
+	    "listen [::]:1\n"
+	    "listen [::ffff:192.0.2.9]:65535\n"
+	    "listen [fe80::1:2:3:4]:2055\n"
+	    "listen [2001:DB8:0:0:0:0:0:1]:2055\n");
+
+	(void)state;
+	assert_int_equal(c->nlisten, 4);
+	assert_string_equal(addr_of(c, 0), "[::]:1");
+	/* An IPv4-mapped address stays an IPv6 socket address. */
+	assert_int_equal(c->listen[1].ss.ss_family, AF_INET6);
+	assert_string_equal(addr_of(c, 1), "[::ffff:192.0.2.9]:65535");
+	assert_string_equal(addr_of(c, 2), "[fe80::1:2:3:4]:2055");
+	/* inet_ntop's normalized form */
+	assert_string_equal(addr_of(c, 3), "[2001:db8::1]:2055");
+	config_free(c);
+}
+
+static void
+test_sizes_durations(void **state)
+{
+	struct node_config *c;
+
+	(void)state;
+	c = parse_ok("rcvbuf 4096\nhold-time 100ms\n");
+	assert_int_equal(c->rcvbuf, 4096);
+	assert_int_equal(c->hold_time_ms, 100);
+	config_free(c);
+	c = parse_ok("rcvbuf 1G\nhold-time 1h\n");
+	assert_int_equal(c->rcvbuf, 1024ull * 1024 * 1024);
+	assert_int_equal(c->hold_time_ms, 3600000);
+	config_free(c);
+	c = parse_ok("rcvbuf 512KiB\nhold-time 2m\n");
+	assert_int_equal(c->rcvbuf, 512 * 1024);
+	assert_int_equal(c->hold_time_ms, 120000);
+	config_free(c);
+	c = parse_ok("hold-time 45\n");	/* no suffix: seconds */
+	assert_int_equal(c->hold_time_ms, 45000);
+	config_free(c);
+}
+
+static void
+test_quotes(void **state)
+{
+	struct node_config *c;
+
+	(void)state;
+	c = parse_ok("state-dir \"/var/lib/flow fleet/#1\" # comment\n");
+	assert_string_equal(c->state_dir, "/var/lib/flow fleet/#1");
+	config_free(c);
+	c = parse_ok("state-dir \"/a\\\"b\\\\c\"\n");
+	assert_string_equal(c->state_dir, "/a\"b\\c");
+	config_free(c);
+}
+
+static void
+test_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *err;
+	} cases[] = {
+		{ "bogus 1\n", "t.conf:1: unknown keyword 'bogus'" },
+		{ "# c\n\nlisten\n",
+		  "t.conf:3: listen: missing argument (listen "
+		  "[netflow|sflow|any] ADDRESS:PORT)" },
+		{ "listen 1.2.3.4\n", "t.conf:1: listen: '1.2.3.4': missing "
+		  "port (write ADDRESS:PORT)" },
+		{ "listen 1.2.3.4:0\n", "t.conf:1: listen: '1.2.3.4:0': bad "
+		  "port (1 to 65535)" },
+		{ "listen 1.2.3.4:65536\n", "t.conf:1: listen: "
+		  "'1.2.3.4:65536': bad port (1 to 65535)" },
+		{ "listen 1.2.3.4:20x\n", "t.conf:1: listen: '1.2.3.4:20x': "
+		  "bad port (1 to 65535)" },
+		{ "listen 1.2.3:2055\n", "t.conf:1: listen: '1.2.3:2055': "
+		  "bad IPv4 address" },
+		{ "listen host.example:2055\n", "t.conf:1: listen: "
+		  "'host.example:2055': bad IPv4 address" },
+		{ "listen ::1:2055\n", "t.conf:1: listen: '::1:2055': IPv6 "
+		  "addresses go in brackets: [ADDRESS]:PORT" },
+		{ "listen [::1]\n", "t.conf:1: listen: '[::1]': missing port "
+		  "(write [ADDRESS]:PORT)" },
+		{ "listen [::1:2055\n", "t.conf:1: listen: '[::1:2055': "
+		  "missing ']' after an IPv6 address" },
+		{ "listen [::g]:2055\n", "t.conf:1: listen: '[::g]:2055': bad "
+		  "IPv6 address" },
+		{ "listen []:2055\n", "t.conf:1: listen: '[]:2055': bad IPv6 "
+		  "address" },
+		{ "listen [fe80::1%eth0]:2055\n", "t.conf:1: listen: "
+		  "'[fe80::1%eth0]:2055': scoped (zone) IPv6 addresses are "
+		  "not supported" },
+		{ "listen ipfix 1.2.3.4:2055\n", "t.conf:1: listen: unknown "
+		  "label 'ipfix' (netflow, sflow or any)" },
+		{ "listen netflow 1.2.3.4:2055 extra\n", "t.conf:1: listen "
+		  "takes [netflow|sflow|any] ADDRESS:PORT" },
+		{ "listen 1.2.3.4:2055\nlisten sflow 1.2.3.4:2055\n",
+		  "t.conf:2: listen: 1.2.3.4:2055 is already listed on "
+		  "line 1" },
+		{ "listen [::1]:2055\n\nlisten [0::1]:2055\n",
+		  "t.conf:3: listen: [0::1]:2055 is already listed on line 1" },
+		{ "state-dir relative/dir\n", "t.conf:1: state-dir must be an "
+		  "absolute path, not 'relative/dir'" },
+		{ "state-dir /a /b\n", "t.conf:1: state-dir takes one "
+		  "argument: PATH" },
+		{ "state-dir /a\nstate-dir /b\n", "t.conf:2: state-dir is "
+		  "already set on line 1" },
+		{ "rcvbuf lots\n", "t.conf:1: rcvbuf: bad size 'lots' (a "
+		  "number with an optional K, M or G suffix)" },
+		{ "rcvbuf 4095\n", "t.conf:1: rcvbuf: 4095 is out of range "
+		  "(4K to 1G)" },
+		{ "rcvbuf 2G\n", "t.conf:1: rcvbuf: 2G is out of range (4K to "
+		  "1G)" },
+		{ "rcvbuf -1\n", "t.conf:1: rcvbuf: bad size '-1' (a number "
+		  "with an optional K, M or G suffix)" },
+		{ "hold-unknown maybe\n", "t.conf:1: hold-unknown: expected "
+		  "yes or no, not 'maybe'" },
+		{ "hold-time soon\n", "t.conf:1: hold-time: bad duration "
+		  "'soon' (a number with an optional ms, s, m or h suffix)" },
+		{ "hold-time 99ms\n", "t.conf:1: hold-time: 99ms is out of "
+		  "range (100ms to 1h)" },
+		{ "hold-time 2h\n", "t.conf:1: hold-time: 2h is out of range "
+		  "(100ms to 1h)" },
+		{ "log-level loud\n", "t.conf:1: log-level: expected warn, "
+		  "info or debug, not 'loud'" },
+		{ "log-level info\nlog-level warn\n", "t.conf:2: log-level is "
+		  "already set on line 1" },
+		{ "state-dir \"/a\n", "t.conf:1: unterminated quoted string" },
+		{ "state-dir \"/a\"b\n", "t.conf:1: text right after a "
+		  "closing quote" },
+		{ "state-dir /a\"b\"\n", "t.conf:1: quote in the middle of a "
+		  "word" },
+		{ "listen a b c d e f g h i\n", "t.conf:1: too many words on "
+		  "the line (at most 8)" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		parse_fails(cases[i].text, cases[i].err);
+}
+
+static void
+test_limits(void **state)
+{
+	char *big, line[64];
+	size_t off = 0, cap = (CONFIG_MAX_LISTEN + 1) * 40;
+	struct node_config *c = NULL;
+	char err[512];
+
+	(void)state;
+	/* CONFIG_MAX_LISTEN listeners are fine, one more is not. */
+	big = calloc(1, cap);
+	assert_non_null(big);
+	for (int i = 0; i <= CONFIG_MAX_LISTEN; i++) {
+		snprintf(line, sizeof(line), "listen 127.0.%d.%d:2055\n",
+		    i / 250, i % 250 + 1);
+		memcpy(big + off, line, strlen(line));
+		off += strlen(line);
+	}
+	assert_int_equal(config_parse("t.conf", big, off, &c, err,
+	    sizeof(err)), FF_ESYNTAX);
+	snprintf(line, sizeof(line), "t.conf:%d: listen: more than %d listen "
+	    "addresses", CONFIG_MAX_LISTEN + 1, CONFIG_MAX_LISTEN);
+	assert_string_equal(err, line);
+	off -= strlen("listen 127.0.1.7:2055\n");	/* drop line 257 */
+	assert_int_equal(config_parse("t.conf", big, off, &c, err,
+	    sizeof(err)), 0);
+	assert_int_equal(c->nlisten, CONFIG_MAX_LISTEN);
+	config_free(c);
+	free(big);
+
+	/* A line longer than CONFIG_MAX_LINE bytes. */
+	big = malloc(CONFIG_MAX_LINE + 16);
+	assert_non_null(big);
+	memcpy(big, "# ok\n# ", 7);
+	memset(big + 7, 'x', CONFIG_MAX_LINE);
+	c = NULL;
+	assert_int_equal(config_parse("t.conf", big, CONFIG_MAX_LINE + 7, &c,
+	    err, sizeof(err)), FF_ESYNTAX);
+	assert_null(c);
+	assert_string_equal(err, "t.conf:2: line is longer than 1024 bytes");
+	free(big);
+
+	/* A NUL byte inside a line. */
+	assert_int_equal(config_parse("t.conf", "rcvbuf 8M\nlog\0-level",
+	    21, &c, err, sizeof(err)), FF_ESYNTAX);
+	assert_string_equal(err, "t.conf:2: NUL byte in the line");
+
+	/* Control characters (a CR before the newline is not one). */
+	assert_int_equal(config_parse("t.conf", "rcvbuf 8M\r\nlog-level\r "
+	    "info\n", 27, &c, err, sizeof(err)), FF_ESYNTAX);
+	assert_string_equal(err, "t.conf:2: control character 0x0d in the "
+	    "line");
+
+	/* The buffer need not be NUL-terminated: len rules. */
+	c = parse_ok("rcvbuf 8M\n");
+	config_free(c);
+	assert_int_equal(config_parse("t.conf", "rcvbuf 8Mjunk", 9, &c, err,
+	    sizeof(err)), 0);
+	assert_int_equal(c->rcvbuf, 8 * 1024 * 1024);
+	config_free(c);
+}
+
+/* The normalized print parses back to the same configuration. */
+static void
+test_print_roundtrip(void **state)
+{
+	const char *texts[] = {
+		"",
+		"state-dir \"/x y/#z\"\nlisten sflow [::1]:6343\n"
+		"listen 10.0.0.1:2055\nrcvbuf 12345\nhold-time 90s\n"
+		"hold-unknown no\nlog-level warn\n",
+	};
+
+	(void)state;
+	for (size_t t = 0; t < 2; t++) {
+		struct node_config *a = parse_ok(texts[t]), *b;
+		char *out = NULL;
+		size_t len = 0;
+		FILE *fp = open_memstream(&out, &len);
+
+		assert_non_null(fp);
+		assert_int_equal(config_print(fp, a), 0);
+		fclose(fp);
+		b = parse_ok(out);
+		assert_string_equal(a->state_dir, b->state_dir);
+		assert_int_equal(a->rcvbuf, b->rcvbuf);
+		assert_int_equal(a->hold_unknown, b->hold_unknown);
+		assert_int_equal(a->hold_time_ms, b->hold_time_ms);
+		assert_int_equal(a->log_level, b->log_level);
+		assert_int_equal(a->nlisten, b->nlisten);
+		for (size_t i = 0; i < a->nlisten; i++) {
+			char x[CONFIG_ADDR_STRLEN];
+
+			snprintf(x, sizeof(x), "%s", addr_of(a, i));
+			assert_string_equal(x, addr_of(b, i));
+			assert_int_equal(a->listen[i].proto,
+			    b->listen[i].proto);
+		}
+		if (t == 1) {
+			assert_non_null(strstr(out, "rcvbuf 12345\n"));
+			assert_non_null(strstr(out, "hold-time 90s\n"));
+			assert_non_null(strstr(out,
+			    "state-dir \"/x y/#z\"\n"));
+			assert_non_null(strstr(out,
+			    "listen any 10.0.0.1:2055\n"));
+		}
+		free(out);
+		config_free(a);
+		config_free(b);
+	}
+}
+
+static void
+test_load(void **state)
+{
+	char dir[] = "/tmp/test_config.XXXXXX", path[128], err[512];
+	struct node_config *c = NULL;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/node.conf", dir);
+
+	/* Absent file: the defaults when missing_ok, an error otherwise. */
+	assert_int_equal(config_load(path, 1, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->nlisten, 8);
+	config_free(c);
+	c = NULL;
+	assert_int_equal(config_load(path, 0, &c, err, sizeof(err)), FF_EIO);
+	assert_null(c);
+	assert_non_null(strstr(err, "No such file or directory"));
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("rcvbuf 1M\n\nhold-time never\n", fp);
+	fclose(fp);
+	assert_int_equal(config_load(path, 1, &c, err, sizeof(err)),
+	    FF_ESYNTAX);
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "%s:3: hold-time: bad duration "
+		    "'never' (a number with an optional ms, s, m or h "
+		    "suffix)", path);
+		assert_string_equal(err, want);
+	}
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("rcvbuf 1M\n", fp);
+	fclose(fp);
+	assert_int_equal(config_load(path, 0, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->rcvbuf, 1024 * 1024);
+	assert_string_equal(c->file, path);
+	config_free(c);
+
+	/* A directory is not a configuration file. */
+	assert_int_equal(config_load(dir, 0, &c, err, sizeof(err)), FF_EIO);
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_sizes_durations),
+		cmocka_unit_test(test_quotes),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_print_roundtrip),
+		cmocka_unit_test(test_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
