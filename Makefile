@@ -28,8 +28,8 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 OPT ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -MMD -MP
 CFLAGS += -std=c11 $(OPT) $(WARN) -fno-strict-aliasing
-LDLIBS += -luv -lmbedtls -lmbedx509 -lmbedcrypto -llmdb -lmsgpack-c \
-	-lsodium -lpcap -lpthread -lm
+LDLIBS += -luv -lmbedtls -lmbedx509 -lmbedcrypto -llmdb -lmsgpackc \
+	-lsodium -lpcap -lzstd -lpthread -lm
 
 ifneq ($(SANITIZER),)
 CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer \
@@ -50,34 +50,104 @@ endif
 COMMON_SRCS := \
 	common/err.c \
 	common/log.c \
+	common/mpcheck.c \
 	common/util.c
 
 STORE_SRCS := \
-	store/flowfmt.c
+	store/block.c \
+	store/maintain.c \
+	store/scan.c \
+	store/store.c \
+	store/write.c \
+	store/filter_eval.c \
+	store/filter_parse.c \
+	store/flowfmt.c \
+	store/agg.c \
+	store/query.c \
+	store/result.c \
+	store/result_pack.c \
+	store/result_print.c
 
-WIRE_SRCS :=
+WIRE_SRCS := \
+	wire/addr.c \
+	wire/conn.c \
+	wire/frame.c \
+	wire/identity.c \
+	wire/msg.c \
+	wire/token.c
 
 NODE_SRCS := \
 	node/cmd_decode.c \
+	node/cmd_query.c \
+	node/cmd_run.c \
+	node/cmd_stats.c \
+	node/config.c \
+	node/ctl.c \
 	node/decode.c \
+	node/hold.c \
+	node/ingest.c \
+	node/listener.c \
 	node/nf5.c \
 	node/nf9.c \
 	node/packet.c \
 	node/pcapfile.c \
-	node/sflow.c
+	node/sflow.c \
+	node/stats.c \
+	node/template.c \
+	node/tplfile.c \
+	node/cmd_fingerprint.c \
+	node/control.c \
+	node/qserver.c \
+	node/session.c \
+	node/trust.c
 
 NODE_MAIN := node/main.c
 
-CONTROLLER_SRCS :=
+CONTROLLER_SRCS := \
+	controller/config.c \
+	controller/ctlclient.c \
+	controller/ctlnodes.c \
+	controller/ctlsock.c \
+	controller/fleet.c \
+	controller/inventory.c \
+	controller/peer.c
+
+CONTROLLER_MAIN := controller/main.c
+CLI_MAIN := controller/cli.c
+CONTROLLER_TESTS := \
+	test_inventory \
+	test_ctlconfig
 
 UNIT_TESTS := \
-	test_decode
+	test_wire \
+	test_block \
+	test_store \
+	test_config \
+	test_filter \
+	test_nf5 \
+	test_nf9 \
+	test_sflow \
+	test_query \
+	test_result \
+	test_trust \
+	test_session \
+	$(CONTROLLER_TESTS)
 
 FUZZ_TARGETS := \
+	fuzz_wire \
+	fuzz_block \
+	fuzz_config \
+	fuzz_filter \
 	fuzz_nf5 \
 	fuzz_nf9 \
 	fuzz_ipfix \
-	fuzz_sflow
+	fuzz_sflow \
+	fuzz_tplfile \
+	fuzz_result \
+	fuzz_ctlconfig \
+	fuzz_token \
+	fuzz_invrecord \
+	fuzz_trustfile
 
 # --- objects and libraries ---------------------------------------------------
 
@@ -85,10 +155,15 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBCOMMON := $(BUILD)/lib/libcommon.a
 LIBSTORE := $(BUILD)/lib/libstore.a
+LIBWIRE := $(BUILD)/lib/libwire.a
 LIBNODE := $(BUILD)/lib/libnode.a
-NODE_LIBS := $(LIBNODE) $(LIBSTORE) $(LIBCOMMON)
+NODE_LIBS := $(LIBNODE) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
+LIBCTL := $(BUILD)/lib/libcontroller.a
+CTL_LIBS := $(LIBCTL) $(LIBWIRE) $(LIBCOMMON)
 
 BINS := $(BUILD)/bin/flowfleet-node
+BINS += $(BUILD)/bin/flowfleet-controller
+BINS += $(BUILD)/bin/flowfleet
 
 .PHONY: all clean deps test check unit integration fuzz fuzz-build bench \
 	demo
@@ -101,7 +176,9 @@ $(BUILD)/obj/%.o: %.c
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRCS))
 $(LIBSTORE): $(call obj,$(STORE_SRCS))
+$(LIBWIRE): $(call obj,$(WIRE_SRCS))
 $(LIBNODE): $(call obj,$(NODE_SRCS))
+$(LIBCTL): $(call obj,$(CONTROLLER_SRCS))
 
 $(BUILD)/lib/%.a:
 	$(call msg,AR,$@)
@@ -109,6 +186,16 @@ $(BUILD)/lib/%.a:
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/bin/flowfleet-node: $(call obj,$(NODE_MAIN)) $(NODE_LIBS)
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/flowfleet-controller: $(call obj,$(CONTROLLER_MAIN)) $(CTL_LIBS)
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/flowfleet: $(call obj,$(CLI_MAIN)) $(CTL_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -122,6 +209,13 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(NODE_LIBS)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+# the controller's unit tests link its library too
+$(addprefix $(BUILD)/tests/,$(CONTROLLER_TESTS)): $(BUILD)/tests/%: \
+	$(BUILD)/obj/tests/unit/%.o $(LIBCTL) $(NODE_LIBS)
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
 		echo "== $$t"; FF_TESTDATA=$(TESTDATA) $$t; done
@@ -131,7 +225,7 @@ unit: $(UNIT_BINS)
 TESTDATA ?= $(abspath ../shared/testdata/flows)
 PYTHON ?= /usr/bin/python3
 
-integration: $(BINS)
+integration: $(BINS) $(BUILD)/bench/flowgen
 	FF_BIN=$(abspath $(BUILD)/bin) FF_TESTDATA=$(TESTDATA) \
 		$(PYTHON) tests/integration/run.py
 
@@ -140,7 +234,8 @@ integration: $(BINS)
 FUZZ_BUILD ?= build-fuzz
 FUZZ_CFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_SRCS := $(COMMON_SRCS) $(STORE_SRCS) $(NODE_SRCS)
+FUZZ_SRCS := $(COMMON_SRCS) $(STORE_SRCS) $(WIRE_SRCS) $(NODE_SRCS) \
+	$(CONTROLLER_SRCS)
 FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard */*.h)
@@ -153,6 +248,36 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	FUZZ_TIME=$(FUZZ_TIME) FUZZ_JOBS=$(FUZZ_JOBS) FF_TESTDATA=$(TESTDATA) \
 		tests/fuzz/run.sh $(FUZZ_BINS)
+
+# --- benchmarks (built by `make bench`, not by `all`) -----------------------
+
+BENCH_PROGS := \
+	bench_store \
+	bench_decode \
+	bench_filter \
+	bench_sflow \
+	flowgen \
+	ctlpeers
+
+BENCH_BINS := $(addprefix $(BUILD)/bench/,$(BENCH_PROGS))
+
+$(BUILD)/bench/flowgen: $(call obj,tests/bench/flowgen_main.c \
+	tests/bench/flowgen.c) $(NODE_LIBS)
+$(BUILD)/bench/bench_decode: $(call obj,tests/bench/bench_decode.c \
+	tests/bench/flowgen.c) $(NODE_LIBS)
+$(BUILD)/bench/bench_sflow: $(call obj,tests/bench/bench_sflow.c) $(NODE_LIBS)
+$(BUILD)/bench/bench_store: $(call obj,tests/bench/bench_store.c \
+	tests/bench/flowgen.c) $(NODE_LIBS)
+$(BUILD)/bench/bench_filter: $(call obj,tests/bench/bench_filter.c) \
+	$(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/bench/ctlpeers: $(call obj,tests/bench/ctlpeers.c) $(NODE_LIBS)
+
+$(BUILD)/bench/%:
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-build: $(BENCH_BINS)
 
 # --- the two README commands -------------------------------------------------
 
@@ -168,9 +293,9 @@ check: test
 bench: deps all
 	$(MAKE) -C . bench-run
 
-bench-run:
-	FF_BIN=$(abspath $(BUILD)/bin) FF_TESTDATA=$(TESTDATA) \
-		tests/bench/run.sh
+bench-run: $(BENCH_BINS)
+	FF_BIN=$(abspath $(BUILD)/bin) FF_BENCH=$(abspath $(BUILD)/bench) \
+		FF_TESTDATA=$(TESTDATA) tests/bench/run.sh
 
 demo: deps all
 	FF_BIN=$(abspath $(BUILD)/bin) FF_TESTDATA=$(TESTDATA) deploy/demo.sh

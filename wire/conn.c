@@ -10,6 +10,7 @@
  * have both closed. Once closing starts nothing is read or delivered, and
  * on_close runs exactly once, just before the memory is freed.
  */
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,7 +39,11 @@ enum conn_state {
 };
 
 struct wire_conn {
-	uv_tcp_t tcp;
+	union {
+		uv_tcp_t tcp;		/* TLS connections */
+		uv_pipe_t pipe;		/* plain: Unix sockets only */
+	} u;
+	int plain;			/* no TLS: a local Unix socket */
 	uv_timer_t timer;		/* handshake deadline, close grace */
 	uv_connect_t connect_req;
 	int handles_open;		/* of tcp and timer */
@@ -119,8 +124,8 @@ static void
 close_handles(wire_conn_t *c)
 {
 	uv_timer_stop(&c->timer);
-	if (!uv_is_closing((uv_handle_t *)&c->tcp))
-		uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+	if (!uv_is_closing((uv_handle_t *)&c->u))
+		uv_close((uv_handle_t *)&c->u, on_handle_closed);
 	if (!uv_is_closing((uv_handle_t *)&c->timer))
 		uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
@@ -151,15 +156,16 @@ conn_begin_close(wire_conn_t *c, int err, const char *why, int graceful)
 		return;
 	c->close_err = err;
 	snprintf(c->close_why, sizeof(c->close_why), "%s", why);
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	uv_read_stop((uv_stream_t *)&c->u);
 	if (graceful && c->state == CS_READY) {
-		mbedtls_ssl_close_notify(&c->ssl);
+		if (!c->plain)
+			mbedtls_ssl_close_notify(&c->ssl);
 		c->state = CS_CLOSING;
 		conn_flush(c);
 	}
 	c->state = CS_CLOSING;
 	if (!graceful || c->handles_open < 2 ||
-	    uv_is_closing((uv_handle_t *)&c->tcp)) {
+	    uv_is_closing((uv_handle_t *)&c->u)) {
 		close_handles(c);
 		return;
 	}
@@ -171,7 +177,7 @@ conn_begin_close(wire_conn_t *c, int err, const char *why, int graceful)
 		return;
 	}
 	req->data = c;
-	if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+	if (uv_shutdown(req, (uv_stream_t *)&c->u, on_shutdown) != 0) {
 		free(req);
 		close_handles(c);
 	}
@@ -196,6 +202,8 @@ bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
 	wire_conn_t *c = ctx;
 
+	if (len > INT_MAX || c->out_len > SIZE_MAX / 2 - len)
+		return MBEDTLS_ERR_SSL_ALLOC_FAILED;
 	if (c->out_len + len > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 16384;
 		uint8_t *n;
@@ -278,7 +286,7 @@ conn_flush(wire_conn_t *c)
 	uv_buf_t b;
 	int rc;
 
-	if (c->out_len == 0 || uv_is_closing((uv_handle_t *)&c->tcp))
+	if (c->out_len == 0 || uv_is_closing((uv_handle_t *)&c->u))
 		return;
 	if ((w = malloc(sizeof(*w) + c->out_len)) == NULL) {
 		conn_fail(c, FF_ENOMEM, "out of memory");
@@ -289,7 +297,7 @@ conn_flush(wire_conn_t *c)
 	memcpy(w->data, c->out, c->out_len);
 	c->out_len = 0;
 	b = uv_buf_init((char *)w->data, (unsigned)w->len);
-	if ((rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
+	if ((rc = uv_write(&w->req, (uv_stream_t *)&c->u, &b, 1,
 	    on_written)) != 0) {
 		free(w);
 		conn_fail(c, FF_EIO, "write: %s", uv_strerror(rc));
@@ -307,6 +315,14 @@ wire_conn_send(wire_conn_t *c, const uint8_t *frame, size_t len)
 
 	if (c->state != CS_READY)
 		return FF_EINVAL;
+	if (c->plain) {
+		if (bio_send(c, frame, len) < 0) {
+			conn_fail(c, FF_ENOMEM, "out of memory");
+			return FF_ENOMEM;
+		}
+		conn_flush(c);
+		return 0;
+	}
 	while (off < len) {
 		int n = mbedtls_ssl_write(&c->ssl, frame + off, len - off);
 
@@ -382,6 +398,22 @@ deliver(wire_conn_t *c, const uint8_t *plain, size_t len)
 	}
 }
 
+/* The peer ended the stream: orderly, unless a frame was left unfinished. */
+static void
+peer_closed(wire_conn_t *c)
+{
+	char why[128];
+
+	if (c->framer.hdr_have > 0) {
+		snprintf(why, sizeof(why), "closed by peer in the middle of a "
+		    "frame (%zu of %zu bytes)", c->framer.hdr_have < 4 ?
+		    c->framer.hdr_have : 4 + c->framer.have,
+		    c->framer.hdr_have < 4 ? (size_t)4 : 4 + c->framer.len);
+		conn_begin_close(c, FF_ETRUNC, why, 0);
+	} else
+		conn_begin_close(c, 0, "closed by peer", 1);
+}
+
 static void
 handshake_done(wire_conn_t *c)
 {
@@ -440,7 +472,7 @@ process_input(wire_conn_t *c)
 		    rc == MBEDTLS_ERR_SSL_WANT_WRITE)
 			break;
 		if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-			conn_begin_close(c, 0, "closed by peer", 1);
+			peer_closed(c);
 			break;
 		}
 		tls_errstr(rc, eb, sizeof(eb));
@@ -465,9 +497,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	wire_conn_t *c = s->data;
 
 	if (nread < 0) {
-		if (nread == UV_EOF)
-			conn_begin_close(c, c->state == CS_READY ? 0 : FF_EAUTH,
-			    c->state == CS_READY ? "closed by peer" :
+		if (nread == UV_EOF && c->state == CS_READY)
+			peer_closed(c);
+		else if (nread == UV_EOF)
+			conn_begin_close(c, FF_EAUTH,
 			    "peer closed during the TLS handshake", 0);
 		else
 			conn_fail(c, FF_EIO, "read: %s",
@@ -475,7 +508,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		free(buf->base);
 		return;
 	}
-	if (nread > 0 && c->state != CS_CLOSING) {
+	if (nread > 0 && c->state != CS_CLOSING && c->plain) {
+		deliver(c, (const uint8_t *)buf->base, (size_t)nread);
+		conn_flush(c);
+	} else if (nread > 0 && c->state != CS_CLOSING) {
 		c->in = (const uint8_t *)buf->base;
 		c->in_len = (size_t)nread;
 		process_input(c);
@@ -497,12 +533,13 @@ on_handshake_timeout(uv_timer_t *t)
 /* ---- set-up ---- */
 
 static wire_conn_t *
-conn_new(uv_loop_t *loop, const wire_conn_opts_t *o, int is_server)
+conn_new(uv_loop_t *loop, const wire_conn_opts_t *o, int is_server,
+    int plain)
 {
 	wire_conn_t *c;
 
-	if (o->verify == NULL || o->cbs == NULL || o->cbs->on_msg == NULL ||
-	    o->id == NULL)
+	if (o->cbs == NULL || o->cbs->on_msg == NULL ||
+	    (!plain && (o->verify == NULL || o->id == NULL)))
 		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
@@ -515,10 +552,14 @@ conn_new(uv_loop_t *loop, const wire_conn_opts_t *o, int is_server)
 	if (c->o.max_frame == 0)
 		c->o.max_frame = WIRE_MAX_FRAME_CONTROL;
 	c->is_server = is_server;
+	c->plain = plain;
 	wire_framer_init(&c->framer, c->o.max_frame);
-	uv_tcp_init(loop, &c->tcp);
+	if (plain)
+		uv_pipe_init(loop, &c->u.pipe, 0);
+	else
+		uv_tcp_init(loop, &c->u.tcp);
 	uv_timer_init(loop, &c->timer);
-	c->tcp.data = c;
+	((uv_handle_t *)&c->u)->data = c;
 	c->timer.data = c;
 	c->handles_open = 2;
 	return c;
@@ -565,7 +606,7 @@ peer_name(wire_conn_t *c)
 	uint16_t port;
 	char ab[ADDR_STRLEN];
 
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
+	if (uv_tcp_getpeername(&c->u.tcp, (struct sockaddr *)&ss, &len) != 0) {
 		snprintf(c->peer, sizeof(c->peer), "?");
 		return;
 	}
@@ -580,15 +621,15 @@ start_tls(wire_conn_t *c)
 {
 	int rc;
 
-	uv_tcp_nodelay(&c->tcp, 1);
-	uv_tcp_keepalive(&c->tcp, 1, 30);
+	uv_tcp_nodelay(&c->u.tcp, 1);
+	uv_tcp_keepalive(&c->u.tcp, 1, 30);
 	if ((rc = tls_setup(c)) != 0) {
 		conn_fail(c, rc, "TLS set-up failed");
 		return rc;
 	}
 	c->state = CS_HANDSHAKE;
 	uv_timer_start(&c->timer, on_handshake_timeout, c->o.handshake_ms, 0);
-	if ((rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read))
+	if ((rc = uv_read_start((uv_stream_t *)&c->u, on_alloc, on_read))
 	    != 0) {
 		conn_fail(c, FF_EIO, "read: %s", uv_strerror(rc));
 		return FF_EIO;
@@ -605,7 +646,7 @@ wire_conn_accept(uv_stream_t *server, const wire_conn_opts_t *o,
 	wire_conn_t *c;
 	int rc;
 
-	if ((c = conn_new(server->loop, o, 1)) == NULL) {
+	if ((c = conn_new(server->loop, o, 1, 0)) == NULL) {
 		/* accept and drop, so the backlog does not fill */
 		uv_tcp_t *tmp = malloc(sizeof(*tmp));
 
@@ -620,7 +661,7 @@ wire_conn_accept(uv_stream_t *server, const wire_conn_opts_t *o,
 		}
 		return FF_ENOMEM;
 	}
-	if ((rc = uv_accept(server, (uv_stream_t *)&c->tcp)) != 0) {
+	if ((rc = uv_accept(server, (uv_stream_t *)&c->u)) != 0) {
 		c->close_reported = 1;	/* nobody to tell yet */
 		conn_begin_close(c, FF_EIO, "accept failed", 0);
 		return FF_EIO;
@@ -628,6 +669,61 @@ wire_conn_accept(uv_stream_t *server, const wire_conn_opts_t *o,
 	peer_name(c);
 	*out = c;
 	start_tls(c);
+	return 0;
+}
+
+/* "unix:pid 123 uid 0" from the peer's credentials. */
+static void
+pipe_peer_name(wire_conn_t *c)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&c->u, &fd) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+		snprintf(c->peer, sizeof(c->peer), "unix:pid %ld uid %lu",
+		    (long)cr.pid, (unsigned long)cr.uid);
+	else
+		snprintf(c->peer, sizeof(c->peer), "unix");
+}
+
+int
+wire_conn_accept_plain(uv_stream_t *server, const wire_conn_opts_t *o,
+    wire_conn_t **out)
+{
+	wire_conn_t *c;
+	int rc;
+
+	if ((c = conn_new(server->loop, o, 1, 1)) == NULL) {
+		uv_pipe_t *tmp = malloc(sizeof(*tmp));
+
+		if (tmp != NULL) {
+			uv_pipe_init(server->loop, tmp, 0);
+			(void)uv_accept(server, (uv_stream_t *)tmp);
+			uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
+		}
+		return FF_ENOMEM;
+	}
+	if ((rc = uv_accept(server, (uv_stream_t *)&c->u)) != 0) {
+		c->close_reported = 1;
+		conn_begin_close(c, FF_EIO, "accept failed", 0);
+		return FF_EIO;
+	}
+	pipe_peer_name(c);
+	if ((rc = uv_read_start((uv_stream_t *)&c->u, on_alloc, on_read))
+	    != 0) {
+		c->close_reported = 1;
+		conn_begin_close(c, FF_EIO, "read failed", 0);
+		return FF_EIO;
+	}
+	c->state = CS_READY;
+	*out = c;
+	if (c->cbs.on_ready) {
+		c->in_callback++;
+		c->cbs.on_ready(c);
+		c->in_callback--;
+	}
 	return 0;
 }
 
@@ -665,7 +761,7 @@ wire_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
 	char ab[ADDR_STRLEN];
 	int rc;
 
-	if ((c = conn_new(loop, o, 0)) == NULL)
+	if ((c = conn_new(loop, o, 0, 0)) == NULL)
 		return FF_ENOMEM;
 	addr_from_sockaddr(addr, a, &port);
 	addr_fmt(a, ab, sizeof(ab));
@@ -673,7 +769,7 @@ wire_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
 	    "[%s]:%u", ab, port);
 	c->state = CS_CONNECTING;
 	c->connect_req.data = c;
-	if ((rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr,
+	if ((rc = uv_tcp_connect(&c->connect_req, &c->u.tcp, addr,
 	    on_connected)) != 0) {
 		c->close_reported = 1;	/* the caller learns it from rc */
 		conn_begin_close(c, FF_EIO, "connect failed", 0);

@@ -32,6 +32,11 @@ wire_type_name(unsigned type)
 	case WIRE_TPUT_THRESHOLD:	return "TPUT_THRESHOLD";
 	case WIRE_TPUT_LOOKUP:		return "TPUT_LOOKUP";
 	case WIRE_QUERY_RELEASE:	return "QUERY_RELEASE";
+	case WIRE_CTL_OK:		return "CTL_OK";
+	case WIRE_CTL_NODES_ADD:	return "CTL_NODES_ADD";
+	case WIRE_CTL_NODES_REMOVE:	return "CTL_NODES_REMOVE";
+	case WIRE_CTL_NODES_GET:	return "CTL_NODES_GET";
+	case WIRE_CTL_NODES:		return "CTL_NODES";
 	}
 	return "unknown";
 }

@@ -52,8 +52,16 @@ enum wire_type {
 	WIRE_TPUT_TOPK = 24,
 	WIRE_TPUT_THRESHOLD = 25,
 	WIRE_TPUT_LOOKUP = 26,
-	WIRE_QUERY_RELEASE = 27
+	WIRE_QUERY_RELEASE = 27,
+	/* local control socket only (CLI <-> controller, no TLS) */
+	WIRE_CTL_OK = 100,
+	WIRE_CTL_NODES_ADD = 101,
+	WIRE_CTL_NODES_REMOVE = 102,
+	WIRE_CTL_NODES_GET = 103,
+	WIRE_CTL_NODES = 104
 };
+
+#define WIRE_MAX_FRAME_LOCAL	(16u << 20)	/* control socket */
 
 /* Name of a message type ("HELLO") or "unknown". */
 const char *wire_type_name(unsigned type);
@@ -201,6 +209,36 @@ int wire_fp_parse(const char *text, char out[WIRE_FP_LEN]);
 /* Compare two canonical fingerprints in constant time: 1 if equal. */
 int wire_fp_equal(const char *a, const char *b);
 
+/* ---- join tokens ---------------------------------------------------------- */
+
+#define WIRE_TOKEN_SECRET_LEN	43	/* base64url of 32 random bytes */
+#define WIRE_TOKEN_LEN		114	/* "ffj1." 64 hex "." 43, NUL */
+#define WIRE_TOKEN_HASH_LEN	32	/* SHA-256 of the secret's bytes */
+
+/*
+ * Make a new join token for the controller key ctl_fp (any form
+ * wire_fp_parse() takes): token receives "ffj1.<hex>.<secret>" and hash
+ * the SHA-256 the controller keeps. Call wire_init() first. Returns 0 or
+ * FF_EINVAL (bad fingerprint).
+ */
+int wire_token_make(const char *ctl_fp, char token[WIRE_TOKEN_LEN],
+    uint8_t hash[WIRE_TOKEN_HASH_LEN]);
+
+/*
+ * Split a token text into the controller fingerprint (canonical form) and
+ * the secret (NUL-terminated). Only the exact format is accepted. Returns
+ * 0 or FF_EINVAL.
+ */
+int wire_token_parse(const char *text, char fp[WIRE_FP_LEN],
+    char secret[WIRE_TOKEN_SECRET_LEN + 1]);
+
+/*
+ * Hash the secret secret[0..len) (as sent in JOIN) into hash. Returns 0,
+ * or FF_EINVAL when it is not a well-formed secret.
+ */
+int wire_token_hash(const char *secret, size_t len,
+    uint8_t hash[WIRE_TOKEN_HASH_LEN]);
+
 /* ---- connections ---------------------------------------------------------- */
 
 typedef struct wire_conn wire_conn_t;
@@ -231,8 +269,8 @@ typedef struct wire_conn_cbs {
 } wire_conn_cbs_t;
 
 typedef struct wire_conn_opts {
-	const wire_identity_t *id;	/* our key and certificate */
-	wire_verify_cb verify;		/* required */
+	const wire_identity_t *id;	/* our key and certificate (TLS) */
+	wire_verify_cb verify;		/* required (TLS) */
 	size_t max_frame;		/* WIRE_MAX_FRAME_CONTROL or _QUERY */
 	uint32_t handshake_ms;		/* TLS must finish within; 0: 10 s */
 	size_t low_water;		/* on_drain threshold; 0: 256 KiB */
@@ -246,6 +284,18 @@ typedef struct wire_conn_opts {
  * (the pending connection is dropped).
  */
 int wire_conn_accept(uv_stream_t *server, const wire_conn_opts_t *o,
+    wire_conn_t **out);
+
+/*
+ * Plain mode, for the local Unix control socket only (never TCP): accept
+ * a pending connection on a listening uv_pipe_t and carry frames and
+ * messages over it without TLS. The connection is ready at once:
+ * on_ready runs before this returns (after *out is set). o->id and
+ * o->verify are not used. wire_conn_peer() gives "unix:pid P uid U"
+ * from the peer's credentials, wire_conn_peer_fp() "". Returns 0 and
+ * *out, or a negative ff_err code (the pending connection is dropped).
+ */
+int wire_conn_accept_plain(uv_stream_t *server, const wire_conn_opts_t *o,
     wire_conn_t **out);
 
 /*

@@ -1,0 +1,78 @@
+/*
+ * The controller's configuration file: one "keyword args" per line, '#'
+ * starts a comment, words may be double-quoted (as in the node's file).
+ * ctlconf_parse() is a pure function of (file name, text) for tests and
+ * the fuzzer; ctlconf_load() reads the file around it.
+ */
+#ifndef FF_CTL_CONFIG_H
+#define FF_CTL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CTLCONF_DEFAULT_PATH	"/etc/flowfleet/controller.conf"
+#define CTLCONF_DEFAULT_STATE	"/var/lib/flowfleet-controller"
+#define CTLCONF_DEFAULT_SOCKET	"/run/flowfleet/controller.sock"
+#define CTLCONF_MAX_SIZE	(256 * 1024)	/* bytes of config text */
+#define CTLCONF_MAX_LINE	1024
+#define CTLCONF_MAX_NAME	63
+#define CTLCONF_MAX_PATH	107	/* fits sockaddr_un.sun_path */
+
+struct ctl_config {
+	char *file;			/* where the text came from */
+	char *state_dir;		/* absolute */
+	char *socket;			/* absolute, the CLI's socket */
+	char *name;			/* NULL: the host name */
+	uint64_t ping_interval_ms;	/* PING period, both channels */
+	unsigned ping_misses;		/* missed PONGs that mean down */
+	uint64_t status_interval_ms;	/* STATUS_GET period */
+	uint64_t clock_warn_ms;		/* offset that is warned of */
+	uint64_t reconnect_min_ms;	/* first reconnect delay */
+	uint64_t reconnect_max_ms;	/* cap of the exponential backoff */
+	uint64_t connect_timeout_ms;	/* TCP connect + TLS handshake */
+	uint64_t token_ttl_ms;		/* default join token lifetime */
+	uint64_t flush_interval_ms;	/* runtime state to the inventory */
+	int log_level;			/* LOG_LVL_* */
+};
+
+/* Ranges (inclusive) of the durations, in ms, and of ping-misses. */
+#define CTLCONF_PING_MIN	100
+#define CTLCONF_PING_MAX	60000
+#define CTLCONF_MISSES_MAX	100
+#define CTLCONF_STATUS_MIN	1000
+#define CTLCONF_STATUS_MAX	3600000
+#define CTLCONF_CLOCK_MIN	1
+#define CTLCONF_CLOCK_MAX	3600000
+#define CTLCONF_RECONNECT_MIN	100
+#define CTLCONF_RECONNECT_MAX	3600000
+#define CTLCONF_CONNECT_MIN	1000
+#define CTLCONF_CONNECT_MAX	300000
+#define CTLCONF_TTL_MIN		1000
+#define CTLCONF_TTL_MAX		(30ull * 86400000)
+#define CTLCONF_FLUSH_MIN	1000
+#define CTLCONF_FLUSH_MAX	3600000
+
+/*
+ * Parse len bytes of buf (text of the file fname, used in messages) into
+ * a new *out; absent keywords take their defaults. On error returns
+ * FF_ESYNTAX (or FF_ENOMEM) with "fname:line: what is wrong" in err and
+ * leaves *out untouched. Free *out with ctlconf_free().
+ */
+int ctlconf_parse(const char *fname, const char *buf, size_t len,
+    struct ctl_config **out, char *err, size_t errlen);
+
+/*
+ * Read and parse path; a missing file gives the defaults when missing_ok.
+ * Returns 0, FF_EIO, FF_ESYNTAX or FF_ENOMEM (message in err).
+ */
+int ctlconf_load(const char *path, int missing_ok, struct ctl_config **out,
+    char *err, size_t errlen);
+
+/* Free. Accepts NULL. */
+void ctlconf_free(struct ctl_config *c);
+
+/* Print every setting in the syntax ctlconf_parse() reads. 0 or FF_EIO. */
+int ctlconf_print(FILE *fp, const struct ctl_config *c);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * Internal to flowfleet-controller: the daemon's state shared by its
+ * files.
+ *
+ *   main.c      start-up, signals, the loop (flowfleet-controller run)
+ *   config.c    the configuration file
+ *   inventory.c the LMDB inventory
+ *   fleet.c     the nodes in memory and the serial write queue that
+ *               persists them to the inventory off the loop thread
+ *   peer.c      the sessions with each node on 2210 and 4210: dialing,
+ *               backoff, HELLO, PING and clock offset, STATUS, JOIN
+ *   ctlsock.c   the Unix control socket the CLI talks to
+ *   ctlnodes.c  the CLI's node requests (add, remove, list/show/status)
+ *
+ * Everything runs on the loop thread except inv_write() in the queue.
+ */
+#ifndef FF_CTL_CONTROLLER_H
+#define FF_CTL_CONTROLLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "../wire/wire.h"
+#include "config.h"
+#include "inventory.h"
+
+#define CLOCK_SAMPLES	8	/* PONG samples kept for the offset */
+#define MAX_PROBLEMS	4	/* of a node's health, kept for display */
+
+typedef struct ctlr ctlr_t;
+typedef struct fnode fnode_t;
+
+enum chan_state {
+	CH_IDLE = 0,	/* not dialing (query channel before the pin) */
+	CH_WAIT,	/* backing off until next_at */
+	CH_RESOLVING,	/* looking the host name up */
+	CH_CONNECTING,	/* TCP connect and TLS handshake */
+	CH_HELLO,	/* TLS up, our HELLO sent, waiting for theirs */
+	CH_ENROLL,	/* enrollment session: waiting for JOIN */
+	CH_UP,
+	CH_CLOSING	/* closing; on_close will follow */
+};
+
+/* One channel (control or query) to a node. */
+struct chan {
+	struct peer *p;
+	int query;			/* 0: control 2210, 1: query 4210 */
+	enum chan_state state;
+	wire_conn_t *conn;
+	uint32_t gen;			/* connection attempt number */
+	uint64_t next_at;		/* mono ms: next attempt (CH_WAIT) */
+	uint64_t backoff_ms;		/* last delay chosen */
+	unsigned failures;		/* consecutive failed attempts */
+	uint64_t since_ms;		/* wall ms: up since / down since */
+	uint64_t deadline;		/* mono ms: HELLO or JOIN due */
+	uint64_t last_pong;		/* mono ms */
+	uint64_t next_ping;		/* mono ms */
+	uint64_t next_status;		/* mono ms (control) */
+	uint32_t next_id;		/* request ids */
+	int reconnect_now;		/* skip the backoff once */
+	int enroll;			/* enrollment session (control) */
+	int was_up;			/* reached CH_UP on this connection */
+	char fp[WIRE_FP_LEN];		/* key of the current connection */
+	char err[256];			/* why the last attempt failed */
+	char logged[256];		/* last failure logged (no repeats) */
+};
+
+struct peer {
+	ctlr_t *c;
+	fnode_t *n;
+	struct chan ch[2];
+	int stopping;			/* removed: closing, then freed */
+	int pending;			/* write jobs that will call back */
+	int join_busy;			/* a JOIN is being made durable */
+	char hello_name[64];		/* the name the node gives itself */
+	/* clock offset from PING/PONG */
+	struct {
+		int64_t offset;
+		int64_t rtt;
+	} samples[CLOCK_SAMPLES];
+	size_t nsamples, spos;
+	int64_t rtt_ms;			/* of the sample used; -1: none */
+	int clock_warned;
+	char problems[MAX_PROBLEMS][128];
+	size_t nproblems;
+};
+
+struct fnode {
+	inv_node_t rec;			/* what the inventory keeps */
+	inv_token_t tok;		/* join token, when has_tok */
+	int has_tok;
+	int dirty;			/* runtime fields not yet persisted */
+	int adding;			/* not yet durable: not dialed */
+	int removed;			/* out of the list; freed by peer.c */
+	struct peer peer;
+	fnode_t *next;
+};
+
+/* The write queue's jobs (fleet.c). */
+struct wjob;
+
+struct ctlsock;
+
+struct ctlr {
+	uv_loop_t *loop;
+	const struct ctl_config *cfg;
+	wire_identity_t *id;
+	char name[64];
+	uint64_t start_ms;
+	inventory_t *inv;
+	fnode_t *nodes;			/* in name order */
+	size_t nnodes;
+	struct wjob *wq_head, *wq_tail;
+	int wq_busy;
+	int flush_queued;
+	uint64_t next_flush;		/* mono ms */
+	uv_timer_t tick;
+	struct ctlsock *sock;
+	int stopping;
+};
+
+/* ---- fleet.c ---- */
+
+/* A write finished: rc 0 or an ff_err code with text in err. */
+typedef void (*fleet_done_fn)(ctlr_t *c, void *arg, int rc,
+    const char *err);
+
+/*
+ * Load the inventory into c->nodes. Returns 0 or an ff_err code with a
+ * message in err.
+ */
+int fleet_load(ctlr_t *c, char *err, size_t errlen);
+
+/* The node named name (not removed), or NULL. */
+fnode_t *fleet_find(ctlr_t *c, const char *name);
+
+/* Insert n (allocated by the caller) into the list, in name order. */
+void fleet_insert(ctlr_t *c, fnode_t *n);
+
+/* Take n out of the list (n->removed is set; peer.c frees it). */
+void fleet_unlink(ctlr_t *c, fnode_t *n);
+
+/*
+ * Queue writes: fleet_put() stores the node named name as it is in memory
+ * when the job starts (with its token, if any); fleet_del() deletes the
+ * node and token named name; fleet_flush() stores every dirty node. done
+ * (may be NULL) runs on the loop thread when the transaction committed or
+ * failed. Jobs run one at a time, in order. Returns 0 or FF_ENOMEM (done
+ * will not run).
+ */
+int fleet_put(ctlr_t *c, const char *name, fleet_done_fn done, void *arg);
+int fleet_del(ctlr_t *c, const char *name, fleet_done_fn done, void *arg);
+int fleet_flush(ctlr_t *c);
+
+/* Store every dirty node now, synchronously (at exit, loop stopped). */
+void fleet_flush_sync(ctlr_t *c);
+
+/* Free every node (at exit, after the loop stopped). */
+void fleet_free(ctlr_t *c);
+
+/* ---- peer.c ---- */
+
+/* Start dialing n (its channels begin at once). */
+void peer_start(ctlr_t *c, fnode_t *n);
+
+/*
+ * Stop n's sessions; n must have been unlinked (n->removed): it is freed
+ * once its connections are closed and its writes have called back.
+ */
+void peer_stop(fnode_t *n, const char *why);
+
+/* Stop every peer (controller shutdown); nodes stay in the list. */
+void peer_stop_all(ctlr_t *c);
+
+/* Timers: connect, HELLO/JOIN deadlines, PING, STATUS, dead peers.
+   Called every PEER_TICK_MS. */
+#define PEER_TICK_MS	100
+void peer_tick(ctlr_t *c);
+
+/* Is the channel up? */
+int peer_up(const fnode_t *n, int query);
+
+/* Name of a channel state for people ("up", "connecting", ...). */
+const char *peer_state_name(const fnode_t *n, int query);
+
+#endif

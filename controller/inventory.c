@@ -1,0 +1,599 @@
+/*
+ * Fleet inventory in LMDB; see inventory.h.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+#include <msgpack.h>
+
+#include "../common/err.h"
+#include "../common/mpcheck.h"
+#include "../common/util.h"
+#include "inventory.h"
+
+#define REC_VERSION	1
+#define REC_MAX_DEPTH	4
+#define REC_MAX_OBJECTS	4096
+
+struct inventory {
+	MDB_env *env;
+	MDB_dbi nodes;
+	MDB_dbi tokens;
+};
+
+/* ---- names, labels, addresses ---- */
+
+int
+inv_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= INV_MAX_NAME && s[0] != '.' && s[0] != '-' &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") == n;
+}
+
+int
+inv_label_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= INV_MAX_LABEL &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._:=/-") == n;
+}
+
+static int
+port_parse(const char *s, size_t len, uint16_t *port)
+{
+	unsigned long v = 0;
+
+	if (len == 0 || len > 5)
+		return FF_EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return FF_EINVAL;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return FF_EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int
+inv_addr_parse(const char *text, char *host, size_t hostlen,
+    uint16_t *cport, uint16_t *qport)
+{
+	const char *rest, *colon;
+	size_t hl;
+
+	*cport = WIRE_PORT_CONTROL;
+	*qport = WIRE_PORT_QUERY;
+	if (strlen(text) > INV_MAX_ADDR || text[0] == '\0')
+		return FF_EINVAL;
+	if (text[0] == '[') {
+		const char *end = strchr(text, ']');
+		struct in6_addr a6;
+
+		if (end == NULL)
+			return FF_EINVAL;
+		hl = (size_t)(end - text - 1);
+		if (hl == 0 || hl >= hostlen)
+			return FF_EINVAL;
+		memcpy(host, text + 1, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return FF_EINVAL;
+		rest = end + 1;
+		if (*rest != '\0' && *rest != ':')
+			return FF_EINVAL;
+	} else {
+		rest = strchr(text, ':');
+		hl = rest ? (size_t)(rest - text) : strlen(text);
+		if (hl == 0 || hl >= hostlen)
+			return FF_EINVAL;
+		memcpy(host, text, hl);
+		host[hl] = '\0';
+		/* a host name or an IPv4 address: no odd characters */
+		if (strspn(host, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != hl ||
+		    host[0] == '-' || host[0] == '.')
+			return FF_EINVAL;
+		if (rest == NULL)
+			rest = "";
+	}
+	if (*rest == '\0')
+		return 0;
+	rest++;		/* past ':' */
+	colon = strchr(rest, ':');
+	if (port_parse(rest, colon ? (size_t)(colon - rest) : strlen(rest),
+	    cport) != 0)
+		return FF_EINVAL;
+	if (colon == NULL)
+		return 0;
+	if (port_parse(colon + 1, strlen(colon + 1), qport) != 0)
+		return FF_EINVAL;
+	return 0;
+}
+
+/* ---- record encoding ---- */
+
+static void
+pk_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void
+pk_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
+{
+	pk_str(pk, k);
+	msgpack_pack_uint64(pk, v);
+}
+
+static void
+pk_kv_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	pk_str(pk, k);
+	pk_str(pk, v);
+}
+
+static int
+sbuf_take(msgpack_sbuffer *sb, char **buf, size_t *len)
+{
+	if (sb->data == NULL || sb->size == 0) {
+		msgpack_sbuffer_destroy(sb);
+		return FF_ENOMEM;
+	}
+	*len = sb->size;
+	*buf = msgpack_sbuffer_release(sb);
+	msgpack_sbuffer_destroy(sb);
+	return *buf ? 0 : FF_ENOMEM;
+}
+
+int
+inv_node_encode(const inv_node_t *n, char **buf, size_t *len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const inv_counters_t *c = &n->counters;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n->have_offset ? 13 : 12);
+	pk_kv_u64(&pk, "v", REC_VERSION);
+	pk_kv_str(&pk, "name", n->name);
+	pk_kv_str(&pk, "address", n->address);
+	pk_kv_str(&pk, "fingerprint", n->fp);
+	pk_str(&pk, "labels");
+	msgpack_pack_array(&pk, (uint32_t)n->nlabels);
+	for (size_t i = 0; i < n->nlabels; i++)
+		pk_str(&pk, n->labels[i]);
+	pk_kv_u64(&pk, "added_ms", n->added_ms);
+	pk_kv_u64(&pk, "enrolled_ms", n->enrolled_ms);
+	pk_kv_u64(&pk, "last_seen_ms", n->last_seen_ms);
+	pk_kv_str(&pk, "version", n->version);
+	if (n->have_offset) {
+		pk_str(&pk, "clock_offset_ms");
+		msgpack_pack_int64(&pk, n->clock_offset_ms);
+	}
+	pk_kv_str(&pk, "health", n->health);
+	pk_kv_u64(&pk, "counters_ms", n->counters_ms);
+	pk_str(&pk, "counters");
+	msgpack_pack_map(&pk, 16);
+	pk_kv_u64(&pk, "datagrams", c->datagrams);
+	pk_kv_u64(&pk, "flows", c->flows);
+	pk_kv_u64(&pk, "bytes", c->bytes);
+	pk_kv_u64(&pk, "packets", c->packets);
+	pk_kv_u64(&pk, "kernel_drops", c->kernel_drops);
+	pk_kv_u64(&pk, "truncated", c->truncated);
+	pk_kv_u64(&pk, "malformed", c->malformed);
+	pk_kv_u64(&pk, "no_template", c->no_template);
+	pk_kv_u64(&pk, "seq_missing", c->seq_missing);
+	pk_kv_u64(&pk, "exporters", c->exporters);
+	pk_kv_u64(&pk, "store_flows", c->store_flows);
+	pk_kv_u64(&pk, "store_dropped", c->store_dropped);
+	pk_kv_u64(&pk, "flows_per_s", c->flows_per_s);
+	pk_kv_u64(&pk, "drops_per_s", c->drops_per_s);
+	pk_kv_u64(&pk, "uptime_ms", c->uptime_ms);
+	pk_str(&pk, "have_store");
+	if (c->have_store)
+		msgpack_pack_true(&pk);
+	else
+		msgpack_pack_false(&pk);
+	return sbuf_take(&sb, buf, len);
+}
+
+int
+inv_token_encode(const inv_token_t *t, char **buf, size_t *len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 7);
+	pk_kv_u64(&pk, "v", REC_VERSION);
+	pk_kv_str(&pk, "name", t->name);
+	pk_str(&pk, "hash");
+	msgpack_pack_bin(&pk, sizeof(t->hash));
+	msgpack_pack_bin_body(&pk, t->hash, sizeof(t->hash));
+	pk_kv_u64(&pk, "created_ms", t->created_ms);
+	pk_kv_u64(&pk, "expires_ms", t->expires_ms);
+	pk_kv_u64(&pk, "used_ms", t->used_ms);
+	pk_kv_str(&pk, "used_by", t->used_by);
+	return sbuf_take(&sb, buf, len);
+}
+
+/* ---- record decoding ---- */
+
+/* Unpack a record map into obj (in zone) after the structure check. */
+static int
+unpack_map(const void *buf, size_t len, msgpack_zone *zone,
+    msgpack_object *obj)
+{
+	size_t used, off = 0;
+	uint64_t v;
+
+	if (len == 0 || len > INV_RECORD_MAX ||
+	    mp_check(buf, len, REC_MAX_DEPTH, REC_MAX_OBJECTS, &used) != 0 ||
+	    used != len)
+		return FF_EPROTO;
+	if (!msgpack_zone_init(zone, 1024))
+		return FF_ENOMEM;
+	if (msgpack_unpack(buf, len, &off, zone, obj) !=
+	    MSGPACK_UNPACK_SUCCESS || off != len ||
+	    obj->type != MSGPACK_OBJECT_MAP ||
+	    wire_get_u64(obj, "v", &v) != 0 || v != REC_VERSION) {
+		msgpack_zone_destroy(zone);
+		return FF_EPROTO;
+	}
+	return 0;
+}
+
+/* An optional u64 field: absent is 0. */
+static int
+opt_u64(const msgpack_object *m, const char *k, uint64_t *v)
+{
+	int rc = wire_get_u64(m, k, v);
+
+	if (rc == FF_ENOENT) {
+		*v = 0;
+		return 0;
+	}
+	return rc;
+}
+
+/* An optional string field: absent is "". */
+static int
+opt_str(const msgpack_object *m, const char *k, char *buf, size_t len)
+{
+	int rc = wire_get_strbuf(m, k, buf, len);
+
+	if (rc == FF_ENOENT) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return rc;
+}
+
+static int
+fp_field_ok(const char *fp)
+{
+	char canon[WIRE_FP_LEN];
+
+	return fp[0] == '\0' || (wire_fp_parse(fp, canon) == 0 &&
+	    strcmp(canon, fp) == 0);
+}
+
+static int
+decode_counters(const msgpack_object *m, inv_counters_t *c)
+{
+	static const struct {
+		const char *k;
+		size_t off;
+	} f[] = {
+#define F(x) { #x, offsetof(inv_counters_t, x) }
+		F(datagrams), F(flows), F(bytes), F(packets), F(kernel_drops),
+		F(truncated), F(malformed), F(no_template), F(seq_missing),
+		F(exporters), F(store_flows), F(store_dropped),
+		F(flows_per_s), F(drops_per_s), F(uptime_ms),
+#undef F
+	};
+
+	memset(c, 0, sizeof(*c));
+	if (m == NULL)
+		return 0;
+	if (m->type != MSGPACK_OBJECT_MAP)
+		return FF_EPROTO;
+	for (size_t i = 0; i < FF_NELEM(f); i++)
+		if (opt_u64(m, f[i].k, (uint64_t *)(void *)((char *)c +
+		    f[i].off)) != 0)
+			return FF_EPROTO;
+	if (wire_get_bool(m, "have_store", &c->have_store) == FF_EPROTO)
+		return FF_EPROTO;
+	return 0;
+}
+
+int
+inv_node_decode(const void *buf, size_t len, inv_node_t *n)
+{
+	msgpack_zone zone;
+	msgpack_object obj;
+	const msgpack_object *labels;
+	int64_t off;
+	int rc;
+
+	memset(n, 0, sizeof(*n));
+	if ((rc = unpack_map(buf, len, &zone, &obj)) != 0)
+		return rc == FF_ENOMEM ? rc : FF_EPROTO;
+	rc = FF_EPROTO;
+	if (wire_get_strbuf(&obj, "name", n->name, sizeof(n->name)) != 0 ||
+	    !inv_name_ok(n->name) ||
+	    wire_get_strbuf(&obj, "address", n->address,
+	    sizeof(n->address)) != 0 ||
+	    opt_str(&obj, "fingerprint", n->fp, sizeof(n->fp)) != 0 ||
+	    !fp_field_ok(n->fp) ||
+	    opt_u64(&obj, "added_ms", &n->added_ms) != 0 ||
+	    opt_u64(&obj, "enrolled_ms", &n->enrolled_ms) != 0 ||
+	    opt_u64(&obj, "last_seen_ms", &n->last_seen_ms) != 0 ||
+	    opt_str(&obj, "version", n->version, sizeof(n->version)) != 0 ||
+	    opt_str(&obj, "health", n->health, sizeof(n->health)) != 0 ||
+	    opt_u64(&obj, "counters_ms", &n->counters_ms) != 0 ||
+	    decode_counters(wire_get(&obj, "counters"), &n->counters) != 0)
+		goto out;
+	{
+		char h[INV_MAX_NAME + 1];
+		uint16_t cp, qp;
+
+		if (inv_addr_parse(n->address, h, sizeof(h), &cp, &qp) != 0)
+			goto out;
+	}
+	switch (wire_get_i64(&obj, "clock_offset_ms", &off)) {
+	case 0:
+		n->clock_offset_ms = off;
+		n->have_offset = 1;
+		break;
+	case FF_ENOENT:
+		break;
+	default:
+		goto out;
+	}
+	if ((labels = wire_get(&obj, "labels")) != NULL) {
+		if (labels->type != MSGPACK_OBJECT_ARRAY ||
+		    labels->via.array.size > INV_MAX_LABELS)
+			goto out;
+		for (uint32_t i = 0; i < labels->via.array.size; i++) {
+			const msgpack_object *l = &labels->via.array.ptr[i];
+
+			if (l->type != MSGPACK_OBJECT_STR ||
+			    l->via.str.size > INV_MAX_LABEL ||
+			    memchr(l->via.str.ptr, '\0', l->via.str.size) !=
+			    NULL)
+				goto out;
+			memcpy(n->labels[i], l->via.str.ptr, l->via.str.size);
+			n->labels[i][l->via.str.size] = '\0';
+			if (!inv_label_ok(n->labels[i]))
+				goto out;
+		}
+		n->nlabels = labels->via.array.size;
+	}
+	rc = 0;
+out:
+	msgpack_zone_destroy(&zone);
+	if (rc != 0)
+		memset(n, 0, sizeof(*n));
+	return rc;
+}
+
+int
+inv_token_decode(const void *buf, size_t len, inv_token_t *t)
+{
+	msgpack_zone zone;
+	msgpack_object obj;
+	const uint8_t *h;
+	size_t hl;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if ((rc = unpack_map(buf, len, &zone, &obj)) != 0)
+		return rc == FF_ENOMEM ? rc : FF_EPROTO;
+	rc = FF_EPROTO;
+	if (wire_get_strbuf(&obj, "name", t->name, sizeof(t->name)) != 0 ||
+	    !inv_name_ok(t->name) ||
+	    wire_get_bin(&obj, "hash", &h, &hl) != 0 ||
+	    hl != sizeof(t->hash) ||
+	    opt_u64(&obj, "created_ms", &t->created_ms) != 0 ||
+	    wire_get_u64(&obj, "expires_ms", &t->expires_ms) != 0 ||
+	    opt_u64(&obj, "used_ms", &t->used_ms) != 0 ||
+	    opt_str(&obj, "used_by", t->used_by, sizeof(t->used_by)) != 0 ||
+	    !fp_field_ok(t->used_by))
+		goto out;
+	memcpy(t->hash, h, hl);
+	rc = 0;
+out:
+	msgpack_zone_destroy(&zone);
+	if (rc != 0)
+		memset(t, 0, sizeof(*t));
+	return rc;
+}
+
+/* ---- LMDB ---- */
+
+int
+inv_open(const char *dir, inventory_t **out, char *err, size_t errlen)
+{
+	inventory_t *inv;
+	MDB_txn *txn = NULL;
+	char path[4200];
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, INV_DIR) >=
+	    sizeof(path)) {
+		snprintf(err, errlen, "%s: path too long", dir);
+		return FF_EINVAL;
+	}
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return FF_EIO;
+	}
+	if ((inv = calloc(1, sizeof(*inv))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return FF_ENOMEM;
+	}
+	if ((rc = mdb_env_create(&inv->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(inv->env, 2)) != 0 ||
+	    (rc = mdb_env_set_mapsize(inv->env, INV_MAP_SIZE)) != 0 ||
+	    (rc = mdb_env_open(inv->env, path, MDB_NOTLS, 0600)) != 0 ||
+	    (rc = mdb_txn_begin(inv->env, NULL, 0, &txn)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "nodes", MDB_CREATE, &inv->nodes)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "tokens", MDB_CREATE, &inv->tokens))
+	    != 0 ||
+	    (rc = mdb_txn_commit(txn)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
+		if (txn != NULL && rc != 0)
+			mdb_txn_abort(txn);
+		inv_close(inv);
+		return FF_ESTORE;
+	}
+	*out = inv;
+	return 0;
+}
+
+void
+inv_close(inventory_t *inv)
+{
+	if (inv == NULL)
+		return;
+	if (inv->env != NULL)
+		mdb_env_close(inv->env);
+	free(inv);
+}
+
+int
+inv_load(inventory_t *inv, void (*node_cb)(void *, const inv_node_t *),
+    void (*tok_cb)(void *, const inv_token_t *), void *arg, char *err,
+    size_t errlen)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	inv_node_t *n = NULL;
+	inv_token_t t;
+	int rc, ret = 0;
+
+	if ((rc = mdb_txn_begin(inv->env, NULL, MDB_RDONLY, &txn)) != 0) {
+		snprintf(err, errlen, "inventory: %s", mdb_strerror(rc));
+		return FF_ESTORE;
+	}
+	if ((n = malloc(sizeof(*n))) == NULL) {
+		mdb_txn_abort(txn);
+		snprintf(err, errlen, "out of memory");
+		return FF_ENOMEM;
+	}
+	for (int db = 0; db < 2 && ret == 0; db++) {
+		if ((rc = mdb_cursor_open(txn, db ? inv->tokens : inv->nodes,
+		    &cur)) != 0) {
+			snprintf(err, errlen, "inventory: %s",
+			    mdb_strerror(rc));
+			ret = FF_ESTORE;
+			break;
+		}
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			int bad = db ? inv_token_decode(v.mv_data, v.mv_size,
+			    &t) : inv_node_decode(v.mv_data, v.mv_size, n);
+
+			if (bad == 0 && strlen(db ? t.name : n->name) ==
+			    k.mv_size && memcmp(db ? t.name : n->name,
+			    k.mv_data, k.mv_size) == 0) {
+				if (db && tok_cb)
+					tok_cb(arg, &t);
+				else if (!db && node_cb)
+					node_cb(arg, n);
+				continue;
+			}
+			snprintf(err, errlen, "inventory: the %s record '%.*s' "
+			    "is damaged", db ? "token" : "node",
+			    (int)FF_MIN(k.mv_size, 64),
+			    (const char *)k.mv_data);
+			ret = FF_EPROTO;
+			break;
+		}
+		if (ret == 0 && rc != MDB_NOTFOUND) {
+			snprintf(err, errlen, "inventory: %s",
+			    mdb_strerror(rc));
+			ret = FF_ESTORE;
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	free(n);
+	return ret;
+}
+
+int
+inv_write(inventory_t *inv, const inv_op_t *ops, size_t n, char *err,
+    size_t errlen)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(inv->env, NULL, 0, &txn)) != 0) {
+		snprintf(err, errlen, "inventory: %s", mdb_strerror(rc));
+		return FF_ESTORE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const inv_op_t *op = &ops[i];
+		MDB_dbi dbi = (op->kind == INV_PUT_NODE ||
+		    op->kind == INV_DEL_NODE) ? inv->nodes : inv->tokens;
+		const char *name = op->kind == INV_PUT_NODE ? op->node.name :
+		    op->kind == INV_PUT_TOKEN ? op->token.name : op->name;
+		MDB_val k = { strlen(name), (void *)(uintptr_t)name }, v;
+		char *buf = NULL;
+		size_t len = 0;
+
+		if (op->kind == INV_DEL_NODE || op->kind == INV_DEL_TOKEN) {
+			rc = mdb_del(txn, dbi, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		} else {
+			int e = op->kind == INV_PUT_NODE ?
+			    inv_node_encode(&op->node, &buf, &len) :
+			    inv_token_encode(&op->token, &buf, &len);
+
+			if (e != 0 || len > INV_RECORD_MAX) {
+				free(buf);
+				mdb_txn_abort(txn);
+				snprintf(err, errlen, "inventory: cannot "
+				    "encode the record of %s", name);
+				return e != 0 ? e : FF_ELIMIT;
+			}
+			v.mv_size = len;
+			v.mv_data = buf;
+			rc = mdb_put(txn, dbi, &k, &v, 0);
+			free(buf);
+		}
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			snprintf(err, errlen, "inventory: %s: %s", name,
+			    mdb_strerror(rc));
+			return rc == MDB_MAP_FULL ? FF_ENOSPC : FF_ESTORE;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		snprintf(err, errlen, "inventory: commit: %s",
+		    mdb_strerror(rc));
+		return rc == MDB_MAP_FULL ? FF_ENOSPC : FF_ESTORE;
+	}
+	return 0;
+}

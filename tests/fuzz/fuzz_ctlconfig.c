@@ -1,0 +1,133 @@
+/*
+ * libFuzzer target: the controller's config parser, ctlconf_parse().
+ *
+ * The input is the configuration text. What the parser promises is
+ * checked, else the target aborts:
+ *  - an error is FF_ESYNTAX with "fuzz.conf:LINE: ..." where LINE lies
+ *    within the text, and no configuration;
+ *  - a configuration has every value in its documented range, absolute
+ *    paths that fit a socket address, and its normalized print parses
+ *    back to the same values.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/err.h"
+#include "../../controller/config.h"
+
+#define FNAME	"fuzz.conf"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_error(const uint8_t *data, size_t size, const char *err)
+{
+	const char *p = err + strlen(FNAME ":");
+	unsigned long line, lines = 1;
+	char *end;
+
+	if (strncmp(err, FNAME ":", strlen(FNAME ":")) != 0)
+		abort();
+	line = strtoul(p, &end, 10);
+	if (end == p || strncmp(end, ": ", 2) != 0 || line == 0)
+		abort();
+	for (size_t i = 0; i < size; i++)
+		if (data[i] == '\n')
+			lines++;
+	if (line > lines)
+		abort();
+}
+
+static void
+in_range(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	if (v < lo || v > hi)
+		abort();
+}
+
+static void
+check_config(const struct ctl_config *c)
+{
+	if (c->state_dir == NULL || c->state_dir[0] != '/' ||
+	    strlen(c->state_dir) > CTLCONF_MAX_PATH)
+		abort();
+	if (c->socket == NULL || c->socket[0] != '/' ||
+	    strlen(c->socket) > CTLCONF_MAX_PATH)
+		abort();
+	in_range(c->ping_interval_ms, CTLCONF_PING_MIN, CTLCONF_PING_MAX);
+	in_range(c->ping_misses, 1, CTLCONF_MISSES_MAX);
+	in_range(c->status_interval_ms, CTLCONF_STATUS_MIN,
+	    CTLCONF_STATUS_MAX);
+	in_range(c->clock_warn_ms, CTLCONF_CLOCK_MIN, CTLCONF_CLOCK_MAX);
+	in_range(c->reconnect_min_ms, CTLCONF_RECONNECT_MIN,
+	    CTLCONF_RECONNECT_MAX);
+	in_range(c->reconnect_max_ms, c->reconnect_min_ms,
+	    CTLCONF_RECONNECT_MAX);
+	in_range(c->connect_timeout_ms, CTLCONF_CONNECT_MIN,
+	    CTLCONF_CONNECT_MAX);
+	in_range(c->token_ttl_ms, CTLCONF_TTL_MIN, CTLCONF_TTL_MAX);
+	in_range(c->flush_interval_ms, CTLCONF_FLUSH_MIN, CTLCONF_FLUSH_MAX);
+	in_range((uint64_t)c->log_level, 0, 2);
+	if (c->name != NULL && (c->name[0] == '\0' ||
+	    strlen(c->name) > CTLCONF_MAX_NAME))
+		abort();
+}
+
+static void
+check_roundtrip(const struct ctl_config *a)
+{
+	struct ctl_config *b = NULL;
+	char *out = NULL, err[512];
+	size_t len = 0;
+	FILE *fp;
+
+	if ((fp = open_memstream(&out, &len)) == NULL)
+		return;
+	if (ctlconf_print(fp, a) != 0)
+		abort();
+	fclose(fp);
+	if (ctlconf_parse(FNAME, out, len, &b, err, sizeof(err)) != 0)
+		abort();
+	if (strcmp(a->state_dir, b->state_dir) != 0 ||
+	    strcmp(a->socket, b->socket) != 0 ||
+	    (a->name == NULL) != (b->name == NULL) ||
+	    (a->name != NULL && strcmp(a->name, b->name) != 0) ||
+	    a->ping_interval_ms != b->ping_interval_ms ||
+	    a->ping_misses != b->ping_misses ||
+	    a->status_interval_ms != b->status_interval_ms ||
+	    a->clock_warn_ms != b->clock_warn_ms ||
+	    a->reconnect_min_ms != b->reconnect_min_ms ||
+	    a->reconnect_max_ms != b->reconnect_max_ms ||
+	    a->connect_timeout_ms != b->connect_timeout_ms ||
+	    a->token_ttl_ms != b->token_ttl_ms ||
+	    a->flush_interval_ms != b->flush_interval_ms ||
+	    a->log_level != b->log_level)
+		abort();
+	ctlconf_free(b);
+	free(out);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ctl_config *c = NULL;
+	char err[512] = "";
+	int rc;
+
+	rc = ctlconf_parse(FNAME, (const char *)data, size, &c, err,
+	    sizeof(err));
+	if (rc == FF_ENOMEM)
+		return 0;
+	if (rc != 0) {
+		if (rc != FF_ESYNTAX || c != NULL)
+			abort();
+		check_error(data, size, err);
+		return 0;
+	}
+	check_config(c);
+	check_roundtrip(c);
+	ctlconf_free(c);
+	return 0;
+}
