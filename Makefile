@@ -66,7 +66,8 @@ STORE_SRCS := \
 	store/query.c \
 	store/result.c \
 	store/result_pack.c \
-	store/result_print.c
+	store/result_print.c \
+	store/qargs.c
 
 WIRE_SRCS := \
 	wire/addr.c \
@@ -97,6 +98,7 @@ NODE_SRCS := \
 	node/tplfile.c \
 	node/cmd_fingerprint.c \
 	node/control.c \
+	node/qengine.c \
 	node/qserver.c \
 	node/session.c \
 	node/trust.c
@@ -108,12 +110,14 @@ CONTROLLER_SRCS := \
 	controller/ctlclient.c \
 	controller/ctlnodes.c \
 	controller/ctlsock.c \
+	controller/dquery.c \
 	controller/fleet.c \
 	controller/inventory.c \
 	controller/peer.c
 
 CONTROLLER_MAIN := controller/main.c
-CLI_MAIN := controller/cli.c
+CLI_MAIN := controller/cli.c \
+	controller/cliquery.c
 CONTROLLER_TESTS := \
 	test_inventory \
 	test_ctlconfig
@@ -159,7 +163,7 @@ LIBWIRE := $(BUILD)/lib/libwire.a
 LIBNODE := $(BUILD)/lib/libnode.a
 NODE_LIBS := $(LIBNODE) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
 LIBCTL := $(BUILD)/lib/libcontroller.a
-CTL_LIBS := $(LIBCTL) $(LIBWIRE) $(LIBCOMMON)
+CTL_LIBS := $(LIBCTL) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
 
 BINS := $(BUILD)/bin/flowfleet-node
 BINS += $(BUILD)/bin/flowfleet-controller

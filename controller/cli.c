@@ -21,25 +21,16 @@
 #include "../common/version.h"
 #include "../wire/wire.h"
 #include "config.h"
+#include "cli.h"
 #include "ctlclient.h"
 #include "inventory.h"
-
-/* Exit codes (documented in usage()). */
-enum {
-	EX_OK = 0,
-	EX_FAILED = 1,		/* the controller refused or failed */
-	EX_USAGE = 2,
-	EX_UNREACHABLE = 3,	/* no controller at the socket, or silent */
-	EX_NOTUP = 4,		/* status: some node is not up */
-	EX_NOTFOUND = 5		/* no such node */
-};
 
 #define REQ_TIMEOUT_MS	15000
 #define CELL		160
 #define MAX_COLS	12
 
-static const char *sock_path;
-static int json;
+const char *cli_sock_path;
+int cli_json;
 
 static void
 usage_main(FILE *fp)
@@ -58,6 +49,9 @@ usage_main(FILE *fp)
 "  nodes remove NAME  forget a node and its key\n"
 "  status             the fleet at a glance: up/down, versions, last seen,\n"
 "                     clock offsets, flows/s, drops\n"
+"  query [OPTIONS]    ask every node (or some) one question: totals, top N,\n"
+"                     series, listing, distinct count; exact merged answer\n"
+"                     with its coverage ('flowfleet help query')\n"
 "  help [COMMAND]     this text, or a command's\n"
 "\n"
 "Options (before or after the command):\n"
@@ -72,7 +66,9 @@ usage_main(FILE *fp)
 "  2  usage error\n"
 "  3  the controller cannot be reached, or did not answer in time\n"
 "  4  status: at least one node is not up\n"
-"  5  no such node (nodes show, nodes remove)\n");
+"  5  no such node (nodes show, nodes remove, query --nodes)\n"
+"  6  query: partial answer, some node did not answer\n"
+"  130 query: interrupted (cancelled on every node)\n");
 }
 
 static void
@@ -202,7 +198,7 @@ call(ctlc_t *cc, wire_builder_t *b, uint32_t id, wire_msg_t *m)
 		fprintf(stderr, "flowfleet: out of memory\n");
 		return EX_FAILED;
 	}
-	if (ctlc_open(cc, sock_path, err, sizeof(err)) != 0 ||
+	if (ctlc_open(cc, cli_sock_path, err, sizeof(err)) != 0 ||
 	    ctlc_send(cc, f, flen, err, sizeof(err)) != 0) {
 		fprintf(stderr, "flowfleet: %s\n", err);
 		return EX_UNREACHABLE;
@@ -252,8 +248,8 @@ json_str(FILE *fp, const char *s, size_t n)
 	fputc('"', fp);
 }
 
-static void
-json_obj(FILE *fp, const msgpack_object *o)
+void
+cli_json_obj(FILE *fp, const msgpack_object *o)
 {
 	switch (o->type) {
 	case MSGPACK_OBJECT_NIL:
@@ -286,7 +282,7 @@ json_obj(FILE *fp, const msgpack_object *o)
 		for (uint32_t i = 0; i < o->via.array.size; i++) {
 			if (i)
 				fputc(',', fp);
-			json_obj(fp, &o->via.array.ptr[i]);
+			cli_json_obj(fp, &o->via.array.ptr[i]);
 		}
 		fputc(']', fp);
 		break;
@@ -303,7 +299,7 @@ json_obj(FILE *fp, const msgpack_object *o)
 			else
 				json_str(fp, "?", 1);
 			fputc(':', fp);
-			json_obj(fp, &kv->val);
+			cli_json_obj(fp, &kv->val);
 		}
 		fputc('}', fp);
 		break;
@@ -315,7 +311,7 @@ json_obj(FILE *fp, const msgpack_object *o)
 static int
 print_json(const msgpack_object *o)
 {
-	json_obj(stdout, o);
+	cli_json_obj(stdout, o);
 	fputc('\n', stdout);
 	return fflush(stdout) == 0 ? EX_OK : EX_FAILED;
 }
@@ -513,10 +509,10 @@ parse_opts(int argc, char **argv, int add, int max, struct opts *o,
 	while ((ch = getopt_long(argc, argv, "s:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 's':
-			sock_path = optarg;
+			cli_sock_path = optarg;
 			break;
 		case 'j':
-			json = 1;
+			cli_json = 1;
 			break;
 		case 'h':
 			u(stdout);
@@ -601,7 +597,7 @@ cmd_add(int argc, char **argv)
 	rc = call(&cc, &b, 1, &m);
 	wire_builder_free(&b);
 	if (rc == EX_OK) {
-		if (json)
+		if (cli_json)
 			rc = print_json(&m.body);
 		else if (wire_get_strbuf(&m.body, "token", buf, sizeof(buf))
 		    == 0) {
@@ -637,7 +633,7 @@ cmd_remove(int argc, char **argv)
 	rc = call(&cc, &b, 1, &m);
 	wire_builder_free(&b);
 	if (rc == EX_OK) {
-		if (json)
+		if (cli_json)
 			rc = print_json(&m.body);
 		else
 			printf("node %s removed\n", o.args[0]);
@@ -690,7 +686,7 @@ cmd_list(int argc, char **argv)
 	}
 	a = nodes_of(&m);
 	now = u64f(wire_get(&m.body, "controller"), "time_ms");
-	if (json)
+	if (cli_json)
 		rc = print_json(&m.body);
 	else if (a->via.array.size == 0)
 		printf("no nodes (add one with 'flowfleet nodes add')\n");
@@ -855,7 +851,7 @@ cmd_show(int argc, char **argv)
 	if (a->via.array.size != 1) {
 		fprintf(stderr, "flowfleet: no node named '%s'\n", o.args[0]);
 		rc = EX_NOTFOUND;
-	} else if (json)
+	} else if (cli_json)
 		rc = print_json(&a->via.array.ptr[0]);
 	else
 		show_node(&a->via.array.ptr[0], u64f(wire_get(&m.body,
@@ -895,7 +891,7 @@ cmd_status(int argc, char **argv)
 		if (strcmp(strf(&a->via.array.ptr[i], "state", b, sizeof(b)),
 		    "up") == 0)
 			up++;
-	if (json)
+	if (cli_json)
 		rc = print_json(&m.body);
 	else {
 		duration(u64f(ctl, "uptime_ms"), b2, sizeof(b2));
@@ -969,16 +965,16 @@ main(int argc, char **argv)
 	const char *cmd, *sub;
 	int i = 1;
 
-	if ((sock_path = getenv("FLOWFLEET_SOCKET")) == NULL ||
-	    sock_path[0] == '\0')
-		sock_path = CTLCONF_DEFAULT_SOCKET;
+	if ((cli_sock_path = getenv("FLOWFLEET_SOCKET")) == NULL ||
+	    cli_sock_path[0] == '\0')
+		cli_sock_path = CTLCONF_DEFAULT_SOCKET;
 	/* options before the command */
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
-			sock_path = argv[i + 1];
+			cli_sock_path = argv[i + 1];
 			i += 2;
 		} else if (strcmp(argv[i], "--json") == 0) {
-			json = 1;
+			cli_json = 1;
 			i++;
 		} else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
@@ -997,6 +993,8 @@ main(int argc, char **argv)
 	sub = i + 1 < argc ? argv[i + 1] : NULL;
 	if (strcmp(cmd, "status") == 0)
 		return cmd_status(argc - i, argv + i);
+	if (strcmp(cmd, "query") == 0)
+		return cmd_query(argc - i, argv + i);
 	if (strcmp(cmd, "nodes") == 0) {
 		if (sub == NULL)
 			return errx_usage(usage_main, "nodes: add, list, show "
@@ -1021,6 +1019,8 @@ main(int argc, char **argv)
 			usage_main(stdout);
 		else if (strcmp(sub, "status") == 0)
 			usage_status(stdout);
+		else if (strcmp(sub, "query") == 0)
+			usage_query(stdout);
 		else if (strcmp(sub, "nodes") == 0 && i + 2 < argc) {
 			const char *s2 = argv[i + 2];
 

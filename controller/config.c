@@ -208,6 +208,8 @@ static const struct keyword keywords[] = {
 	DUR("token-ttl", token_ttl_ms, CTLCONF_TTL_MIN, CTLCONF_TTL_MAX),
 	DUR("flush-interval", flush_interval_ms, CTLCONF_FLUSH_MIN,
 	    CTLCONF_FLUSH_MAX),
+	DUR("query-timeout", query_timeout_ms, CTLCONF_QTIMEOUT_MIN,
+	    CTLCONF_QTIMEOUT_MAX),
 	{ "log-level", kw_log_level, 0, 0, 0, "warn|info|debug" },
 };
 _Static_assert(FF_NELEM(keywords) <= FF_NELEM(((struct parse *)0)->seen),
@@ -334,6 +336,7 @@ ctlconf_parse(const char *fname, const char *buf, size_t len,
 	c->connect_timeout_ms = 10000;
 	c->token_ttl_ms = 86400000;
 	c->flush_interval_ms = 30000;
+	c->query_timeout_ms = 30000;
 	c->log_level = LOG_LVL_INFO;
 	if ((c->file = strdup(p.fname)) == NULL) {
 		ctlconf_free(c);

@@ -33,6 +33,7 @@ struct ctl_config {
 	uint64_t connect_timeout_ms;	/* TCP connect + TLS handshake */
 	uint64_t token_ttl_ms;		/* default join token lifetime */
 	uint64_t flush_interval_ms;	/* runtime state to the inventory */
+	uint64_t query_timeout_ms;	/* default deadline of a query */
 	int log_level;			/* LOG_LVL_* */
 };
 
@@ -52,6 +53,8 @@ struct ctl_config {
 #define CTLCONF_TTL_MAX		(30ull * 86400000)
 #define CTLCONF_FLUSH_MIN	1000
 #define CTLCONF_FLUSH_MAX	3600000
+#define CTLCONF_QTIMEOUT_MIN	100
+#define CTLCONF_QTIMEOUT_MAX	3600000
 
 /*
  * Parse len bytes of buf (text of the file fname, used in messages) into

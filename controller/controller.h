@@ -101,6 +101,7 @@ struct fnode {
 struct wjob;
 
 struct ctlsock;
+struct dquery;
 
 struct ctlr {
 	uv_loop_t *loop;
@@ -117,6 +118,8 @@ struct ctlr {
 	uint64_t next_flush;		/* mono ms */
 	uv_timer_t tick;
 	struct ctlsock *sock;
+	struct dquery *queries;		/* distributed queries (dquery.c) */
+	uint64_t queries_run;		/* since start */
 	int stopping;
 };
 
@@ -183,5 +186,11 @@ int peer_up(const fnode_t *n, int query);
 
 /* Name of a channel state for people ("up", "connecting", ...). */
 const char *peer_state_name(const fnode_t *n, int query);
+
+/* The query channel, for dquery.c: a fresh request id; send a frame
+   (0, or FF_EINVAL when the channel is not up); why it is not up. */
+uint32_t peer_qnext_id(fnode_t *n);
+int peer_qsend(fnode_t *n, const uint8_t *frame, size_t len);
+const char *peer_qwhy(const fnode_t *n);
 
 #endif

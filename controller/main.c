@@ -21,6 +21,7 @@
 #include "../common/version.h"
 #include "controller.h"
 #include "ctlnodes.h"
+#include "dquery.h"
 #include "ctlsock.h"
 
 #define PID_FILE	"controller.pid"
@@ -214,6 +215,7 @@ on_tick(uv_timer_t *t)
 	uint64_t now = mono_ms();
 
 	peer_tick(c);
+	dquery_tick(c);
 	if (now >= c->next_flush) {
 		fleet_flush(c);
 		c->next_flush = now + c->cfg->flush_interval_ms;
@@ -230,6 +232,7 @@ daemon_stop(struct daemon *d, const char *why)
 	c->stopping = 1;
 	if (why != NULL)
 		log_info("stopping (%s)", why);
+	dquery_stop_all(c, "the controller is stopping");
 	ctlsock_close(c->sock);
 	c->sock = NULL;
 	peer_stop_all(c);
@@ -277,7 +280,8 @@ daemon_start(struct daemon *d)
 	d->loop_init = 1;
 	c->loop = &d->loop;
 	if (ctlsock_open(c, c->cfg->socket, &c->sock, err, sizeof(err)) != 0 ||
-	    ctlnodes_register(c->sock) != 0) {
+	    ctlnodes_register(c->sock) != 0 ||
+	    dquery_register(c->sock) != 0) {
 		fprintf(stderr, "flowfleet-controller: %s\n", err);
 		return -1;
 	}

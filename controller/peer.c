@@ -32,6 +32,7 @@
 #include "../common/util.h"
 #include "../common/version.h"
 #include "controller.h"
+#include "dquery.h"
 
 static const wire_conn_cbs_t conn_cbs;
 
@@ -796,6 +797,9 @@ chan_msg(wire_conn_t *conn, wire_msg_t *m)
 	if (m->type == WIRE_ERROR) {
 		(void)wire_get_i64(&m->body, "code", &code);
 		(void)wire_get_strbuf(&m->body, "msg", text, sizeof(text));
+		if (ch->state == CH_UP && ch->query &&
+		    dquery_on_msg(ch->p->c, ch->p->n, m))
+			return;
 		if (ch->state == CH_UP) {
 			log_warnx("node %s: %s channel: the node reports error "
 			    "%lld about request %u: %s", ch->p->n->rec.name,
@@ -841,8 +845,11 @@ chan_msg(wire_conn_t *conn, wire_msg_t *m)
 		break;
 	case WIRE_RESULT:
 	case WIRE_RESULT_END:
-		if (ch->query)
-			return;	/* for the query engine (issue 5) */
+		if (ch->query) {
+			/* a late answer to a cancelled request is dropped */
+			(void)dquery_on_msg(ch->p->c, ch->p->n, m);
+			return;
+		}
 		break;
 	}
 	if (strcmp(wire_type_name(m->type), "unknown") == 0) {
@@ -870,6 +877,8 @@ chan_close(wire_conn_t *conn, int err, const char *why)
 	(void)conn;
 	ch->conn = NULL;
 	ch->was_up = 0;
+	if (ch->query && was_up)
+		dquery_chan_down(p->c, n, ch->err[0] ? ch->err : why);
 	if (p->stopping) {
 		ch->state = CH_WAIT;
 		peer_maybe_free(p);
@@ -1055,4 +1064,34 @@ peer_state_name(const fnode_t *n, int query)
 		return "closing";
 	}
 	return "?";
+}
+
+uint32_t
+peer_qnext_id(fnode_t *n)
+{
+	return next_id(&n->peer.ch[1]);
+}
+
+int
+peer_qsend(fnode_t *n, const uint8_t *frame, size_t len)
+{
+	struct chan *ch = &n->peer.ch[1];
+
+	if (ch->state != CH_UP || ch->conn == NULL)
+		return FF_EINVAL;
+	return wire_conn_send(ch->conn, frame, len);
+}
+
+const char *
+peer_qwhy(const fnode_t *n)
+{
+	const struct chan *q = &n->peer.ch[1], *c = &n->peer.ch[0];
+
+	if (n->rec.fp[0] == '\0')
+		return "not enrolled yet (waiting for its join token)";
+	if (q->err[0] != '\0')
+		return q->err;
+	if (c->err[0] != '\0')
+		return c->err;
+	return peer_state_name(n, 1);
 }

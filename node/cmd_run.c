@@ -26,6 +26,7 @@
 #include "ingest.h"
 #include "listener.h"
 #include "node.h"
+#include "qengine.h"
 #include "stats.h"
 
 #define PID_FILE	"node.pid"
@@ -37,6 +38,8 @@ struct node {
 	ingest_t *ing;
 	ctl_t *ctl;
 	control_t *cp;		/* control plane: 2210/4210 (control.c) */
+	store_t *store;		/* the flow store (state_dir/flows) */
+	qengine_t *qe;		/* queries on 4210 (qengine.c) */
 	uv_signal_t sig[2];
 	int nsig;
 	int pidfd;
@@ -116,6 +119,7 @@ node_stop(struct node *n, const char *why)
 	if (n->stopping)
 		return;
 	n->stopping = 1;
+	qengine_stop(n->qe);	/* before its listener goes */
 	control_stop(n->cp);
 	n->cp = NULL;
 	listeners_close(n->ls);
@@ -234,6 +238,24 @@ daemonize(struct node *n)
 }
 
 /* Start everything; on failure return -1 with a message in err. */
+/* Open the flow store in the state directory. */
+static int
+store_start(struct node *n, char *err, size_t errlen)
+{
+	store_opts_t so;
+	char path[4096], serr[512];
+
+	snprintf(path, sizeof(path), "%s/%s", n->cfg->state_dir,
+	    NODE_STORE_DIR);
+	memset(&so, 0, sizeof(so));
+	so.path = path;
+	if (store_open(&so, &n->store, serr, sizeof(serr)) != 0) {
+		snprintf(err, errlen, "%s", serr);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 node_start(struct node *n, char *err, size_t errlen)
 {
@@ -266,6 +288,13 @@ node_start(struct node *n, char *err, size_t errlen)
 	if (control_start(&n->loop, n->cfg, node_status, n, &n->cp, err,
 	    errlen) != 0)
 		return -1;
+	if (store_start(n, err, errlen) != 0)
+		return -1;
+	if ((n->qe = qengine_new(&n->loop, n->store, NULL)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	qserver_set_handler(control_qserver(n->cp), qengine_handler(), n->qe);
 	for (int i = 0; i < 2; i++) {
 		uv_signal_init(&n->loop, &n->sig[i]);
 		n->sig[i].data = n;
@@ -309,6 +338,10 @@ node_finish(struct node *n)
 	/* With the loop stopped: final template save, then free. */
 	ingest_free(n->ing);
 	n->ing = NULL;
+	qengine_free(n->qe);
+	n->qe = NULL;
+	store_close(n->store);
+	n->store = NULL;
 	if (n->pidfd >= 0) {
 		/* Still holding the lock: the file is ours to remove. */
 		char path[512];

@@ -291,9 +291,11 @@ print_footer(FILE *fp, const store_result_t *r)
 	    count_fmt(r->tot.flows, f, sizeof(f)),
 	    count_fmt(r->tot.packets, p, sizeof(p)),
 	    size_fmt(r->tot.bytes, b, sizeof(b)));
-	if (qident_keyed(&r->id))
-		fprintf(fp, "; %zu distinct %s%s", r->tab.n,
-		    qkey_name(r->id.key), r->subset ? " (a selection)" : "");
+	/* a selection (a distributed top N) does not know how many keys
+	   there are in all */
+	if (qident_keyed(&r->id) && !r->subset)
+		fprintf(fp, "; %zu distinct %s", r->tab.n,
+		    qkey_name(r->id.key));
 	fprintf(fp, "\nScanned %s flows in %" PRIu64 " block%s (%" PRIu64
 	    " skipped", count_fmt(m->flows_scanned, s, sizeof(s)),
 	    m->blocks_scanned, m->blocks_scanned == 1 ? "" : "s",

@@ -371,6 +371,55 @@ typedef enum store_fmt {
 } store_fmt_t;
 
 /*
+ * Query options of a command line, shared by the node's and the
+ * controller's query commands. A command initializes a store_qargs_t,
+ * passes each query option it meets to store_qargs_opt() (name without
+ * the dashes: "since", "from", "to", "filter" or "f", "top", "by",
+ * "order", "series", "list", "distinct", "json", "csv", "threads",
+ * "timeout", "max-rows", "max-mem"), then calls store_qargs_finish().
+ * Strings given (the filter) must outlive the spec.
+ */
+typedef struct store_qargs {
+	store_qspec_t spec;	/* the query so far */
+	store_fmt_t fmt;	/* --json, --csv; default table */
+	int since_set, from_set, to_set, top_set, by_set, distinct_set;
+	uint64_t since, from, to;	/* as given */
+	int kinds;		/* query kind options given */
+} store_qargs_t;
+
+/* Defaults: totals over all time, top 10 by bytes, a table. */
+void store_qargs_init(store_qargs_t *a);
+
+/* 1 if option name takes a value, 0 if not, -1 if it is no query option. */
+int store_qargs_takes_value(const char *name);
+
+/*
+ * Apply option name with value val (NULL for those without). Returns 0,
+ * FF_ENOENT when name is not a query option, or FF_EINVAL with a message
+ * in err ("--top: wants 1 to 1000000: 'x'").
+ */
+int store_qargs_opt(store_qargs_t *a, const char *name, const char *val,
+    char *err, size_t errlen);
+
+/*
+ * Check the options together and set the kind and window (--since
+ * counts back from now, ms since the epoch). Returns 0 or FF_EINVAL with
+ * a message in err.
+ */
+int store_qargs_finish(store_qargs_t *a, uint64_t now, char *err,
+    size_t errlen);
+
+/*
+ * A series whose window was not given in full: start at the window's
+ * start (--since, --from) or else at the oldest flow, rounded down to the
+ * step; end with --to, or after now (--since) or the newest flow, so
+ * that buckets fall on multiples of the step. have_flows says whether
+ * oldest_ms/newest_ms are known. No-op for other kinds.
+ */
+void store_qargs_series_window(store_qargs_t *a, uint64_t now,
+    int have_flows, uint64_t oldest_ms, uint64_t newest_ms);
+
+/*
  * Print the final answer of r (top N sorted by the order metric, ties by
  * key ascending; series in time order; listing by time) to fp.
  * Returns 0, FF_EIO or FF_ENOMEM.

@@ -37,6 +37,10 @@ wire_type_name(unsigned type)
 	case WIRE_CTL_NODES_REMOVE:	return "CTL_NODES_REMOVE";
 	case WIRE_CTL_NODES_GET:	return "CTL_NODES_GET";
 	case WIRE_CTL_NODES:		return "CTL_NODES";
+	case WIRE_CTL_QUERY:		return "CTL_QUERY";
+	case WIRE_CTL_QUERY_RESULT:	return "CTL_QUERY_RESULT";
+	case WIRE_CTL_QUERY_CANCEL:	return "CTL_QUERY_CANCEL";
+	case WIRE_CTL_QUERY_DATA:	return "CTL_QUERY_DATA";
 	}
 	return "unknown";
 }
@@ -69,6 +73,7 @@ wire_msg_decode(const uint8_t *buf, size_t len, wire_msg_t *m)
 		goto bad;
 	m->type = (unsigned)a[0].via.u64;
 	m->id = (uint32_t)a[1].via.u64;
+	m->len = len;
 	m->body = a[2];
 	return 0;
 bad:

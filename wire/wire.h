@@ -58,7 +58,11 @@ enum wire_type {
 	WIRE_CTL_NODES_ADD = 101,
 	WIRE_CTL_NODES_REMOVE = 102,
 	WIRE_CTL_NODES_GET = 103,
-	WIRE_CTL_NODES = 104
+	WIRE_CTL_NODES = 104,
+	WIRE_CTL_QUERY = 105,
+	WIRE_CTL_QUERY_RESULT = 106,
+	WIRE_CTL_QUERY_CANCEL = 107,
+	WIRE_CTL_QUERY_DATA = 108
 };
 
 #define WIRE_MAX_FRAME_LOCAL	(16u << 20)	/* control socket */
@@ -111,6 +115,7 @@ int wire_framer_feed(wire_framer_t *f, const uint8_t *data, size_t len,
 typedef struct wire_msg {
 	unsigned type;
 	uint32_t id;		/* request id; replies carry the request's */
+	size_t len;		/* payload bytes (the frame is 4 more) */
 	msgpack_object body;
 	msgpack_zone zone;
 } wire_msg_t;

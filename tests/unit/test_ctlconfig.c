@@ -63,6 +63,7 @@ test_defaults(void **state)
 	assert_int_equal(c->connect_timeout_ms, 10000);
 	assert_int_equal(c->token_ttl_ms, 86400000);
 	assert_int_equal(c->flush_interval_ms, 30000);
+	assert_int_equal(c->query_timeout_ms, 30000);
 	assert_int_equal(c->log_level, LOG_LVL_INFO);
 	ctlconf_free(c);
 }
@@ -85,6 +86,7 @@ test_every_keyword(void **state)
 	    "connect-timeout 3s\n"
 	    "token-ttl 7d\n"
 	    "flush-interval 10s\n"
+	    "query-timeout 2m\n"
 	    "log-level debug\n");
 	(void)state;
 
@@ -100,6 +102,7 @@ test_every_keyword(void **state)
 	assert_int_equal(c->connect_timeout_ms, 3000);
 	assert_int_equal(c->token_ttl_ms, 7ull * 86400000);
 	assert_int_equal(c->flush_interval_ms, 10000);
+	assert_int_equal(c->query_timeout_ms, 120000);
 	assert_int_equal(c->log_level, LOG_LVL_DEBUG);
 	ctlconf_free(c);
 }

@@ -1,0 +1,657 @@
+/*
+ * flowfleet query: one question to every selected node, answered by the
+ * controller with the exact merged answer and its coverage.
+ *
+ * The query options are the node's (store_qargs_*); the CLI adds the
+ * node selection, the deadline, --allow-partial, --verbose and --method.
+ * Ctrl-C sends CTL_QUERY_CANCEL, so the controller cancels the scans on
+ * every node, and exits 130.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/util.h"
+#include "../store/store.h"
+#include "../wire/wire.h"
+#include "cli.h"
+#include "config.h"
+#include "ctlclient.h"
+
+#define PROG		"flowfleet query"
+#define QUERY_ID	1
+#define CANCEL_ID	2
+#define POLL_MS		200
+#define SLACK_MS	10000	/* the controller answers by its deadline */
+#define CANCEL_WAIT_MS	3000
+#define MAX_SEL		64
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+void
+usage_query(FILE *fp)
+{
+	fprintf(fp,
+"usage: flowfleet query [--since DUR | --from T [--to T]] [-f FILTER]\n"
+"           [--top N --by KEY [--order bytes|packets|flows] | --series STEP\n"
+"           | --list N | --distinct KEY] [--nodes N1,N2...] [--label L]...\n"
+"           [--timeout DUR] [--allow-partial] [--verbose] [--json | --csv]\n"
+"           [--method auto|tput|full]\n"
+"\n"
+"Ask every selected node the same question and print the exact merged\n"
+"answer, with how complete it is. Without a kind option: totals (flows,\n"
+"bytes, packets).\n"
+"\n"
+"Window (a flow counts when its start is inside it):\n"
+"  --since DUR        from now - DUR on (30s, 15m, 1h, 7d, ...)\n"
+"  --from T, --to T   T: ISO 8601 (2024-05-01T12:00:00Z), nfdump's\n"
+"                     2024/05/01.12:00:00 or @SECONDS; --to defaults to\n"
+"                     no end (a series: now)\n"
+"Kinds:\n"
+"  --top N --by KEY   the N keys with the most bytes/packets/flows;\n"
+"                     KEY: srcip dstip srcport dstport proto exporter\n"
+"                     inif outif srcas dstas srcnet[/L4[/L6]] dstnet[/..]\n"
+"  --order M          bytes (default), packets or flows; ties go by key\n"
+"  --series STEP      totals per STEP (needs --since or --from)\n"
+"  --list N           the first N flows by start time\n"
+"  --distinct KEY     how many different KEY values\n"
+"Filter:\n"
+"  -f, --filter F     nfdump filter, e.g. 'proto tcp and dst port 443'\n"
+"Nodes (default: all):\n"
+"  --nodes LIST       these nodes (names, comma-separated; repeatable)\n"
+"  --label L          nodes carrying label L (repeatable: all of them)\n"
+"Completeness:\n"
+"  --timeout DUR      the query's deadline (default: the controller's\n"
+"                     query-timeout, 30s)\n"
+"  --allow-partial    print the answer even when nodes are missing\n"
+"  -v, --verbose      a line per node: status, flows scanned, time, bytes\n"
+"  --method M         top N: auto (default: TPUT where a node has many\n"
+"                     keys, complete aggregates where it has few), tput,\n"
+"                     or full (ship every key)\n"
+"Output:\n"
+"  --json, --csv      exact numbers as JSON or CSV (default: a table with\n"
+"                     human-readable sizes); the coverage goes to stderr\n"
+"                     with --csv\n"
+"\n"
+"Exit status: 0 complete answer; 6 partial: some node did not answer\n"
+"(the answer is printed only with --allow-partial); 1 the query failed\n"
+"(bad filter, no node answered); 2 usage; 3 controller unreachable;\n"
+"5 no such node; 130 interrupted (the query was cancelled).\n");
+}
+
+struct cliq {
+	store_qargs_t a;
+	const char *nodes[MAX_SEL];
+	size_t nnodes;
+	char *nodebuf[MAX_SEL];
+	size_t nbufs;
+	const char *labels[MAX_SEL];
+	size_t nlabels;
+	uint64_t timeout_ms;
+	int allow_partial;
+	int verbose;
+	const char *method;
+};
+
+static int
+bad(const char *fmt, const char *arg)
+{
+	fprintf(stderr, PROG ": ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	usage_query(stderr);
+	return EX_USAGE;
+}
+
+static int
+add_nodes(struct cliq *o, const char *list)
+{
+	char *copy, *tok, *save = NULL;
+
+	if (o->nbufs == MAX_SEL || (copy = strdup(list)) == NULL)
+		return -1;
+	o->nodebuf[o->nbufs++] = copy;
+	for (tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		if (o->nnodes == MAX_SEL)
+			return -1;
+		o->nodes[o->nnodes++] = tok;
+	}
+	return 0;
+}
+
+static int
+parse(int argc, char **argv, struct cliq *o)
+{
+	char err[256];
+	uint64_t now = now_ms();
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	store_qargs_init(&o->a);
+	o->method = "auto";
+	if (cli_json)
+		o->a.fmt = STORE_FMT_JSON;
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *name, *val = NULL, *eq;
+		char nbuf[32];
+		int tv, rc;
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			usage_query(stdout);
+			return -1;
+		}
+		if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
+			o->verbose = 1;
+			continue;
+		}
+		if (strcmp(arg, "--allow-partial") == 0) {
+			o->allow_partial = 1;
+			continue;
+		}
+		if (arg[0] != '-' || arg[1] == '\0')
+			return bad("unexpected argument '%s'", arg);
+		/* --name=value, --name value, -f value */
+		name = arg + (arg[1] == '-' ? 2 : 1);
+		if ((eq = strchr(name, '=')) != NULL) {
+			if ((size_t)(eq - name) >= sizeof(nbuf))
+				return bad("unknown option '%s'", arg);
+			memcpy(nbuf, name, (size_t)(eq - name));
+			nbuf[eq - name] = '\0';
+			name = nbuf;
+			val = eq + 1;
+		}
+		if (strcmp(name, "nodes") == 0 || strcmp(name, "label") == 0 ||
+		    strcmp(name, "method") == 0 || strcmp(name, "timeout") == 0)
+			tv = 1;
+		else if ((tv = store_qargs_takes_value(name)) < 0)
+			return bad("unknown option '%s'", arg);
+		if (tv == 1 && val == NULL) {
+			if (i + 1 >= argc)
+				return bad("%s needs a value", arg);
+			val = argv[++i];
+		} else if (tv == 0 && val != NULL)
+			return bad("%s takes no value", arg);
+		if (strcmp(name, "nodes") == 0) {
+			if (add_nodes(o, val) != 0)
+				return bad("too many nodes in '%s'", val);
+		} else if (strcmp(name, "label") == 0) {
+			if (o->nlabels == MAX_SEL)
+				return bad("too many labels ('%s')", val);
+			o->labels[o->nlabels++] = val;
+		} else if (strcmp(name, "method") == 0) {
+			if (strcmp(val, "auto") != 0 &&
+			    strcmp(val, "tput") != 0 && strcmp(val, "full") != 0)
+				return bad("--method is auto, tput or full, not "
+				    "'%s'", val);
+			o->method = val;
+		} else if (strcmp(name, "timeout") == 0) {
+			if (parse_duration_ms(val, &o->timeout_ms) != 0 ||
+			    o->timeout_ms == 0)
+				return bad("--timeout: bad duration '%s'", val);
+		} else if (strcmp(name, "threads") == 0 ||
+		    strcmp(name, "max-rows") == 0 ||
+		    strcmp(name, "max-mem") == 0) {
+			return bad("--%s is a node's setting (query-... in its "
+			    "configuration)", name);
+		} else if ((rc = store_qargs_opt(&o->a, name, val, err,
+		    sizeof(err))) != 0)
+			return bad("%s", err);
+	}
+	if (store_qargs_finish(&o->a, now, err, sizeof(err)) != 0)
+		return bad("%s", err);
+	if (o->a.spec.kind == STORE_Q_SERIES) {
+		if (!o->a.since_set && !o->a.from_set)
+			return bad("%s", "a series needs a window: --since DUR "
+			    "or --from T [--to T]");
+		/* the window's end: --to, else now */
+		store_qargs_series_window(&o->a, now, 1, 0, now);
+	}
+	return 0;
+}
+
+static void
+put_strs(wire_builder_t *b, const char *k, const char *const *v, size_t n)
+{
+	msgpack_packer *pk = wire_builder_pk(b);
+
+	wire_put_key(b, k);
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++)
+		msgpack_pack_str_with_body(pk, v[i], strlen(v[i]));
+}
+
+static int
+build(const struct cliq *o, wire_builder_t *b)
+{
+	const store_qspec_t *q = &o->a.spec;
+	uint32_t nf = 12 + (o->nnodes > 0) + (o->nlabels > 0) +
+	    (o->timeout_ms > 0);
+
+	if (wire_msg_begin(b, WIRE_CTL_QUERY, QUERY_ID, nf) != 0)
+		return -1;
+	wire_put_u64(b, "kind", q->kind);
+	wire_put_u64(b, "t0", q->t0);
+	wire_put_u64(b, "t1", q->t1);
+	wire_put_str(b, "filter", q->filter ? q->filter : "");
+	wire_put_u64(b, "key", q->key);
+	wire_put_u64(b, "p4", q->prefix4);
+	wire_put_u64(b, "p6", q->prefix6);
+	wire_put_u64(b, "order", q->order);
+	wire_put_u64(b, "n", q->n);
+	wire_put_u64(b, "step", q->step_ms);
+	wire_put_u64(b, "limit", q->limit);
+	wire_put_str(b, "method", o->method);
+	if (o->nnodes > 0)
+		put_strs(b, "nodes", o->nodes, o->nnodes);
+	if (o->nlabels > 0)
+		put_strs(b, "labels", o->labels, o->nlabels);
+	if (o->timeout_ms > 0)
+		wire_put_u64(b, "timeout_ms", o->timeout_ms);
+	return b->err ? -1 : 0;
+}
+
+static int
+send_msg(ctlc_t *cc, wire_builder_t *b)
+{
+	const uint8_t *f;
+	size_t flen;
+	char err[256];
+	int rc;
+
+	if (wire_msg_end(b, &f, &flen) != 0)
+		return FF_ENOMEM;
+	rc = ctlc_send(cc, f, flen, err, sizeof(err));
+	if (rc != 0)
+		fprintf(stderr, PROG ": %s\n", err);
+	return rc;
+}
+
+static int
+send_cancel(ctlc_t *cc)
+{
+	wire_builder_t b;
+	int rc = FF_ENOMEM;
+
+	if (wire_msg_begin(&b, WIRE_CTL_QUERY_CANCEL, CANCEL_ID, 1) == 0) {
+		wire_put_u64(&b, "id", QUERY_ID);
+		rc = send_msg(cc, &b);
+	}
+	wire_builder_free(&b);
+	return rc;
+}
+
+/* ---- printing ---- */
+
+static uint64_t
+u64of(const msgpack_object *m, const char *k)
+{
+	uint64_t v = 0;
+
+	(void)wire_get_u64(m, k, &v);
+	return v;
+}
+
+static int
+boolof(const msgpack_object *m, const char *k)
+{
+	int v = 0;
+
+	(void)wire_get_bool(m, k, &v);
+	return v;
+}
+
+static void
+strof(const msgpack_object *m, const char *k, char *buf, size_t len)
+{
+	if (wire_get_strbuf(m, k, buf, len) != 0)
+		snprintf(buf, len, "?");
+}
+
+static void
+count_fmt(uint64_t v, char *buf, size_t len)
+{
+	if (v < 10000)
+		snprintf(buf, len, "%" PRIu64, v);
+	else if (v < 10000000)
+		snprintf(buf, len, "%.1fk", (double)v / 1e3);
+	else if (v < 10000000000ull)
+		snprintf(buf, len, "%.1fM", (double)v / 1e6);
+	else
+		snprintf(buf, len, "%.1fG", (double)v / 1e9);
+}
+
+static const msgpack_object *
+nodes_of(const msgpack_object *body)
+{
+	const msgpack_object *a = wire_get(body, "nodes");
+
+	return a != NULL && a->type == MSGPACK_OBJECT_ARRAY ? a : NULL;
+}
+
+/* The coverage footer (to fp): one line, the missing nodes, and with
+   verbose a line per node. */
+static void
+print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
+    int verbose)
+{
+	const msgpack_object *nodes = nodes_of(body);
+	uint64_t in = u64of(body, "wire_bytes_in");
+	uint64_t out = u64of(body, "wire_bytes_out");
+	char method[16], b1[32], b2[32];
+	int complete = boolof(body, "complete");
+
+	strof(body, "method", method, sizeof(method));
+	count_fmt(u64of(body, "flows_scanned"), b1, sizeof(b1));
+	size_fmt(in + out, b2, sizeof(b2));
+	fprintf(fp, "-- %s: %" PRIu64 "/%" PRIu64 " nodes answered, %s flows "
+	    "scanned, %" PRIu64 " ms, %s on the wire", complete ? "complete" :
+	    "PARTIAL", u64of(body, "answered"), u64of(body, "targeted"), b1,
+	    u64of(body, "elapsed_ms"), b2);
+	if (q->kind == STORE_Q_TOPN)
+		fprintf(fp, ", %s%s", method, strcmp(method, "full") == 0 ?
+		    " aggregates" : "");
+	if (q->kind == STORE_Q_TOPN && strncmp(method, "tput", 4) == 0) {
+		if (u64of(body, "rounds") > 1)
+			fprintf(fp, " (%" PRIu64 " rounds, threshold %" PRIu64
+			    ", %" PRIu64 " candidates)", u64of(body, "rounds"),
+			    u64of(body, "threshold"),
+			    u64of(body, "candidates"));
+		else
+			fprintf(fp, " (1 round: one node holds keys)");
+	}
+	fputs("\n", fp);
+	for (uint32_t i = 0; nodes != NULL && i < nodes->via.array.size;
+	    i++) {
+		const msgpack_object *n = &nodes->via.array.ptr[i];
+		char name[64], st[16], reason[256], m[8];
+
+		strof(n, "name", name, sizeof(name));
+		strof(n, "status", st, sizeof(st));
+		strof(n, "reason", reason, sizeof(reason));
+		strof(n, "method", m, sizeof(m));
+		if (verbose) {
+			count_fmt(u64of(n, "flows_scanned"), b1, sizeof(b1));
+			size_fmt(u64of(n, "bytes_in") + u64of(n, "bytes_out"),
+			    b2, sizeof(b2));
+			fprintf(fp, "--   %-16s %-9s %8s flows %6" PRIu64
+			    " ms %10s %-4s %s\n", name, st, b1,
+			    u64of(n, "elapsed_ms"), b2, m, reason);
+		} else if (strcmp(st, "answered") != 0)
+			fprintf(fp, "--   missing %s: %s: %s\n", name, st,
+			    reason);
+	}
+	if (complete)
+		return;
+	if (q->kind == STORE_Q_TOPN) {
+		if (boolof(body, "bound_known")) {
+			uint64_t bound = u64of(body, "bound");
+
+			if (q->order == STORE_ORD_BYTES)
+				size_fmt(bound, b1, sizeof(b1));
+			else
+				count_fmt(bound, b1, sizeof(b1));
+			fprintf(fp, "-- error bound: the missing nodes could add "
+			    "at most %" PRIu64 " %s (%s) to any key\n", bound,
+			    store_order_name(q->order), b1);
+		} else
+			fprintf(fp, "-- the ranking is not guaranteed: no bound "
+			    "on what the missing nodes hold\n");
+	} else
+		fprintf(fp, "-- the missing nodes' flows are not counted\n");
+}
+
+/* JSON: the answer (the store's form) and every coverage field. */
+static int
+print_json_all(const store_result_t *r, const msgpack_object *body,
+    int show)
+{
+	fputs("{\"answer\":", stdout);
+	if (r != NULL && show) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&text, &len);
+
+		if (mem == NULL)
+			return -1;
+		if (store_result_print(r, mem, STORE_FMT_JSON) != 0) {
+			fclose(mem);
+			free(text);
+			return -1;
+		}
+		fclose(mem);
+		/* one object: without the newline that ends it */
+		while (len > 0 && text[len - 1] == '\n')
+			len--;
+		fwrite(text, 1, len, stdout);
+		free(text);
+	} else
+		fputs("null", stdout);
+	for (uint32_t i = 0; i < body->via.map.size; i++) {
+		const msgpack_object_kv *kv = &body->via.map.ptr[i];
+
+		if (kv->key.type != MSGPACK_OBJECT_STR ||
+		    (kv->key.via.str.size == 3 &&
+		    memcmp(kv->key.via.str.ptr, "len", 3) == 0) ||
+		    (kv->key.via.str.size == 6 &&
+		    memcmp(kv->key.via.str.ptr, "chunks", 6) == 0))
+			continue;
+		fputc(',', stdout);
+		cli_json_obj(stdout, &kv->key);
+		fputc(':', stdout);
+		cli_json_obj(stdout, &kv->val);
+	}
+	fprintf(stdout, ",\"wire_bytes\":%" PRIu64 "}\n",
+	    u64of(body, "wire_bytes_in") + u64of(body, "wire_bytes_out"));
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+/* ---- the command ---- */
+
+struct answer {
+	uint8_t *buf;
+	size_t len, cap;
+	uint64_t seq;
+};
+
+static int
+take_data(struct answer *a, const wire_msg_t *m)
+{
+	const uint8_t *d;
+	size_t n;
+	uint64_t seq;
+
+	if (wire_get_u64(&m->body, "seq", &seq) != 0 || seq != a->seq ||
+	    wire_get_bin(&m->body, "data", &d, &n) != 0 ||
+	    a->len + n > STORE_RESULT_MAX_BYTES)
+		return -1;
+	if (a->len + n > a->cap) {
+		size_t nc = FF_MAX(a->cap * 2, a->len + n);
+		uint8_t *nb = realloc(a->buf, nc);
+
+		if (nb == NULL)
+			return -1;
+		a->buf = nb;
+		a->cap = nc;
+	}
+	memcpy(a->buf + a->len, d, n);
+	a->len += n;
+	a->seq++;
+	return 0;
+}
+
+/* Wait for the answer, cancelling on Ctrl-C. Returns EX_OK with the
+   CTL_QUERY_RESULT in *m, or an exit code (printed why). */
+static int
+wait_answer(ctlc_t *cc, struct cliq *o, struct answer *a, wire_msg_t *m)
+{
+	uint64_t limit = mono_ms() + (o->timeout_ms ? o->timeout_ms :
+	    CTLCONF_QTIMEOUT_MAX) + SLACK_MS, cancel_at = 0;
+	char err[512];
+	int rc;
+
+	for (;;) {
+		if (interrupted && cancel_at == 0) {
+			fprintf(stderr, PROG ": interrupted: cancelling the "
+			    "query on every node\n");
+			if (send_cancel(cc) != 0)
+				return EX_INTERRUPTED;
+			cancel_at = mono_ms();
+			limit = cancel_at + CANCEL_WAIT_MS;
+		}
+		if (mono_ms() >= limit) {
+			fprintf(stderr, PROG ": %s\n", cancel_at ? "no word from "
+			    "the controller after the cancel" : "the "
+			    "controller did not answer in time");
+			return cancel_at ? EX_INTERRUPTED : EX_UNREACHABLE;
+		}
+		rc = ctlc_recv(cc, m, POLL_MS, err, sizeof(err));
+		if (rc == FF_ETIMEDOUT)
+			continue;
+		if (rc != 0) {
+			fprintf(stderr, PROG ": %s\n", err);
+			return rc == FF_EPROTO ? EX_FAILED : EX_UNREACHABLE;
+		}
+		if (m->id == CANCEL_ID) {
+			wire_msg_free(m);
+			continue;
+		}
+		if (m->id != QUERY_ID) {
+			wire_msg_free(m);
+			continue;
+		}
+		if (m->type == WIRE_CTL_QUERY_DATA) {
+			rc = take_data(a, m);
+			wire_msg_free(m);
+			if (rc != 0) {
+				fprintf(stderr, PROG ": a bad or oversized "
+				    "answer from the controller\n");
+				return EX_FAILED;
+			}
+			continue;
+		}
+		if (m->type == WIRE_ERROR) {
+			int64_t code = 0;
+			char text[512] = "";
+
+			(void)wire_get_i64(&m->body, "code", &code);
+			(void)wire_get_strbuf(&m->body, "msg", text,
+			    sizeof(text));
+			wire_msg_free(m);
+			if (cancel_at != 0 || code == FF_ECANCELED) {
+				fprintf(stderr, PROG ": %s\n", text);
+				return EX_INTERRUPTED;
+			}
+			fprintf(stderr, PROG ": %s\n", text[0] ? text :
+			    ff_strerror((int)code));
+			return code == FF_ENOENT ? EX_NOTFOUND :
+			    code == FF_ESYNTAX ? EX_USAGE : EX_FAILED;
+		}
+		if (m->type == WIRE_CTL_QUERY_RESULT)
+			return cancel_at ? (wire_msg_free(m), EX_INTERRUPTED) :
+			    EX_OK;
+		wire_msg_free(m);
+	}
+}
+
+int
+cmd_query(int argc, char **argv)
+{
+	struct cliq o;
+	struct answer a = { 0 };
+	struct sigaction sa;
+	wire_builder_t b;
+	wire_msg_t m;
+	ctlc_t cc;
+	store_result_t *r = NULL;
+	char err[512];
+	uint64_t len;
+	int rc, complete, show;
+	FILE *cov;
+
+	if ((rc = parse(argc, argv, &o)) != 0) {
+		rc = rc < 0 ? EX_OK : rc;
+		goto out_opts;
+	}
+	memset(&cc, 0, sizeof(cc));
+	cc.fd = -1;
+	if (build(&o, &b) != 0) {
+		wire_builder_free(&b);
+		fprintf(stderr, PROG ": out of memory\n");
+		rc = EX_FAILED;
+		goto out_opts;
+	}
+	if (ctlc_open(&cc, cli_sock_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		wire_builder_free(&b);
+		rc = EX_UNREACHABLE;
+		goto out;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rc = send_msg(&cc, &b);
+	wire_builder_free(&b);
+	if (rc != 0) {
+		rc = EX_UNREACHABLE;
+		goto out;
+	}
+	if ((rc = wait_answer(&cc, &o, &a, &m)) != EX_OK)
+		goto out;
+	if (wire_get_u64(&m.body, "len", &len) != 0 || len != a.len) {
+		fprintf(stderr, PROG ": the answer is cut short\n");
+		rc = EX_FAILED;
+		goto out_msg;
+	}
+	if (a.len > 0 && (rc = store_result_unpack(a.buf, a.len, &r)) != 0) {
+		fprintf(stderr, PROG ": the answer does not decode: %s\n",
+		    ff_strerror(rc));
+		rc = EX_FAILED;
+		goto out_msg;
+	}
+	complete = boolof(&m.body, "complete");
+	show = r != NULL && (complete || o.allow_partial);
+	cov = o.a.fmt == STORE_FMT_TABLE ? stdout : stderr;
+	if (o.a.fmt == STORE_FMT_JSON) {
+		rc = print_json_all(r, &m.body, show) == 0 ? 0 : FF_EIO;
+	} else {
+		rc = show ? store_result_print(r, stdout, o.a.fmt) : 0;
+		print_footer(cov, &m.body, &o.a.spec, o.verbose);
+		fflush(cov);
+	}
+	if (rc != 0) {
+		fprintf(stderr, PROG ": cannot write the answer\n");
+		rc = EX_FAILED;
+	} else if (r == NULL) {
+		fprintf(stderr, PROG ": no node answered\n");
+		rc = EX_FAILED;
+	} else if (!complete) {
+		if (!o.allow_partial)
+			fprintf(stderr, PROG ": the answer is incomplete (see "
+			    "above); --allow-partial prints it\n");
+		rc = EX_PARTIAL;
+	} else
+		rc = EX_OK;
+out_msg:
+	wire_msg_free(&m);
+out:
+	store_result_free(r);
+	free(a.buf);
+	ctlc_close(&cc);
+out_opts:
+	for (size_t i = 0; i < o.nbufs; i++)
+		free(o.nodebuf[i]);
+	return rc;
+}

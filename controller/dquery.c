@@ -1,0 +1,1188 @@
+/*
+ * Distributed queries (see dquery.h).
+ *
+ * A query moves through rounds; every node taking part has at most one
+ * request outstanding, and a round ends when none has:
+ *
+ *   round 1  QUERY to every target: the complete partial result, or for
+ *            a top N with many keys at that node its first N keys (the
+ *            node keeps its aggregate: a TPUT node)
+ *   round 2  TPUT only: tau1 = the N-th largest sum of round 1 (lower
+ *            bounds), T = tau1 / (TPUT nodes); TPUT_THRESHOLD T: every
+ *            key >= T from each TPUT node
+ *   round 3  tau2 = the N-th largest sum of round 2 (lower bounds);
+ *            candidates: keys whose upper bound (round-2 sum plus T - 1
+ *            for each TPUT node that did not report the key) reaches
+ *            tau2; TPUT_LOOKUP of the candidates at every TPUT node
+ *
+ * Every key outside the candidates has a true sum below tau2, and tau2
+ * is at most the true N-th value, so the N largest of round 3 (exact
+ * sums of every candidate) are the exact top N, ties included (they are
+ * broken by key, as everywhere). A TPUT node that fails after round 1
+ * makes rounds 2 and 3 start again without it (its first N keys bound
+ * what it could have added).
+ *
+ * Deadlines: round 1 may take until 3/4 of the query's time, so that the
+ * short rounds 2 and 3 fit in the rest; a node past its round's deadline
+ * is reported as timed out and its request cancelled.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+#include "../common/util.h"
+#include "../store/store.h"
+#include "dquery.h"
+
+#define FILTER_MAX	4096
+#define DATA_CHUNK	(1u << 20)	/* answer bytes per CTL frame */
+
+enum dqn_st {
+	DQN_PENDING = 0,
+	DQN_ANSWERED,
+	DQN_OFFLINE,
+	DQN_TIMEOUT,
+	DQN_ERROR,
+	DQN_CANCELLED
+};
+
+static const char *const st_names[] = {
+	"pending", "answered", "offline", "timeout", "error", "cancelled"
+};
+
+struct dquery;
+
+struct dqn {
+	struct dquery *dq;
+	fnode_t *n;		/* NULL once its channel is gone */
+	char name[INV_MAX_NAME + 1];
+	enum dqn_st st;
+	char reason[256];
+	uint32_t ref;		/* request id of the QUERY */
+	uint32_t req;		/* outstanding request, 0: none */
+	int kept;		/* the node keeps an aggregate */
+	int tput;		/* takes part in rounds 2 and 3 */
+	int full;		/* answered with its complete partial */
+	uint8_t *buf;		/* answer being assembled */
+	size_t len, cap;
+	uint64_t seq;
+	store_result_t *r1;	/* TPUT: its first N keys */
+	store_result_t *r2;	/* TPUT: its keys >= T */
+	uint64_t top1;		/* TPUT: its largest value (from r1) */
+	uint64_t bytes_in, bytes_out;
+	uint64_t flows_scanned;
+	uint64_t sent_at, done_at;	/* mono ms */
+};
+
+struct dquery {
+	ctlr_t *c;
+	ctlclient_t *cl;
+	uint32_t cl_id;
+	store_qspec_t spec;
+	char filter[FILTER_MAX];
+	store_query_t *q;
+	store_result_info_t inf;	/* identity: kind, n, order, qid */
+	char method[8];			/* asked: auto, full, tput */
+	int round;
+	int restart;			/* a TPUT node failed in round 2/3 */
+	int aborted;			/* deadline hit with rounds unfinished */
+	unsigned rounds;		/* rounds made (restarts included) */
+	uint64_t start, deadline, r1_deadline;	/* mono ms */
+	uint64_t T, tau1, tau2;
+	size_t nn;
+	struct dqn *nodes;
+	store_result_t *accf;		/* complete partials, merged */
+	store_result_t *acc3;		/* accf + round-3 lookups */
+	size_t ncands;
+	struct dquery *next;
+};
+
+static void dq_step(struct dquery *dq);
+
+/* ---- small helpers ---- */
+
+static uint64_t
+metric(const store_row_t *r, store_order_t o)
+{
+	return o == STORE_ORD_PACKETS ? r->packets :
+	    o == STORE_ORD_FLOWS ? r->flows : r->bytes;
+}
+
+/* The k-th largest value of r's order metric, 0 if r has fewer keys. */
+static int
+kth_value(const store_result_t *r, uint32_t k, store_order_t o,
+    uint64_t *v)
+{
+	store_row_t *rows;
+	size_t n;
+	int rc;
+
+	*v = 0;
+	if ((rc = store_result_rows(r, k, &rows, &n)) != 0)
+		return rc;
+	if (n == k && k > 0)
+		*v = metric(&rows[k - 1], o);
+	free(rows);
+	return 0;
+}
+
+static int
+merge_into(store_result_t **acc, const store_query_t *q,
+    const store_result_t *r)
+{
+	if (*acc == NULL && (*acc = store_result_new(q)) == NULL)
+		return FF_ENOMEM;
+	return store_result_merge(*acc, r);
+}
+
+static int
+alive(const struct dqn *d)
+{
+	return d->st == DQN_PENDING || d->st == DQN_ANSWERED;
+}
+
+static void
+node_fail(struct dqn *d, enum dqn_st st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+node_fail(struct dqn *d, enum dqn_st st, const char *fmt, ...)
+{
+	struct dquery *dq = d->dq;
+	va_list ap;
+
+	if (!alive(d))
+		return;
+	d->st = st;
+	d->req = 0;
+	d->done_at = mono_ms();
+	va_start(ap, fmt);
+	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+	va_end(ap);
+	free(d->buf);
+	d->buf = NULL;
+	d->len = d->cap = 0;
+	if (d->tput && dq->round >= 2)
+		dq->restart = 1;
+	log_info("query %u: node %s: %s: %s", dq->cl_id, d->name,
+	    st_names[st], d->reason);
+}
+
+/* ---- sending to nodes ---- */
+
+static int
+send_frame(struct dqn *d, wire_builder_t *b)
+{
+	const uint8_t *f;
+	size_t flen;
+	int rc;
+
+	if ((rc = wire_msg_end(b, &f, &flen)) == 0) {
+		if (d->n == NULL)
+			rc = FF_EINVAL;
+		else
+			rc = peer_qsend(d->n, f, flen);
+	}
+	if (rc == 0)
+		d->bytes_out += flen;
+	wire_builder_free(b);
+	return rc;
+}
+
+static uint64_t
+remaining(uint64_t until)
+{
+	uint64_t now = mono_ms();
+
+	return until > now ? until - now : 1;
+}
+
+static int
+send_query(struct dqn *d)
+{
+	struct dquery *dq = d->dq;
+	const store_qspec_t *q = &dq->spec;
+	wire_builder_t b;
+
+	d->ref = d->req = peer_qnext_id(d->n);
+	if (wire_msg_begin(&b, WIRE_QUERY, d->ref, 14) != 0) {
+		wire_builder_free(&b);
+		return FF_ENOMEM;
+	}
+	wire_put_u64(&b, "kind", q->kind);
+	wire_put_u64(&b, "t0", q->t0);
+	wire_put_u64(&b, "t1", q->t1);
+	wire_put_str(&b, "filter", dq->filter);
+	wire_put_u64(&b, "key", q->kind == STORE_Q_TOPN ||
+	    q->kind == STORE_Q_DISTINCT ? q->key : 0);
+	wire_put_u64(&b, "p4", q->prefix4);
+	wire_put_u64(&b, "p6", q->prefix6);
+	wire_put_u64(&b, "order", q->order);
+	wire_put_u64(&b, "n", q->n);
+	wire_put_u64(&b, "step", q->step_ms);
+	wire_put_u64(&b, "limit", q->limit);
+	wire_put_u64(&b, "qid", dq->inf.qid);
+	wire_put_str(&b, "method", dq->method);
+	wire_put_u64(&b, "max_ms", remaining(dq->r1_deadline));
+	d->sent_at = mono_ms();
+	return send_frame(d, &b);
+}
+
+static int
+send_ref(struct dqn *d, unsigned type, const char *k, uint64_t v,
+    const void *bin, size_t binlen, int reply)
+{
+	wire_builder_t b;
+	uint32_t id = peer_qnext_id(d->n);
+
+	if (wire_msg_begin(&b, type, id, k != NULL ? 2 : 1) != 0) {
+		wire_builder_free(&b);
+		return FF_ENOMEM;
+	}
+	wire_put_u64(&b, "ref", d->ref);
+	if (k != NULL && bin != NULL)
+		wire_put_bin(&b, k, bin, binlen);
+	else if (k != NULL)
+		wire_put_u64(&b, k, v);
+	if (reply)
+		d->req = id;
+	return send_frame(d, &b);
+}
+
+/* Stop whatever the node does for this query and forget its aggregate. */
+static void
+node_cancel(struct dqn *d)
+{
+	if (d->n != NULL && (d->req != 0 || d->kept))
+		(void)send_ref(d, WIRE_CANCEL, NULL, 0, NULL, 0, 0);
+	d->req = 0;
+	d->kept = 0;
+}
+
+/* ---- the CLI's side ---- */
+
+static void
+put_strarr(msgpack_packer *pk, const char *k)
+{
+	msgpack_pack_str_with_body(pk, k, strlen(k));
+}
+
+static int
+send_reply(struct dquery *dq, const store_result_t *final, int complete,
+    int bound_known, uint64_t bound, const char *method)
+{
+	wire_builder_t b;
+	msgpack_packer *pk;
+	const uint8_t *f;
+	size_t flen, answered = 0, off = 0;
+	uint8_t *buf = NULL;
+	size_t blen = 0;
+	uint64_t scanned = 0, bin = 0, bout = 0, chunks = 0;
+	int rc;
+
+	if (!ctlsock_alive(dq->cl))
+		return 0;
+	if (final != NULL && (rc = store_result_pack(final, &buf, &blen))
+	    != 0) {
+		ctlsock_send_error(dq->cl, dq->cl_id, rc, "cannot pack the "
+		    "merged answer: %s", ff_strerror(rc));
+		return rc;
+	}
+	/* the answer first, in chunks (the socket's frames are capped) */
+	while (off < blen) {
+		size_t n = FF_MIN(blen - off, DATA_CHUNK);
+
+		if (wire_msg_begin(&b, WIRE_CTL_QUERY_DATA, dq->cl_id, 2) != 0)
+			goto oom;
+		wire_put_u64(&b, "seq", chunks);
+		wire_put_bin(&b, "data", buf + off, n);
+		if (wire_msg_end(&b, &f, &flen) != 0)
+			goto oom;
+		ctlsock_send(dq->cl, f, flen);
+		wire_builder_free(&b);
+		off += n;
+		chunks++;
+	}
+	free(buf);
+	buf = NULL;
+	for (size_t i = 0; i < dq->nn; i++) {
+		answered += dq->nodes[i].st == DQN_ANSWERED;
+		scanned += dq->nodes[i].flows_scanned;
+		bin += dq->nodes[i].bytes_in;
+		bout += dq->nodes[i].bytes_out;
+	}
+	if (wire_msg_begin(&b, WIRE_CTL_QUERY_RESULT, dq->cl_id, 16) != 0)
+		goto oom;
+	wire_put_u64(&b, "len", blen);
+	wire_put_u64(&b, "chunks", chunks);
+	wire_put_bool(&b, "complete", complete);
+	wire_put_str(&b, "method", method);
+	wire_put_u64(&b, "rounds", dq->rounds);
+	wire_put_u64(&b, "candidates", dq->ncands);
+	wire_put_u64(&b, "threshold", dq->T);
+	wire_put_bool(&b, "bound_known", bound_known);
+	wire_put_u64(&b, "bound", bound);
+	wire_put_u64(&b, "targeted", dq->nn);
+	wire_put_u64(&b, "answered", answered);
+	wire_put_u64(&b, "flows_scanned", scanned);
+	wire_put_u64(&b, "wire_bytes_in", bin);
+	wire_put_u64(&b, "wire_bytes_out", bout);
+	wire_put_u64(&b, "elapsed_ms", mono_ms() - dq->start);
+	pk = wire_builder_pk(&b);
+	put_strarr(pk, "nodes");
+	msgpack_pack_array(pk, dq->nn);
+	for (size_t i = 0; i < dq->nn; i++) {
+		const struct dqn *d = &dq->nodes[i];
+
+		msgpack_pack_map(pk, 8);
+		wire_put_str(&b, "name", d->name);
+		wire_put_str(&b, "status", st_names[d->st]);
+		wire_put_str(&b, "reason", d->reason);
+		wire_put_str(&b, "method", d->full ? "full" : d->tput ?
+		    "tput" : "-");
+		wire_put_u64(&b, "flows_scanned", d->flows_scanned);
+		wire_put_u64(&b, "elapsed_ms", d->done_at > d->sent_at &&
+		    d->sent_at != 0 ? d->done_at - d->sent_at : 0);
+		wire_put_u64(&b, "bytes_in", d->bytes_in);
+		wire_put_u64(&b, "bytes_out", d->bytes_out);
+	}
+	if (wire_msg_end(&b, &f, &flen) != 0)
+		goto oom;
+	ctlsock_send(dq->cl, f, flen);
+	wire_builder_free(&b);
+	return 0;
+oom:
+	free(buf);
+	wire_builder_free(&b);
+	ctlsock_send_error(dq->cl, dq->cl_id, FF_ENOMEM, "out of memory");
+	return FF_ENOMEM;
+}
+
+/* ---- life of a query ---- */
+
+static void
+dq_free(struct dquery *dq)
+{
+	ctlr_t *c = dq->c;
+	struct dquery **pp;
+
+	for (pp = &c->queries; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == dq) {
+			*pp = dq->next;
+			break;
+		}
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		node_cancel(d);
+		free(d->buf);
+		store_result_free(d->r1);
+		store_result_free(d->r2);
+	}
+	free(dq->nodes);
+	store_result_free(dq->accf);
+	store_result_free(dq->acc3);
+	store_query_free(dq->q);
+	ctlsock_release(dq->cl);
+	free(dq);
+}
+
+/* End with an error for the CLI (cancelled, out of memory...). */
+static void
+dq_abort(struct dquery *dq, int code, const char *why)
+{
+	for (size_t i = 0; i < dq->nn; i++)
+		if (dq->nodes[i].st == DQN_PENDING)
+			node_fail(&dq->nodes[i], DQN_CANCELLED, "%s", why);
+	if (ctlsock_alive(dq->cl))
+		ctlsock_send_error(dq->cl, dq->cl_id, code, "%s", why);
+	log_info("query %u from %s: %s", dq->cl_id, ctlsock_peer(dq->cl),
+	    why);
+	dq_free(dq);
+}
+
+static void
+dq_finish(struct dquery *dq)
+{
+	const store_result_t *final;
+	store_result_t *shown = NULL, *empty = NULL;
+	size_t answered = 0, nfull = 0, ntput = 0;
+	int complete, bound_known = 1;
+	uint64_t bound = 0;
+	const char *method;
+
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (d->st == DQN_ANSWERED) {
+			answered++;
+			nfull += d->full;
+			ntput += d->tput;
+			if (d->kept && d->n != NULL)
+				(void)send_ref(d, WIRE_QUERY_RELEASE, NULL, 0,
+				    NULL, 0, 0);
+			d->kept = 0;
+		} else if (d->r1 != NULL)
+			bound += d->top1;	/* answered round 1 only */
+		else
+			bound_known = 0;	/* sent nothing we can use */
+	}
+	if (dq->aborted && dq->acc3 == NULL && ntput > 0) {
+		/* the deadline cut TPUT short before its last round: only
+		   the complete partials are exact */
+		for (size_t i = 0; i < dq->nn; i++) {
+			struct dqn *d = &dq->nodes[i];
+
+			if (d->st == DQN_ANSWERED && d->tput) {
+				d->st = DQN_TIMEOUT;
+				snprintf(d->reason, sizeof(d->reason), "the "
+				    "query's deadline passed before the last "
+				    "TPUT round");
+				answered--;
+			}
+		}
+		ntput = 0;
+	}
+	complete = answered == dq->nn;
+	if (dq->aborted)
+		bound_known = 0;
+	final = dq->inf.kind == STORE_Q_TOPN && ntput > 0 ? dq->acc3 :
+	    dq->accf;
+	if (final == NULL && answered > 0)
+		final = empty = store_result_new(dq->q);
+	/* a top N travels to the CLI as its first N keys only */
+	if (final != NULL && dq->inf.kind == STORE_Q_TOPN &&
+	    store_result_topk(final, dq->inf.n, &shown) == 0)
+		final = shown;
+	method = dq->inf.kind != STORE_Q_TOPN ? "full" :
+	    ntput == 0 ? "full" : nfull == 0 ? "tput" : "tput+full";
+	send_reply(dq, answered > 0 ? final : NULL, complete, bound_known,
+	    bound, answered > 0 ? method : "none");
+	store_result_free(shown);
+	store_result_free(empty);
+	dq->c->queries_run++;
+	dq_free(dq);
+}
+
+/* Round 2: the threshold, from round 1 (or again, after a failure). */
+static void
+round2(struct dquery *dq)
+{
+	store_result_t *p1 = NULL;
+	size_t m = 0;
+	int rc = 0;
+
+	dq->restart = 0;
+	store_result_free(dq->acc3);
+	dq->acc3 = NULL;
+	if ((p1 = store_result_new(dq->q)) == NULL ||
+	    (dq->accf != NULL && store_result_merge(p1, dq->accf) != 0))
+		rc = FF_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (!d->tput || !alive(d))
+			continue;
+		store_result_free(d->r2);
+		d->r2 = NULL;
+		rc = store_result_merge(p1, d->r1);
+		m++;
+	}
+	if (rc == 0)
+		rc = kth_value(p1, dq->inf.n, dq->inf.order, &dq->tau1);
+	store_result_free(p1);
+	if (rc != 0) {
+		dq_abort(dq, rc, "out of memory while merging");
+		return;
+	}
+	if (m == 0) {		/* every TPUT node failed */
+		dq_finish(dq);
+		return;
+	}
+	dq->T = dq->tau1 / m;
+	dq->round = 2;
+	dq->rounds++;
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (!d->tput || !alive(d))
+			continue;
+		d->st = DQN_PENDING;
+		if (send_ref(d, WIRE_TPUT_THRESHOLD, "min", dq->T, NULL, 0,
+		    1) != 0)
+			node_fail(d, DQN_ERROR, "cannot send TPUT_THRESHOLD");
+	}
+	dq_step(dq);
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+/* Sorted keys of r (caller frees). */
+static int
+sorted_keys(const store_result_t *r, uint8_t (**keys)[16], size_t *n)
+{
+	store_row_t *rows;
+	int rc;
+
+	*keys = NULL;
+	if ((rc = store_result_rows(r, 0, &rows, n)) != 0)
+		return rc;
+	if ((*keys = malloc(*n ? *n * 16 : 1)) == NULL) {
+		free(rows);
+		return FF_ENOMEM;
+	}
+	for (size_t i = 0; i < *n; i++)
+		memcpy((*keys)[i], rows[i].key, 16);
+	free(rows);
+	qsort(*keys, *n, 16, key_cmp);
+	return 0;
+}
+
+/* Round 3: the candidates, and their exact values from every TPUT node. */
+static void
+round3(struct dquery *dq)
+{
+	store_result_t *p2 = NULL;
+	store_row_t *rows = NULL;
+	uint8_t (*cand)[16] = NULL;
+	uint8_t (**have)[16] = NULL;
+	size_t *nhave = NULL, nrows = 0, m = 0;
+	uint64_t slack = dq->T > 0 ? dq->T - 1 : 0;
+	int rc = 0;
+
+	if ((p2 = store_result_new(dq->q)) == NULL ||
+	    (dq->accf != NULL && store_result_merge(p2, dq->accf) != 0) ||
+	    (have = calloc(dq->nn, sizeof(*have))) == NULL ||
+	    (nhave = calloc(dq->nn, sizeof(*nhave))) == NULL)
+		rc = FF_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (!d->tput || !alive(d))
+			continue;
+		m++;
+		if ((rc = store_result_merge(p2, d->r2)) == 0)
+			rc = sorted_keys(d->r2, &have[i], &nhave[i]);
+	}
+	if (rc == 0)
+		rc = kth_value(p2, dq->inf.n, dq->inf.order, &dq->tau2);
+	if (rc == 0)
+		rc = store_result_rows(p2, 0, &rows, &nrows);
+	if (rc == 0 && (cand = malloc(nrows ? nrows * 16 : 1)) == NULL)
+		rc = FF_ENOMEM;
+	dq->ncands = 0;
+	for (size_t r = 0; rc == 0 && r < nrows; r++) {
+		uint64_t ub = metric(&rows[r], dq->inf.order), add;
+		size_t reported = 0;
+
+		for (size_t i = 0; i < dq->nn; i++)
+			if (have[i] != NULL && bsearch(rows[r].key, have[i],
+			    nhave[i], 16, key_cmp) != NULL)
+				reported++;
+		/* (m - reported) * slack <= m * T <= tau1: no overflow */
+		add = (m - reported) * slack;
+		ub = ub > UINT64_MAX - add ? UINT64_MAX : ub + add;
+		if (ub >= dq->tau2)
+			memcpy(cand[dq->ncands++], rows[r].key, 16);
+	}
+	for (size_t i = 0; have != NULL && i < dq->nn; i++)
+		free(have[i]);
+	free(have);
+	free(nhave);
+	free(rows);
+	store_result_free(p2);
+	if (rc == 0 && (dq->acc3 = store_result_new(dq->q)) == NULL)
+		rc = FF_ENOMEM;
+	if (rc == 0 && dq->accf != NULL)
+		rc = store_result_merge(dq->acc3, dq->accf);
+	if (rc != 0) {
+		free(cand);
+		dq_abort(dq, rc, "out of memory while merging");
+		return;
+	}
+	dq->round = 3;
+	dq->rounds++;
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (!d->tput || !alive(d))
+			continue;
+		d->st = DQN_PENDING;
+		if (send_ref(d, WIRE_TPUT_LOOKUP, "keys", 0, cand,
+		    dq->ncands * 16, 1) != 0)
+			node_fail(d, DQN_ERROR, "cannot send TPUT_LOOKUP");
+	}
+	free(cand);
+	dq_step(dq);
+}
+
+/*
+ * One TPUT node and no complete partial with a key: its first N keys are
+ * the answer, no further round is needed. Returns 1 when it finished dq.
+ */
+static int
+lone_tput(struct dquery *dq)
+{
+	store_result_info_t inf;
+	struct dqn *one = NULL;
+
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (!d->tput || !alive(d))
+			continue;
+		if (one != NULL)
+			return 0;
+		one = d;
+	}
+	if (one == NULL)
+		return 0;
+	if (dq->accf != NULL) {
+		store_result_get_info(dq->accf, &inf);
+		if (inf.rows > 0)
+			return 0;
+	}
+	if (merge_into(&dq->acc3, dq->q, one->r1) != 0 ||
+	    (dq->accf != NULL && store_result_merge(dq->acc3, dq->accf) != 0)) {
+		dq_abort(dq, FF_ENOMEM, "out of memory while merging");
+		return 1;
+	}
+	dq_finish(dq);
+	return 1;
+}
+
+/* After every event: move on when no request is outstanding. */
+static void
+dq_step(struct dquery *dq)
+{
+	int tput = 0;
+
+	for (size_t i = 0; i < dq->nn; i++) {
+		if (dq->nodes[i].req != 0)
+			return;
+		tput |= dq->nodes[i].tput && alive(&dq->nodes[i]);
+	}
+	if (dq->inf.kind != STORE_Q_TOPN || !tput) {
+		dq_finish(dq);
+		return;
+	}
+	/* no time left for another round: answer with what is exact */
+	if (dq->round >= 2 && (dq->aborted || mono_ms() >= dq->deadline)) {
+		dq->aborted = 1;
+		dq_finish(dq);
+		return;
+	}
+	if (dq->round == 1 && lone_tput(dq))
+		return;
+	if (dq->round == 1 || dq->restart)
+		round2(dq);
+	else if (dq->round == 2)
+		round3(dq);
+	else
+		dq_finish(dq);
+}
+
+/* A node's complete answer to its outstanding request. */
+static void
+on_answer(struct dqn *d, store_result_t *r, int kept)
+{
+	struct dquery *dq = d->dq;
+	store_result_info_t inf;
+	store_result_meta_t meta;
+	store_row_t *rows;
+	size_t n;
+	int rc = 0;
+
+	d->req = 0;
+	d->done_at = mono_ms();
+	store_result_get_info(r, &inf);
+	if (inf.qid != dq->inf.qid || inf.kind != dq->inf.kind) {
+		node_fail(d, DQN_ERROR, "answered another query");
+		store_result_free(r);
+		return;
+	}
+	switch (dq->round) {
+	case 1:
+		store_result_get_meta(r, &meta);
+		d->flows_scanned = meta.flows_scanned;
+		if (inf.kind == STORE_Q_TOPN && inf.subset) {
+			/* its first N keys: a TPUT node */
+			if (!kept) {
+				node_fail(d, DQN_ERROR, "sent a top N without "
+				    "keeping its aggregate");
+				store_result_free(r);
+				return;
+			}
+			d->kept = 1;
+			d->tput = 1;
+			d->r1 = r;
+			if (store_result_rows(r, 1, &rows, &n) == 0) {
+				d->top1 = n > 0 ? metric(&rows[0],
+				    dq->inf.order) : 0;
+				free(rows);
+			}
+			d->st = DQN_ANSWERED;
+			return;
+		}
+		d->full = 1;
+		rc = merge_into(&dq->accf, dq->q, r);
+		break;
+	case 2:
+		store_result_free(d->r2);
+		d->r2 = r;
+		d->st = DQN_ANSWERED;
+		return;
+	default:
+		rc = store_result_merge(dq->acc3, r);
+		break;
+	}
+	store_result_free(r);
+	if (rc != 0)
+		node_fail(d, DQN_ERROR, "its answer does not merge: %s",
+		    ff_strerror(rc));
+	else
+		d->st = DQN_ANSWERED;
+}
+
+static struct dqn *
+find_req(ctlr_t *c, fnode_t *n, uint32_t id)
+{
+	for (struct dquery *dq = c->queries; dq != NULL; dq = dq->next)
+		for (size_t i = 0; i < dq->nn; i++)
+			if (dq->nodes[i].n == n && dq->nodes[i].req == id &&
+			    id != 0)
+				return &dq->nodes[i];
+	return NULL;
+}
+
+int
+dquery_on_msg(ctlr_t *c, fnode_t *n, const wire_msg_t *m)
+{
+	struct dqn *d = find_req(c, n, m->id);
+	struct dquery *dq;
+	const uint8_t *data;
+	size_t dlen;
+	uint64_t seq, len;
+	char text[256] = "", mode[16] = "";
+	int64_t code = 0;
+	int kept = 0, rc;
+	store_result_t *r;
+
+	if (d == NULL)
+		return 0;
+	dq = d->dq;
+	d->bytes_in += m->len + 4;
+	switch (m->type) {
+	case WIRE_ERROR:
+		(void)wire_get_i64(&m->body, "code", &code);
+		(void)wire_get_strbuf(&m->body, "msg", text, sizeof(text));
+		node_fail(d, DQN_ERROR, "%s", text[0] ? text :
+		    ff_strerror((int)code));
+		break;
+	case WIRE_RESULT:
+		if (wire_get_u64(&m->body, "seq", &seq) != 0 ||
+		    seq != d->seq ||
+		    wire_get_bin(&m->body, "data", &data, &dlen) != 0) {
+			node_fail(d, DQN_ERROR, "RESULT out of order or "
+			    "without data");
+			break;
+		}
+		if (d->len + dlen > STORE_RESULT_MAX_BYTES) {
+			node_fail(d, DQN_ERROR, "its answer is over %u bytes",
+			    STORE_RESULT_MAX_BYTES);
+			break;
+		}
+		if (d->len + dlen > d->cap) {
+			size_t ncap = FF_MAX(d->cap * 2, d->len + dlen);
+			uint8_t *nb = realloc(d->buf, ncap);
+
+			if (nb == NULL) {
+				node_fail(d, DQN_ERROR, "out of memory for its "
+				    "answer");
+				break;
+			}
+			d->buf = nb;
+			d->cap = ncap;
+		}
+		memcpy(d->buf + d->len, data, dlen);
+		d->len += dlen;
+		d->seq++;
+		return 1;	/* more to come */
+	case WIRE_RESULT_END:
+		(void)wire_get_strbuf(&m->body, "mode", mode, sizeof(mode));
+		(void)wire_get_bool(&m->body, "kept", &kept);
+		if (wire_get_u64(&m->body, "len", &len) != 0 ||
+		    len != d->len) {
+			node_fail(d, DQN_ERROR, "RESULT_END says %" PRIu64
+			    " bytes, %zu came", len, d->len);
+			break;
+		}
+		rc = store_result_unpack(d->buf, d->len, &r);
+		free(d->buf);
+		d->buf = NULL;
+		d->len = d->cap = 0;
+		d->seq = 0;
+		if (kept)
+			d->kept = 1;
+		if (rc != 0) {
+			node_fail(d, DQN_ERROR, "its answer does not decode: "
+			    "%s", ff_strerror(rc));
+			break;
+		}
+		on_answer(d, r, kept);
+		break;
+	default:
+		return 0;
+	}
+	dq_step(dq);
+	return 1;
+}
+
+void
+dquery_chan_down(ctlr_t *c, fnode_t *n, const char *why)
+{
+	struct dquery *dq, *next;
+
+	for (dq = c->queries; dq != NULL; dq = next) {
+		int touched = 0;
+
+		next = dq->next;
+		for (size_t i = 0; i < dq->nn; i++) {
+			struct dqn *d = &dq->nodes[i];
+
+			if (d->n != n)
+				continue;
+			d->n = NULL;
+			d->kept = 0;	/* the node dropped it with us */
+			if (d->req != 0) {
+				node_fail(d, DQN_ERROR, "query channel closed: "
+				    "%s", why);
+				touched = 1;
+			}
+		}
+		/* dq_step may free dq: next was read before */
+		if (touched)
+			dq_step(dq);
+	}
+}
+
+void
+dquery_tick(ctlr_t *c)
+{
+	struct dquery *dq, *next;
+	uint64_t now = mono_ms();
+
+	for (dq = c->queries; dq != NULL; dq = next) {
+		uint64_t until = dq->round == 1 ? dq->r1_deadline :
+		    dq->deadline;
+		int late = 0;
+
+		next = dq->next;
+		if (!ctlsock_alive(dq->cl)) {
+			dq_abort(dq, FF_ECANCELED, "the client went away: "
+			    "query cancelled");
+			continue;
+		}
+		if (now < until)
+			continue;
+		for (size_t i = 0; i < dq->nn; i++) {
+			struct dqn *d = &dq->nodes[i];
+
+			if (d->req == 0)
+				continue;
+			node_cancel(d);
+			node_fail(d, DQN_TIMEOUT, "no answer within %" PRIu64
+			    " ms (round %d of the query)", now - dq->start,
+			    dq->round);
+			late = 1;
+		}
+		if (late) {
+			if (dq->round > 1)
+				dq->aborted = 1;
+			dq_step(dq);
+		}
+	}
+}
+
+void
+dquery_stop_all(ctlr_t *c, const char *why)
+{
+	while (c->queries != NULL)
+		dq_abort(c->queries, FF_ECANCELED, why);
+}
+
+/* ---- the CLI's requests ---- */
+
+static int
+body_u64(const msgpack_object *b, const char *k, uint64_t max, uint64_t *v)
+{
+	return wire_get_u64(b, k, v) != 0 || *v > max ? -1 : 0;
+}
+
+/* Does node n carry label l? */
+static int
+has_label(const fnode_t *n, const char *l, size_t len)
+{
+	for (size_t i = 0; i < n->rec.nlabels; i++)
+		if (strlen(n->rec.labels[i]) == len &&
+		    memcmp(n->rec.labels[i], l, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The targets: every node, or those named in "nodes", and of those the
+ * ones carrying every label in "labels". Returns the count, or -1 with
+ * a message in err.
+ */
+static int
+select_nodes(ctlr_t *c, const msgpack_object *body, fnode_t ***out,
+    char *err, size_t errlen)
+{
+	const msgpack_object *names = wire_get(body, "nodes");
+	const msgpack_object *labels = wire_get(body, "labels");
+	fnode_t **sel, *n;
+	size_t k = 0;
+
+	if ((names != NULL && names->type != MSGPACK_OBJECT_ARRAY) ||
+	    (labels != NULL && labels->type != MSGPACK_OBJECT_ARRAY)) {
+		snprintf(err, errlen, "'nodes' and 'labels' are arrays");
+		return -1;
+	}
+	if ((sel = calloc(c->nnodes + 1, sizeof(*sel))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (uint32_t i = 0; names != NULL && i < names->via.array.size; i++) {
+		const msgpack_object *o = &names->via.array.ptr[i];
+		char name[INV_MAX_NAME + 1];
+
+		if (o->type != MSGPACK_OBJECT_STR ||
+		    o->via.str.size > INV_MAX_NAME) {
+			snprintf(err, errlen, "bad node name");
+			free(sel);
+			return -1;
+		}
+		memcpy(name, o->via.str.ptr, o->via.str.size);
+		name[o->via.str.size] = '\0';
+		if (fleet_find(c, name) == NULL) {
+			snprintf(err, errlen, "no node named '%s'", name);
+			free(sel);
+			return -2;
+		}
+	}
+	for (n = c->nodes; n != NULL; n = n->next) {
+		int want = names == NULL;
+
+		if (n->removed || n->adding)
+			continue;
+		for (uint32_t i = 0; !want && i < names->via.array.size; i++) {
+			const msgpack_object *o = &names->via.array.ptr[i];
+
+			want = strlen(n->rec.name) == o->via.str.size &&
+			    memcmp(n->rec.name, o->via.str.ptr,
+			    o->via.str.size) == 0;
+		}
+		for (uint32_t i = 0; want && labels != NULL &&
+		    i < labels->via.array.size; i++) {
+			const msgpack_object *o = &labels->via.array.ptr[i];
+
+			want = o->type == MSGPACK_OBJECT_STR &&
+			    has_label(n, o->via.str.ptr, o->via.str.size);
+		}
+		if (want)
+			sel[k++] = n;
+	}
+	if (k == 0) {
+		snprintf(err, errlen, "no node matches the selection");
+		free(sel);
+		return -2;
+	}
+	*out = sel;
+	return (int)k;
+}
+
+static int
+parse_request(struct dquery *dq, const msgpack_object *b, uint64_t *timeout,
+    char *err, size_t errlen)
+{
+	store_qspec_t *q = &dq->spec;
+	uint64_t kind, key, p4, p6, order, n, limit;
+	int rc;
+
+	memset(q, 0, sizeof(*q));
+	if (body_u64(b, "kind", STORE_Q_DISTINCT, &kind) ||
+	    body_u64(b, "t0", UINT64_MAX, &q->t0) ||
+	    body_u64(b, "t1", UINT64_MAX, &q->t1) ||
+	    body_u64(b, "key", STORE_KEY_DSTAS, &key) ||
+	    body_u64(b, "p4", 32, &p4) || body_u64(b, "p6", 128, &p6) ||
+	    body_u64(b, "order", STORE_ORD_FLOWS, &order) ||
+	    body_u64(b, "n", STORE_TOPN_MAX, &n) ||
+	    body_u64(b, "step", UINT64_MAX, &q->step_ms) ||
+	    body_u64(b, "limit", STORE_LIST_MAX, &limit)) {
+		snprintf(err, errlen, "CTL_QUERY: a field of the query is "
+		    "missing or out of range");
+		return FF_EINVAL;
+	}
+	rc = wire_get_strbuf(b, "filter", dq->filter, sizeof(dq->filter));
+	if (rc == FF_ENOENT)
+		dq->filter[0] = '\0';
+	else if (rc != 0) {
+		snprintf(err, errlen, "the filter is longer than %d bytes",
+		    FILTER_MAX - 1);
+		return FF_EINVAL;
+	}
+	q->kind = (store_qkind_t)kind;
+	q->key = (store_key_t)key;
+	q->prefix4 = (uint8_t)p4;
+	q->prefix6 = (uint8_t)p6;
+	q->order = (store_order_t)order;
+	q->n = (uint32_t)n;
+	q->limit = (uint32_t)limit;
+	q->filter = dq->filter[0] ? dq->filter : NULL;
+	rc = wire_get_strbuf(b, "method", dq->method, sizeof(dq->method));
+	if (rc == FF_ENOENT)
+		snprintf(dq->method, sizeof(dq->method), "auto");
+	else if (rc != 0 || (strcmp(dq->method, "auto") != 0 &&
+	    strcmp(dq->method, "full") != 0 &&
+	    strcmp(dq->method, "tput") != 0)) {
+		snprintf(err, errlen, "method is auto, full or tput");
+		return FF_EINVAL;
+	}
+	if (wire_get_u64(b, "timeout_ms", timeout) != 0 || *timeout == 0)
+		*timeout = dq->c->cfg->query_timeout_ms;
+	if (*timeout > CTLCONF_QTIMEOUT_MAX) {
+		snprintf(err, errlen, "timeout over %u ms",
+		    CTLCONF_QTIMEOUT_MAX);
+		return FF_EINVAL;
+	}
+	return 0;
+}
+
+static void
+on_query(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
+{
+	struct dquery *dq;
+	store_result_t *probe;
+	fnode_t **sel = NULL;
+	uint64_t timeout;
+	char err[512];
+	int k, rc;
+
+	if ((dq = calloc(1, sizeof(*dq))) == NULL) {
+		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		return;
+	}
+	dq->c = c;
+	if ((rc = parse_request(dq, &m->body, &timeout, err, sizeof(err)))
+	    != 0 || (rc = store_query_compile(&dq->spec, &dq->q, err,
+	    sizeof(err))) != 0) {
+		ctlsock_send_error(cl, m->id, rc, "%s", err);
+		free(dq);
+		return;
+	}
+	if ((probe = store_result_new(dq->q)) == NULL) {
+		store_query_free(dq->q);
+		free(dq);
+		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		return;
+	}
+	store_result_get_info(probe, &dq->inf);
+	dq->inf.filter = NULL;	/* points into probe */
+	store_result_free(probe);
+	if ((k = select_nodes(c, &m->body, &sel, err, sizeof(err))) < 0) {
+		ctlsock_send_error(cl, m->id, k == -2 ? FF_ENOENT : FF_EINVAL,
+		    "%s", err);
+		store_query_free(dq->q);
+		free(dq);
+		return;
+	}
+	if ((dq->nodes = calloc((size_t)k, sizeof(*dq->nodes))) == NULL) {
+		free(sel);
+		store_query_free(dq->q);
+		free(dq);
+		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		return;
+	}
+	dq->cl = cl;
+	dq->cl_id = m->id;
+	ctlsock_hold(cl);
+	dq->nn = (size_t)k;
+	dq->start = mono_ms();
+	dq->deadline = dq->start + timeout;
+	dq->r1_deadline = dq->start + (timeout * 3) / 4;
+	dq->round = 1;
+	dq->rounds = 1;
+	dq->next = c->queries;
+	c->queries = dq;
+	log_info("query %u from %s: %s on %d node%s, deadline %" PRIu64
+	    " ms", m->id, ctlsock_peer(cl), store_qkind_name(dq->spec.kind),
+	    k, k > 1 ? "s" : "", timeout);
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		d->dq = dq;
+		snprintf(d->name, sizeof(d->name), "%s", sel[i]->rec.name);
+		if (!peer_up(sel[i], 1)) {
+			d->st = DQN_OFFLINE;
+			snprintf(d->reason, sizeof(d->reason), "offline at the "
+			    "start: %s", peer_qwhy(sel[i]));
+			continue;
+		}
+		d->n = sel[i];
+		if (send_query(d) != 0) {
+			d->n = NULL;
+			node_fail(d, DQN_ERROR, "cannot send the query");
+		}
+	}
+	free(sel);
+	dq_step(dq);
+}
+
+static void
+on_cancel(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
+{
+	wire_builder_t b;
+	const uint8_t *f;
+	size_t flen;
+	uint64_t id;
+	struct dquery *dq;
+
+	if (wire_get_u64(&m->body, "id", &id) != 0) {
+		ctlsock_send_error(cl, m->id, FF_EINVAL, "CTL_QUERY_CANCEL "
+		    "needs 'id'");
+		return;
+	}
+	for (dq = c->queries; dq != NULL; dq = dq->next)
+		if (dq->cl == cl && dq->cl_id == id)
+			break;
+	if (dq == NULL) {
+		ctlsock_send_error(cl, m->id, FF_ENOENT, "no query %" PRIu64
+		    " is running for this client", id);
+		return;
+	}
+	dq_abort(dq, FF_ECANCELED, "query cancelled by the client");
+	if (wire_msg_begin(&b, WIRE_CTL_OK, m->id, 1) == 0) {
+		wire_put_u64(&b, "id", id);
+		if (wire_msg_end(&b, &f, &flen) == 0)
+			ctlsock_send(cl, f, flen);
+	}
+	wire_builder_free(&b);
+}
+
+int
+dquery_register(ctlsock_t *s)
+{
+	if (ctlsock_register(s, WIRE_CTL_QUERY, on_query) != 0 ||
+	    ctlsock_register(s, WIRE_CTL_QUERY_CANCEL, on_cancel) != 0)
+		return FF_EINVAL;
+	return 0;
+}

@@ -1,0 +1,42 @@
+/*
+ * Distributed queries: the CLI's CTL_QUERY on the control socket, fanned
+ * out to the selected nodes over their query channels (4210), the
+ * partial answers merged into one exact answer, with its coverage.
+ *
+ * The target set is frozen when the query starts. Totals, series,
+ * listings and distinct counts merge the nodes' complete partials as
+ * they arrive. A top N asks every node for its first N keys; a node with
+ * few keys answers with its complete aggregate instead, the others take
+ * part in the three rounds of TPUT (Cao and Wang, 2004): the threshold
+ * round and the lookup of the candidates, from the aggregate each node
+ * kept. Every query has a deadline; nodes that miss it, fail, or lose
+ * their channel are named with their reason, and their scans are
+ * cancelled. See wire/PROTOCOL.md ("Query channel", CTL_QUERY) and
+ * docs/QUERY.md ("Distributed queries").
+ */
+#ifndef FF_CTL_DQUERY_H
+#define FF_CTL_DQUERY_H
+
+#include "controller.h"
+#include "ctlsock.h"
+
+/* Register CTL_QUERY and CTL_QUERY_CANCEL on s. Returns 0 or FF_EINVAL. */
+int dquery_register(ctlsock_t *s);
+
+/*
+ * A RESULT, RESULT_END or ERROR from n's query channel (m valid during
+ * the call). Returns 1 when it answered a query's request, 0 when it
+ * belongs to none (a late answer to a cancelled request, say).
+ */
+int dquery_on_msg(ctlr_t *c, fnode_t *n, const wire_msg_t *m);
+
+/* n's query channel closed: its outstanding requests fail with why. */
+void dquery_chan_down(ctlr_t *c, fnode_t *n, const char *why);
+
+/* Deadlines, cancelled and vanished clients. Call every PEER_TICK_MS. */
+void dquery_tick(ctlr_t *c);
+
+/* Fail every query (controller shutdown). */
+void dquery_stop_all(ctlr_t *c, const char *why);
+
+#endif

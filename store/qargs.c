@@ -1,0 +1,270 @@
+/*
+ * Query options on a command line, shared by `flowfleet-node query` and
+ * `flowfleet query`: --since/--from/--to, --filter, --top/--by/--order,
+ * --series, --list, --distinct, --json/--csv, --threads, --timeout,
+ * --max-rows, --max-mem. Each command loops over its arguments itself
+ * and hands the query options here, so that both spell and check them
+ * the same way.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/err.h"
+#include "../common/util.h"
+#include "store.h"
+
+enum qopt {
+	Q_NONE = 0,
+	Q_SINCE, Q_FROM, Q_TO, Q_FILTER, Q_TOP, Q_BY, Q_ORDER, Q_SERIES,
+	Q_LIST, Q_DISTINCT, Q_JSON, Q_CSV, Q_THREADS, Q_TIMEOUT, Q_MAXROWS,
+	Q_MAXMEM
+};
+
+static const struct {
+	const char *name;
+	enum qopt opt;
+	int value;
+} qopts[] = {
+	{ "since", Q_SINCE, 1 },
+	{ "from", Q_FROM, 1 },
+	{ "to", Q_TO, 1 },
+	{ "filter", Q_FILTER, 1 },
+	{ "f", Q_FILTER, 1 },
+	{ "top", Q_TOP, 1 },
+	{ "by", Q_BY, 1 },
+	{ "order", Q_ORDER, 1 },
+	{ "series", Q_SERIES, 1 },
+	{ "list", Q_LIST, 1 },
+	{ "distinct", Q_DISTINCT, 1 },
+	{ "json", Q_JSON, 0 },
+	{ "csv", Q_CSV, 0 },
+	{ "threads", Q_THREADS, 1 },
+	{ "timeout", Q_TIMEOUT, 1 },
+	{ "max-rows", Q_MAXROWS, 1 },
+	{ "max-mem", Q_MAXMEM, 1 },
+};
+
+void
+store_qargs_init(store_qargs_t *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->spec.kind = STORE_Q_TOTALS;
+	a->spec.t1 = UINT64_MAX;
+	a->spec.order = STORE_ORD_BYTES;
+	a->spec.n = 10;
+	a->fmt = STORE_FMT_TABLE;
+}
+
+static enum qopt
+lookup(const char *name, int *value)
+{
+	for (size_t i = 0; i < sizeof(qopts) / sizeof(qopts[0]); i++)
+		if (strcmp(qopts[i].name, name) == 0) {
+			*value = qopts[i].value;
+			return qopts[i].opt;
+		}
+	return Q_NONE;
+}
+
+int
+store_qargs_takes_value(const char *name)
+{
+	int value;
+
+	return lookup(name, &value) == Q_NONE ? -1 : value;
+}
+
+static int
+bad(char *err, size_t errlen, const char *name, const char *what,
+    const char *val)
+{
+	snprintf(err, errlen, "--%s: %s: '%s'", name, what, val);
+	return FF_EINVAL;
+}
+
+/* A decimal count in [min, max]. */
+static int
+count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	uint64_t v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+store_qargs_opt(store_qargs_t *a, const char *name, const char *val,
+    char *err, size_t errlen)
+{
+	store_qspec_t *q = &a->spec;
+	int value;
+	uint64_t v;
+
+	switch (lookup(name, &value)) {
+	case Q_NONE:
+		return FF_ENOENT;
+	case Q_SINCE:
+		if (parse_duration_ms(val, &a->since) != 0)
+			return bad(err, errlen, name, "bad duration", val);
+		a->since_set = 1;
+		return 0;
+	case Q_FROM:
+		if (store_time_parse(val, &a->from) != 0)
+			return bad(err, errlen, name, "bad time", val);
+		a->from_set = 1;
+		return 0;
+	case Q_TO:
+		if (store_time_parse(val, &a->to) != 0)
+			return bad(err, errlen, name, "bad time", val);
+		a->to_set = 1;
+		return 0;
+	case Q_FILTER:
+		q->filter = val;
+		return 0;
+	case Q_TOP:
+		if (count(val, 1, STORE_TOPN_MAX, &v) != 0)
+			return bad(err, errlen, name, "wants 1 to 1000000",
+			    val);
+		q->n = (uint32_t)v;
+		a->top_set = 1;
+		return 0;
+	case Q_BY:
+		if (store_key_parse(val, &q->key, &q->prefix4,
+		    &q->prefix6) != 0)
+			return bad(err, errlen, name, "unknown key", val);
+		a->by_set = 1;
+		return 0;
+	case Q_ORDER:
+		if (store_order_parse(val, &q->order) != 0)
+			return bad(err, errlen, name, "is bytes, packets or "
+			    "flows", val);
+		return 0;
+	case Q_SERIES:
+		if (parse_duration_ms(val, &q->step_ms) != 0 ||
+		    q->step_ms == 0)
+			return bad(err, errlen, name, "bad step", val);
+		q->kind = STORE_Q_SERIES;
+		a->kinds++;
+		return 0;
+	case Q_LIST:
+		if (count(val, 1, STORE_LIST_MAX, &v) != 0)
+			return bad(err, errlen, name, "wants 1 to 1000000",
+			    val);
+		q->limit = (uint32_t)v;
+		q->kind = STORE_Q_LIST;
+		a->kinds++;
+		return 0;
+	case Q_DISTINCT:
+		if (store_key_parse(val, &q->key, &q->prefix4,
+		    &q->prefix6) != 0)
+			return bad(err, errlen, name, "unknown key", val);
+		q->kind = STORE_Q_DISTINCT;
+		a->distinct_set = 1;
+		a->kinds++;
+		return 0;
+	case Q_JSON:
+		a->fmt = STORE_FMT_JSON;
+		return 0;
+	case Q_CSV:
+		a->fmt = STORE_FMT_CSV;
+		return 0;
+	case Q_THREADS:
+		if (count(val, 1, 256, &v) != 0)
+			return bad(err, errlen, name, "wants 1 to 256", val);
+		q->threads = (int)v;
+		return 0;
+	case Q_TIMEOUT:
+		if (parse_duration_ms(val, &q->max_ms) != 0 || q->max_ms == 0)
+			return bad(err, errlen, name, "bad duration", val);
+		return 0;
+	case Q_MAXROWS:
+		if (count(val, 1, UINT64_MAX, &v) != 0)
+			return bad(err, errlen, name, "bad row count", val);
+		q->max_rows = v;
+		return 0;
+	case Q_MAXMEM:
+		if (parse_size(val, &q->max_mem) != 0 || q->max_mem == 0)
+			return bad(err, errlen, name, "bad size", val);
+		return 0;
+	}
+	return FF_ENOENT;
+}
+
+int
+store_qargs_finish(store_qargs_t *a, uint64_t now, char *err, size_t errlen)
+{
+	store_qspec_t *q = &a->spec;
+
+	if (a->top_set || a->by_set) {
+		if (!a->by_set) {
+			snprintf(err, errlen, "--top needs --by KEY");
+			return FF_EINVAL;
+		}
+		if (a->distinct_set) {
+			snprintf(err, errlen, "--by and --distinct both name "
+			    "a key; use one");
+			return FF_EINVAL;
+		}
+		q->kind = STORE_Q_TOPN;
+		a->kinds++;
+	}
+	if (a->kinds > 1) {
+		snprintf(err, errlen, "use one of --top/--by, --series, "
+		    "--list, --distinct");
+		return FF_EINVAL;
+	}
+	if (a->since_set && (a->from_set || a->to_set)) {
+		snprintf(err, errlen, "use --since or --from/--to, not both");
+		return FF_EINVAL;
+	}
+	if (a->since_set)
+		q->t0 = now > a->since ? now - a->since : 0;
+	if (a->from_set)
+		q->t0 = a->from;
+	if (a->to_set)
+		q->t1 = a->to;
+	if (q->t0 > q->t1) {
+		snprintf(err, errlen, "the window ends before it starts");
+		return FF_EINVAL;
+	}
+	return 0;
+}
+
+/* Round t down to a multiple of step. */
+static uint64_t
+floor_to(uint64_t t, uint64_t step)
+{
+	return t - t % step;
+}
+
+void
+store_qargs_series_window(store_qargs_t *a, uint64_t now, int have_flows,
+    uint64_t oldest_ms, uint64_t newest_ms)
+{
+	store_qspec_t *q = &a->spec;
+	uint64_t step = q->step_ms, end;
+
+	if (q->kind != STORE_Q_SERIES || step == 0)
+		return;
+	if (a->since_set) {
+		q->t0 = floor_to(now > a->since ? now - a->since : 0, step);
+		end = now;
+	} else {
+		if (!a->from_set)
+			q->t0 = floor_to(have_flows ? oldest_ms : now, step);
+		end = have_flows ? newest_ms : q->t0;
+	}
+	if (a->to_set)
+		q->t1 = a->to;
+	else if (end < q->t0)
+		q->t1 = q->t0 + step;
+	else
+		q->t1 = q->t0 + ((end - q->t0) / step + 1) * step;
+}
