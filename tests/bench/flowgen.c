@@ -209,8 +209,13 @@ mix32(uint32_t x)
 	return x;
 }
 
+/*
+ * Hosts of popularity rank 0..n-1. Every side has the same n addresses
+ * whatever rot is; rot rotates which of them are the popular ones.
+ */
 static int
-side_init(struct side *s, unsigned n, double zs, int inside, uint32_t salt)
+side_init(struct side *s, unsigned n, double zs, int inside, uint32_t salt,
+    uint32_t rot)
 {
 	double sum = 0;
 
@@ -221,7 +226,9 @@ side_init(struct side *s, unsigned n, double zs, int inside, uint32_t salt)
 	if (s->h4 == NULL || s->h6 == NULL || s->cdf == NULL)
 		return -1;
 	for (unsigned i = 0; i < n; i++) {
-		uint32_t h = mix32(i * 2654435761u ^ salt);
+		uint32_t j = (uint32_t)(((uint64_t)i + (uint64_t)rot * 7919) %
+		    n);
+		uint32_t h = mix32(j * 2654435761u ^ salt);
 		uint32_t g = mix32(h ^ 0x5bd1e995u);
 		struct host *a4 = &s->h4[i], *a6 = &s->h6[i];
 
@@ -974,8 +981,10 @@ fg_new(const fg_opts_t *opts, char *err, size_t errlen)
 	}
 	rng_seed(&g->rng, g->o.seed);
 	g->base_ms = now_ms();
-	if (side_init(&g->in, g->o.hosts, g->o.zipf_s, 1, 0x1234567) == -1 ||
-	    side_init(&g->out, g->o.hosts, g->o.zipf_s, 0, 0x7654321) == -1 ||
+	if (side_init(&g->in, g->o.hosts, g->o.zipf_s, 1, 0x1234567,
+	    g->o.host_salt) == -1 ||
+	    side_init(&g->out, g->o.hosts, g->o.zipf_s, 0, 0x7654321,
+	    g->o.host_salt) == -1 ||
 	    (g->pool = calloc(g->o.pool, sizeof(*g->pool))) == NULL ||
 	    (g->ex = calloc(g->o.exporters, sizeof(*g->ex))) == NULL) {
 		snprintf(err, errlen, "out of memory");

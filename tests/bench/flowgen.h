@@ -39,6 +39,8 @@ typedef struct fg_opts {
 				   (not v5) [0] */
 	unsigned hosts;		/* addresses per side (inside/outside) [65536] */
 	double zipf_s;		/* Zipf exponent of host popularity [1.1] */
+	uint32_t host_salt;	/* rotates host popularity over the same
+				   addresses; 0: the default */
 	unsigned exporters;	/* exporters (v9 source id, IPFIX domain, v5
 				   engine id, sFlow sub-agent) [1] */
 	unsigned tpl_every;	/* v9/IPFIX: re-send templates every N data

@@ -53,6 +53,9 @@ usage(FILE *fp)
 "      --v6 PCT        percent of datagrams with IPv6 flows (0)\n"
 "      --hosts N       hosts per side (65536), Zipf popularity\n"
 "      --zipf S        Zipf exponent (1.1)\n"
+"      --host-salt N   which of the hosts are the popular ones (0: the\n"
+"                      default); parts of one flow set made with different\n"
+"                      salts share their hosts but not their heavy hitters\n"
 "      --exporters N   source ids / domains / engine ids / sub-agents (1)\n"
 "      --tpl-every N   v9/IPFIX template refresh per exporter (1000)\n"
 "      --sampling N    sFlow sampling rate (1000); v5 header rate (none)\n"
@@ -533,7 +536,7 @@ main(int argc, char **argv)
 {
 	enum { O_POOL = 256, O_SIZE, O_PERPKT, O_V6, O_HOSTS, O_ZIPF, O_EXP,
 	    O_TPL, O_SAMP, O_SEND, O_PCAP, O_DRY, O_PACKETS, O_PPS, O_FPS,
-	    O_BATCH, O_JSON, O_STORE };
+	    O_BATCH, O_JSON, O_STORE, O_SALT };
 	static const struct option lopts[] = {
 		{ "proto", required_argument, NULL, 'P' },
 		{ "seed", required_argument, NULL, 's' },
@@ -558,6 +561,7 @@ main(int argc, char **argv)
 		{ "batch", required_argument, NULL, O_BATCH },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "store", required_argument, NULL, O_STORE },
+		{ "host-salt", required_argument, NULL, O_SALT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -607,6 +611,15 @@ main(int argc, char **argv)
 		}
 		if (c == O_JSON) {
 			json = 1;
+			continue;
+		}
+		if (c == O_SALT) {
+			char *end;
+
+			v = strtoull(optarg, &end, 0);
+			if (*optarg == '\0' || *end != '\0' || v > UINT32_MAX)
+				goto bad;
+			o.host_salt = (uint32_t)v;
 			continue;
 		}
 		if (c == O_ZIPF) {
