@@ -975,13 +975,14 @@ test_hold_then_replay(void **state)
 	assert_int_equal(st.no_template, 1);
 	assert_int_equal(st.held_replayed, 0);
 
-	/* the template comes in the next packet: the held set is decoded
-	 * with its own packet's clock */
+	/* the template comes in the next packet, 20 s later (within the
+	 * default hold time of 30 s): the held set is decoded with its own
+	 * packet's clock */
 	pb_init(&t, 9, 1, 7);
-	put_be32(t.b + 4, UPTIME + 60000);
-	put_be32(t.b + 8, EXPORT_SECS + 60);
+	put_be32(t.b + 4, UPTIME + 20000);
+	put_be32(t.b + 8, EXPORT_SECS + 20);
 	pb_tpl_set(&t, 256, V9_FIELDS, V9_NF);
-	assert_int_equal(h_feed(h, &t, NOW_MS + 60000), 2);
+	assert_int_equal(h_feed(h, &t, NOW_MS + 20000), 2);
 	assert_int_equal(h->nout, 2);
 	assert_int_equal(h->out[0].bytes, 2000);
 	assert_int_equal(h->out[1].bytes, 3000);
@@ -991,6 +992,26 @@ test_hold_then_replay(void **state)
 	assert_int_equal(st.no_template_dropped, 0);
 	assert_int_equal(st.flows, 2);
 	assert_int_equal(decoder_stats(h->d)->flows, 2);
+
+	/* another exporter (source id 8) whose template comes 60 s after
+	 * its data: the hold time runs in the packets' clock, so the held
+	 * set has expired when the template packet arrives and is dropped,
+	 * not replayed */
+	pb_init(&p, 9, 0, 8);
+	pb_set(&p, 256);
+	pb_v9_rec(&p, 1);
+	pb_end_set(&p);
+	assert_int_equal(h_feed(h, &p, NOW_MS), 0);
+	pb_init(&t, 9, 1, 8);
+	put_be32(t.b + 4, UPTIME + 60000);
+	put_be32(t.b + 8, EXPORT_SECS + 60);
+	pb_tpl_set(&t, 256, V9_FIELDS, V9_NF);
+	assert_int_equal(h_feed(h, &t, NOW_MS + 60000), 0);
+	assert_int_equal(h->nout, 2);
+	st = h_stats(h, 9, 8);
+	assert_int_equal(st.no_template, 1);
+	assert_int_equal(st.held_replayed, 0);
+	assert_int_equal(st.no_template_dropped, 1);
 
 	/* data before its template in the same packet */
 	pb_init(&p, 10, 0, 3);
