@@ -9,6 +9,7 @@
 
 #include "../common/err.h"
 #include "../common/util.h"
+#include "packet.h"
 #include "template.h"
 
 #define NF9_HDR_LEN	20
@@ -213,17 +214,63 @@ apply(uint8_t op, const uint8_t *p, unsigned len, store_flow_t *f,
 	case OP_SAMPLER_ID:
 		r->sampler_id = rd(p, len);
 		break;
+	case OP_SECTION:	/* run_var() takes it */
+		break;
+	}
+}
+
+/*
+ * Fill the fields of f that template t leaves to its packet section: the
+ * len bytes at p, a captured packet of link type t->sect_link. A section
+ * that holds no IP header fills nothing. Counters (SECT_F_COUNTERS): the
+ * record reports this one packet, so packets = 1 and bytes = its IP
+ * length (IPv4 total length, IPv6 payload length + 40) as the header
+ * states it, or, when that length is not usable (0 for TSO, an IPv6
+ * jumbogram), the bytes of it the section holds.
+ */
+static void
+section(const struct tpl *t, store_flow_t *f, const uint8_t *p, size_t len)
+{
+	pkt_info_t pi;
+	uint8_t fill = t->sect_fill;
+
+	if (packet_parse(p, len, (enum pkt_link)t->sect_link, &pi) != 0)
+		return;
+	if (fill & SECT_F_SRC)
+		memcpy(f->src, pi.src, 16);
+	if (fill & SECT_F_DST)
+		memcpy(f->dst, pi.dst, 16);
+	if ((fill & (SECT_F_SRC | SECT_F_DST)) && pi.is_v6)
+		f->flags |= STORE_FLOW_F_V6;
+	if (fill & SECT_F_PROTO)
+		f->proto = pi.proto;
+	/* for ICMP: sport 0, dport type * 256 + code, as finish() wants */
+	if (fill & SECT_F_SPORT)
+		f->sport = pi.sport;
+	if (fill & SECT_F_DPORT)
+		f->dport = pi.dport;
+	if (fill & SECT_F_TOS)
+		f->tos = pi.tos;
+	if (fill & SECT_F_TCP_FLAGS)
+		f->tcp_flags = pi.tcp_flags;
+	if (fill & SECT_F_COUNTERS) {
+		f->packets = 1;
+		if (pi.ip_len >= (pi.is_v6 ? 41u : 20u))
+			f->bytes = pi.ip_len;
+		else if (pi.l3 != NULL)
+			f->bytes = (uint64_t)(len - (size_t)(pi.l3 - p));
 	}
 }
 
 /*
  * Run the program of a variable-length template over the record at p,
- * which must end by end. Returns the position after it, or NULL when a
- * field runs past end.
+ * which must end by end; *sect and *sect_len locate its packet section,
+ * if it has one. Returns the position after it, or NULL when a field runs
+ * past end.
  */
 static const uint8_t *
 run_var(const struct tpl *t, const uint8_t *p, const uint8_t *end,
-    store_flow_t *f, struct rec *r)
+    store_flow_t *f, struct rec *r, const uint8_t **sect, size_t *sect_len)
 {
 	for (unsigned i = 0; i < t->nops; i++) {
 		const struct tpl_op *o = &t->ops[i];
@@ -242,7 +289,10 @@ run_var(const struct tpl *t, const uint8_t *p, const uint8_t *end,
 		}
 		if ((size_t)(end - p) < l)
 			return NULL;
-		if (o->op != OP_SKIP)
+		if (o->op == OP_SECTION) {
+			*sect = p;
+			*sect_len = l;
+		} else if (o->op != OP_SKIP)
 			apply(o->op, p, (unsigned)l, f, r);
 		p += l;
 	}
@@ -380,6 +430,30 @@ options_record(struct pkt *k, const struct tpl *t, const struct rec *r)
 }
 
 /*
+ * Decode n records of fixed-length template t (not an options template)
+ * at p. with_sect is a constant at each call: the records' packet
+ * section at t->sect_off is parsed only in the copy that has one.
+ */
+static inline __attribute__((always_inline)) void
+run_fixed(struct pkt *k, const struct tpl *t, const uint8_t *p, size_t n,
+    int with_sect)
+{
+	const struct tpl_op *o, *oend = t->ops + t->nops;
+	store_flow_t *f;
+	struct rec r;
+
+	for (size_t i = 0; i < n; i++, p += t->rec_len) {
+		f = sink_next(k->sink);
+		memset(&r, 0, sizeof(r));
+		for (o = t->ops; o < oend; o++)
+			apply(o->op, p + o->off, o->len, f, &r);
+		if (with_sect)
+			section(t, f, p + t->sect_off, t->sect_len);
+		finish(k, t, f, &r);
+	}
+}
+
+/*
  * Decode the records of a data set body (p, len) with template t.
  * Returns 0, or -1 when a record was malformed (counted; the records
  * before it were decoded).
@@ -394,22 +468,20 @@ decode_set(struct pkt *k, const struct tpl *t, const uint8_t *p, size_t len)
 	if ((t->flags & (TPL_F_FIXED | TPL_F_OPTIONS)) == TPL_F_FIXED) {
 		/* fast path: fixed offsets; what is left over is padding */
 		size_t n = len / t->rec_len;
-		const struct tpl_op *o, *oend = t->ops + t->nops;
 
-		for (size_t i = 0; i < n; i++, p += t->rec_len) {
-			f = sink_next(k->sink);
-			memset(&r, 0, sizeof(r));
-			for (o = t->ops; o < oend; o++)
-				apply(o->op, p + o->off, o->len, f, &r);
-			finish(k, t, f, &r);
-		}
+		/* two copies of the loop: none tests for a section per record */
+		if (t->sect_link == 0)
+			run_fixed(k, t, p, n, 0);
+		else
+			run_fixed(k, t, p, n, 1);
 		k->flows += (unsigned)n;
 		k->records += (unsigned)n;
 		k->e->st.flows += n;
 		return 0;
 	}
 	while ((size_t)(end - p) >= t->rec_len) {
-		const uint8_t *next;
+		const uint8_t *next, *sect = NULL;
+		size_t sect_len = 0;
 
 		memset(&tmp, 0, sizeof(tmp));
 		memset(&r, 0, sizeof(r));
@@ -418,7 +490,8 @@ decode_set(struct pkt *k, const struct tpl *t, const uint8_t *p, size_t len)
 				apply(t->ops[i].op, p + t->ops[i].off,
 				    t->ops[i].len, &tmp, &r);
 			next = p + t->rec_len;
-		} else if ((next = run_var(t, p, end, &tmp, &r)) == NULL) {
+		} else if ((next = run_var(t, p, end, &tmp, &r, &sect,
+		    &sect_len)) == NULL) {
 			size_t i;
 
 			for (i = 0; p + i < end && p[i] == 0; i++)
@@ -436,6 +509,8 @@ decode_set(struct pkt *k, const struct tpl *t, const uint8_t *p, size_t len)
 		}
 		f = sink_next(k->sink);
 		*f = tmp;
+		if (sect != NULL)
+			section(t, f, sect, sect_len);
 		finish(k, t, f, &r);
 		k->flows++;
 		k->e->st.flows++;

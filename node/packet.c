@@ -13,9 +13,63 @@
 #define ETH_P_MPLS_MC	0x8848
 
 static int parse_ip(const uint8_t *p, size_t len, pkt_info_t *pi);
+static int parse_ethertype(uint16_t type, const uint8_t *p, size_t len,
+    pkt_info_t *pi, int depth);
+
+/* An EtherType that parse_ethertype() follows. */
+static int
+known_ethertype(uint16_t type)
+{
+	switch (type) {
+	case ETH_P_IPV4:
+	case ETH_P_IPV6:
+	case ETH_P_VLAN:
+	case ETH_P_QINQ:
+	case ETH_P_QINQ_OLD:
+	case ETH_P_MPLS:
+	case ETH_P_MPLS_MC:
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * What follows the bottom of an MPLS label stack: IPv4 or IPv6 by the
+ * version nibble, else an Ethernet pseudowire (RFC 4448), with the PW
+ * control word (RFC 4385: first nibble 0, 4 bytes) or without. The label
+ * stack does not say which, so a frame is taken where its EtherType is
+ * one we follow, the control word tried first. depth counts the
+ * pseudowires already entered: only one is, so nesting stays bounded.
+ */
+static int
+parse_mpls_payload(const uint8_t *p, size_t len, pkt_info_t *pi, int depth)
+{
+	const uint8_t *q = NULL;
+
+	if (len < 1)
+		return FF_EPROTO;
+	switch (p[0] >> 4) {
+	case 4:
+	case 6:
+		return parse_ip(p, len, pi);
+	}
+	if (depth == 0) {
+		if ((p[0] >> 4) == 0 && len >= 4 + 14 &&
+		    known_ethertype(be16(p + 4 + 12)))
+			q = p + 4;
+		else if (len >= 14 && known_ethertype(be16(p + 12)))
+			q = p;
+	}
+	if (q == NULL) {
+		pi->l3 = p;	/* not IP; link headers end here */
+		return FF_EPROTO;
+	}
+	len -= (size_t)(q - p);
+	return parse_ethertype(be16(q + 12), q + 14, len - 14, pi, depth + 1);
+}
 
 static int
-parse_mpls(const uint8_t *p, size_t len, pkt_info_t *pi)
+parse_mpls(const uint8_t *p, size_t len, pkt_info_t *pi, int depth)
 {
 	/* Skip the label stack up to the bottom-of-stack label. */
 	for (int i = 0; i < 16; i++) {
@@ -26,13 +80,14 @@ parse_mpls(const uint8_t *p, size_t len, pkt_info_t *pi)
 		p += 4;
 		len -= 4;
 		if (bos)
-			return parse_ip(p, len, pi);
+			return parse_mpls_payload(p, len, pi, depth);
 	}
 	return FF_EPROTO;
 }
 
 static int
-parse_ethertype(uint16_t type, const uint8_t *p, size_t len, pkt_info_t *pi)
+parse_ethertype(uint16_t type, const uint8_t *p, size_t len, pkt_info_t *pi,
+    int depth)
 {
 	for (int tags = 0; tags < 4; tags++) {
 		switch (type) {
@@ -52,7 +107,7 @@ parse_ethertype(uint16_t type, const uint8_t *p, size_t len, pkt_info_t *pi)
 			break;
 		case ETH_P_MPLS:
 		case ETH_P_MPLS_MC:
-			return parse_mpls(p, len, pi);
+			return parse_mpls(p, len, pi, depth);
 		default:
 			pi->l3 = p;	/* not IP; link headers end here */
 			return FF_EPROTO;
@@ -241,9 +296,9 @@ packet_parse(const uint8_t *p, size_t len, enum pkt_link link,
 			if (len < 22 || p[14] != 0xaa || p[15] != 0xaa)
 				return FF_EPROTO;
 			return parse_ethertype(be16(p + 20), p + 22, len - 22,
-			    pi);
+			    pi, 0);
 		}
-		return parse_ethertype(be16(p + 12), p + 14, len - 14, pi);
+		return parse_ethertype(be16(p + 12), p + 14, len - 14, pi, 0);
 	case PKT_LINK_RAW:
 		return parse_ip(p, len, pi);
 	case PKT_LINK_IPV4:
@@ -255,7 +310,7 @@ packet_parse(const uint8_t *p, size_t len, enum pkt_link link,
 	case PKT_LINK_SLL:
 		if (len < 16)
 			return FF_EPROTO;
-		return parse_ethertype(be16(p + 14), p + 16, len - 16, pi);
+		return parse_ethertype(be16(p + 14), p + 16, len - 16, pi, 0);
 	case PKT_LINK_NULL:
 		if (len < 4)
 			return FF_EPROTO;

@@ -1,8 +1,11 @@
 /*
  * Parse a captured packet (a pcap frame, or the header an sFlow agent
- * sampled) down to the transport header: Ethernet with VLAN/QinQ tags and
- * MPLS, Linux cooked capture, BSD loopback, raw IPv4/IPv6; IPv6 extension
- * headers; TCP, UDP, ICMP, ICMPv6.
+ * sampled, or a packet section of an IPFIX / NetFlow v9 record) down to
+ * the transport header: Ethernet with VLAN/QinQ tags and MPLS (IP, or an
+ * Ethernet pseudowire with or without control word, after the label
+ * stack), Linux cooked capture, BSD loopback, raw IPv4/IPv6; IPv6
+ * extension headers; TCP, UDP, ICMP, ICMPv6. For a tunnel (IP in IP,
+ * SRv6) the outer IP header is the one reported.
  */
 #ifndef FF_NODE_PACKET_H
 #define FF_NODE_PACKET_H
@@ -36,9 +39,10 @@ typedef struct pkt_info {
 	uint16_t vlan;		/* outer VLAN id, 0 if none */
 	uint32_t ip_len;	/* IP datagram length from the IP header */
 	const uint8_t *l3;	/* start of the network header after the link
-				   headers (Ethernet, VLAN tags, MPLS labels),
-				   set even when it is not IP; NULL when the
-				   link headers are cut */
+				   headers (Ethernet, VLAN tags, MPLS labels,
+				   a pseudowire's control word and Ethernet
+				   header), set even when it is not IP; NULL
+				   when the link headers are cut */
 	const uint8_t *payload;	/* transport payload (UDP/TCP data) */
 	size_t payload_len;	/* bounded by what was captured */
 } pkt_info_t;

@@ -15,6 +15,7 @@
 
 #include "../common/err.h"
 #include "../common/util.h"
+#include "packet.h"
 #include "template.h"
 
 struct nf9_state *
@@ -230,6 +231,78 @@ op_fit(uint8_t op, unsigned len)
 }
 
 /*
+ * The packet sections a record may carry, best first, with the link type
+ * their bytes start at: a captured frame (dataLinkFrameSection, RFC 7133;
+ * NetFlow v9's layer2packetSectionData, which IANA lists for IPFIX too),
+ * the packet from its IP header on (ipHeaderPacketSection, RFC 5477), the
+ * packet after its MPLS label stack (mplsPayloadPacketSection; IP is
+ * taken by its version nibble, anything else is left alone).
+ */
+static const struct {
+	uint16_t ie;
+	uint8_t link;
+} sections[] = {
+	{ 315, PKT_LINK_ETHER },
+	{ 104, PKT_LINK_ETHER },
+	{ 313, PKT_LINK_RAW },
+	{ 317, PKT_LINK_RAW },
+};
+
+/*
+ * The index in fl of the packet section the template's records carry
+ * (the best one, if several), or n when none; *link is its link type.
+ */
+static unsigned
+section_field(const struct field *fl, unsigned n, uint8_t *link)
+{
+	unsigned best = n, rank = FF_NELEM(sections);
+
+	for (unsigned i = 0; i < n; i++) {
+		if (fl[i].pen != 0 || fl[i].scope || fl[i].len == 0)
+			continue;
+		for (unsigned j = 0; j < rank; j++)
+			if (fl[i].type == sections[j].ie) {
+				best = i;
+				rank = j;
+				*link = sections[j].link;
+				break;
+			}
+	}
+	return best;
+}
+
+_Static_assert(OP_MAX <= 64, "a uint64_t holds one bit per operation");
+
+/* The SECT_F_* fields a section fills, given the operations carried. */
+static uint8_t
+section_fill(uint64_t carried)
+{
+	uint8_t fill = 0;
+
+#define CARRIES(op)	(carried & (1ull << (op)))
+	if (!CARRIES(OP_SRC4) && !CARRIES(OP_SRC6) &&
+	    !CARRIES(OP_SRC4_NZ) && !CARRIES(OP_SRC6_NZ))
+		fill |= SECT_F_SRC;
+	if (!CARRIES(OP_DST4) && !CARRIES(OP_DST6) &&
+	    !CARRIES(OP_DST4_NZ) && !CARRIES(OP_DST6_NZ))
+		fill |= SECT_F_DST;
+	if (!CARRIES(OP_SPORT))
+		fill |= SECT_F_SPORT;
+	if (!CARRIES(OP_DPORT))
+		fill |= SECT_F_DPORT;
+	if (!CARRIES(OP_PROTO))
+		fill |= SECT_F_PROTO;
+	if (!CARRIES(OP_TOS))
+		fill |= SECT_F_TOS;
+	if (!CARRIES(OP_TCP_FLAGS))
+		fill |= SECT_F_TCP_FLAGS;
+	if (!CARRIES(OP_BYTES) && !CARRIES(OP_PACKETS))
+		fill |= SECT_F_COUNTERS;
+#undef CARRIES
+	return fill;
+}
+
+/*
  * Compile fields into t: ops, flags, record length. Returns 0, FF_EPROTO
  * (records would be empty or longer than any packet) or FF_ENOMEM.
  */
@@ -239,8 +312,10 @@ tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
 	struct ieset set;
 	struct choice c;
 	struct tpl_op *ops;
-	unsigned nops = 0, i;
+	unsigned nops = 0, i, sect;
 	uint32_t off = 0, minlen = 0;
+	uint64_t carried = 0;
+	uint8_t sect_link = 0;
 	int fixed = 1;
 
 	memset(&set, 0, sizeof(set));
@@ -272,6 +347,9 @@ tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
 	c.both_af = (has(&set, 8) || has(&set, 12)) &&
 	    (has(&set, 27) || has(&set, 28));
 
+	/* options records report no packets: their sections are skipped */
+	sect = options ? n : section_field(fl, n, &sect_link);
+
 	if ((ops = calloc(n ? n : 1, sizeof(*ops))) == NULL)
 		return FF_ENOMEM;
 	t->flags = 0;
@@ -279,8 +357,12 @@ tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
 		const struct field *f = &fl[i];
 		uint8_t op = OP_SKIP;
 
-		if (f->pen == 0 && !f->scope && f->len != TPL_VARLEN)
+		if (i == sect)
+			op = OP_SECTION;
+		else if (f->pen == 0 && !f->scope && f->len != TPL_VARLEN)
 			op = op_fit(field_op(f->type, &c), f->len);
+		if (op != OP_SKIP && f->len > 0)
+			carried |= 1ull << op;
 		switch (op) {
 		case OP_ICMP_TC:
 			t->flags |= TPL_F_ICMP_TC;
@@ -318,7 +400,11 @@ tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
 			break;
 		}
 		if (fixed) {
-			if (op != OP_SKIP && f->len > 0) {
+			if (op == OP_SECTION) {
+				/* not a step: located by offset per record */
+				t->sect_off = (uint16_t)off;
+				t->sect_len = f->len;
+			} else if (op != OP_SKIP && f->len > 0) {
 				ops[nops].off = (uint16_t)off;
 				ops[nops].len = f->len;
 				ops[nops].op = op;
@@ -353,6 +439,10 @@ tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
 		t->rec_len = minlen;
 	if (options)
 		t->flags |= TPL_F_OPTIONS;
+	if (sect < n) {
+		t->sect_link = sect_link;
+		t->sect_fill = section_fill(carried);
+	}
 	if (t->rec_len == 0) {
 		/* records of zero bytes: the set could never be walked */
 		free(ops);

@@ -61,6 +61,8 @@ enum tpl_opcode {
 	OP_SAMP_SIZE,		/* samplingSize */
 	OP_SAMP_POPULATION,	/* samplingPopulation */
 	OP_SAMPLER_ID,		/* samplerId, selectorId */
+	OP_SECTION,		/* a packet section (variable-length
+				   templates only; see struct tpl) */
 	OP_MAX
 };
 
@@ -94,6 +96,21 @@ struct tpl_op {
 #define TPL_F_POP_RATE	0x200	/* records carry samplingPopulation */
 #define TPL_F_ANY_RATE	(TPL_F_RATE | TPL_F_PKT_RATE | TPL_F_POP_RATE)
 
+/*
+ * Flow fields a packet section fills in (struct tpl sect_fill): those the
+ * template does not carry itself. SECT_F_COUNTERS: the template carries
+ * neither a byte nor a packet counter, so the record reports the one
+ * packet of the section (bytes = its IP length, packets = 1).
+ */
+#define SECT_F_SRC	0x01
+#define SECT_F_DST	0x02
+#define SECT_F_SPORT	0x04
+#define SECT_F_DPORT	0x08
+#define SECT_F_PROTO	0x10
+#define SECT_F_TOS	0x20
+#define SECT_F_TCP_FLAGS 0x40
+#define SECT_F_COUNTERS	0x80
+
 /* A template, compiled. */
 struct tpl {
 	struct tpl *next;	/* hash chain */
@@ -106,6 +123,18 @@ struct tpl {
 	struct tpl_op *ops;	/* nops steps, in record order */
 	uint8_t *raw;		/* the template record as received */
 	uint16_t raw_len;
+	/*
+	 * A packet section the records carry (dataLinkFrameSection 315,
+	 * layer2packetSectionData 104, ipHeaderPacketSection 313,
+	 * mplsPayloadPacketSection 317), parsed for the flow fields the
+	 * template lacks. sect_link 0: none, else an enum pkt_link. In a
+	 * fixed-length template the section is at sect_off, sect_len bytes;
+	 * in a variable-length one it is the OP_SECTION step of ops.
+	 */
+	uint8_t sect_link;
+	uint8_t sect_fill;	/* SECT_F_* */
+	uint16_t sect_off;
+	uint16_t sect_len;
 };
 
 /* Data set held while its template is missing. */

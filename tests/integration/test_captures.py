@@ -28,7 +28,12 @@ store/store.h):
     to systemInitTimeMilliseconds, absolute times are cut to the ms;
   - sFlow: packets = sampling rate, bytes = the sampled packet's IP
     length (IPv4 total length, IPv6 payload length + 40) times the rate,
-    first = last = the capture time of the datagram.
+    first = last = the capture time of the datagram;
+  - IPFIX records whose packet information is a dataLinkFrameSection
+    (IE 315): the fields the record lacks come from the frame as tshark
+    dissects it (outer IP header for a tunnel), and a record without
+    counters counts that one packet, as for sFlow (packets = rate, bytes
+    = IP length times the rate).
 """
 import calendar
 import ipaddress
@@ -233,11 +238,17 @@ def expect_netflow(rec):
 
     # IPFIX dataLinkFrameSection (IE 315): the record describes a sampled
     # frame; its addresses, protocol and ports are those of the frame as
-    # tshark dissects it (the record itself carries none)
+    # tshark dissects it (the record itself carries none), and when the
+    # record has no counter it reports that one packet: packets 1, bytes
+    # the frame's IP length (node/nf9.c section())
     if "data_link_frame" in rec:
-        pk, _ = expect_packet(rec["data_link_frame"])
+        pk, iplen = expect_packet(rec["data_link_frame"])
         for k, v in pk.items():
             e.setdefault(k, v)
+        if iplen is not None and "bytes" not in e and "packets" not in e \
+                and not amb.intersection(BYTES_FIELDS + PACKETS_FIELDS):
+            e["bytes"] = iplen * rate
+            e["packets"] = rate
 
     t = expect_times(rec)
     if t is not None:

@@ -849,6 +849,444 @@ test_variable_length(void **state)
 	}
 }
 
+/* ---- packet sections (IE 315, 104, 313, 317) ---------------------------- */
+
+/*
+ * Frames for the section tests, written byte by byte after the RFCs:
+ * Ethernet II (dst, src, EtherType), 802.1Q tag (TCI, EtherType), MPLS
+ * label entries (RFC 3032: label << 12 | TC << 9 | S << 8 | TTL), IPv4
+ * (RFC 791, no options, checksum 0: no decoder checks it), IPv6 (RFC
+ * 8200), UDP (RFC 768), TCP (RFC 9293, data offset 5), ICMP (RFC 792).
+ */
+static const uint8_t MAC_A[6] = { 0x02, 0, 0, 0, 0, 0x0a };
+static const uint8_t MAC_B[6] = { 0x02, 0, 0, 0, 0, 0x0b };
+static const uint8_t V6_S[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0x11 };
+static const uint8_t V6_D[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0x22 };
+
+static void
+fr_eth(struct pb *p, unsigned type)
+{
+	pb_bytes(p, MAC_A, 6);
+	pb_bytes(p, MAC_B, 6);
+	pb_u16(p, type);
+}
+
+static void
+fr_ipv4(struct pb *p, unsigned tos, unsigned total, unsigned proto,
+    const uint8_t src[4], const uint8_t dst[4])
+{
+	pb_u8(p, 0x45);		/* version 4, IHL 5 */
+	pb_u8(p, tos);
+	pb_u16(p, total);
+	pb_u16(p, 0x1234);	/* identification */
+	pb_u16(p, 0x4000);	/* DF, offset 0 */
+	pb_u8(p, 64);		/* TTL */
+	pb_u8(p, proto);
+	pb_u16(p, 0);		/* checksum */
+	pb_bytes(p, src, 4);
+	pb_bytes(p, dst, 4);
+}
+
+static void
+fr_ipv6(struct pb *p, unsigned tclass, unsigned plen, unsigned next)
+{
+	pb_u32(p, 6u << 28 | tclass << 20 | 0x12345);	/* flow label */
+	pb_u16(p, plen);
+	pb_u8(p, next);
+	pb_u8(p, 64);		/* hop limit */
+	pb_bytes(p, V6_S, 16);
+	pb_bytes(p, V6_D, 16);
+}
+
+static void
+fr_udp(struct pb *p, unsigned sport, unsigned dport, unsigned len)
+{
+	pb_u16(p, sport);
+	pb_u16(p, dport);
+	pb_u16(p, len);
+	pb_u16(p, 0);
+}
+
+static void
+fr_tcp(struct pb *p, unsigned sport, unsigned dport, unsigned flags)
+{
+	pb_u16(p, sport);
+	pb_u16(p, dport);
+	pb_u32(p, 1000);	/* seq */
+	pb_u32(p, 2000);	/* ack */
+	pb_u8(p, 5 << 4);	/* data offset 5 words */
+	pb_u8(p, flags);
+	pb_u16(p, 512);		/* window */
+	pb_u32(p, 0);		/* checksum, urgent pointer */
+}
+
+/* Write a variable-length field: short form below 255, else long form. */
+static void
+pb_varlen(struct pb *p, const struct pb *v)
+{
+	if (v->len < 255)
+		pb_u8(p, (unsigned)v->len);
+	else {
+		pb_u8(p, 255);
+		pb_u16(p, (unsigned)v->len);
+	}
+	pb_bytes(p, v->b, v->len);
+}
+
+/*
+ * IPFIX dataLinkFrameSection (RFC 7133), variable-length, as akvorado's
+ * datalink capture has it: the template (ingressInterface, egressInterface,
+ * flowDirection, dataLinkFrameSize, dataLinkFrameSection) carries no
+ * address, port or counter, so all of them come from the frame, and the
+ * record counts that one packet (packets 1, bytes = the IP length the
+ * frame's IP header states, not the bytes captured).
+ */
+static void
+test_ipfix_datalink_section(void **state)
+{
+	static const struct fs f[] = { { 10, 4, 0 }, { 14, 4, 0 },
+	    { 61, 1, 0 }, { 312, 2, 0 }, { 315, 65535, 0 } };
+	static const uint8_t s4[4] = { 198, 51, 100, 1 };
+	static const uint8_t d4[4] = { 198, 51, 100, 2 };
+	struct harness *h = h_new(NULL);
+	struct pb p, fr;
+	exporter_stats_t st;
+	const store_flow_t *o;
+
+	(void)state;
+	pb_init(&p, 10, 0, 5);
+	pb_tpl_set(&p, 400, f, FF_NELEM(f));
+	pb_set(&p, 400);
+
+	/* 1: Ethernet, VLAN 231, IPv4 (ToS 0x28, total length 96, of
+	 * which 28 captured), UDP 55501 -> 11777; short-form length 46 */
+	memset(&fr, 0, sizeof(fr));
+	fr_eth(&fr, 0x8100);
+	pb_u16(&fr, 231);
+	pb_u16(&fr, 0x0800);
+	fr_ipv4(&fr, 0x28, 96, 17, s4, d4);
+	fr_udp(&fr, 55501, 11777, 76);
+	pb_u32(&p, 582);
+	pb_u32(&p, 0);
+	pb_u8(&p, 0);
+	pb_u16(&p, 114);
+	pb_varlen(&p, &fr);
+
+	/* 2: Ethernet, IPv6 (traffic class 0xb8, payload length 1400),
+	 * TCP 443 -> 50000 SYN|ACK, then 300 bytes of payload: the section
+	 * is 374 bytes, so its length takes the long form (255, 2 bytes) */
+	memset(&fr, 0, sizeof(fr));
+	fr_eth(&fr, 0x86dd);
+	fr_ipv6(&fr, 0xb8, 1400, 6);
+	fr_tcp(&fr, 443, 50000, 0x12);
+	memset(fr.b + fr.len, 0xee, 300);
+	fr.len += 300;
+	assert_true(fr.len >= 255);
+	pb_u32(&p, 7);
+	pb_u32(&p, 8);
+	pb_u8(&p, 1);
+	pb_u16(&p, 1454);
+	pb_varlen(&p, &fr);
+
+	/* 3: an ARP frame (EtherType 0x0806): no IP, nothing to fill */
+	memset(&fr, 0, sizeof(fr));
+	fr_eth(&fr, 0x0806);
+	memset(fr.b + fr.len, 0x01, 28);
+	fr.len += 28;
+	pb_u32(&p, 9);
+	pb_u32(&p, 0);
+	pb_u8(&p, 0);
+	pb_u16(&p, 42);
+	pb_varlen(&p, &fr);
+
+	/* 4: an empty section (length 0), 5: a frame cut inside its IPv4
+	 * header (Ethernet + 10 bytes): neither fills anything */
+	pb_u32(&p, 10);
+	pb_u32(&p, 0);
+	pb_u8(&p, 0);
+	pb_u16(&p, 0);
+	pb_u8(&p, 0);
+	memset(&fr, 0, sizeof(fr));
+	fr_eth(&fr, 0x0800);
+	fr_ipv4(&fr, 0, 60, 6, s4, d4);
+	fr.len = 14 + 10;
+	pb_u32(&p, 11);
+	pb_u32(&p, 0);
+	pb_u8(&p, 0);
+	pb_u16(&p, 60);
+	pb_varlen(&p, &fr);
+	pb_end_set(&p);
+
+	assert_int_equal(h_feed(h, &p, NOW_MS), 5);
+	assert_int_equal(h->nout, 5);
+
+	o = &h->out[0];
+	assert_v4(o->src, 198, 51, 100, 1);
+	assert_v4(o->dst, 198, 51, 100, 2);
+	assert_int_equal(o->proto, 17);
+	assert_int_equal(o->sport, 55501);
+	assert_int_equal(o->dport, 11777);
+	assert_int_equal(o->tos, 0x28);
+	assert_int_equal(o->bytes, 96);
+	assert_int_equal(o->packets, 1);
+	assert_int_equal(o->in_if, 582);
+	assert_int_equal(o->flags, STORE_FLOW_F_FROM_IPFIX);
+	/* no time in the record: the export time */
+	assert_int_equal(o->first_ms, EXPORT_MS);
+
+	o = &h->out[1];
+	assert_memory_equal(o->src, V6_S, 16);
+	assert_memory_equal(o->dst, V6_D, 16);
+	assert_int_equal(o->proto, 6);
+	assert_int_equal(o->sport, 443);
+	assert_int_equal(o->dport, 50000);
+	assert_int_equal(o->tcp_flags, 0x12);
+	assert_int_equal(o->tos, 0xb8);
+	assert_int_equal(o->bytes, 1400 + 40);
+	assert_int_equal(o->packets, 1);
+	assert_int_equal(o->in_if, 7);
+	assert_int_equal(o->out_if, 8);
+	assert_int_equal(o->flags, STORE_FLOW_F_FROM_IPFIX | STORE_FLOW_F_V6);
+
+	for (unsigned i = 2; i < 5; i++) {
+		static const uint8_t zero[16];
+
+		o = &h->out[i];
+		assert_int_equal(o->in_if, 9 + i - 2);
+		assert_memory_equal(o->src, zero, 16);
+		assert_memory_equal(o->dst, zero, 16);
+		assert_int_equal(o->proto, 0);
+		assert_int_equal(o->sport, 0);
+		assert_int_equal(o->bytes, 0);
+		assert_int_equal(o->packets, 0);
+	}
+	st = h_stats(h, 10, 5);
+	assert_int_equal(st.flows, 5);
+	assert_int_equal(st.malformed, 0);
+	h_free(h);
+}
+
+/*
+ * A fixed-length template with a dataLinkFrameSection of 64 bytes (the
+ * exporter pads short frames with zeros) that also carries its own
+ * addresses, protocol and counters: those win, the frame fills only the
+ * ports, ToS and TCP flags the template lacks. Sampling still scales the
+ * template's counters.
+ */
+static void
+test_section_fills_only_missing(void **state)
+{
+	static const struct fs f[] = { { 8, 4, 0 }, { 12, 4, 0 },
+	    { 4, 1, 0 }, { 1, 4, 0 }, { 2, 4, 0 }, { 315, 64, 0 },
+	    { 34, 4, 0 } };
+	static const uint8_t s4[4] = { 10, 1, 1, 1 };
+	static const uint8_t d4[4] = { 10, 2, 2, 2 };
+	struct harness *h = h_new(NULL);
+	struct pb p, fr;
+	const store_flow_t *o;
+
+	(void)state;
+	pb_init(&p, 10, 0, 6);
+	pb_tpl_set(&p, 401, f, FF_NELEM(f));
+	pb_set(&p, 401);
+	for (unsigned i = 0; i < 2; i++) {
+		pb_bytes(&p, (const uint8_t[]){ 192, 0, 2, 10 }, 4);
+		pb_bytes(&p, (const uint8_t[]){ 192, 0, 2, 20 }, 4);
+		pb_u8(&p, 6);
+		pb_u32(&p, 5000 + i);	/* octets */
+		pb_u32(&p, 4);		/* packets */
+		/* frame: Ethernet, IPv4 ToS 0x10 proto 6 (the record says
+		 * 6 too), TCP 1024+i -> 22 PSH|ACK; 54 bytes, 10 of
+		 * zero padding */
+		memset(&fr, 0, sizeof(fr));
+		fr_eth(&fr, 0x0800);
+		fr_ipv4(&fr, 0x10, 1500, 6, s4, d4);
+		fr_tcp(&fr, 1024 + i, 22, 0x18);
+		assert_int_equal(fr.len, 54);
+		fr.len = 64;
+		pb_bytes(&p, fr.b, 64);
+		pb_u32(&p, 10);		/* samplingInterval 1 in 10 */
+	}
+	pb_end_set(&p);
+	assert_int_equal(h_feed(h, &p, NOW_MS), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		o = &h->out[i];
+		assert_v4(o->src, 192, 0, 2, 10);
+		assert_v4(o->dst, 192, 0, 2, 20);
+		assert_int_equal(o->proto, 6);
+		assert_int_equal(o->sport, 1024 + i);
+		assert_int_equal(o->dport, 22);
+		assert_int_equal(o->tos, 0x10);
+		assert_int_equal(o->tcp_flags, 0x18);
+		assert_int_equal(o->bytes, (5000 + i) * 10);
+		assert_int_equal(o->packets, 4 * 10);
+		assert_int_equal(o->sampling, 10);
+	}
+	h_free(h);
+}
+
+/*
+ * NetFlow v9 layer2packetSectionData (IE 104), fixed length 96, beside
+ * inputSnmp: an Ethernet frame with two MPLS labels (300012, then 17
+ * with S set) carrying an Ethernet pseudowire. Record 1 has the RFC
+ * 4385 control word (4 zero bytes) before the inner Ethernet header
+ * (whose destination MAC 44:4c:a8:98:a5:0d begins like an IPv4 header:
+ * the control word is what tells them apart), record 2 has none (RFC
+ * 4448 allows both; its MAC 02:00:00:00:00:0b cannot be taken for IP);
+ * both carry IPv4 TCP
+ * 198.51.100.3:443 -> 198.51.100.4:28911 ACK, total length 1500. The
+ * flow is the inner packet's, as tshark's "PW Ethernet Control Word"
+ * decode of akvorado's ethernet-over-mpls-with-control-word capture
+ * shows it. Record 3: MPLS then IPv6 directly (version nibble 6) with a
+ * UDP header.
+ */
+static void
+test_v9_layer2_section_mpls(void **state)
+{
+	static const struct fs f[] = { { 10, 2, 0 }, { 104, 96, 0 } };
+	static const uint8_t s4[4] = { 198, 51, 100, 3 };
+	static const uint8_t d4[4] = { 198, 51, 100, 4 };
+	struct harness *h = h_new(NULL);
+	struct pb p, fr;
+	const store_flow_t *o;
+
+	(void)state;
+	pb_init(&p, 9, 0, 8);
+	pb_tpl_set(&p, 300, f, FF_NELEM(f));
+	pb_set(&p, 300);
+	for (unsigned i = 0; i < 3; i++) {
+		memset(&fr, 0, sizeof(fr));
+		fr_eth(&fr, 0x8847);
+		pb_u32(&fr, 300012u << 12 | 1 << 9 | 255);
+		pb_u32(&fr, 17u << 12 | 1 << 9 | 1 << 8 | 255);
+		if (i < 2) {
+			if (i == 0) {
+				pb_u32(&fr, 0);	/* control word */
+				pb_bytes(&fr, (const uint8_t[]){ 0x44, 0x4c,
+				    0xa8, 0x98, 0xa5, 0x0d }, 6);
+			} else
+				pb_bytes(&fr, MAC_B, 6);
+			pb_bytes(&fr, MAC_A, 6);
+			pb_u16(&fr, 0x0800);
+			fr_ipv4(&fr, 0x20, 1500, 6, s4, d4);
+			fr_tcp(&fr, 443, 28911, 0x10);
+		} else {
+			fr_ipv6(&fr, 0, 200, 17);
+			fr_udp(&fr, 5353, 53, 200);
+		}
+		assert_true(fr.len <= 96);
+		fr.len = 96;
+		pb_u16(&p, 1022 + i);
+		pb_bytes(&p, fr.b, 96);
+	}
+	pb_end_set(&p);
+	assert_int_equal(h_feed(h, &p, NOW_MS), 3);
+	for (unsigned i = 0; i < 2; i++) {
+		o = &h->out[i];
+		assert_int_equal(o->in_if, 1022 + i);
+		assert_v4(o->src, 198, 51, 100, 3);
+		assert_v4(o->dst, 198, 51, 100, 4);
+		assert_int_equal(o->proto, 6);
+		assert_int_equal(o->sport, 443);
+		assert_int_equal(o->dport, 28911);
+		assert_int_equal(o->tcp_flags, 0x10);
+		assert_int_equal(o->tos, 0x20);
+		assert_int_equal(o->bytes, 1500);
+		assert_int_equal(o->packets, 1);
+		assert_int_equal(o->flags, STORE_FLOW_F_FROM_V9);
+	}
+	o = &h->out[2];
+	assert_memory_equal(o->src, V6_S, 16);
+	assert_memory_equal(o->dst, V6_D, 16);
+	assert_int_equal(o->proto, 17);
+	assert_int_equal(o->sport, 5353);
+	assert_int_equal(o->dport, 53);
+	assert_int_equal(o->bytes, 240);
+	assert_int_equal(o->flags, STORE_FLOW_F_FROM_V9 | STORE_FLOW_F_V6);
+	h_free(h);
+}
+
+/*
+ * ipHeaderPacketSection (IE 313, RFC 5477): the packet from its IP
+ * header on. Record 1: IPv4 ICMP echo request (type 8, code 0) ->
+ * sport 0, dport 8 * 256. Record 2: SRv6, an outer IPv6 header (next
+ * header 43) with a segment routing header (RFC 8754: next header 41,
+ * length 2 = one segment, routing type 4) before an inner IPv6 packet:
+ * the flow reports the outer addresses and protocol 41 (IPv6 in IPv6),
+ * as tshark shows the outer header of akvorado's ipfix-srv6 capture.
+ * Record 3: mplsPayloadPacketSection (IE 317) in a template of its own,
+ * an IPv4 UDP packet right after the label stack.
+ */
+static void
+test_ip_header_sections(void **state)
+{
+	static const struct fs f[] = { { 313, 65535, 0 } };
+	static const struct fs g[] = { { 317, 65535, 0 }, { 2, 4, 0 } };
+	static const uint8_t s4[4] = { 8, 8, 8, 8 };
+	static const uint8_t d4[4] = { 213, 36, 140, 100 };
+	static const uint8_t seg[16] = { 0xfc, 0x30, 0x22, 0, 0, 0x23, 0xe0,
+	    0x09 };
+	struct harness *h = h_new(NULL);
+	struct pb p, fr;
+	const store_flow_t *o;
+
+	(void)state;
+	pb_init(&p, 10, 0, 9);
+	pb_tpl_set(&p, 402, f, FF_NELEM(f));
+	pb_tpl_set(&p, 403, g, FF_NELEM(g));
+	pb_set(&p, 402);
+	memset(&fr, 0, sizeof(fr));
+	fr_ipv4(&fr, 0, 84, 1, s4, d4);
+	pb_bytes(&fr, (const uint8_t[]){ 8, 0, 0, 0, 0, 1, 0, 1 }, 8);
+	pb_varlen(&p, &fr);
+	memset(&fr, 0, sizeof(fr));
+	fr_ipv6(&fr, 0, 24 + 40 + 8, 43);
+	pb_bytes(&fr, (const uint8_t[]){ 41, 2, 4, 0, 0, 0, 0, 0 }, 8);
+	pb_bytes(&fr, seg, 16);
+	fr_ipv6(&fr, 0, 8, 17);
+	fr_udp(&fr, 1000, 2000, 8);
+	pb_varlen(&p, &fr);
+	pb_end_set(&p);
+	pb_set(&p, 403);
+	memset(&fr, 0, sizeof(fr));
+	fr_ipv4(&fr, 0, 28, 17, d4, s4);
+	fr_udp(&fr, 53, 33000, 8);
+	pb_varlen(&p, &fr);
+	pb_u32(&p, 3);		/* packetDeltaCount: the template's own */
+	pb_end_set(&p);
+
+	assert_int_equal(h_feed(h, &p, NOW_MS), 3);
+	o = &h->out[0];
+	assert_v4(o->src, 8, 8, 8, 8);
+	assert_v4(o->dst, 213, 36, 140, 100);
+	assert_int_equal(o->proto, 1);
+	assert_int_equal(o->sport, 0);
+	assert_int_equal(o->dport, 8 * 256);
+	assert_int_equal(o->bytes, 84);
+	assert_int_equal(o->packets, 1);
+
+	o = &h->out[1];
+	assert_memory_equal(o->src, V6_S, 16);
+	assert_memory_equal(o->dst, V6_D, 16);
+	assert_int_equal(o->proto, 41);
+	assert_int_equal(o->sport, 0);
+	assert_int_equal(o->dport, 0);
+	assert_int_equal(o->bytes, 40 + 24 + 40 + 8);
+
+	/* a packet counter but no byte counter: neither is filled */
+	o = &h->out[2];
+	assert_v4(o->src, 213, 36, 140, 100);
+	assert_v4(o->dst, 8, 8, 8, 8);
+	assert_int_equal(o->proto, 17);
+	assert_int_equal(o->sport, 53);
+	assert_int_equal(o->dport, 33000);
+	assert_int_equal(o->packets, 3);
+	assert_int_equal(o->bytes, 0);
+	h_free(h);
+}
+
 static void
 test_enterprise_fields(void **state)
 {
@@ -975,13 +1413,14 @@ test_hold_then_replay(void **state)
 	assert_int_equal(st.no_template, 1);
 	assert_int_equal(st.held_replayed, 0);
 
-	/* the template comes in the next packet: the held set is decoded
-	 * with its own packet's clock */
+	/* the template comes in the next packet, 20 s later (within the
+	 * default hold time of 30 s): the held set is decoded with its own
+	 * packet's clock */
 	pb_init(&t, 9, 1, 7);
-	put_be32(t.b + 4, UPTIME + 60000);
-	put_be32(t.b + 8, EXPORT_SECS + 60);
+	put_be32(t.b + 4, UPTIME + 20000);
+	put_be32(t.b + 8, EXPORT_SECS + 20);
 	pb_tpl_set(&t, 256, V9_FIELDS, V9_NF);
-	assert_int_equal(h_feed(h, &t, NOW_MS + 60000), 2);
+	assert_int_equal(h_feed(h, &t, NOW_MS + 20000), 2);
 	assert_int_equal(h->nout, 2);
 	assert_int_equal(h->out[0].bytes, 2000);
 	assert_int_equal(h->out[1].bytes, 3000);
@@ -991,6 +1430,26 @@ test_hold_then_replay(void **state)
 	assert_int_equal(st.no_template_dropped, 0);
 	assert_int_equal(st.flows, 2);
 	assert_int_equal(decoder_stats(h->d)->flows, 2);
+
+	/* another exporter (source id 8) whose template comes 60 s after
+	 * its data: the hold time runs in the packets' clock, so the held
+	 * set has expired when the template packet arrives and is dropped,
+	 * not replayed */
+	pb_init(&p, 9, 0, 8);
+	pb_set(&p, 256);
+	pb_v9_rec(&p, 1);
+	pb_end_set(&p);
+	assert_int_equal(h_feed(h, &p, NOW_MS), 0);
+	pb_init(&t, 9, 1, 8);
+	put_be32(t.b + 4, UPTIME + 60000);
+	put_be32(t.b + 8, EXPORT_SECS + 60);
+	pb_tpl_set(&t, 256, V9_FIELDS, V9_NF);
+	assert_int_equal(h_feed(h, &t, NOW_MS + 60000), 0);
+	assert_int_equal(h->nout, 2);
+	st = h_stats(h, 9, 8);
+	assert_int_equal(st.no_template, 1);
+	assert_int_equal(st.held_replayed, 0);
+	assert_int_equal(st.no_template_dropped, 1);
 
 	/* data before its template in the same packet */
 	pb_init(&p, 10, 0, 3);
@@ -1559,6 +2018,11 @@ test_captures(void **state)
 		NULL };
 	static const char *const nprobe[] = {
 		"graylog-plugin-netflow/nprobe-netflow9-3.pcap", NULL };
+	static const char *const eompls[] = {
+		"akvorado/netflow/ethernet-over-mpls-with-control-word-"
+		"template.pcap",
+		"akvorado/netflow/ethernet-over-mpls-with-control-word-"
+		"data.pcap", NULL };
 	struct harness *h;
 	unsigned r2000 = 0, r4000 = 0;
 
@@ -1611,6 +2075,38 @@ test_captures(void **state)
 	assert_int_equal(h->nout, 892);
 	assert_int_equal(decoder_stats(h->d)->packets, 72);
 	h_free(h);
+
+	/*
+	 * dataLinkFrameSection records, 10 (tshark). tshark -V, flow 3:
+	 * MPLS 300012, 17 (S), "PW Ethernet Control Word", Ethernet, IPv4
+	 * 198.51.100.3 -> 198.51.100.4, total length 1500, ToS 0x20, TCP
+	 * 443 -> 28911, flags ACK, InputInt 1022. Flow 4 has the same
+	 * labels and a control word too, but tshark 4.0 reads an Ethernet
+	 * header without it (destination 00:00:00:00:02:00, type 0x0000)
+	 * and shows the rest as Data; its dump, read with the control word
+	 * (RFC 4385), holds IPv4 (45 20 05d4 ... c6336401 c6336402) and TCP
+	 * (01bb d883, flags 0x10): 198.51.100.1:443 -> 198.51.100.2:55427,
+	 * 1492 bytes.
+	 */
+	h = decode_files(eompls, 0);
+	assert_int_equal(h->nout, 10);
+	assert_v4(h->out[2].src, 198, 51, 100, 3);
+	assert_v4(h->out[2].dst, 198, 51, 100, 4);
+	assert_int_equal(h->out[2].sport, 443);
+	assert_int_equal(h->out[2].dport, 28911);
+	assert_int_equal(h->out[2].proto, 6);
+	assert_int_equal(h->out[2].tos, 0x20);
+	assert_int_equal(h->out[2].tcp_flags, 0x10);
+	assert_int_equal(h->out[2].bytes, 1500);
+	assert_int_equal(h->out[2].packets, 1);
+	assert_int_equal(h->out[2].in_if, 1022);
+	assert_v4(h->out[3].src, 198, 51, 100, 1);
+	assert_v4(h->out[3].dst, 198, 51, 100, 2);
+	assert_int_equal(h->out[3].sport, 443);
+	assert_int_equal(h->out[3].dport, 55427);
+	assert_int_equal(h->out[3].bytes, 1492);
+	assert_int_equal(h_stats(h, 10, 16842752).malformed, 0);
+	h_free(h);
 }
 
 int
@@ -1627,6 +2123,10 @@ main(void)
 		cmocka_unit_test(test_ipfix_withdrawal),
 		cmocka_unit_test(test_redefinition),
 		cmocka_unit_test(test_variable_length),
+		cmocka_unit_test(test_ipfix_datalink_section),
+		cmocka_unit_test(test_section_fills_only_missing),
+		cmocka_unit_test(test_v9_layer2_section_mpls),
+		cmocka_unit_test(test_ip_header_sections),
 		cmocka_unit_test(test_enterprise_fields),
 		cmocka_unit_test(test_padding),
 		cmocka_unit_test(test_v9_zero_tail),
