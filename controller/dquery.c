@@ -92,6 +92,7 @@ struct dquery {
 	int aborted;			/* deadline hit with rounds unfinished */
 	unsigned rounds;		/* rounds made (restarts included) */
 	uint64_t start, deadline, r1_deadline;	/* mono ms */
+	uint64_t start_ns;
 	uint64_t T, tau1, tau2;
 	size_t nn;
 	struct dqn *nodes;
@@ -315,7 +316,7 @@ send_reply(struct dquery *dq, const store_result_t *final, int complete,
 		bin += dq->nodes[i].bytes_in;
 		bout += dq->nodes[i].bytes_out;
 	}
-	if (wire_msg_begin(&b, WIRE_CTL_QUERY_RESULT, dq->cl_id, 16) != 0)
+	if (wire_msg_begin(&b, WIRE_CTL_QUERY_RESULT, dq->cl_id, 17) != 0)
 		goto oom;
 	wire_put_u64(&b, "len", blen);
 	wire_put_u64(&b, "chunks", chunks);
@@ -332,6 +333,7 @@ send_reply(struct dquery *dq, const store_result_t *final, int complete,
 	wire_put_u64(&b, "wire_bytes_in", bin);
 	wire_put_u64(&b, "wire_bytes_out", bout);
 	wire_put_u64(&b, "elapsed_ms", mono_ms() - dq->start);
+	wire_put_u64(&b, "elapsed_us", (mono_ns() - dq->start_ns) / 1000);
 	pk = wire_builder_pk(&b);
 	put_strarr(pk, "nodes");
 	msgpack_pack_array(pk, dq->nn);
@@ -1117,6 +1119,7 @@ on_query(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	ctlsock_hold(cl);
 	dq->nn = (size_t)k;
 	dq->start = mono_ms();
+	dq->start_ns = mono_ns();
 	dq->deadline = dq->start + timeout;
 	dq->r1_deadline = dq->start + (timeout * 3) / 4;
 	dq->round = 1;

@@ -12,6 +12,12 @@
  * reports zero counters. FILE receives one line per endpoint, "NAME
  * ADDRESS FINGERPRINT", then the program prints "ready" on stdout and
  * serves until SIGTERM or SIGINT.
+ *
+ * With -q each endpoint also runs the node's query engine
+ * (node/qengine.c) on an empty flow store of its own (DIR/peer-i/flows),
+ * for the fan-out benchmark (tests/bench/bench_dquery.sh): the
+ * controller's queries then take the full path of a real node's, less
+ * the scanning of flows.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,11 +34,15 @@
 #include "../../common/util.h"
 #include "../../node/config.h"
 #include "../../node/control.h"
+#include "../../node/qengine.h"
+#include "../../store/store.h"
 #include "../../wire/wire.h"
 
 #define MAX_PEERS	254
 
 static control_t *peers[MAX_PEERS + 1];
+static store_t *stores[MAX_PEERS + 1];
+static qengine_t *engines[MAX_PEERS + 1];
 static struct node_config *cfgs[MAX_PEERS + 1];
 static int npeers;
 static uv_signal_t sigs[2];
@@ -52,8 +62,10 @@ on_signal(uv_signal_t *s, int signum)
 {
 	(void)s;
 	(void)signum;
-	for (int i = 1; i <= npeers; i++)
+	for (int i = 1; i <= npeers; i++) {
+		qengine_stop(engines[i]);
 		control_stop(peers[i]);
+	}
 	uv_close((uv_handle_t *)&sigs[0], NULL);
 	uv_close((uv_handle_t *)&sigs[1], NULL);
 }
@@ -79,10 +91,13 @@ main(int argc, char **argv)
 	uv_loop_t loop;
 	FILE *out;
 	char err[1024], canon[WIRE_FP_LEN];
-	int ch, n = 100, rc = 0;
+	int ch, n = 100, rc = 0, query = 0;
 
-	while ((ch = getopt(argc, argv, "n:a:d:c:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:a:d:c:o:q")) != -1) {
 		switch (ch) {
+		case 'q':
+			query = 1;
+			break;
 		case 'n':
 			n = atoi(optarg);
 			break;
@@ -153,6 +168,23 @@ main(int argc, char **argv)
 			break;
 		}
 		npeers = i;
+		if (query) {
+			store_opts_t so = { 0 };
+			char sp[600];
+
+			snprintf(sp, sizeof(sp), "%s/flows", path);
+			so.path = sp;
+			so.map_size = 64u << 20;
+			if (store_open(&so, &stores[i], err, sizeof(err)) != 0 ||
+			    (engines[i] = qengine_new(&loop, stores[i],
+			    NULL)) == NULL) {
+				fprintf(stderr, "ctlpeers: %s: %s\n", name, err);
+				rc = 1;
+				break;
+			}
+			qserver_set_handler(control_qserver(peers[i]),
+			    qengine_handler(), engines[i]);
+		}
 	}
 	fclose(out);
 	for (int i = 0; i < 2; i++) {
@@ -168,11 +200,14 @@ main(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)
 		rc = 1;
-	for (int i = 1; i <= n; i++)
+	for (int i = 1; i <= n; i++) {
+		qengine_free(engines[i]);
+		store_close(stores[i]);
 		config_free(cfgs[i]);
+	}
 	return rc;
 usage:
 	fprintf(stderr, "usage: ctlpeers -n N (1..%d) -a PREFIX -d DIR "
-	    "-c CONTROLLER_FP -o FILE\n", MAX_PEERS);
+	    "-c CONTROLLER_FP -o FILE [-q]\n", MAX_PEERS);
 	return 2;
 }
