@@ -101,7 +101,8 @@ NODE_SRCS := \
 	node/qengine.c \
 	node/qserver.c \
 	node/session.c \
-	node/trust.c
+	node/trust.c \
+	node/writer.c
 
 NODE_MAIN := node/main.c
 
