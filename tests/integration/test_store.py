@@ -20,7 +20,8 @@ kernel picked free; every process is stopped by PID.
                   lock on the store): full batches are dropped and
                   counted, the node keeps answering, and once the lock is
                   released every decoded flow is either stored or counted
-                  as dropped
+                  as dropped; a controller the node is enrolled in sees
+                  the same store counters in STATUS
   StoreFull       a store map too small for the flows: failed writes are
                   counted and logged once (rate-limited), the node keeps
                   running, what was committed stays readable
@@ -288,8 +289,20 @@ class StoreBackPressure(ProcTestCase):
     ADDR = "127.0.91.3"
 
     def test_queue_full_drops_are_counted(self):
-        n = StoreNode(self, self.ADDR, name="bp",
-                      extra="store-sync no\nstore-queue 2\n").start()
+        ctl = fflib.Controller(self, extra="status-interval 1s\n").start()
+        n = StoreNode(self, self.ADDR, name="bp", extra=(
+            "store-sync no\nstore-queue 2\ncontroller-fingerprint %s\n" %
+            ctl.fingerprint()))
+        with open(n.conf) as f:
+            ports = dict(l.split()[0:2] for l in f if l.startswith((
+                "control-listen", "query-listen")))
+        addr = "%s:%s:%s" % (self.ADDR,
+                             ports["control-listen"].rsplit(":", 1)[1],
+                             ports["query-listen"].rsplit(":", 1)[1])
+        ctl.cli("nodes", "add", "bp", addr, "--fingerprint",
+                fflib.node_fingerprint(n.conf), check=True)
+        n.start()
+        ctl.wait_state("bp", "up")
         lock = LmdbWriteLock(os.path.join(n.state_dir, "flows"))
         self.addCleanup(lock.close)
         lock.acquire()
@@ -321,6 +334,14 @@ class StoreBackPressure(ProcTestCase):
         self.assertEqual(s["committed"] + s["queue_dropped"], gen["flows"])
         self.assertEqual(s["dropped"], s["queue_dropped"])
         self.assertEqual(n.totals()[0], s["committed"])
+        # The controller's STATUS: the same store, the same drops.
+        def seen():
+            k = ctl.node("bp")["counters"]
+            return k if (k["store"] and k["store_flows"] == s["flows"] and
+                         k["flows"] == gen["flows"]) else None
+        k = wait_for(seen, timeout=20, step=0.2,
+                     what="the controller to see the node's store")
+        self.assertEqual(k["store_dropped"], s["queue_dropped"])
         self.assertEqual(n.stop(), 0, n.log())
 
 
