@@ -128,6 +128,7 @@ UNIT_TESTS := \
 	test_block \
 	test_store \
 	test_config \
+	test_writer \
 	test_filter \
 	test_nf5 \
 	test_nf9 \

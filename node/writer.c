@@ -44,6 +44,7 @@ struct writer {
 	uint64_t commit_due;	/* mono ms; 0: nothing appended since */
 	uint64_t maint_due;
 	uint64_t appended, errors, last_commit_ms;
+	uint64_t committed;	/* the store's committed flows last seen */
 	int failing;
 	uint64_t last_log;	/* mono ms of the last error message */
 	uint64_t unlogged;	/* failures since that message */
@@ -107,6 +108,11 @@ publish(writer_t *w)
 	store_stats_t st;
 
 	store_get_stats(w->s, &st);
+	/* Block-fill commits happen inside store_append: note them here. */
+	if (st.committed != w->committed) {
+		w->committed = st.committed;
+		w->last_commit_ms = now_ms();
+	}
 	pthread_mutex_lock(&w->mu);
 	w->pub.store = st;
 	w->pub.appended = w->appended;
@@ -126,7 +132,6 @@ do_commit(writer_t *w)
 		note_error(w, "commit", rc);
 		return;
 	}
-	w->last_commit_ms = now_ms();
 	note_ok(w);
 }
 
