@@ -101,7 +101,8 @@ NODE_SRCS := \
 	node/qengine.c \
 	node/qserver.c \
 	node/session.c \
-	node/trust.c
+	node/trust.c \
+	node/writer.c
 
 NODE_MAIN := node/main.c
 
@@ -127,6 +128,7 @@ UNIT_TESTS := \
 	test_block \
 	test_store \
 	test_config \
+	test_writer \
 	test_filter \
 	test_nf5 \
 	test_nf9 \

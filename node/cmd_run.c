@@ -2,7 +2,9 @@
  * flowfleet-node run [-c FILE] [-f] [-n] [-v]
  *
  * The node daemon: UDP listeners -> ingest (decoder, batches, template
- * persistence) and the local control socket, on one libuv loop.
+ * persistence) -> the store writer thread -> the flow store in
+ * STATE_DIR/flows; the local control socket and the control plane
+ * (2210/4210), on one libuv loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -28,18 +31,26 @@
 #include "node.h"
 #include "qengine.h"
 #include "stats.h"
+#include "writer.h"
 
 #define PID_FILE	"node.pid"
 
 struct node {
 	uv_loop_t loop;
 	struct node_config *cfg;
+	/*
+	 * The flow store, open read-write from before control_start() until
+	 * after the loop (and with it the query channel) has closed. Any
+	 * thread may run queries on it (store_query_run); only the writer
+	 * writes.
+	 */
+	store_t *store;
+	writer_t *writer;	/* the store's writer thread */
 	listeners_t *ls;
 	ingest_t *ing;
 	ctl_t *ctl;
 	control_t *cp;		/* control plane: 2210/4210 (control.c) */
-	store_t *store;		/* the flow store (state_dir/flows) */
-	qengine_t *qe;		/* queries on 4210 (qengine.c) */
+	qengine_t *qe;		/* queries on 4210 on n->store (qengine.c) */
 	uv_signal_t sig[2];
 	int nsig;
 	int pidfd;
@@ -55,7 +66,8 @@ usage(FILE *fp)
 "usage: flowfleet-node run [-f] [-n] [-v] [-c FILE]\n"
 "\n"
 "Run the collector node: receive NetFlow v5/v9, IPFIX and sFlow v5 on UDP,\n"
-"decode it, and count everything (see 'flowfleet-node stats').\n"
+"decode it, store the flows in STATE_DIR/" NODE_STORE_DIR " (see 'flowfleet-node\n"
+"query') and count everything (see 'flowfleet-node stats').\n"
 "\n"
 "  -c FILE   configuration file (default " CONFIG_DEFAULT_PATH "; when\n"
 "            that file does not exist, every setting takes its default)\n"
@@ -66,8 +78,9 @@ usage(FILE *fp)
 "  -v        log debug messages too\n"
 "  -h, --help  this text\n"
 "\n"
-"Stop the node with SIGTERM or SIGINT: it flushes, saves its templates in\n"
-"the state directory and exits 0.\n"
+"Stop the node with SIGTERM or SIGINT: it flushes, commits every flow it\n"
+"has decoded to the store, saves its templates in the state directory and\n"
+"exits 0.\n"
 "\n"
 "Exit status: 0 on a clean stop (or a good configuration with -n), 1 when\n"
 "the configuration is bad or start-up fails, 2 on a usage error.\n");
@@ -91,10 +104,13 @@ ctl_handle(void *arg, const char *req, FILE *fp)
 	}
 	/* Count the partial batch too: stats show every decoded flow. */
 	ingest_flush(n->ing);
-	if (node_stats_collect(n->ls, n->ing, n->start_ms, &st) != 0) {
+	if (node_stats_collect(n->ls, n->ing, n->writer, n->start_ms,
+	    &st) != 0) {
 		fputs("error: out of memory\n", fp);
 		return;
 	}
+	st.retention_age_ms = n->cfg->retention_age_ms;
+	st.retention_size = n->cfg->retention_size;
 	if (json)
 		node_stats_print_json(&st, fp);
 	else
@@ -107,8 +123,35 @@ static int
 node_status(void *arg, control_status_t *out)
 {
 	struct node *n = arg;
+	int rc;
 
-	return node_stats_collect(n->ls, n->ing, n->start_ms, &out->st);
+	if ((rc = node_stats_collect(n->ls, n->ing, n->writer, n->start_ms,
+	    &out->st)) != 0)
+		return rc;
+	if (out->st.have_store) {
+		out->have_store = 1;
+		out->store = out->st.store.store;
+		out->store_queue_dropped = out->st.store.dropped;
+	}
+	return 0;
+}
+
+/*
+ * The query engine plugs in here, once the control plane is up: the
+ * query channel's server gets the engine (qengine.c), which runs
+ * queries on n->store off the loop thread. The engine is stopped in
+ * node_stop() before the query listener closes and freed in
+ * node_finish() after the loop has run dry, before the store closes.
+ */
+static int
+node_plug_queries(struct node *n, char *err, size_t errlen)
+{
+	if ((n->qe = qengine_new(&n->loop, n->store, NULL)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	qserver_set_handler(control_qserver(n->cp), qengine_handler(), n->qe);
+	return 0;
 }
 
 static void
@@ -130,8 +173,8 @@ node_stop(struct node *n, const char *why)
 		if (why != NULL)
 			log_info("stopping (%s): %" PRIu64 " datagrams, %"
 			    PRIu64 " flows, %" PRIu64 " bytes, %" PRIu64
-			    " packets", why, t->datagrams, t->flows, t->bytes,
-			    t->packets);
+			    " packets; committing to the store", why,
+			    t->datagrams, t->flows, t->bytes, t->packets);
 	}
 	ctl_close(n->ctl);
 	n->ctl = NULL;
@@ -205,57 +248,104 @@ write_pid(int fd)
 		log_warn("cannot write the pid file");
 }
 
-/* Detach: fork (the parent exits 0), new session, stdio to /dev/null. */
+/*
+ * Detach before start-up, so that every thread and the store's LMDB
+ * environment belong to the process that runs (neither survives a
+ * fork): fork, and the parent waits on a pipe until the child reports
+ * that it started (the parent exits 0) or the child exits (the parent
+ * exits with its status; the child printed why on the terminal's stderr,
+ * which it keeps until then). Returns, in the child, the pipe's write
+ * end for detach_done(), or -1 when the fork failed.
+ */
 static int
-daemonize(struct node *n)
+detach_begin(void)
 {
+	int p[2], st;
 	pid_t pid;
-	int fd, rc;
+	char c;
 
 	fflush(NULL);
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		log_warn("pipe");
+		return -1;
+	}
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
+		close(p[0]);
+		close(p[1]);
 		return -1;
 	}
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		ssize_t r;
+
+		close(p[1]);
+		while ((r = read(p[0], &c, 1)) == -1 && errno == EINTR)
+			;
+		if (r == 1)
+			_exit(0);
+		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+			;
+		_exit(WIFEXITED(st) && WEXITSTATUS(st) != 0 ?
+		    WEXITSTATUS(st) : 1);
+	}
+	close(p[0]);
 	setsid();
-	if ((rc = uv_loop_fork(&n->loop)) != 0) {
-		log_warnx("uv_loop_fork: %s", uv_strerror(rc));
-		return -1;
-	}
+	return p[1];
+}
+
+/* In the started child: stdio to /dev/null, then release the parent. */
+static void
+detach_done(int fd)
+{
+	int nfd;
+
 	if (chdir("/") == -1)
 		log_warn("chdir /");
-	if ((fd = open("/dev/null", O_RDWR)) != -1) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
+	if ((nfd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(nfd, STDIN_FILENO);
+		dup2(nfd, STDOUT_FILENO);
+		dup2(nfd, STDERR_FILENO);
+		if (nfd > STDERR_FILENO)
+			close(nfd);
 	}
-	write_pid(n->pidfd);
+	if (write(fd, "", 1) != 1)
+		log_warn("cannot tell the starting process");
+	close(fd);
+}
+
+/* Open the flow store in STATE_DIR/flows and start its writer. */
+static int
+node_open_store(struct node *n, char *err, size_t errlen)
+{
+	const struct node_config *c = n->cfg;
+	store_opts_t so;
+	writer_opts_t wo;
+	char path[4096], msg[512];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", c->state_dir, NODE_STORE_DIR);
+	memset(&so, 0, sizeof(so));
+	so.path = path;
+	so.map_size = c->store_map_size;
+	so.max_bytes = c->retention_size;
+	so.max_age_ms = c->retention_age_ms;
+	so.nosync = !c->store_sync;
+	if ((rc = store_open(&so, &n->store, msg, sizeof(msg))) != 0) {
+		snprintf(err, errlen, "cannot open the flow store: %s", msg);
+		return -1;
+	}
+	memset(&wo, 0, sizeof(wo));
+	wo.batch = INGEST_BATCH;
+	wo.queue = c->store_queue;
+	if ((rc = writer_start(n->store, &wo, &n->writer)) != 0) {
+		snprintf(err, errlen, "cannot start the store writer: %s",
+		    ff_strerror(rc));
+		return -1;
+	}
 	return 0;
 }
 
 /* Start everything; on failure return -1 with a message in err. */
-/* Open the flow store in the state directory. */
-static int
-store_start(struct node *n, char *err, size_t errlen)
-{
-	store_opts_t so;
-	char path[4096], serr[512];
-
-	snprintf(path, sizeof(path), "%s/%s", n->cfg->state_dir,
-	    NODE_STORE_DIR);
-	memset(&so, 0, sizeof(so));
-	so.path = path;
-	if (store_open(&so, &n->store, serr, sizeof(serr)) != 0) {
-		snprintf(err, errlen, "%s", serr);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 node_start(struct node *n, char *err, size_t errlen)
 {
@@ -273,7 +363,9 @@ node_start(struct node *n, char *err, size_t errlen)
 		return -1;
 	}
 	n->loop_init = 1;
-	if ((n->ing = ingest_new(&n->loop, n->cfg)) == NULL) {
+	if (node_open_store(n, err, errlen) != 0)
+		return -1;
+	if ((n->ing = ingest_new(&n->loop, n->cfg, n->writer)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -288,13 +380,8 @@ node_start(struct node *n, char *err, size_t errlen)
 	if (control_start(&n->loop, n->cfg, node_status, n, &n->cp, err,
 	    errlen) != 0)
 		return -1;
-	if (store_start(n, err, errlen) != 0)
+	if (node_plug_queries(n, err, errlen) != 0)
 		return -1;
-	if ((n->qe = qengine_new(&n->loop, n->store, NULL)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	qserver_set_handler(control_qserver(n->cp), qengine_handler(), n->qe);
 	for (int i = 0; i < 2; i++) {
 		uv_signal_init(&n->loop, &n->sig[i]);
 		n->sig[i].data = n;
@@ -340,6 +427,16 @@ node_finish(struct node *n)
 	n->ing = NULL;
 	qengine_free(n->qe);
 	n->qe = NULL;
+	/* Every batch is with the writer now: drain, commit, close. */
+	if (n->writer != NULL) {
+		store_stats_t ss;
+
+		writer_stop(n->writer);
+		n->writer = NULL;
+		store_get_stats(n->store, &ss);
+		log_info("flow store: %" PRIu64 " flows committed, %" PRIu64
+		    " stored", ss.committed, ss.flows);
+	}
 	store_close(n->store);
 	n->store = NULL;
 	if (n->pidfd >= 0) {
@@ -364,7 +461,7 @@ cmd_run(int argc, char **argv)
 	const char *conf = NULL;
 	struct node n;
 	char err[1024];
-	int c, fg = 0, check = 0, verbose = 0, rc;
+	int c, fg = 0, check = 0, verbose = 0, rc, readyfd = -1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:fnvh", opts, NULL)) != -1) {
@@ -411,6 +508,10 @@ cmd_run(int argc, char **argv)
 	log_init("flowfleet-node", 1, verbose ? LOG_LVL_DEBUG :
 	    n.cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	if (!fg && (readyfd = detach_begin()) == -1) {
+		config_free(n.cfg);
+		return 1;
+	}
 	n.start_ms = now_ms();
 
 	if (node_start(&n, err, sizeof(err)) != 0) {
@@ -422,11 +523,7 @@ cmd_run(int argc, char **argv)
 	if (!fg) {
 		log_init("flowfleet-node", 0, verbose ? LOG_LVL_DEBUG :
 		    n.cfg->log_level);
-		if (daemonize(&n) != 0) {
-			node_finish(&n);
-			config_free(n.cfg);
-			return 1;
-		}
+		detach_done(readyfd);
 	}
 	log_info("started: pid %ld, %zu sockets, state directory %s",
 	    (long)getpid(), listeners_count(n.ls), n.cfg->state_dir);

@@ -27,7 +27,9 @@ usage(FILE *fp)
 "exporter (address, protocol, domain, packets, flows, malformed packets,\n"
 "data without template and what became of it, sequence gaps and missing\n"
 "units, templates, options records, counter samples, bad sampling rates,\n"
-"last seen); and the decoder's global counters.\n"
+"last seen); the decoder's global counters; and the flow store (flows and\n"
+"blocks stored, bytes used, commits, rows pending, the writer's queue,\n"
+"flows dropped because the queue was full or a write failed, retention).\n"
 "\n"
 "  -c FILE     find the node's control socket through this configuration\n"
 "              (STATE_DIR/" CTL_SOCK_NAME "; default " CONFIG_DEFAULT_PATH

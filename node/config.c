@@ -5,8 +5,7 @@
  * A line is split into words at blanks; a word may be double-quoted (with
  * \" and \\ escapes) to hold blanks or '#'. The first word is the keyword;
  * each keyword has a handler in the table below, which is where later
- * keywords (control and query listen addresses, controller fingerprint,
- * retention) go.
+ * keywords go.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -451,6 +450,102 @@ kw_join_token(struct parse *p, char **av, int ac)
 	return 0;
 }
 
+/* --- flow store keywords (node/writer.c) -------------------------------- */
+
+static int
+kw_retention_age(struct parse *p, char **av, int ac)
+{
+	uint64_t v;
+
+	if (ac != 1)
+		return perr(p, "retention-age takes one argument: DURATION or "
+		    "none");
+	if (strcmp(av[0], "none") == 0) {
+		p->c->retention_age_ms = 0;
+		return 0;
+	}
+	if (parse_duration_ms(av[0], &v) != 0)
+		return perr(p, "retention-age: bad duration '%s' (a number "
+		    "with an optional s, m, h, d or w suffix, or none)", av[0]);
+	if (v < CONFIG_MIN_RETENTION_AGE_MS || v > CONFIG_MAX_RETENTION_AGE_MS)
+		return perr(p, "retention-age: %s is out of range (1m to "
+		    "3660d, or none)", av[0]);
+	p->c->retention_age_ms = v;
+	return 0;
+}
+
+static int
+parse_store_size(struct parse *p, const char *kw, const char *s,
+    const char *word, uint64_t *out)
+{
+	uint64_t v;
+
+	if (strcmp(s, word) == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (parse_size(s, &v) != 0)
+		return perr(p, "%s: bad size '%s' (a number with an optional "
+		    "K, M, G or T suffix, or %s)", kw, s, word);
+	if (v < CONFIG_MIN_STORE_SIZE || v > CONFIG_MAX_STORE_SIZE)
+		return perr(p, "%s: %s is out of range (1M to 64T, or %s)", kw,
+		    s, word);
+	*out = v;
+	return 0;
+}
+
+static int
+kw_retention_size(struct parse *p, char **av, int ac)
+{
+	if (ac != 1)
+		return perr(p, "retention-size takes one argument: SIZE or "
+		    "none");
+	return parse_store_size(p, "retention-size", av[0], "none",
+	    &p->c->retention_size);
+}
+
+static int
+kw_store_map_size(struct parse *p, char **av, int ac)
+{
+	if (ac != 1)
+		return perr(p, "store-map-size takes one argument: SIZE or "
+		    "auto");
+	return parse_store_size(p, "store-map-size", av[0], "auto",
+	    &p->c->store_map_size);
+}
+
+static int
+kw_store_sync(struct parse *p, char **av, int ac)
+{
+	if (ac != 1)
+		return perr(p, "store-sync takes one argument: yes or no");
+	if (strcmp(av[0], "yes") == 0)
+		p->c->store_sync = 1;
+	else if (strcmp(av[0], "no") == 0)
+		p->c->store_sync = 0;
+	else
+		return perr(p, "store-sync: expected yes or no, not '%s'",
+		    av[0]);
+	return 0;
+}
+
+static int
+kw_store_queue(struct parse *p, char **av, int ac)
+{
+	unsigned long v = 0;
+	const char *s = av[0];
+
+	if (ac != 1)
+		return perr(p, "store-queue takes one argument: BATCHES");
+	if (*s == '\0' || strspn(s, "0123456789") != strlen(s) ||
+	    strlen(s) > 5 || (v = strtoul(s, NULL, 10)) < 1 ||
+	    v > CONFIG_MAX_STORE_QUEUE)
+		return perr(p, "store-queue: '%s' is not a number of batches "
+		    "from 1 to %d", s, CONFIG_MAX_STORE_QUEUE);
+	p->c->store_queue = (unsigned)v;
+	return 0;
+}
+
 static const struct keyword keywords[] = {
 	{ "state-dir", kw_state_dir, 1, "PATH" },
 	{ "listen", kw_listen, 0, "[netflow|sflow|any] ADDRESS:PORT" },
@@ -463,6 +558,11 @@ static const struct keyword keywords[] = {
 	{ "query-listen", kw_query_listen, 1, "ADDRESS:PORT" },
 	{ "controller-fingerprint", kw_controller_fp, 1, "FINGERPRINT" },
 	{ "join-token", kw_join_token, 1, "TOKEN" },
+	{ "retention-age", kw_retention_age, 1, "DURATION|none" },
+	{ "retention-size", kw_retention_size, 1, "SIZE|none" },
+	{ "store-map-size", kw_store_map_size, 1, "SIZE|auto" },
+	{ "store-sync", kw_store_sync, 1, "yes|no" },
+	{ "store-queue", kw_store_queue, 1, "BATCHES" },
 };
 _Static_assert(FF_NELEM(keywords) <= FF_NELEM(((struct parse *)0)->seen),
     "struct parse: seen[] is too small for the keyword table");
@@ -665,6 +765,25 @@ check_control(struct parse *p)
 	return 0;
 }
 
+/* Checks across the store keywords, after the last line. */
+static int
+check_store(struct parse *p)
+{
+	struct node_config *c = p->c;
+
+	if (c->store_map_size != 0 && c->retention_size != 0 &&
+	    c->retention_size >= c->store_map_size) {
+		p->line = seen_line(p, "retention-size");
+		if (seen_line(p, "store-map-size") > p->line)
+			p->line = seen_line(p, "store-map-size");
+		return perr(p, "retention-size must be smaller than "
+		    "store-map-size (leave room: the store needs some free "
+		    "pages to delete old blocks; 'store-map-size auto' leaves "
+		    "a quarter more)");
+	}
+	return 0;
+}
+
 void
 config_free(struct node_config *c)
 {
@@ -703,6 +822,10 @@ config_parse(const char *fname, const char *buf, size_t len,
 	c->hold_unknown = 1;
 	c->hold_time_ms = CONFIG_DEFAULT_HOLD_MS;
 	c->log_level = LOG_LVL_INFO;
+	c->retention_age_ms = CONFIG_DEFAULT_RETENTION_AGE_MS;
+	c->retention_size = CONFIG_DEFAULT_RETENTION_SIZE;
+	c->store_sync = 1;
+	c->store_queue = CONFIG_DEFAULT_STORE_QUEUE;
 	if ((c->file = strdup(p.fname)) == NULL) {
 		config_free(c);
 		return FF_ENOMEM;
@@ -744,6 +867,8 @@ config_parse(const char *fname, const char *buf, size_t len,
 	}
 	if (rc == 0)
 		rc = check_control(&p);
+	if (rc == 0)
+		rc = check_store(&p);
 	if (rc == 0 && c->state_dir == NULL &&
 	    (c->state_dir = strdup(CONFIG_DEFAULT_STATE)) == NULL)
 		rc = FF_ENOMEM;
@@ -823,7 +948,9 @@ config_load(const char *path, int missing_ok, struct node_config **out,
 static void
 fmt_size_exact(uint64_t v, char *buf, size_t len)
 {
-	if (v % (1024ull * 1024 * 1024) == 0)
+	if (v != 0 && v % (1024ull << 30) == 0)
+		snprintf(buf, len, "%" PRIu64 "T", v >> 40);
+	else if (v % (1024ull * 1024 * 1024) == 0)
 		snprintf(buf, len, "%" PRIu64 "G", v >> 30);
 	else if (v % (1024ull * 1024) == 0)
 		snprintf(buf, len, "%" PRIu64 "M", v >> 20);
@@ -836,7 +963,9 @@ fmt_size_exact(uint64_t v, char *buf, size_t len)
 static void
 fmt_duration_exact(uint64_t ms, char *buf, size_t len)
 {
-	if (ms % 3600000 == 0)
+	if (ms != 0 && ms % 86400000 == 0)
+		snprintf(buf, len, "%" PRIu64 "d", ms / 86400000);
+	else if (ms % 3600000 == 0)
 		snprintf(buf, len, "%" PRIu64 "h", ms / 3600000);
 	else if (ms % 60000 == 0)
 		snprintf(buf, len, "%" PRIu64 "m", ms / 60000);
@@ -888,6 +1017,23 @@ config_print(FILE *fp, const struct node_config *c)
 		fprintf(fp, "controller-fingerprint %s\n", c->controller_fp);
 	if (c->join_token != NULL)
 		fprintf(fp, "join-token %s\n", c->join_token);
+	if (c->retention_age_ms != 0) {
+		fmt_duration_exact(c->retention_age_ms, b, sizeof(b));
+		fprintf(fp, "retention-age %s\n", b);
+	} else
+		fputs("retention-age none\n", fp);
+	if (c->retention_size != 0) {
+		fmt_size_exact(c->retention_size, b, sizeof(b));
+		fprintf(fp, "retention-size %s\n", b);
+	} else
+		fputs("retention-size none\n", fp);
+	if (c->store_map_size != 0) {
+		fmt_size_exact(c->store_map_size, b, sizeof(b));
+		fprintf(fp, "store-map-size %s\n", b);
+	} else
+		fputs("store-map-size auto\n", fp);
+	fprintf(fp, "store-sync %s\n", c->store_sync ? "yes" : "no");
+	fprintf(fp, "store-queue %u\n", c->store_queue);
 	fprintf(fp, "log-level %s\n", c->log_level >= 0 &&
 	    c->log_level < (int)FF_NELEM(levels) ? levels[c->log_level] :
 	    "info");

@@ -26,6 +26,15 @@
 #define CONFIG_DEFAULT_CONTROL_PORT	2210
 #define CONFIG_DEFAULT_QUERY_PORT	4210
 #define CONFIG_MAX_NAME		63		/* bytes of a node name */
+/* flow store (node/writer.c) */
+#define CONFIG_DEFAULT_RETENTION_AGE_MS	(30ull * 86400 * 1000)	/* 30d */
+#define CONFIG_DEFAULT_RETENTION_SIZE	(16ull << 30)		/* 16G */
+#define CONFIG_MIN_RETENTION_AGE_MS	60000ull		/* 1m */
+#define CONFIG_MAX_RETENTION_AGE_MS	(3660ull * 86400 * 1000)	/* ~10y */
+#define CONFIG_MIN_STORE_SIZE		(1ull << 20)		/* 1M */
+#define CONFIG_MAX_STORE_SIZE		(64ull << 40)		/* 64T */
+#define CONFIG_DEFAULT_STORE_QUEUE	64	/* batches */
+#define CONFIG_MAX_STORE_QUEUE		1024
 
 /* What a listen socket is labelled as receiving (the decoder auto-detects
    the content whatever the label). */
@@ -59,6 +68,13 @@ struct node_config {
 	struct config_listen query_listen;	/* TCP, default *:4210 */
 	char *controller_fp;		/* canonical "sha256:..." or NULL */
 	char *join_token;		/* "ffj1...." or NULL */
+	/* flow store (node/writer.c), in STATE_DIR/flows */
+	uint64_t retention_age_ms;	/* drop flows older than this; 0 none */
+	uint64_t retention_size;	/* keep the store below; 0 none */
+	uint64_t store_map_size;	/* LMDB map size; 0 auto */
+	int store_sync;			/* 1: fsync at every commit */
+	unsigned store_queue;		/* batches that may wait for the
+					   writer (back-pressure beyond) */
 };
 
 /*

@@ -67,8 +67,8 @@ status_sums(const control_status_t *cs, struct sample *sm, uint64_t *kdrops,
 		*truncated += st->sockets[i].truncated;
 	}
 	sm->flows = st->totals.flows;
-	sm->drops = *kdrops + *truncated +
-	    (cs->have_store ? cs->store.dropped : 0);
+	sm->drops = *kdrops + *truncated + (cs->have_store ?
+	    cs->store.dropped + cs->store_queue_dropped : 0);
 	sm->save_errors = st->templates.save_errors;
 	sm->exporters_dropped = st->decoder.exporters_dropped;
 	sm->store_errors = cs->have_store ? cs->store.write_errors : 0;
@@ -271,13 +271,15 @@ reply_status(struct control *c, sess_t *s, const wire_msg_t *m)
 	put_map_u64(pk, "exporters", cs.st.nexporters);
 	if (cs.have_store) {
 		wire_put_key(&b, "store");
-		msgpack_pack_map(pk, 8);
+		msgpack_pack_map(pk, 9);
 		put_map_u64(pk, "flows", cs.store.flows);
 		put_map_u64(pk, "blocks", cs.store.blocks);
 		put_map_u64(pk, "bytes_used", cs.store.bytes_used);
 		put_map_u64(pk, "committed", cs.store.committed);
 		put_map_u64(pk, "write_errors", cs.store.write_errors);
-		put_map_u64(pk, "dropped", cs.store.dropped);
+		put_map_u64(pk, "dropped", cs.store.dropped +
+		    cs.store_queue_dropped);
+		put_map_u64(pk, "queue_dropped", cs.store_queue_dropped);
 		put_map_u64(pk, "oldest_ms", cs.store.oldest_ms);
 		put_map_u64(pk, "newest_ms", cs.store.newest_ms);
 	}

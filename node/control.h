@@ -20,11 +20,14 @@
 #define CONTROL_RATE_WINDOW	10	/* seconds of samples for rates */
 
 /* What STATUS reports: the counters snapshot and, when the node has a
-   store, the store's counters. */
+   store, the store's counters and the flows its writer dropped because
+   its queue was full (back-pressure; store.dropped counts the flows lost
+   to failed writes). */
 typedef struct control_status {
 	node_stats_t st;	/* from node_stats_collect() */
 	int have_store;
 	store_stats_t store;
+	uint64_t store_queue_dropped;
 } control_status_t;
 
 /*

@@ -20,7 +20,8 @@
 #include "../common/util.h"
 #include "ingest.h"
 
-#define TICK_MS	1000
+#define TICK_MS		INGEST_FLUSH_MS
+#define SLOW_TICKS	(1000 / TICK_MS)	/* once-a-second work */
 
 struct save_work {
 	uv_work_t req;
@@ -34,10 +35,12 @@ struct save_work {
 struct ingest {
 	uv_loop_t *loop;
 	decoder_t *dec;
+	writer_t *w;		/* NULL: batches are only counted */
 	flow_sink_t sink;
 	ingest_totals_t tot;
 	ingest_tplstats_t tps;
 	uv_timer_t tick;
+	unsigned ticks;
 	int tick_init;
 	int closing;
 	char *dir;		/* state directory */
@@ -49,13 +52,17 @@ struct ingest {
 };
 
 /*
- * The consumer of full batches. Today it keeps the node's totals; the
- * store's writer thread will take the batch from here.
+ * The consumer of full (and, every INGEST_FLUSH_MS, partial) batches: the
+ * node's totals, then the buffer itself goes to the store writer, which
+ * gives back an empty one (or, when its queue is full, drops the flows,
+ * counts them and leaves us the buffer).
  */
 static void
-ingest_batch(ingest_t *ing, const store_flow_t *flows, size_t n)
+ingest_batch(ingest_t *ing, flow_sink_t *s)
 {
+	const store_flow_t *flows = s->flows;
 	uint64_t bytes = 0, packets = 0;
+	size_t n = s->n;
 
 	for (size_t i = 0; i < n; i++) {
 		bytes += flows[i].bytes;
@@ -65,12 +72,14 @@ ingest_batch(ingest_t *ing, const store_flow_t *flows, size_t n)
 	ing->tot.bytes += bytes;
 	ing->tot.packets += packets;
 	ing->tot.batches++;
+	if (ing->w != NULL)
+		s->flows = writer_submit(ing->w, s->flows, n);
 }
 
 static void
 sink_flush(flow_sink_t *s)
 {
-	ingest_batch(s->arg, s->flows, s->n);
+	ingest_batch(s->arg, s);
 	s->n = 0;
 }
 
@@ -329,7 +338,7 @@ damaged:
 /* --- lifecycle ----------------------------------------------------------- */
 
 ingest_t *
-ingest_new(uv_loop_t *loop, const struct node_config *c)
+ingest_new(uv_loop_t *loop, const struct node_config *c, writer_t *w)
 {
 	decoder_opts_t o;
 	ingest_t *ing;
@@ -337,6 +346,7 @@ ingest_new(uv_loop_t *loop, const struct node_config *c)
 	if ((ing = calloc(1, sizeof(*ing))) == NULL)
 		return NULL;
 	ing->loop = loop;
+	ing->w = w;
 	memset(&o, 0, sizeof(o));
 	o.hold_unknown = c->hold_unknown ? 1 : -1;
 	o.hold_max_ms = (uint32_t)c->hold_time_ms;
@@ -365,9 +375,11 @@ on_tick(uv_timer_t *t)
 {
 	ingest_t *ing = t->data;
 
-	decoder_tick(ing->dec, now_ms(), &ing->sink);
+	if (++ing->ticks % SLOW_TICKS == 0)
+		decoder_tick(ing->dec, now_ms(), &ing->sink);
 	ingest_flush(ing);
-	save_async(ing);
+	if (ing->ticks % SLOW_TICKS == 0)
+		save_async(ing);
 }
 
 int

@@ -1,11 +1,13 @@
 /*
- * Ingest: datagram -> decoder -> batch of flow records -> the consumer of
- * full batches (for now: the node's totals; the store plugs in at
- * ingest_batch() in ingest.c). Also the once-a-second housekeeping tick
- * and template persistence in STATE_DIR/templates.bin.
+ * Ingest: datagram -> decoder -> batch of flow records -> the node's
+ * totals and the store writer (writer.c), which takes each full batch
+ * buffer whole. Also the housekeeping tick (the partial batch goes to
+ * the writer every INGEST_FLUSH_MS; held data and template persistence
+ * in STATE_DIR/templates.bin once a second).
  *
  * Everything here runs on the loop thread, except the template file
- * write, which runs in libuv's thread pool.
+ * write, which runs in libuv's thread pool, and the store writes, which
+ * run in the writer's thread.
  */
 #ifndef FF_NODE_INGEST_H
 #define FF_NODE_INGEST_H
@@ -16,18 +18,21 @@
 
 #include "config.h"
 #include "decode.h"
+#include "writer.h"
 
 #define INGEST_BATCH		4096	/* flow records per batch */
+#define INGEST_FLUSH_MS		250	/* longest a partial batch waits */
 #define INGEST_TEMPLATES_FILE	"templates.bin"
 #define INGEST_TEMPLATES_MAX	(256u * 1024 * 1024)	/* file size cap */
 
 typedef struct ingest ingest_t;
 
-/* Node totals, counted when a batch is consumed. */
+/* Node totals, counted when a batch is handed on (to the writer, which
+   may still drop it: see writer_stats_t). */
 typedef struct ingest_totals {
 	uint64_t datagrams;	/* datagrams given to the decoder */
 	uint64_t datagram_bytes;
-	uint64_t flows;		/* flow records consumed */
+	uint64_t flows;		/* flow records decoded and handed on */
 	uint64_t bytes;		/* sum of the flows' bytes */
 	uint64_t packets;	/* sum of the flows' packets */
 	uint64_t batches;	/* batches consumed */
@@ -46,15 +51,19 @@ typedef struct ingest_tplstats {
  * Create the ingest state for configuration c: a decoder with c's hold
  * options, the batch, and the templates loaded from
  * c->state_dir/templates.bin (a missing file is normal; a damaged one is
- * logged and renamed to templates.bin.damaged, never fatal). Returns NULL
- * on allocation failure.
+ * logged and renamed to templates.bin.damaged, never fatal). Full
+ * batches go to writer w (batch size INGEST_BATCH; NULL: they are only
+ * counted), which must outlive the ingest state. Returns NULL on
+ * allocation failure.
  */
-ingest_t *ingest_new(uv_loop_t *loop, const struct node_config *c);
+ingest_t *ingest_new(uv_loop_t *loop, const struct node_config *c,
+    writer_t *w);
 
 /*
- * Start the once-a-second tick: held data is replayed or expired, the
- * partial batch is flushed, and changed templates are written to the
- * state directory. Returns 0 or a negative ff_err code.
+ * Start the tick: every INGEST_FLUSH_MS the partial batch goes to the
+ * writer; once a second held data is replayed or expired and changed
+ * templates are written to the state directory. Returns 0 or a negative
+ * ff_err code.
  */
 int ingest_start(ingest_t *ing);
 
@@ -62,7 +71,7 @@ int ingest_start(ingest_t *ing);
 void ingest_datagram(void *arg, const uint8_t addr[16], uint16_t port,
     const uint8_t *buf, size_t len, uint64_t now_ms);
 
-/* Hand the partial batch to its consumer now. */
+/* Hand the partial batch to the writer now. */
 void ingest_flush(ingest_t *ing);
 
 /*

@@ -81,7 +81,7 @@ cmp_exporter(const void *x, const void *y)
 
 int
 node_stats_collect(const listeners_t *ls, const ingest_t *ing,
-    uint64_t start_ms, node_stats_t *st)
+    writer_t *w, uint64_t start_ms, node_stats_t *st)
 {
 	struct exp_acc acc;
 
@@ -93,6 +93,10 @@ node_stats_collect(const listeners_t *ls, const ingest_t *ing,
 	st->totals = *ingest_totals(ing);
 	st->decoder = *decoder_stats(ingest_decoder(ing));
 	st->templates = *ingest_tplstats(ing);
+	if (w != NULL) {
+		st->have_store = 1;
+		writer_get_stats(w, &st->store);
+	}
 	if (ls != NULL && listeners_count(ls) > 0) {
 		st->nsockets = listeners_count(ls);
 		if ((st->sockets = calloc(st->nsockets,
@@ -127,6 +131,36 @@ node_stats_release(node_stats_t *st)
 
 /* --- JSON ----------------------------------------------------------------- */
 
+static void
+print_store_json(const node_stats_t *st, FILE *fp)
+{
+	const writer_stats_t *w = &st->store;
+	const store_stats_t *s = &w->store;
+
+	fprintf(fp, "\"store\":{\"flows\":%" PRIu64 ",\"blocks\":%" PRIu64
+	    ",\"bytes_used\":%" PRIu64 ",\"map_size\":%" PRIu64
+	    ",\"oldest_ms\":%" PRIu64 ",\"newest_ms\":%" PRIu64
+	    ",\"appended\":%" PRIu64 ",\"committed\":%" PRIu64
+	    ",\"commits\":%" PRIu64 ",\"pending\":%" PRIu64
+	    ",\"last_commit_ms\":%" PRIu64 ",\"write_errors\":%" PRIu64
+	    ",\"write_dropped\":%" PRIu64 ",\"failing\":%s"
+	    ",\"queue_batches\":%" PRIu64 ",\"queue_flows\":%" PRIu64
+	    ",\"queued\":%" PRIu64 ",\"queue_capacity\":%" PRIu64
+	    ",\"queue_peak\":%" PRIu64 ",\"queue_dropped\":%" PRIu64
+	    ",\"queue_dropped_batches\":%" PRIu64 ",\"dropped\":%" PRIu64
+	    ",\"expired_flows\":%" PRIu64 ",\"expired_blocks\":%" PRIu64
+	    ",\"compactions\":%" PRIu64 ",\"damaged_blocks\":%" PRIu64
+	    ",\"retention_age_ms\":%" PRIu64 ",\"retention_size\":%" PRIu64
+	    "},", s->flows, s->blocks, s->bytes_used, s->map_size,
+	    s->oldest_ms, s->newest_ms, s->appended, s->committed, s->commits,
+	    s->pending, w->last_commit_ms, s->write_errors, s->dropped,
+	    w->failing ? "true" : "false", w->batches, w->flows, w->queued,
+	    w->queue_cap, w->queue_peak, w->dropped, w->dropped_batches,
+	    w->dropped + s->dropped, s->expired_flows, s->expired_blocks,
+	    s->compactions, s->damaged_blocks, st->retention_age_ms,
+	    st->retention_size);
+}
+
 int
 node_stats_print_json(const node_stats_t *st, FILE *fp)
 {
@@ -153,6 +187,8 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 	    ",\"load_failed\":%s},", tp->saves, tp->save_errors,
 	    tp->last_save_ms, tp->loaded_bytes,
 	    tp->load_failed ? "true" : "false");
+	if (st->have_store)
+		print_store_json(st, fp);
 	fputs("\"sockets\":[", fp);
 	for (size_t i = 0; i < st->nsockets; i++) {
 		const listener_stats_t *s = &st->sockets[i];
@@ -318,6 +354,56 @@ exporter_row(const void *arg, long i, char cells[][CELL])
 	age_fmt(st->now_ms, e->st.last_seen_ms, cells[15], CELL);
 }
 
+/* A duration in its largest whole unit ("30d", "90m", "1500ms"). */
+static void
+dur_fmt(uint64_t ms, char *buf, size_t len)
+{
+	static const struct {
+		uint64_t ms;
+		const char *unit;
+	} u[] = { { 86400000, "d" }, { 3600000, "h" }, { 60000, "m" },
+	    { 1000, "s" }, { 1, "ms" } };
+
+	for (size_t i = 0; i < FF_NELEM(u); i++)
+		if (ms % u[i].ms == 0 || u[i].ms == 1) {
+			snprintf(buf, len, "%" PRIu64 "%s", ms / u[i].ms,
+			    u[i].unit);
+			return;
+		}
+}
+
+static void
+print_store_table(const node_stats_t *st, FILE *fp)
+{
+	const writer_stats_t *w = &st->store;
+	const store_stats_t *s = &w->store;
+	char used[32], map[32], last[32], age[32], size[32];
+
+	size_fmt(s->bytes_used, used, sizeof(used));
+	size_fmt(s->map_size, map, sizeof(map));
+	age_fmt(st->now_ms, w->last_commit_ms, last, sizeof(last));
+	if (st->retention_age_ms != 0)
+		dur_fmt(st->retention_age_ms, age, sizeof(age));
+	else
+		snprintf(age, sizeof(age), "none");
+	if (st->retention_size != 0)
+		size_fmt(st->retention_size, size, sizeof(size));
+	else
+		snprintf(size, sizeof(size), "none");
+	fprintf(fp, "store      flows %" PRIu64 " in %" PRIu64 " blocks, %s "
+	    "used of a %s map; committed %" PRIu64 " in %" PRIu64
+	    " commits (last %s), pending %" PRIu64 "%s\n", s->flows,
+	    s->blocks, used, map, s->committed, s->commits, last, s->pending,
+	    w->failing ? " (WRITES FAILING)" : "");
+	fprintf(fp, "           queue %" PRIu64 "/%" PRIu64 " batches (peak %"
+	    PRIu64 "), dropped: queue full %" PRIu64 " flows, write errors %"
+	    PRIu64 " (%" PRIu64 " flows)\n", w->queued, w->queue_cap,
+	    w->queue_peak, w->dropped, s->write_errors, s->dropped);
+	fprintf(fp, "           retention age %s, size %s: expired %" PRIu64
+	    " flows in %" PRIu64 " blocks; compactions %" PRIu64 "\n", age,
+	    size, s->expired_flows, s->expired_blocks, s->compactions);
+}
+
 int
 node_stats_print_table(const node_stats_t *st, FILE *fp)
 {
@@ -348,6 +434,8 @@ node_stats_print_table(const node_stats_t *st, FILE *fp)
 	    "errors %" PRIu64 ", loaded at start %" PRIu64 " bytes%s\n",
 	    tp->saves, last, tp->save_errors, tp->loaded_bytes,
 	    tp->load_failed ? " (file was damaged: moved aside)" : "");
+	if (st->have_store)
+		print_store_table(st, fp);
 	fputc('\n', fp);
 	if (st->nsockets > 0)
 		print_table(fp, st, st->nsockets, 8, socket_row, sock_left);

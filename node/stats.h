@@ -1,9 +1,9 @@
 /*
  * The node's counters: one snapshot taken on the loop thread (uptime,
- * totals, decoder globals, template persistence, per socket, per
- * exporter), printed as an aligned table or as JSON. The local `stats`
- * command prints it now; the controller session will send the same
- * snapshot.
+ * totals, decoder globals, template persistence, the flow store and its
+ * writer, per socket, per exporter), printed as an aligned table or as
+ * JSON. The local `stats` command prints it; the controller's STATUS is
+ * made from the same snapshot (control.c).
  */
 #ifndef FF_NODE_STATS_H
 #define FF_NODE_STATS_H
@@ -15,6 +15,7 @@
 #include "decode.h"
 #include "ingest.h"
 #include "listener.h"
+#include "writer.h"
 
 /* One exporter's counters. */
 typedef struct node_exporter {
@@ -31,6 +32,10 @@ typedef struct node_stats {
 	ingest_totals_t totals;
 	decoder_stats_t decoder;
 	ingest_tplstats_t templates;
+	int have_store;		/* the node writes a flow store */
+	writer_stats_t store;	/* ... its writer's and store's counters */
+	uint64_t retention_age_ms;	/* the store's settings, 0 = none */
+	uint64_t retention_size;
 	listener_stats_t *sockets;	/* nsockets entries */
 	size_t nsockets;
 	node_exporter_t *exporters;	/* sorted by address, version, domain */
@@ -38,13 +43,15 @@ typedef struct node_stats {
 } node_stats_t;
 
 /*
- * Take a snapshot of the counters of listeners ls (may be NULL) and
- * ingest ing into *st (kernel drop counts are read from /proc now).
- * Call on the loop thread. Returns 0 or FF_ENOMEM; on success release
- * the arrays with node_stats_release().
+ * Take a snapshot of the counters of listeners ls (may be NULL), ingest
+ * ing and store writer w (may be NULL: no store section) into *st
+ * (kernel drop counts are read from /proc now). Call on the loop thread.
+ * Returns 0 or FF_ENOMEM; on success release the arrays with
+ * node_stats_release(). The caller may fill in retention_age_ms and
+ * retention_size afterwards, for printing.
  */
 int node_stats_collect(const listeners_t *ls, const ingest_t *ing,
-    uint64_t start_ms, node_stats_t *st);
+    writer_t *w, uint64_t start_ms, node_stats_t *st);
 
 /* Free the arrays of a snapshot. Accepts NULL. */
 void node_stats_release(node_stats_t *st);

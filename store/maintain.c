@@ -303,10 +303,16 @@ store_maintain(store_t *s, uint64_t now, uint64_t budget_ms)
 {
 	uint64_t deadline = budget_ms != 0 ? mono_ms() + budget_ms : 0;
 	MDB_txn *txn;
-	int rc = 0, rc2, changed = 0;
+	int rc = 0, rc2, changed = 0, dead;
 
 	if (s->readonly)
 		return FF_ENOTSUP;
+	/*
+	 * Free the reader slots of processes that died while reading (a
+	 * killed query command): a stale slot would keep its snapshot's
+	 * pages from being reused, and the file growing.
+	 */
+	mdb_reader_check(s->env, &dead);
 	if (s->max_age_ms != 0 && now > s->max_age_ms)
 		rc = expire(s, 0, now - s->max_age_ms, deadline, &changed);
 	if (s->max_bytes != 0 && !past(deadline)) {

@@ -127,8 +127,9 @@ int store_commit(store_t *s);
 
 /*
  * Writer thread: enforce retention (age relative to now_ms, size) and
- * merge runs of small blocks, spending about budget_ms at most. Returns 0
- * or a negative ff_err code.
+ * merge runs of small blocks, spending about budget_ms at most; also free
+ * the reader slots of processes that died while reading. Returns 0 or a
+ * negative ff_err code.
  */
 int store_maintain(store_t *s, uint64_t now_ms, uint64_t budget_ms);
 

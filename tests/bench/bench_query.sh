@@ -10,8 +10,10 @@
 # 3 million distinct flow records replayed with advancing export times,
 # Zipf host popularity) sent over loopback at QBENCH_FPS to nfcapd -y
 # (LZ4), and the same datagrams decoded by the node's decoder into a
-# flow store (flowgen --store). nfcapd must have received every flow
-# (nfdump -I), or the figures are reported as not comparable.
+# flow store (flowgen --store: the node's decoder and store in flowgen's
+# process; the daemon's own ingest path is measured by
+# bench_ingest_query.sh). nfcapd must have received every flow (nfdump
+# -I), or the figures are reported as not comparable.
 #
 # Questions: the top 10 source addresses by bytes, without a filter and
 # with the filter 'proto tcp and dst port 443':

@@ -62,6 +62,9 @@ usage(FILE *fp)
 "Output:\n"
 "      --send ADDR     UDP to ADDR (127.0.0.0/8 or ::1 only)\n"
 "  -p, --port N        UDP port (2055; sflow 6343)\n"
+"      --tee PORT      also send every datagram, in the same order, to PORT\n"
+"                      on the same address: two collectors get the very same\n"
+"                      stream (a datagram counts once both accepted it)\n"
 "      --pcap FILE     write an Ethernet/IPv4/UDP pcap instead\n"
 "      --dry-run       generate only (speed of the generator itself)\n"
 "      --store DIR     also decode every datagram with the node's decoder\n"
@@ -151,6 +154,7 @@ struct run {
 	unsigned batch;
 	fg_totals_t tot;
 	uint64_t refused, enobufs;
+	uint16_t tee_port;	/* 0: none */
 	const char *stopped;
 	uint64_t t0_ns, t1_ns;
 	struct tostore *ts;	/* NULL without --store */
@@ -282,21 +286,73 @@ pace_ns(const struct run *r)
 	    (double)r->pps);
 }
 
+/* A UDP socket connected to ss (port replaced by port when non-zero). */
+static int
+send_socket(const struct sockaddr_storage *ss, socklen_t sl, uint16_t port)
+{
+	struct sockaddr_storage to = *ss;
+	int fd, sz = 4 << 20;
+
+	if (port != 0) {
+		if (to.ss_family == AF_INET)
+			((struct sockaddr_in *)&to)->sin_port = htons(port);
+		else
+			((struct sockaddr_in6 *)&to)->sin6_port = htons(port);
+	}
+	if ((fd = socket(to.ss_family, SOCK_DGRAM, 0)) == -1) {
+		perror("flowgen: socket");
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (connect(fd, (const struct sockaddr *)&to, sl) == -1) {
+		perror("flowgen: connect");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* --tee: send msgs[0 .. k - 1] on fd, all of them. Returns 0 or -1. */
+static int
+tee_send(struct run *r, int fd, struct mmsghdr *msgs, unsigned k)
+{
+	unsigned sent = 0;
+
+	while (sent < k) {
+		int n = sendmmsg(fd, msgs + sent, k - sent, 0);
+
+		if (n < 0) {
+			if (errno == ECONNREFUSED) {
+				r->refused++;
+				continue;
+			}
+			if (errno == ENOBUFS || errno == EAGAIN) {
+				r->enobufs++;
+				usleep(50);
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			perror("flowgen: sendmmsg (tee)");
+			return -1;
+		}
+		sent += (unsigned)n;
+	}
+	return 0;
+}
+
 static int
 run_send(struct run *r, const struct sockaddr_storage *ss, socklen_t sl)
 {
 	static struct mmsghdr msgs[MAX_BATCH];
 	static struct iovec iov[MAX_BATCH];
 	static fg_dgram_t dg[MAX_BATCH];
-	int fd, sz = 4 << 20;
+	int fd, tfd = -1;
 
-	if ((fd = socket(ss->ss_family, SOCK_DGRAM, 0)) == -1) {
-		perror("flowgen: socket");
+	if ((fd = send_socket(ss, sl, 0)) == -1)
 		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	if (connect(fd, (const struct sockaddr *)ss, sl) == -1) {
-		perror("flowgen: connect");
+	if (r->tee_port != 0 && (tfd = send_socket(ss, sl,
+	    r->tee_port)) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -345,6 +401,14 @@ run_send(struct run *r, const struct sockaddr_storage *ss, socklen_t sl)
 					continue;
 				perror("flowgen: sendmmsg");
 				close(fd);
+				if (tfd != -1)
+					close(tfd);
+				return -1;
+			}
+			if (tfd != -1 && tee_send(r, tfd, msgs + sent,
+			    (unsigned)n) != 0) {
+				close(fd);
+				close(tfd);
 				return -1;
 			}
 			for (int i = 0; i < n; i++) {
@@ -358,6 +422,8 @@ run_send(struct run *r, const struct sockaddr_storage *ss, socklen_t sl)
 	}
 	r->t1_ns = mono_ns();
 	close(fd);
+	if (tfd != -1)
+		close(tfd);
 	return 0;
 }
 
@@ -536,7 +602,7 @@ main(int argc, char **argv)
 {
 	enum { O_POOL = 256, O_SIZE, O_PERPKT, O_V6, O_HOSTS, O_ZIPF, O_EXP,
 	    O_TPL, O_SAMP, O_SEND, O_PCAP, O_DRY, O_PACKETS, O_PPS, O_FPS,
-	    O_BATCH, O_JSON, O_STORE, O_SALT };
+	    O_BATCH, O_JSON, O_STORE, O_TEE, O_SALT };
 	static const struct option lopts[] = {
 		{ "proto", required_argument, NULL, 'P' },
 		{ "seed", required_argument, NULL, 's' },
@@ -562,6 +628,7 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "store", required_argument, NULL, O_STORE },
 		{ "host-salt", required_argument, NULL, O_SALT },
+		{ "tee", required_argument, NULL, O_TEE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -661,6 +728,11 @@ main(int argc, char **argv)
 		case O_PACKETS: r.max_packets = v; break;
 		case O_PPS: r.pps = v; break;
 		case O_FPS: fps = v; break;
+		case O_TEE:
+			if (v == 0 || v > 65535)
+				goto bad;
+			r.tee_port = (uint16_t)v;
+			break;
 		case O_BATCH:
 			if (v == 0 || v > MAX_BATCH)
 				goto bad;
@@ -677,7 +749,8 @@ bad:
 	}
 	if (store != NULL && send == NULL && pcap == NULL)
 		dry = 1;
-	if (optind != argc || (send != NULL) + (pcap != NULL) + dry != 1) {
+	if (optind != argc || (send != NULL) + (pcap != NULL) + dry != 1 ||
+	    (r.tee_port != 0 && send == NULL)) {
 		usage(stderr);
 		return 2;
 	}
@@ -737,6 +810,9 @@ bad:
 		snprintf(dest, sizeof(dest), "%s%s%s:%u",
 		    ss.ss_family == AF_INET6 ? "[" : "", send,
 		    ss.ss_family == AF_INET6 ? "]" : "", (unsigned)port);
+		if (r.tee_port != 0)
+			snprintf(dest + strlen(dest), sizeof(dest) -
+			    strlen(dest), "+%u", (unsigned)r.tee_port);
 		report(&r, "send", dest, json, stored);
 	} else if (pcap != NULL)
 		report(&r, "pcap", pcap, json, stored);

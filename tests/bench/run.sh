@@ -16,6 +16,10 @@
 #    benches, each documented in its source) run after it, pinned the same
 #    way.
 #
+# 2b. Query speed beside nfdump (tests/bench/bench_query.sh) and ingest
+#    into the store while queries run (tests/bench/bench_ingest_query.sh):
+#    each documented in its own header.
+#
 # 3. End-to-end receive rate over loopback, flowfleet-node beside nfdump's
 #    nfcapd, on the same generated traffic:
 #    - Traffic: flowgen NetFlow v9, seed 1, IPv4 template of 18 fields
@@ -37,7 +41,10 @@
 #    - Sweep: for each target rate (BENCH_RATES, flows/s, 0 = flat out), a
 #      fresh collector is started, fed BENCH_FLOWS flows, and counted:
 #        flowfleet-node: `flowfleet-node stats --json` totals.flows once
-#          the count stops moving; kernel drops from its socket counters;
+#          the count stops moving and its store has committed everything,
+#          less the flows its store dropped (store.dropped: writer queue
+#          full or failed writes), so "received" means stored; kernel
+#          drops from its socket counters;
 #        nfcapd: kernel drops from /proc/net/udp while its socket is still
 #          open, then SIGTERM (it writes its file only when it stops), then
 #          `nfdump -R DIR -I` for the flow count.
@@ -57,7 +64,8 @@
 #
 # Environment: FF_BIN (flowfleet-node), FF_BENCH (flowgen, bench_decode),
 # BENCH_RATES, BENCH_FLOWS, BENCH_RCVBUF (bytes), BENCH_MAX_LOSSY,
-# BENCH_SKIP (list of: check decode query e2e node nfcapd), BENCH_KEEP=1 (keep
+# BENCH_SKIP (list of: check decode query ingestq control e2e node nfcapd),
+# BENCH_KEEP=1 (keep
 # the work directory), BENCH_PORT (first of two UDP ports, default 29055).
 
 set -u
@@ -237,6 +245,9 @@ fi
 # Query speed beside nfdump: tests/bench/bench_query.sh.
 skip query || "$HERE/bench_query.sh" || STATUS=1
 
+# Ingest into the store while a query runs: tests/bench/bench_ingest_query.sh.
+skip ingestq || timeout 1800 "$HERE/bench_ingest_query.sh" || STATUS=1
+
 skip control || timeout 900 "$HERE/bench_control.sh" || STATUS=1	# control plane: 100 nodes' TLS sessions (issue 4)
 
 # --- 3. end to end ---------------------------------------------------------
@@ -301,15 +312,15 @@ send() {
 	    "${args[@]}" --json >"$out" 2>"$out.err"
 }
 
-# Poll a node's counters until its stored-batch total (totals.flows) has
-# caught up with what the decoder produced (decoder.flows; the partial
-# batch is flushed once a second) and neither moved for a second.
-# Bounded by $2 seconds.
+# Poll a node's counters until its batch total (totals.flows) has caught
+# up with what the decoder produced (decoder.flows), its store has nothing
+# queued or pending, and none of it moved for a second. Bounded by $2
+# seconds.
 node_settle() {
 	local conf=$1 limit=$2 prev=-1 cur same=0 i
 	for ((i = 0; i < limit * 4; i++)); do
 		if timeout 10 "$NODE" stats -c "$conf" --json >"$WORK/stats.json" 2>/dev/null; then
-			cur=$(jget "$WORK/stats.json" '"%d/%d" % (j["totals"]["flows"], j["decoder"]["flows"])')
+			cur=$(jget "$WORK/stats.json" '"%d/%d" % (j["totals"]["flows"], j["decoder"]["flows"] if not "store" in j or j["store"]["queued"] + j["store"]["pending"] == 0 else -1)')
 			if [[ $cur == "$prev" && ${cur%/*} == "${cur#*/}" ]]; then
 				((++same >= 4)) && return 0
 			else
@@ -368,7 +379,7 @@ run_node() {
 	w1=$(date +%s%N)
 	node_settle "$conf" 30 ||
 	    echo "  (node's flow count still moving after 30 s)" >&2
-	recv=$(jget "$WORK/stats.json" 'j["totals"]["flows"]')
+	recv=$(jget "$WORK/stats.json" 'j["totals"]["flows"] - (j["store"]["dropped"] if "store" in j else 0)')
 	drops=$(jget "$WORK/stats.json" 'sum(s["drops"] or 0 for s in j["sockets"])')
 	HAS_STORE=$(jget "$WORK/stats.json" '"yes" if "store" in j else "no"')
 	stop_pid "$pid" 30

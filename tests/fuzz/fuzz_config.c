@@ -5,7 +5,8 @@
  * checked, else the target aborts:
  *  - an error is FF_ESYNTAX with a message "fuzz.conf:LINE: ..." whose
  *    LINE lies within the text, and no configuration;
- *  - a configuration has every value within its documented range, an
+ *  - a configuration has every value within its documented range (the
+ *    store's retention-size below store-map-size when both are set), an
  *    absolute state-dir, at least one listener with a port, and its
  *    normalized print parses back to the same configuration.
  */
@@ -57,6 +58,23 @@ check_config(const struct node_config *c)
 		abort();
 	if (c->log_level < 0 || c->log_level > 2)
 		abort();
+	if (c->retention_age_ms != 0 &&
+	    (c->retention_age_ms < CONFIG_MIN_RETENTION_AGE_MS ||
+	    c->retention_age_ms > CONFIG_MAX_RETENTION_AGE_MS))
+		abort();
+	if (c->retention_size != 0 &&
+	    (c->retention_size < CONFIG_MIN_STORE_SIZE ||
+	    c->retention_size > CONFIG_MAX_STORE_SIZE))
+		abort();
+	if (c->store_map_size != 0 &&
+	    (c->store_map_size < CONFIG_MIN_STORE_SIZE ||
+	    c->store_map_size > CONFIG_MAX_STORE_SIZE ||
+	    c->retention_size >= c->store_map_size))
+		abort();
+	if (c->store_sync != 0 && c->store_sync != 1)
+		abort();
+	if (c->store_queue < 1 || c->store_queue > CONFIG_MAX_STORE_QUEUE)
+		abort();
 	for (size_t i = 0; i < c->nlisten; i++) {
 		const struct config_listen *l = &c->listen[i];
 
@@ -92,7 +110,12 @@ check_roundtrip(const struct node_config *a)
 	if (strcmp(a->state_dir, b->state_dir) != 0 ||
 	    a->rcvbuf != b->rcvbuf || a->hold_unknown != b->hold_unknown ||
 	    a->hold_time_ms != b->hold_time_ms ||
-	    a->log_level != b->log_level || a->nlisten != b->nlisten)
+	    a->log_level != b->log_level || a->nlisten != b->nlisten ||
+	    a->retention_age_ms != b->retention_age_ms ||
+	    a->retention_size != b->retention_size ||
+	    a->store_map_size != b->store_map_size ||
+	    a->store_sync != b->store_sync ||
+	    a->store_queue != b->store_queue)
 		abort();
 	for (size_t i = 0; i < a->nlisten; i++)
 		if (a->listen[i].proto != b->listen[i].proto ||

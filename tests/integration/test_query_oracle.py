@@ -2,10 +2,11 @@
 
 QueryOracleTest: one seeded flow set of 1.2 million flows (flowgen NetFlow
 v9, Zipf-skewed hosts, 10% of the datagrams IPv6, 4 exporters) is sent
-over loopback to nfdump's nfcapd and, datagram for datagram, decoded by
-the node's decoder into a flow store (flowgen --store; the node daemon
-does not write its store yet). Then flowfleet-node query and nfdump answer
-the same questions: totals; the top 10 src ip, dst ip and dst port by
+over loopback, datagram for datagram the same stream (flowgen --tee), to
+nfdump's nfcapd and to a running node daemon ('flowfleet-node run',
+which decodes it and stores it through its writer thread in
+STATE_DIR/flows; it is stopped with SIGTERM once it has committed every
+flow). Then flowfleet-node query and nfdump answer the same questions: totals; the top 10 src ip, dst ip and dst port by
 bytes, packets and flows; totals and top 10 under several filters; a time
 window. Answers must be equal, except where docs/QUERY.md documents a
 semantic difference, and then the test asserts that difference exactly:
@@ -21,7 +22,10 @@ semantic difference, and then the test asserts that difference exactly:
     group.
 
 QueryCommandTest: the command line itself (exit codes, errors, limits,
-the -c configuration path, formats) on a small store.
+the -c configuration path, formats) on a small store. That store is made
+by flowgen --store (the node's decoder and store, in flowgen's process)
+rather than by a daemon: these tests are about the command, and one of
+them damages the store file on purpose, which wants no writer around.
 """
 import datetime
 import ipaddress
@@ -106,18 +110,36 @@ class QueryOracleTest(unittest.TestCase):
 
     @classmethod
     def load(cls, fps=250000):
-        """Send the flow set to nfcapd and into our store; both must hold
-        every flow flowgen sent. One retry at a lower rate if nfcapd lost
-        datagrams (kernel socket drops are a property of the machine)."""
+        """Send the flow set to nfcapd and to a node daemon; both must
+        hold every flow flowgen sent. One retry at a lower rate if either
+        lost datagrams (kernel socket drops are a property of the
+        machine)."""
         for attempt in range(2):
             cls.nfdir = os.path.join(cls.tmp, "nf%d" % attempt)
-            cls.store = os.path.join(cls.tmp, "store%d" % attempt)
+            state = os.path.join(cls.tmp, "state%d" % attempt)
+            cls.store = os.path.join(state, "flows")
             os.mkdir(cls.nfdir)
             port = fflib.free_udp_port("127.0.0.1")
+            nport = fflib.free_udp_port("127.0.0.1")
+            conf = os.path.join(cls.tmp, "node%d.conf" % attempt)
+            with open(conf, "w") as f:
+                f.write('state-dir "%s"\n' % state)
+                f.write("listen 127.0.0.1:%d\n" % nport)
+                for kw in ("control-listen", "query-listen"):
+                    f.write("%s 127.0.0.1:%d\n" % (
+                        kw, fflib.free_tcp_port("127.0.0.1")))
+                f.write("store-sync no\nretention-age none\n"
+                        "retention-size none\n")
             log = open(os.path.join(cls.tmp, "nfcapd.log"), "ab")
             nfcapd = subprocess.Popen(
                 ["nfcapd", "-w", cls.nfdir, "-b", "127.0.0.1", "-p",
                  str(port), "-B", str(8 << 20), "-t", "86400"],
+                stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+            log.close()
+            log = open(os.path.join(cls.tmp, "node.log"), "ab")
+            node = subprocess.Popen(
+                [binpath("flowfleet-node"), "run", "-f", "-c", conf],
                 stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
             log.close()
@@ -128,27 +150,69 @@ class QueryOracleTest(unittest.TestCase):
                 if nfcapd.poll() is not None:
                     raise AssertionError("nfcapd exited %d at start" %
                                          nfcapd.returncode)
+                wait_for(lambda: cls.node_stats(conf) or
+                         node.poll() is not None, timeout=20,
+                         what="the node to answer")
+                if node.poll() is not None:
+                    raise AssertionError("the node exited %d at start" %
+                                         node.returncode)
                 cp = run([flowgen_path(), "--send", "127.0.0.1", "-p",
-                          str(port), "--store", cls.store, "-n",
+                          str(port), "--tee", str(nport), "-n",
                           str(FLOWS), "--pool", "40000", "--exporters",
                           "4", "--v6", "10", "-s", str(SEED), "--fps",
                           str(fps), "-t", "120", "--json"], timeout=180)
                 cls.gen = json.loads(cp.stdout)
                 time.sleep(1.0)
+                # Every flow the node decoded is committed: the counts
+                # stop moving with nothing queued or pending.
+                st = wait_for(lambda: cls.node_settled(conf), timeout=60,
+                              step=0.25,
+                              what="the node to commit its flows")
             finally:
-                # nfcapd writes its file when it stops.
+                # nfcapd writes its file when it stops; the node commits.
                 rc = stop(nfcapd, timeout=20)
+                nrc = stop(node, timeout=60)
             if rc != 0:
                 raise AssertionError("nfcapd exited %d" % rc)
-            if cls.gen["stored"] != cls.gen["flows"]:
-                raise AssertionError("flowgen stored %d of %d flows" % (
-                    cls.gen["stored"], cls.gen["flows"]))
+            if nrc != 0:
+                raise AssertionError("the node exited %d" % nrc)
             got = cls.nfdump_totals_of(cls.nfdir)
-            if got[0] == cls.gen["flows"]:
+            if (got[0] == cls.gen["flows"] and
+                    st["totals"]["flows"] == cls.gen["flows"]):
+                if st["store"]["committed"] != cls.gen["flows"]:
+                    raise AssertionError("the node stored %d of %d flows" %
+                                         (st["store"]["committed"],
+                                          cls.gen["flows"]))
                 return
             fps //= 2
-        raise AssertionError("nfcapd received %d of %d flows twice "
-                             "(kernel drops?)" % (got[0], cls.gen["flows"]))
+        raise AssertionError("nfcapd received %d and the node %d of %d "
+                             "flows twice (kernel drops?)" % (
+                                 got[0], st["totals"]["flows"],
+                                 cls.gen["flows"]))
+
+    @staticmethod
+    def node_stats(conf):
+        cp = run([binpath("flowfleet-node"), "stats", "-c", conf,
+                  "--json"], check=False, timeout=30)
+        return json.loads(cp.stdout) if cp.returncode == 0 else None
+
+    _last = None
+
+    @classmethod
+    def node_settled(cls, conf):
+        """The stats once the node decoded what the kernel gave it and
+        committed it all (two equal snapshots in a row), else None."""
+        st = cls.node_stats(conf)
+        if st is None:
+            return None
+        s = st["store"]
+        key = (st["totals"]["datagrams"], st["totals"]["flows"],
+               s["committed"])
+        done = (s["queued"] == 0 and s["pending"] == 0 and
+                s["committed"] + s["dropped"] == st["totals"]["flows"])
+        same = key == cls._last
+        cls._last = key
+        return st if done and same else None
 
     # --- running the two ------------------------------------------------
 

@@ -3,7 +3,9 @@
  * configuration text each test writes and from the documented defaults
  * (config.h, deploy/flowfleet-node.conf): state-dir /var/lib/flowfleet,
  * rcvbuf 32M, hold-unknown yes, hold-time 30s, log-level info, listeners
- * 0.0.0.0 and [::] on UDP 2055, 3000, 9996 (netflow) and 6343 (sflow).
+ * 0.0.0.0 and [::] on UDP 2055, 3000, 9996 (netflow) and 6343 (sflow);
+ * retention-age 30d, retention-size 16G, store-map-size auto, store-sync
+ * yes, store-queue 64.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 
 #include "../../common/err.h"
 #include "../../common/log.h"
+#include "../../common/util.h"
 #include "../../node/config.h"
 
 static struct node_config *
@@ -75,6 +78,11 @@ test_defaults(void **state)
 	assert_int_equal(c->hold_time_ms, 30000);
 	assert_int_equal(c->log_level, LOG_LVL_INFO);
 	assert_int_equal(c->listen_default, 1);
+	assert_int_equal(c->retention_age_ms, 30ull * 86400 * 1000);
+	assert_int_equal(c->retention_size, 16ull << 30);
+	assert_int_equal(c->store_map_size, 0);
+	assert_int_equal(c->store_sync, 1);
+	assert_int_equal(c->store_queue, 64);
 	assert_int_equal(c->nlisten, 8);
 	for (size_t i = 0; i < 8; i++) {
 		assert_string_equal(addr_of(c, i), want[i]);
@@ -178,6 +186,41 @@ test_sizes_durations(void **state)
 }
 
 static void
+test_store_keywords(void **state)
+{
+	struct node_config *c;
+
+	(void)state;
+	c = parse_ok("retention-age 7d\nretention-size 500M\n"
+	    "store-map-size 1G\nstore-sync no\nstore-queue 8\n");
+	assert_int_equal(c->retention_age_ms, 7ull * 86400 * 1000);
+	assert_int_equal(c->retention_size, 500ull << 20);
+	assert_int_equal(c->store_map_size, 1ull << 30);
+	assert_int_equal(c->store_sync, 0);
+	assert_int_equal(c->store_queue, 8);
+	config_free(c);
+	c = parse_ok("retention-age none\nretention-size none\n"
+	    "store-map-size auto\nstore-sync yes\n");
+	assert_int_equal(c->retention_age_ms, 0);
+	assert_int_equal(c->retention_size, 0);
+	assert_int_equal(c->store_map_size, 0);
+	assert_int_equal(c->store_sync, 1);
+	config_free(c);
+	/* The range ends. */
+	c = parse_ok("retention-age 1m\nretention-size 1M\n"
+	    "store-map-size 64T\nstore-queue 1\n");
+	assert_int_equal(c->retention_age_ms, 60000);
+	assert_int_equal(c->retention_size, 1ull << 20);
+	assert_int_equal(c->store_map_size, 64ull << 40);
+	assert_int_equal(c->store_queue, 1);
+	config_free(c);
+	c = parse_ok("retention-age 3660d\nstore-queue 1024\n");
+	assert_int_equal(c->retention_age_ms, 3660ull * 86400 * 1000);
+	assert_int_equal(c->store_queue, 1024);
+	config_free(c);
+}
+
+static void
 test_quotes(void **state)
 {
 	struct node_config *c;
@@ -269,6 +312,46 @@ test_errors(void **state)
 		  "word" },
 		{ "listen a b c d e f g h i\n", "t.conf:1: too many words on "
 		  "the line (at most 8)" },
+		{ "retention-age forever\n", "t.conf:1: retention-age: bad "
+		  "duration 'forever' (a number with an optional s, m, h, d or "
+		  "w suffix, or none)" },
+		{ "retention-age 59s\n", "t.conf:1: retention-age: 59s is out "
+		  "of range (1m to 3660d, or none)" },
+		{ "retention-age 3661d\n", "t.conf:1: retention-age: 3661d is "
+		  "out of range (1m to 3660d, or none)" },
+		{ "retention-age 1d\nretention-age 2d\n", "t.conf:2: "
+		  "retention-age is already set on line 1" },
+		{ "retention-size lots\n", "t.conf:1: retention-size: bad "
+		  "size 'lots' (a number with an optional K, M, G or T "
+		  "suffix, or none)" },
+		{ "retention-size 1023K\n", "t.conf:1: retention-size: 1023K "
+		  "is out of range (1M to 64T, or none)" },
+		{ "retention-size auto\n", "t.conf:1: retention-size: bad "
+		  "size 'auto' (a number with an optional K, M, G or T "
+		  "suffix, or none)" },
+		{ "store-map-size none\n", "t.conf:1: store-map-size: bad "
+		  "size 'none' (a number with an optional K, M, G or T "
+		  "suffix, or auto)" },
+		{ "store-map-size 65T\n", "t.conf:1: store-map-size: 65T is "
+		  "out of range (1M to 64T, or auto)" },
+		{ "store-sync maybe\n", "t.conf:1: store-sync: expected yes "
+		  "or no, not 'maybe'" },
+		{ "store-queue 0\n", "t.conf:1: store-queue: '0' is not a "
+		  "number of batches from 1 to 1024" },
+		{ "store-queue 1025\n", "t.conf:1: store-queue: '1025' is not "
+		  "a number of batches from 1 to 1024" },
+		{ "store-queue -3\n", "t.conf:1: store-queue: '-3' is not a "
+		  "number of batches from 1 to 1024" },
+		{ "store-queue\n", "t.conf:1: store-queue: missing argument "
+		  "(store-queue BATCHES)" },
+		{ "store-map-size 1G\n# c\nretention-size 1G\n", "t.conf:3: "
+		  "retention-size must be smaller than store-map-size (leave "
+		  "room: the store needs some free pages to delete old blocks; "
+		  "'store-map-size auto' leaves a quarter more)" },
+		{ "retention-size 2G\nstore-map-size 1G\n", "t.conf:2: "
+		  "retention-size must be smaller than store-map-size (leave "
+		  "room: the store needs some free pages to delete old blocks; "
+		  "'store-map-size auto' leaves a quarter more)" },
 	};
 
 	(void)state;
@@ -346,11 +429,14 @@ test_print_roundtrip(void **state)
 		"",
 		"state-dir \"/x y/#z\"\nlisten sflow [::1]:6343\n"
 		"listen 10.0.0.1:2055\nrcvbuf 12345\nhold-time 90s\n"
-		"hold-unknown no\nlog-level warn\n",
+		"hold-unknown no\nlog-level warn\n"
+		"retention-age 36h\nretention-size 3T\nstore-map-size 4T\n"
+		"store-sync no\nstore-queue 3\n",
+		"retention-age none\nretention-size none\n",
 	};
 
 	(void)state;
-	for (size_t t = 0; t < 2; t++) {
+	for (size_t t = 0; t < FF_NELEM(texts); t++) {
 		struct node_config *a = parse_ok(texts[t]), *b;
 		char *out = NULL;
 		size_t len = 0;
@@ -366,6 +452,11 @@ test_print_roundtrip(void **state)
 		assert_int_equal(a->hold_time_ms, b->hold_time_ms);
 		assert_int_equal(a->log_level, b->log_level);
 		assert_int_equal(a->nlisten, b->nlisten);
+		assert_int_equal(a->retention_age_ms, b->retention_age_ms);
+		assert_int_equal(a->retention_size, b->retention_size);
+		assert_int_equal(a->store_map_size, b->store_map_size);
+		assert_int_equal(a->store_sync, b->store_sync);
+		assert_int_equal(a->store_queue, b->store_queue);
 		for (size_t i = 0; i < a->nlisten; i++) {
 			char x[CONFIG_ADDR_STRLEN];
 
@@ -381,6 +472,22 @@ test_print_roundtrip(void **state)
 			    "state-dir \"/x y/#z\"\n"));
 			assert_non_null(strstr(out,
 			    "listen any 10.0.0.1:2055\n"));
+			assert_non_null(strstr(out, "retention-age 36h\n"));
+			assert_non_null(strstr(out, "retention-size 3T\n"));
+			assert_non_null(strstr(out, "store-map-size 4T\n"));
+			assert_non_null(strstr(out, "store-sync no\n"));
+			assert_non_null(strstr(out, "store-queue 3\n"));
+		}
+		if (t == 0) {
+			assert_non_null(strstr(out, "retention-age 30d\n"));
+			assert_non_null(strstr(out, "retention-size 16G\n"));
+			assert_non_null(strstr(out, "store-map-size auto\n"));
+			assert_non_null(strstr(out, "store-sync yes\n"));
+			assert_non_null(strstr(out, "store-queue 64\n"));
+		}
+		if (t == 2) {
+			assert_non_null(strstr(out, "retention-age none\n"));
+			assert_non_null(strstr(out, "retention-size none\n"));
 		}
 		free(out);
 		config_free(a);
@@ -446,6 +553,7 @@ main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_sizes_durations),
+		cmocka_unit_test(test_store_keywords),
 		cmocka_unit_test(test_quotes),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
