@@ -28,8 +28,9 @@
 # (loop thread and writer thread) and the query loop share CPU 1. So the
 # query takes its CPU from the node's core: the honest worst case.
 #
-# Environment: FF_BIN, FF_BENCH (flowgen), IQ_RATES ("250000 500000
-# 1000000"), IQ_FLOWS (10000000), IQ_PREFILL (5000000), IQ_PORT (28255).
+# Environment: FF_BIN, FF_BENCH (flowgen), IQ_RATES ("500000 1000000
+# 2000000 3000000"), IQ_FLOWS (10000000), IQ_PREFILL (5000000), IQ_PORT
+# (28255).
 # Every process is started in the background with its PID kept; the EXIT
 # trap stops what is left by PID.
 
@@ -37,7 +38,7 @@ set -u
 
 : "${FF_BIN:?FF_BIN must point at the built binaries}"
 : "${FF_BENCH:?FF_BENCH must point at the built bench programs}"
-IQ_RATES=${IQ_RATES:-"250000 500000 1000000"}
+IQ_RATES=${IQ_RATES:-"500000 1000000 2000000 3000000"}
 IQ_FLOWS=${IQ_FLOWS:-10000000}
 IQ_PREFILL=${IQ_PREFILL:-5000000}
 IQ_PORT=${IQ_PORT:-28255}

@@ -10,6 +10,8 @@ kernel picked free; every process is stopped by PID.
                   exporter counters equal what flowgen sent; flows sent
                   later show up in a query while the node runs; SIGTERM
                   commits what is still pending
+  StoreStartup    a store that cannot be opened stops the start, with
+                  the reason, also when the node detaches
   StoreCrash      kill -9 during steady intake: the store opens again,
                   every flow the node reported committed before the kill
                   is there, the loss is within the bound README.md states
@@ -223,6 +225,25 @@ class StoreEndToEnd(ProcTestCase):
         self.assertEqual(n.totals(), want3)
         self.assertIn("flow store: %d flows committed, %d stored" % (
             want3[0], want3[0]), n.log())
+
+
+class StoreStartup(ProcTestCase):
+    ADDR = "127.0.91.6"
+
+    def test_unusable_store_stops_start_up(self):
+        """A store that cannot be opened stops the node at start with the
+        reason, in the foreground and when detaching (the starting
+        process waits for the detached one and exits with its status)."""
+        n = StoreNode(self, self.ADDR, name="bad")
+        os.makedirs(n.state_dir, mode=0o700)
+        with open(os.path.join(n.state_dir, "flows"), "w") as f:
+            f.write("not a store\n")
+        for args in (("run", "-f", "-c", n.conf), ("run", "-c", n.conf)):
+            cp = run(n.cmd(*args), check=False, timeout=30)
+            self.assertEqual(cp.returncode, 1, cp.stderr)
+            self.assertIn("cannot open the flow store: %s/flows: not a "
+                          "directory" % n.state_dir, cp.stderr)
+            self.assertIsNone(n.try_stats())
 
 
 class StoreCrash(ProcTestCase):
