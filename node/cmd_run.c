@@ -111,6 +111,10 @@ ctl_handle(void *arg, const char *req, FILE *fp)
 	}
 	st.retention_age_ms = n->cfg->retention_age_ms;
 	st.retention_size = n->cfg->retention_size;
+	if (n->qe != NULL) {
+		st.have_queries = 1;
+		qengine_get_stats(n->qe, &st.queries);
+	}
 	if (json)
 		node_stats_print_json(&st, fp);
 	else
@@ -133,6 +137,10 @@ node_status(void *arg, control_status_t *out)
 		out->store = out->st.store.store;
 		out->store_queue_dropped = out->st.store.dropped;
 	}
+	if (n->qe != NULL) {
+		out->st.have_queries = 1;
+		qengine_get_stats(n->qe, &out->st.queries);
+	}
 	return 0;
 }
 
@@ -146,7 +154,16 @@ node_status(void *arg, control_status_t *out)
 static int
 node_plug_queries(struct node *n, char *err, size_t errlen)
 {
-	if ((n->qe = qengine_new(&n->loop, n->store, NULL)) == NULL) {
+	qengine_opts_t qo;
+
+	memset(&qo, 0, sizeof(qo));
+	qo.max_running = n->cfg->query_max_running;
+	qo.threads = (int)n->cfg->query_threads;
+	qo.max_ms = n->cfg->query_max_ms;
+	qo.max_mem = n->cfg->query_max_mem;
+	qo.max_rows = n->cfg->query_max_rows;
+	qo.max_result = n->cfg->query_max_result;
+	if ((n->qe = qengine_new(&n->loop, n->store, &qo)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}

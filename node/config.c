@@ -40,7 +40,7 @@ struct parse {
 	char *err;
 	size_t errlen;
 	/* line of the first occurrence of each single-use keyword */
-	int seen[16];
+	int seen[32];
 };
 
 struct keyword {
@@ -546,6 +546,117 @@ kw_store_queue(struct parse *p, char **av, int ac)
 	return 0;
 }
 
+/* --- query keywords (node/qengine.c) ------------------------------------ */
+
+/* A decimal count in [lo, hi], or FF_ESYNTAX with a message. */
+static int
+parse_count(struct parse *p, const char *kw, const char *s, uint64_t lo,
+    uint64_t hi, uint64_t *out)
+{
+	uint64_t v;
+
+	if (*s == '\0' || strspn(s, "0123456789") != strlen(s) ||
+	    strlen(s) > 19 || (v = strtoull(s, NULL, 10)) < lo || v > hi)
+		return perr(p, "%s: '%s' is not a number from %" PRIu64 " to %"
+		    PRIu64, kw, s, lo, hi);
+	*out = v;
+	return 0;
+}
+
+static int
+kw_query_max_running(struct parse *p, char **av, int ac)
+{
+	uint64_t v;
+	int rc;
+
+	if (ac != 1)
+		return perr(p, "query-max-running takes one argument: COUNT");
+	if ((rc = parse_count(p, "query-max-running", av[0], 1,
+	    CONFIG_MAX_QUERY_RUNNING, &v)) != 0)
+		return rc;
+	p->c->query_max_running = (unsigned)v;
+	return 0;
+}
+
+static int
+kw_query_threads(struct parse *p, char **av, int ac)
+{
+	uint64_t v;
+	int rc;
+
+	if (ac != 1)
+		return perr(p, "query-threads takes one argument: COUNT or "
+		    "auto");
+	if (strcmp(av[0], "auto") == 0) {
+		p->c->query_threads = 0;
+		return 0;
+	}
+	if ((rc = parse_count(p, "query-threads", av[0], 1,
+	    CONFIG_MAX_QUERY_THREADS, &v)) != 0)
+		return rc;
+	p->c->query_threads = (unsigned)v;
+	return 0;
+}
+
+static int
+kw_query_max_time(struct parse *p, char **av, int ac)
+{
+	uint64_t v;
+
+	if (ac != 1)
+		return perr(p, "query-max-time takes one argument: DURATION");
+	if (parse_duration_ms(av[0], &v) != 0 || v < 100 ||
+	    v > 24ull * 3600000)
+		return perr(p, "query-max-time: '%s' is not a duration from "
+		    "100ms to 24h", av[0]);
+	p->c->query_max_ms = v;
+	return 0;
+}
+
+static int
+kw_query_size(struct parse *p, const char *kw, char **av, int ac,
+    uint64_t *out)
+{
+	uint64_t v;
+
+	if (ac != 1)
+		return perr(p, "%s takes one argument: SIZE", kw);
+	if (parse_size(av[0], &v) != 0 || v < (1u << 20) ||
+	    v > (1ull << 40))
+		return perr(p, "%s: '%s' is not a size from 1M to 1T", kw,
+		    av[0]);
+	*out = v;
+	return 0;
+}
+
+static int
+kw_query_max_mem(struct parse *p, char **av, int ac)
+{
+	return kw_query_size(p, "query-max-mem", av, ac,
+	    &p->c->query_max_mem);
+}
+
+static int
+kw_query_max_result(struct parse *p, char **av, int ac)
+{
+	int rc = kw_query_size(p, "query-max-result", av, ac,
+	    &p->c->query_max_result);
+
+	if (rc == 0 && p->c->query_max_result > 512u << 20)
+		return perr(p, "query-max-result: at most 512M (what the "
+		    "controller accepts of one node)");
+	return rc;
+}
+
+static int
+kw_query_max_rows(struct parse *p, char **av, int ac)
+{
+	if (ac != 1)
+		return perr(p, "query-max-rows takes one argument: COUNT");
+	return parse_count(p, "query-max-rows", av[0], 1000,
+	    1000000000000ull, &p->c->query_max_rows);
+}
+
 static const struct keyword keywords[] = {
 	{ "state-dir", kw_state_dir, 1, "PATH" },
 	{ "listen", kw_listen, 0, "[netflow|sflow|any] ADDRESS:PORT" },
@@ -563,6 +674,12 @@ static const struct keyword keywords[] = {
 	{ "store-map-size", kw_store_map_size, 1, "SIZE|auto" },
 	{ "store-sync", kw_store_sync, 1, "yes|no" },
 	{ "store-queue", kw_store_queue, 1, "BATCHES" },
+	{ "query-max-running", kw_query_max_running, 1, "COUNT" },
+	{ "query-threads", kw_query_threads, 1, "COUNT|auto" },
+	{ "query-max-time", kw_query_max_time, 1, "DURATION" },
+	{ "query-max-mem", kw_query_max_mem, 1, "SIZE" },
+	{ "query-max-rows", kw_query_max_rows, 1, "COUNT" },
+	{ "query-max-result", kw_query_max_result, 1, "SIZE" },
 };
 _Static_assert(FF_NELEM(keywords) <= FF_NELEM(((struct parse *)0)->seen),
     "struct parse: seen[] is too small for the keyword table");
@@ -826,6 +943,11 @@ config_parse(const char *fname, const char *buf, size_t len,
 	c->retention_size = CONFIG_DEFAULT_RETENTION_SIZE;
 	c->store_sync = 1;
 	c->store_queue = CONFIG_DEFAULT_STORE_QUEUE;
+	c->query_max_running = CONFIG_DEFAULT_QUERY_RUNNING;
+	c->query_max_ms = CONFIG_DEFAULT_QUERY_MS;
+	c->query_max_mem = CONFIG_DEFAULT_QUERY_MEM;
+	c->query_max_rows = CONFIG_DEFAULT_QUERY_ROWS;
+	c->query_max_result = CONFIG_DEFAULT_QUERY_RESULT;
 	if ((c->file = strdup(p.fname)) == NULL) {
 		config_free(c);
 		return FF_ENOMEM;
@@ -1034,6 +1156,18 @@ config_print(FILE *fp, const struct node_config *c)
 		fputs("store-map-size auto\n", fp);
 	fprintf(fp, "store-sync %s\n", c->store_sync ? "yes" : "no");
 	fprintf(fp, "store-queue %u\n", c->store_queue);
+	fprintf(fp, "query-max-running %u\n", c->query_max_running);
+	if (c->query_threads != 0)
+		fprintf(fp, "query-threads %u\n", c->query_threads);
+	else
+		fputs("query-threads auto\n", fp);
+	fmt_duration_exact(c->query_max_ms, b, sizeof(b));
+	fprintf(fp, "query-max-time %s\n", b);
+	fmt_size_exact(c->query_max_mem, b, sizeof(b));
+	fprintf(fp, "query-max-mem %s\n", b);
+	fprintf(fp, "query-max-rows %" PRIu64 "\n", c->query_max_rows);
+	fmt_size_exact(c->query_max_result, b, sizeof(b));
+	fprintf(fp, "query-max-result %s\n", b);
 	fprintf(fp, "log-level %s\n", c->log_level >= 0 &&
 	    c->log_level < (int)FF_NELEM(levels) ? levels[c->log_level] :
 	    "info");

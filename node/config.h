@@ -35,6 +35,14 @@
 #define CONFIG_MAX_STORE_SIZE		(64ull << 40)		/* 64T */
 #define CONFIG_DEFAULT_STORE_QUEUE	64	/* batches */
 #define CONFIG_MAX_STORE_QUEUE		1024
+/* queries on 4210 (node/qengine.c) */
+#define CONFIG_DEFAULT_QUERY_RUNNING	4
+#define CONFIG_MAX_QUERY_RUNNING	64
+#define CONFIG_DEFAULT_QUERY_MS		(10 * 60 * 1000ull)
+#define CONFIG_DEFAULT_QUERY_MEM	(1ull << 30)
+#define CONFIG_DEFAULT_QUERY_ROWS	20000000ull
+#define CONFIG_DEFAULT_QUERY_RESULT	(256ull << 20)
+#define CONFIG_MAX_QUERY_THREADS	256
 
 /* What a listen socket is labelled as receiving (the decoder auto-detects
    the content whatever the label). */
@@ -75,6 +83,13 @@ struct node_config {
 	int store_sync;			/* 1: fsync at every commit */
 	unsigned store_queue;		/* batches that may wait for the
 					   writer (back-pressure beyond) */
+	/* queries from the controller (node/qengine.c) */
+	unsigned query_max_running;	/* at once, kept aggregates included */
+	unsigned query_threads;		/* scan threads per query; 0: cores */
+	uint64_t query_max_ms;		/* time limit of one query */
+	uint64_t query_max_mem;		/* memory limit of one query */
+	uint64_t query_max_rows;	/* keys/buckets/flows of one answer */
+	uint64_t query_max_result;	/* bytes of one packed answer */
 };
 
 /*

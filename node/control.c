@@ -235,8 +235,8 @@ reply_status(struct control *c, sess_t *s, const wire_msg_t *m)
 	}
 	np = health(c, probs, 4);
 	haverates = window(c, &o, &n);
-	if (wire_msg_begin(&b, WIRE_STATUS, m->id, cs.have_store ? 9 : 8)
-	    != 0) {
+	if (wire_msg_begin(&b, WIRE_STATUS, m->id, 8 + (cs.have_store != 0) +
+	    (cs.st.have_queries != 0)) != 0) {
 		wire_builder_free(&b);
 		node_stats_release(&cs.st);
 		return;
@@ -282,6 +282,19 @@ reply_status(struct control *c, sess_t *s, const wire_msg_t *m)
 		put_map_u64(pk, "queue_dropped", cs.store_queue_dropped);
 		put_map_u64(pk, "oldest_ms", cs.store.oldest_ms);
 		put_map_u64(pk, "newest_ms", cs.store.newest_ms);
+	}
+	if (cs.st.have_queries) {
+		const qengine_stats_t *q = &cs.st.queries;
+
+		wire_put_key(&b, "queries");
+		msgpack_pack_map(pk, 7);
+		put_map_u64(pk, "received", q->received);
+		put_map_u64(pk, "answered", q->answered);
+		put_map_u64(pk, "failed", q->failed);
+		put_map_u64(pk, "cancelled", q->cancelled);
+		put_map_u64(pk, "busy", q->busy);
+		put_map_u64(pk, "running", q->running);
+		put_map_u64(pk, "flows_scanned", q->flows_scanned);
 	}
 	wire_put_key(&b, "rates");
 	msgpack_pack_map(pk, 3);

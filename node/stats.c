@@ -161,6 +161,33 @@ print_store_json(const node_stats_t *st, FILE *fp)
 	    st->retention_size);
 }
 
+/* The query engine's counters (qengine.h). */
+static void
+print_queries_json(const qengine_stats_t *q, FILE *fp)
+{
+	fprintf(fp, "\"queries\":{\"received\":%" PRIu64 ",\"answered\":%"
+	    PRIu64 ",\"failed\":%" PRIu64 ",\"cancelled\":%" PRIu64
+	    ",\"busy\":%" PRIu64 ",\"running\":%" PRIu64 ",\"kept\":%"
+	    PRIu64 ",\"expired\":%" PRIu64 ",\"flows_scanned\":%" PRIu64
+	    ",\"bytes_sent\":%" PRIu64 ",\"tput_requests\":%" PRIu64 "},",
+	    q->received, q->answered, q->failed, q->cancelled, q->busy,
+	    q->running, q->kept, q->expired, q->flows_scanned, q->bytes_sent,
+	    q->tput_requests);
+}
+
+static void
+print_queries_table(const qengine_stats_t *q, FILE *fp)
+{
+	char b[32];
+
+	fprintf(fp, "queries    %" PRIu64 " received, %" PRIu64 " answered, %"
+	    PRIu64 " failed, %" PRIu64 " cancelled, %" PRIu64 " refused busy;"
+	    " running %" PRIu64 ", kept %" PRIu64 " (expired %" PRIu64 "); %"
+	    PRIu64 " flows scanned, %s sent\n", q->received, q->answered,
+	    q->failed, q->cancelled, q->busy, q->running, q->kept, q->expired,
+	    q->flows_scanned, size_fmt(q->bytes_sent, b, sizeof(b)));
+}
+
 int
 node_stats_print_json(const node_stats_t *st, FILE *fp)
 {
@@ -189,6 +216,8 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 	    tp->load_failed ? "true" : "false");
 	if (st->have_store)
 		print_store_json(st, fp);
+	if (st->have_queries)
+		print_queries_json(&st->queries, fp);
 	fputs("\"sockets\":[", fp);
 	for (size_t i = 0; i < st->nsockets; i++) {
 		const listener_stats_t *s = &st->sockets[i];
@@ -436,6 +465,8 @@ node_stats_print_table(const node_stats_t *st, FILE *fp)
 	    tp->load_failed ? " (file was damaged: moved aside)" : "");
 	if (st->have_store)
 		print_store_table(st, fp);
+	if (st->have_queries)
+		print_queries_table(&st->queries, fp);
 	fputc('\n', fp);
 	if (st->nsockets > 0)
 		print_table(fp, st, st->nsockets, 8, socket_row, sock_left);

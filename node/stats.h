@@ -15,6 +15,7 @@
 #include "decode.h"
 #include "ingest.h"
 #include "listener.h"
+#include "qengine.h"
 #include "writer.h"
 
 /* One exporter's counters. */
@@ -36,6 +37,8 @@ typedef struct node_stats {
 	writer_stats_t store;	/* ... its writer's and store's counters */
 	uint64_t retention_age_ms;	/* the store's settings, 0 = none */
 	uint64_t retention_size;
+	int have_queries;	/* the query engine runs (set by the daemon) */
+	qengine_stats_t queries;	/* ... its counters */
 	listener_stats_t *sockets;	/* nsockets entries */
 	size_t nsockets;
 	node_exporter_t *exporters;	/* sorted by address, version, domain */

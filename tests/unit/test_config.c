@@ -83,6 +83,12 @@ test_defaults(void **state)
 	assert_int_equal(c->store_map_size, 0);
 	assert_int_equal(c->store_sync, 1);
 	assert_int_equal(c->store_queue, 64);
+	assert_int_equal(c->query_max_running, 4);
+	assert_int_equal(c->query_threads, 0);
+	assert_int_equal(c->query_max_ms, 600000);
+	assert_int_equal(c->query_max_mem, 1ull << 30);
+	assert_int_equal(c->query_max_rows, 20000000);
+	assert_int_equal(c->query_max_result, 256ull << 20);
 	assert_int_equal(c->nlisten, 8);
 	for (size_t i = 0; i < 8; i++) {
 		assert_string_equal(addr_of(c, i), want[i]);
@@ -221,6 +227,30 @@ test_store_keywords(void **state)
 }
 
 static void
+test_query_keywords(void **state)
+{
+	struct node_config *c;
+
+	(void)state;
+	c = parse_ok("query-max-running 64\nquery-threads 2\n"
+	    "query-max-time 100ms\nquery-max-mem 1M\nquery-max-rows 1000\n"
+	    "query-max-result 512M\n");
+	assert_int_equal(c->query_max_running, 64);
+	assert_int_equal(c->query_threads, 2);
+	assert_int_equal(c->query_max_ms, 100);
+	assert_int_equal(c->query_max_mem, 1u << 20);
+	assert_int_equal(c->query_max_rows, 1000);
+	assert_int_equal(c->query_max_result, 512u << 20);
+	config_free(c);
+	c = parse_ok("query-threads auto\nquery-max-time 24h\n"
+	    "query-max-mem 1T\n");
+	assert_int_equal(c->query_threads, 0);
+	assert_int_equal(c->query_max_ms, 24ull * 3600000);
+	assert_int_equal(c->query_max_mem, 1ull << 40);
+	config_free(c);
+}
+
+static void
 test_quotes(void **state)
 {
 	struct node_config *c;
@@ -242,6 +272,20 @@ test_errors(void **state)
 		const char *err;
 	} cases[] = {
 		{ "bogus 1\n", "t.conf:1: unknown keyword 'bogus'" },
+		{ "query-max-running 65\n", "t.conf:1: query-max-running: "
+		  "'65' is not a number from 1 to 64" },
+		{ "query-threads x\n", "t.conf:1: query-threads: 'x' is not a "
+		  "number from 1 to 256" },
+		{ "query-max-time 1d1\n", "t.conf:1: query-max-time: '1d1' is "
+		  "not a duration from 100ms to 24h" },
+		{ "query-max-time 25h\n", "t.conf:1: query-max-time: '25h' is "
+		  "not a duration from 100ms to 24h" },
+		{ "query-max-mem 1K\n", "t.conf:1: query-max-mem: '1K' is not a "
+		  "size from 1M to 1T" },
+		{ "query-max-result 1G\n", "t.conf:1: query-max-result: at most "
+		  "512M (what the controller accepts of one node)" },
+		{ "query-max-rows 999\n", "t.conf:1: query-max-rows: '999' is "
+		  "not a number from 1000 to 1000000000000" },
 		{ "# c\n\nlisten\n",
 		  "t.conf:3: listen: missing argument (listen "
 		  "[netflow|sflow|any] ADDRESS:PORT)" },
@@ -554,6 +598,7 @@ main(void)
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_sizes_durations),
 		cmocka_unit_test(test_store_keywords),
+		cmocka_unit_test(test_query_keywords),
 		cmocka_unit_test(test_quotes),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
