@@ -398,8 +398,10 @@ static void
 dq_abort(struct dquery *dq, int code, const char *why)
 {
 	for (size_t i = 0; i < dq->nn; i++)
-		if (dq->nodes[i].st == DQN_PENDING)
+		if (dq->nodes[i].st == DQN_PENDING) {
+			node_cancel(&dq->nodes[i]);	/* while req is set */
 			node_fail(&dq->nodes[i], DQN_CANCELLED, "%s", why);
+		}
 	if (ctlsock_alive(dq->cl))
 		ctlsock_send_error(dq->cl, dq->cl_id, code, "%s", why);
 	log_info("query %u from %s: %s", dq->cl_id, ctlsock_peer(dq->cl),
