@@ -32,7 +32,18 @@ DIR=$(mktemp -d /tmp/flowfleet-demo.XXXXXX)
 PIDS=()
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+run() {
+	local a shown=
+	for a in "$@"; do
+		case $a in
+		ff) shown+="flowfleet " ;;
+		*[!A-Za-z0-9_./=:,@-]*) shown+="'$a' " ;;
+		*) shown+="$a " ;;
+		esac
+	done
+	printf '\033[2m$ %s\033[0m\n' "${shown% }"
+	"$@"
+}
 
 cleanup() {
 	local rc=$?
@@ -81,6 +92,12 @@ for i in 1 2 3; do
 done
 
 say "a controller and three nodes in $DIR"
+# each site's traffic for softflowd, made meanwhile (scapy is slow)
+for i in 0 1 2; do
+	$PY "$HERE/demo_traffic.py" $((i + 1)) 15 "$DIR/site$i.pcap" &
+	TRAFFIC_PID[$i]=$!
+	PIDS+=($!)
+done
 cat >"$DIR/ctl.conf" <<EOF
 state-dir "$DIR/ctl"
 socket "$DIR/ctl.sock"
@@ -110,6 +127,10 @@ listen sflow $addr:6343
 control-listen $addr:2210
 query-listen $addr:4210
 join-token $token
+# the captures are years old: keep their flows (retention goes by the
+# flows' own times)
+retention-age none
+retention-size 1G
 EOF
 	"$BIN/flowfleet-node" run -f -c "$DIR/$name.conf" \
 	    >"$DIR/$name.log" 2>&1 &
@@ -134,7 +155,7 @@ else
 fi
 echo "softflowd exporting each site's last 15 minutes as IPFIX:"
 for i in 0 1 2; do
-	$PY "$HERE/demo_traffic.py" $((i + 1)) 15 "$DIR/site$i.pcap"
+	wait "${TRAFFIC_PID[$i]}"
 	softflowd -r "$DIR/site$i.pcap" -n $NET.$((i + 1)):2055 -v 10 -d -a \
 	    >"$DIR/softflowd$i.log" 2>&1
 	echo "  ${NODES[$i]}: $(grep -o 'Flows exported: [0-9]*' \

@@ -86,8 +86,11 @@ class ProcTestCase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="fftest-")
         self._procs = []
+        # a cleanup, not tearDown: it also runs when setUp fails after
+        # starting processes
+        self.addCleanup(self._stop_all)
 
-    def tearDown(self):
+    def _stop_all(self):
         for p in reversed(self._procs):
             stop(p)
         shutil.rmtree(self.tmp, ignore_errors=True)
