@@ -153,7 +153,8 @@ FUZZ_TARGETS := \
 	fuzz_ctlconfig \
 	fuzz_token \
 	fuzz_invrecord \
-	fuzz_trustfile
+	fuzz_trustfile \
+	fuzz_qmsg
 
 # --- objects and libraries ---------------------------------------------------
 

@@ -38,7 +38,7 @@
 #include "../store/store.h"
 #include "dquery.h"
 
-#define FILTER_MAX	4096
+#define FILTER_MAX	DQUERY_FILTER_MAX
 #define DATA_CHUNK	(1u << 20)	/* answer bytes per CTL frame */
 
 enum dqn_st {
@@ -1014,11 +1014,11 @@ select_nodes(ctlr_t *c, const msgpack_object *body, fnode_t ***out,
 	return (int)k;
 }
 
-static int
-parse_request(struct dquery *dq, const msgpack_object *b, uint64_t *timeout,
-    char *err, size_t errlen)
+int
+dquery_parse_request(const msgpack_object *b, uint64_t default_timeout,
+    store_qspec_t *q, char filter[DQUERY_FILTER_MAX], char method[8],
+    uint64_t *timeout, char *err, size_t errlen)
 {
-	store_qspec_t *q = &dq->spec;
 	uint64_t kind, key, p4, p6, order, n, limit;
 	int rc;
 
@@ -1036,12 +1036,12 @@ parse_request(struct dquery *dq, const msgpack_object *b, uint64_t *timeout,
 		    "missing or out of range");
 		return FF_EINVAL;
 	}
-	rc = wire_get_strbuf(b, "filter", dq->filter, sizeof(dq->filter));
+	rc = wire_get_strbuf(b, "filter", filter, DQUERY_FILTER_MAX);
 	if (rc == FF_ENOENT)
-		dq->filter[0] = '\0';
+		filter[0] = '\0';
 	else if (rc != 0) {
 		snprintf(err, errlen, "the filter is longer than %d bytes",
-		    FILTER_MAX - 1);
+		    DQUERY_FILTER_MAX - 1);
 		return FF_EINVAL;
 	}
 	q->kind = (store_qkind_t)kind;
@@ -1051,18 +1051,17 @@ parse_request(struct dquery *dq, const msgpack_object *b, uint64_t *timeout,
 	q->order = (store_order_t)order;
 	q->n = (uint32_t)n;
 	q->limit = (uint32_t)limit;
-	q->filter = dq->filter[0] ? dq->filter : NULL;
-	rc = wire_get_strbuf(b, "method", dq->method, sizeof(dq->method));
+	q->filter = filter[0] ? filter : NULL;
+	rc = wire_get_strbuf(b, "method", method, 8);
 	if (rc == FF_ENOENT)
-		snprintf(dq->method, sizeof(dq->method), "auto");
-	else if (rc != 0 || (strcmp(dq->method, "auto") != 0 &&
-	    strcmp(dq->method, "full") != 0 &&
-	    strcmp(dq->method, "tput") != 0)) {
+		snprintf(method, 8, "auto");
+	else if (rc != 0 || (strcmp(method, "auto") != 0 &&
+	    strcmp(method, "full") != 0 && strcmp(method, "tput") != 0)) {
 		snprintf(err, errlen, "method is auto, full or tput");
 		return FF_EINVAL;
 	}
 	if (wire_get_u64(b, "timeout_ms", timeout) != 0 || *timeout == 0)
-		*timeout = dq->c->cfg->query_timeout_ms;
+		*timeout = default_timeout;
 	if (*timeout > CTLCONF_QTIMEOUT_MAX) {
 		snprintf(err, errlen, "timeout over %u ms",
 		    CTLCONF_QTIMEOUT_MAX);
@@ -1086,7 +1085,8 @@ on_query(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
 		return;
 	}
 	dq->c = c;
-	if ((rc = parse_request(dq, &m->body, &timeout, err, sizeof(err)))
+	if ((rc = dquery_parse_request(&m->body, c->cfg->query_timeout_ms,
+	    &dq->spec, dq->filter, dq->method, &timeout, err, sizeof(err)))
 	    != 0 || (rc = store_query_compile(&dq->spec, &dq->q, err,
 	    sizeof(err))) != 0) {
 		ctlsock_send_error(cl, m->id, rc, "%s", err);

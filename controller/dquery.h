@@ -19,6 +19,18 @@
 
 #include "controller.h"
 #include "ctlsock.h"
+#include "../store/store.h"
+
+#define DQUERY_FILTER_MAX	4096	/* filter text bytes, NUL included */
+
+/*
+ * Read a CTL_QUERY body into *q (its filter points into filter), the
+ * method ("auto", "full", "tput") and the deadline (default_timeout
+ * when none is given). Returns 0, or FF_EINVAL with a message in err.
+ */
+int dquery_parse_request(const msgpack_object *b, uint64_t default_timeout,
+    store_qspec_t *q, char filter[DQUERY_FILTER_MAX], char method[8],
+    uint64_t *timeout, char *err, size_t errlen);
 
 /* Register CTL_QUERY and CTL_QUERY_CANCEL on s. Returns 0 or FF_EINVAL. */
 int dquery_register(ctlsock_t *s);

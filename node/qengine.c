@@ -35,7 +35,7 @@
 #define CHUNK		(1u << 20)	/* RESULT data per frame */
 #define PUMP_HIGH	(2u << 20)	/* stop queueing above this */
 #define FULL_ROWS_MIN	4096		/* see full_rows() */
-#define FILTER_MAX	4096
+#define FILTER_MAX	QENGINE_FILTER_MAX
 
 enum method { M_AUTO = 0, M_FULL, M_TPUT };
 enum op { OP_RUN, OP_TOPK, OP_SELECT, OP_LOOKUP };
@@ -553,6 +553,24 @@ parse_spec(const msgpack_object *body, store_qspec_t *q, char *filter,
 	return 0;
 }
 
+int
+qengine_parse_query(const msgpack_object *body, store_qspec_t *q,
+    char filter[QENGINE_FILTER_MAX], uint64_t *qid, int *method, char *err,
+    size_t errlen)
+{
+	enum method m;
+	int rc;
+
+	if ((rc = parse_spec(body, q, filter, qid, err, errlen)) != 0)
+		return rc;
+	if (parse_method(body, &m) != 0) {
+		snprintf(err, errlen, "QUERY: 'method' is auto, full or tput");
+		return FF_EPROTO;
+	}
+	*method = (int)m;
+	return 0;
+}
+
 static void
 on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 {
@@ -564,7 +582,7 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	enum method method;
 	uint64_t qid, max_ms;
 	char *filter, err[512];
-	int rc;
+	int rc, mi = 0;
 
 	qe->st.received++;
 	if (query_find(qs, m->id) != NULL) {
@@ -582,12 +600,9 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 		sess_send_error(qs->s, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
-	rc = parse_spec(&m->body, &spec, filter, &qid, err, sizeof(err));
-	if (rc == 0 && parse_method(&m->body, &method) != 0) {
-		snprintf(err, sizeof(err), "QUERY: 'method' is auto, full or "
-		    "tput");
-		rc = FF_EPROTO;
-	}
+	rc = qengine_parse_query(&m->body, &spec, filter, &qid, &mi, err,
+	    sizeof(err));
+	method = (enum method)mi;
 	if (rc != 0) {
 		qe->st.failed++;
 		sess_send_error(qs->s, m->id, FF_EPROTO, "%s", err);

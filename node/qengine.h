@@ -20,6 +20,7 @@
 #define FF_NODE_QENGINE_H
 
 #include <stdint.h>
+#include <msgpack.h>
 #include <uv.h>
 
 #include "../store/store.h"
@@ -69,6 +70,19 @@ const qserver_handler_t *qengine_handler(void);
  * until qengine_free() can join them.
  */
 void qengine_stop(qengine_t *qe);
+
+#define QENGINE_FILTER_MAX	4096	/* filter text bytes, NUL included */
+
+/*
+ * Read a QUERY body (untrusted: every field is checked) into *q (its
+ * filter points into filter), the controller's fingerprint of the query
+ * into *qid and the method (0 auto, 1 full, 2 tput) into *method.
+ * Returns 0, or FF_EPROTO with a message in err. The query is not
+ * compiled yet (store_query_compile checks the rest).
+ */
+int qengine_parse_query(const msgpack_object *body, store_qspec_t *q,
+    char filter[QENGINE_FILTER_MAX], uint64_t *qid, int *method, char *err,
+    size_t errlen);
 
 /* Join every thread and free the engine. Accepts NULL. */
 void qengine_free(qengine_t *qe);
