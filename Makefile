@@ -15,6 +15,8 @@ SANITIZER ?=
 WERROR ?= -Werror
 FUZZ_TIME ?= 30
 FUZZ_JOBS ?= 2
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD_SAN := build-address-undefined
 
 ifeq ($(SANITIZER),)
 BUILD ?= build
@@ -172,7 +174,7 @@ BINS := $(BUILD)/bin/flowfleet-node
 BINS += $(BUILD)/bin/flowfleet-controller
 BINS += $(BUILD)/bin/flowfleet
 
-.PHONY: all clean deps test check unit integration fuzz fuzz-build bench \
+.PHONY: all clean deps test check unit unit-build integration fuzz fuzz-build bench \
 	demo
 all: $(BINS)
 
@@ -223,6 +225,8 @@ $(addprefix $(BUILD)/tests/,$(CONTROLLER_TESTS)): $(BUILD)/tests/%: \
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 
+unit-build: $(UNIT_BINS)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
 		echo "== $$t"; FF_TESTDATA=$(TESTDATA) $$t; done
@@ -239,16 +243,32 @@ integration: $(BINS) $(BUILD)/bench/flowgen
 # --- fuzzing (libFuzzer, clang) ---------------------------------------------
 
 FUZZ_BUILD ?= build-fuzz
-FUZZ_CFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	-fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+# the project's sources are compiled once, instrumented for the fuzzer
+# (fuzzer-no-link), into one library every target links
+FUZZ_LIBFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -MMD -MP \
+	-fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_CFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN)
 FUZZ_SRCS := $(COMMON_SRCS) $(STORE_SRCS) $(WIRE_SRCS) $(NODE_SRCS) \
 	$(CONTROLLER_SRCS)
+FUZZ_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))
+FUZZ_LIB := $(FUZZ_BUILD)/libfuzzsrc.a
 FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
 
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_SRCS) $(wildcard */*.h)
+$(FUZZ_BUILD)/obj/%.o: %.c
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_LIBFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -292,7 +312,10 @@ deps:
 	@deploy/install-deps.sh
 
 test: deps
+	$(MAKE) -j$(JOBS) SANITIZER=address,undefined all unit-build \
+		$(BUILD_SAN)/bench/flowgen
 	$(MAKE) SANITIZER=address,undefined unit integration
+	$(MAKE) -j$(JOBS) fuzz-build
 	$(MAKE) FUZZ_TIME=60 fuzz
 
 check: test

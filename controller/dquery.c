@@ -40,6 +40,7 @@
 
 #define FILTER_MAX	DQUERY_FILTER_MAX
 #define DATA_CHUNK	(1u << 20)	/* answer bytes per CTL frame */
+#define DQ_MAX_BUFFERED	(2ull << 30)	/* answers held for one query */
 
 enum dqn_st {
 	DQN_PENDING = 0,
@@ -99,6 +100,7 @@ struct dquery {
 	store_result_t *accf;		/* complete partials, merged */
 	store_result_t *acc3;		/* accf + round-3 lookups */
 	size_t ncands;
+	uint64_t buffered;		/* bytes of answers being assembled */
 	struct dquery *next;
 };
 
@@ -164,6 +166,7 @@ node_fail(struct dqn *d, enum dqn_st st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
 	va_end(ap);
+	dq->buffered -= d->len;
 	free(d->buf);
 	d->buf = NULL;
 	d->len = d->cap = 0;
@@ -804,6 +807,12 @@ dquery_on_msg(ctlr_t *c, fnode_t *n, const wire_msg_t *m)
 			    STORE_RESULT_MAX_BYTES);
 			break;
 		}
+		if (dq->buffered + dlen > DQ_MAX_BUFFERED) {
+			node_fail(d, DQN_ERROR, "the answers of this query "
+			    "passed %llu bytes at the controller",
+			    (unsigned long long)DQ_MAX_BUFFERED);
+			break;
+		}
 		if (d->len + dlen > d->cap) {
 			size_t ncap = FF_MAX(d->cap * 2, d->len + dlen);
 			uint8_t *nb = realloc(d->buf, ncap);
@@ -818,6 +827,7 @@ dquery_on_msg(ctlr_t *c, fnode_t *n, const wire_msg_t *m)
 		}
 		memcpy(d->buf + d->len, data, dlen);
 		d->len += dlen;
+		dq->buffered += dlen;
 		d->seq++;
 		return 1;	/* more to come */
 	case WIRE_RESULT_END:
@@ -830,6 +840,7 @@ dquery_on_msg(ctlr_t *c, fnode_t *n, const wire_msg_t *m)
 			break;
 		}
 		rc = store_result_unpack(d->buf, d->len, &r);
+		dq->buffered -= d->len;
 		free(d->buf);
 		d->buf = NULL;
 		d->len = d->cap = 0;
