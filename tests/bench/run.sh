@@ -16,9 +16,11 @@
 #    benches, each documented in its source) run after it, pinned the same
 #    way.
 #
-# 2b. Query speed beside nfdump (tests/bench/bench_query.sh) and ingest
-#    into the store while queries run (tests/bench/bench_ingest_query.sh):
-#    each documented in its own header.
+# 2b. Query speed beside nfdump (tests/bench/bench_query.sh), ingest
+#    into the store while queries run (tests/bench/bench_ingest_query.sh),
+#    the control plane with 100 nodes (tests/bench/bench_control.sh) and
+#    distributed queries (tests/bench/bench_dquery.sh): each documented
+#    in its own header.
 #
 # 3. End-to-end receive rate over loopback, flowfleet-node beside nfdump's
 #    nfcapd, on the same generated traffic:
@@ -64,7 +66,8 @@
 #
 # Environment: FF_BIN (flowfleet-node), FF_BENCH (flowgen, bench_decode),
 # BENCH_RATES, BENCH_FLOWS, BENCH_RCVBUF (bytes), BENCH_MAX_LOSSY,
-# BENCH_SKIP (list of: check decode query ingestq control e2e node nfcapd),
+# BENCH_SKIP (list of: check decode query ingestq control dquery e2e node
+# nfcapd),
 # BENCH_KEEP=1 (keep
 # the work directory), BENCH_PORT (first of two UDP ports, default 29055).
 
@@ -249,6 +252,10 @@ skip query || "$HERE/bench_query.sh" || STATUS=1
 skip ingestq || timeout 1800 "$HERE/bench_ingest_query.sh" || STATUS=1
 
 skip control || timeout 900 "$HERE/bench_control.sh" || STATUS=1	# control plane: 100 nodes' TLS sessions (issue 4)
+
+# Distributed queries: 4 nodes beside nfdump, bytes on the wire, fan-out
+# overhead with 1, 10 and 100 nodes: tests/bench/bench_dquery.sh.
+skip dquery || timeout 2400 "$HERE/bench_dquery.sh" || STATUS=1
 
 # --- 3. end to end ---------------------------------------------------------
 
