@@ -69,7 +69,8 @@ STORE_SRCS := \
 	store/result.c \
 	store/result_pack.c \
 	store/result_print.c \
-	store/qargs.c
+	store/qargs.c \
+	store/qspec.c
 
 WIRE_SRCS := \
 	wire/addr.c \

@@ -376,8 +376,8 @@ duration(uint64_t ms, char *buf, size_t len)
 }
 
 /* "1.2k", "3.4M": counts for narrow columns. */
-static void
-count(uint64_t v, char *buf, size_t len)
+void
+cli_count(uint64_t v, char *buf, size_t len)
 {
 	if (v < 10000)
 		snprintf(buf, len, "%" PRIu64, v);
@@ -931,16 +931,16 @@ cmd_status(int argc, char **argv)
 				fresh = strcmp(row[1], "up") == 0 &&
 				    u64f(n, "counters_ms") != 0;
 				if (fresh) {
-					count(u64f(k, "flows_per_s"), row[6],
+					cli_count(u64f(k, "flows_per_s"), row[6],
 					    CELL);
-					count(u64f(k, "drops_per_s"), row[7],
+					cli_count(u64f(k, "drops_per_s"), row[7],
 					    CELL);
 				} else {
 					snprintf(row[6], CELL, "-");
 					snprintf(row[7], CELL, "-");
 				}
 				if (u64f(n, "counters_ms") != 0)
-					count(u64f(k, "kernel_drops") + u64f(k,
+					cli_count(u64f(k, "kernel_drops") + u64f(k,
 					    "truncated") + u64f(k,
 					    "store_dropped"), row[8], CELL);
 				else

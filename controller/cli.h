@@ -6,6 +6,7 @@
 #ifndef FF_CTL_CLI_H
 #define FF_CTL_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <msgpack.h>
@@ -29,6 +30,9 @@ extern int cli_json;
 
 /* Write msgpack object o as JSON to fp. */
 void cli_json_obj(FILE *fp, const msgpack_object *o);
+
+/* A count for a narrow column: "1234", "12.3k", "4.5M", "6.7G". */
+void cli_count(uint64_t v, char *buf, size_t len);
 
 /* flowfleet query (cliquery.c). */
 int cmd_query(int argc, char **argv);

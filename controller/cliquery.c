@@ -235,22 +235,12 @@ static int
 build(const struct cliq *o, wire_builder_t *b)
 {
 	const store_qspec_t *q = &o->a.spec;
-	uint32_t nf = 12 + (o->nnodes > 0) + (o->nlabels > 0) +
-	    (o->timeout_ms > 0);
+	uint32_t nf = STORE_QSPEC_FIELDS + 1 + (o->nnodes > 0) +
+	    (o->nlabels > 0) + (o->timeout_ms > 0);
 
-	if (wire_msg_begin(b, WIRE_CTL_QUERY, QUERY_ID, nf) != 0)
+	if (wire_msg_begin(b, WIRE_CTL_QUERY, QUERY_ID, nf) != 0 ||
+	    store_qspec_write(wire_builder_pk(b), q) != 0)
 		return -1;
-	wire_put_u64(b, "kind", q->kind);
-	wire_put_u64(b, "t0", q->t0);
-	wire_put_u64(b, "t1", q->t1);
-	wire_put_str(b, "filter", q->filter ? q->filter : "");
-	wire_put_u64(b, "key", q->key);
-	wire_put_u64(b, "p4", q->prefix4);
-	wire_put_u64(b, "p6", q->prefix6);
-	wire_put_u64(b, "order", q->order);
-	wire_put_u64(b, "n", q->n);
-	wire_put_u64(b, "step", q->step_ms);
-	wire_put_u64(b, "limit", q->limit);
 	wire_put_str(b, "method", o->method);
 	if (o->nnodes > 0)
 		put_strs(b, "nodes", o->nodes, o->nnodes);
@@ -318,19 +308,6 @@ strof(const msgpack_object *m, const char *k, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
-static void
-count_fmt(uint64_t v, char *buf, size_t len)
-{
-	if (v < 10000)
-		snprintf(buf, len, "%" PRIu64, v);
-	else if (v < 10000000)
-		snprintf(buf, len, "%.1fk", (double)v / 1e3);
-	else if (v < 10000000000ull)
-		snprintf(buf, len, "%.1fM", (double)v / 1e6);
-	else
-		snprintf(buf, len, "%.1fG", (double)v / 1e9);
-}
-
 static const msgpack_object *
 nodes_of(const msgpack_object *body)
 {
@@ -352,7 +329,7 @@ print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
 	int complete = boolof(body, "complete");
 
 	strof(body, "method", method, sizeof(method));
-	count_fmt(u64of(body, "flows_scanned"), b1, sizeof(b1));
+	cli_count(u64of(body, "flows_scanned"), b1, sizeof(b1));
 	size_fmt(in + out, b2, sizeof(b2));
 	fprintf(fp, "-- %s: %" PRIu64 "/%" PRIu64 " nodes answered, %s flows "
 	    "scanned, %" PRIu64 " ms, %s on the wire", complete ? "complete" :
@@ -381,7 +358,7 @@ print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
 		strof(n, "reason", reason, sizeof(reason));
 		strof(n, "method", m, sizeof(m));
 		if (verbose) {
-			count_fmt(u64of(n, "flows_scanned"), b1, sizeof(b1));
+			cli_count(u64of(n, "flows_scanned"), b1, sizeof(b1));
 			size_fmt(u64of(n, "bytes_in") + u64of(n, "bytes_out"),
 			    b2, sizeof(b2));
 			fprintf(fp, "--   %-16s %-9s %8s flows %6" PRIu64
@@ -400,7 +377,7 @@ print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
 			if (q->order == STORE_ORD_BYTES)
 				size_fmt(bound, b1, sizeof(b1));
 			else
-				count_fmt(bound, b1, sizeof(b1));
+				cli_count(bound, b1, sizeof(b1));
 			fprintf(fp, "-- error bound: the missing nodes could add "
 			    "at most %" PRIu64 " %s (%s) to any key\n", bound,
 			    store_order_name(q->order), b1);

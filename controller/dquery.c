@@ -213,22 +213,11 @@ send_query(struct dqn *d)
 	wire_builder_t b;
 
 	d->ref = d->req = peer_qnext_id(d->n);
-	if (wire_msg_begin(&b, WIRE_QUERY, d->ref, 14) != 0) {
+	if (wire_msg_begin(&b, WIRE_QUERY, d->ref, STORE_QSPEC_FIELDS + 3) !=
+	    0 || store_qspec_write(wire_builder_pk(&b), q) != 0) {
 		wire_builder_free(&b);
 		return FF_ENOMEM;
 	}
-	wire_put_u64(&b, "kind", q->kind);
-	wire_put_u64(&b, "t0", q->t0);
-	wire_put_u64(&b, "t1", q->t1);
-	wire_put_str(&b, "filter", dq->filter);
-	wire_put_u64(&b, "key", q->kind == STORE_Q_TOPN ||
-	    q->kind == STORE_Q_DISTINCT ? q->key : 0);
-	wire_put_u64(&b, "p4", q->prefix4);
-	wire_put_u64(&b, "p6", q->prefix6);
-	wire_put_u64(&b, "order", q->order);
-	wire_put_u64(&b, "n", q->n);
-	wire_put_u64(&b, "step", q->step_ms);
-	wire_put_u64(&b, "limit", q->limit);
 	wire_put_u64(&b, "qid", dq->inf.qid);
 	wire_put_str(&b, "method", dq->method);
 	wire_put_u64(&b, "max_ms", remaining(dq->r1_deadline));
@@ -936,12 +925,6 @@ dquery_stop_all(ctlr_t *c, const char *why)
 
 /* ---- the CLI's requests ---- */
 
-static int
-body_u64(const msgpack_object *b, const char *k, uint64_t max, uint64_t *v)
-{
-	return wire_get_u64(b, k, v) != 0 || *v > max ? -1 : 0;
-}
-
 /* Does node n carry label l? */
 static int
 has_label(const fnode_t *n, const char *l, size_t len)
@@ -1030,39 +1013,11 @@ dquery_parse_request(const msgpack_object *b, uint64_t default_timeout,
     store_qspec_t *q, char filter[DQUERY_FILTER_MAX], char method[8],
     uint64_t *timeout, char *err, size_t errlen)
 {
-	uint64_t kind, key, p4, p6, order, n, limit;
 	int rc;
 
-	memset(q, 0, sizeof(*q));
-	if (body_u64(b, "kind", STORE_Q_DISTINCT, &kind) ||
-	    body_u64(b, "t0", UINT64_MAX, &q->t0) ||
-	    body_u64(b, "t1", UINT64_MAX, &q->t1) ||
-	    body_u64(b, "key", STORE_KEY_DSTAS, &key) ||
-	    body_u64(b, "p4", 32, &p4) || body_u64(b, "p6", 128, &p6) ||
-	    body_u64(b, "order", STORE_ORD_FLOWS, &order) ||
-	    body_u64(b, "n", STORE_TOPN_MAX, &n) ||
-	    body_u64(b, "step", UINT64_MAX, &q->step_ms) ||
-	    body_u64(b, "limit", STORE_LIST_MAX, &limit)) {
-		snprintf(err, errlen, "CTL_QUERY: a field of the query is "
-		    "missing or out of range");
+	if (store_qspec_read(b, q, filter, DQUERY_FILTER_MAX, err, errlen)
+	    != 0)
 		return FF_EINVAL;
-	}
-	rc = wire_get_strbuf(b, "filter", filter, DQUERY_FILTER_MAX);
-	if (rc == FF_ENOENT)
-		filter[0] = '\0';
-	else if (rc != 0) {
-		snprintf(err, errlen, "the filter is longer than %d bytes",
-		    DQUERY_FILTER_MAX - 1);
-		return FF_EINVAL;
-	}
-	q->kind = (store_qkind_t)kind;
-	q->key = (store_key_t)key;
-	q->prefix4 = (uint8_t)p4;
-	q->prefix6 = (uint8_t)p6;
-	q->order = (store_order_t)order;
-	q->n = (uint32_t)n;
-	q->limit = (uint32_t)limit;
-	q->filter = filter[0] ? filter : NULL;
 	rc = wire_get_strbuf(b, "method", method, 8);
 	if (rc == FF_ENOENT)
 		snprintf(method, 8, "auto");

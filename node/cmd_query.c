@@ -88,244 +88,80 @@ CONFIG_DEFAULT_PATH ")\n"
 "that could not be read (damaged); 130 interrupted (Ctrl-C).\n");
 }
 
+struct qopts {
+	const char *conf, *dir;
+	store_qargs_t a;	/* the query options (store_qargs_*) */
+};
+
 static int
 bad(const char *what, const char *arg)
 {
 	fprintf(stderr, PROG ": %s: '%s'\n", what, arg);
+	usage(stderr);
 	return EX_USAGE;
 }
 
-/* Round t down to a multiple of step. */
-static uint64_t
-floor_to(uint64_t t, uint64_t step)
-{
-	return t - t % step;
-}
-
-struct qopts {
-	const char *conf, *dir;
-	int since_set, from_set, to_set, top_set;
-	uint64_t since, from, to;
-	store_qspec_t spec;
-	int kinds;		/* kind options given */
-	store_fmt_t fmt;
-};
-
 /*
- * Fill the window of a series that was not given in full: the start
- * aligned to the step (from --since, or the oldest stored flow), the end
- * after the newest stored flow (or now, with --since), so that buckets
- * fall on multiples of the step.
+ * -c/--config and --store here; every other option is a query option
+ * (store_qargs_opt), as for flowfleet query. --name=value and --name
+ * value both work; -f is --filter.
  */
-static void
-series_window(struct qopts *o, store_t *s)
-{
-	store_qspec_t *q = &o->spec;
-	uint64_t step = q->step_ms, now = now_ms(), end;
-	store_stats_t st;
-
-	store_get_stats(s, &st);
-	if (o->since_set) {
-		q->t0 = floor_to(now > o->since ? now - o->since : 0, step);
-		end = now;
-	} else {
-		if (!o->from_set)
-			q->t0 = floor_to(st.flows > 0 ? st.oldest_ms : now,
-			    step);
-		end = st.flows > 0 ? st.newest_ms : q->t0;
-	}
-	if (o->to_set)
-		q->t1 = o->to;
-	else if (end < q->t0)
-		q->t1 = q->t0 + step;
-	else
-		q->t1 = q->t0 + ((end - q->t0) / step + 1) * step;
-}
-
 static int
 parse_args(int argc, char **argv, struct qopts *o)
 {
-	enum { O_STORE = 256, O_SINCE, O_FROM, O_TO, O_TOP, O_BY, O_ORDER,
-	    O_SERIES, O_LIST, O_DISTINCT, O_JSON, O_CSV, O_THREADS,
-	    O_TIMEOUT, O_MAXROWS, O_MAXMEM };
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "store", required_argument, NULL, O_STORE },
-		{ "since", required_argument, NULL, O_SINCE },
-		{ "from", required_argument, NULL, O_FROM },
-		{ "to", required_argument, NULL, O_TO },
-		{ "filter", required_argument, NULL, 'f' },
-		{ "top", required_argument, NULL, O_TOP },
-		{ "by", required_argument, NULL, O_BY },
-		{ "order", required_argument, NULL, O_ORDER },
-		{ "series", required_argument, NULL, O_SERIES },
-		{ "list", required_argument, NULL, O_LIST },
-		{ "distinct", required_argument, NULL, O_DISTINCT },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "csv", no_argument, NULL, O_CSV },
-		{ "threads", required_argument, NULL, O_THREADS },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "max-rows", required_argument, NULL, O_MAXROWS },
-		{ "max-mem", required_argument, NULL, O_MAXMEM },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	store_qspec_t *q = &o->spec;
-	int c, by_set = 0, distinct = 0;
-	uint64_t v;
-	char *end;
+	char err[256];
+	int i;
 
 	memset(o, 0, sizeof(*o));
-	q->kind = STORE_Q_TOTALS;
-	q->t1 = UINT64_MAX;
-	q->order = STORE_ORD_BYTES;
-	q->n = 10;
-	o->fmt = STORE_FMT_TABLE;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:f:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			o->conf = optarg;
-			break;
-		case O_STORE:
-			o->dir = optarg;
-			break;
-		case O_SINCE:
-			if (parse_duration_ms(optarg, &o->since) != 0)
-				return bad("bad duration", optarg);
-			o->since_set = 1;
-			break;
-		case O_FROM:
-			if (store_time_parse(optarg, &o->from) != 0)
-				return bad("bad time", optarg);
-			o->from_set = 1;
-			break;
-		case O_TO:
-			if (store_time_parse(optarg, &o->to) != 0)
-				return bad("bad time", optarg);
-			o->to_set = 1;
-			break;
-		case 'f':
-			q->filter = optarg;
-			break;
-		case O_TOP:
-			v = strtoull(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
-			    v < 1 || v > STORE_TOPN_MAX)
-				return bad("--top wants 1 to 1000000", optarg);
-			q->n = (uint32_t)v;
-			o->top_set = 1;
-			break;
-		case O_BY:
-			if (store_key_parse(optarg, &q->key, &q->prefix4,
-			    &q->prefix6) != 0)
-				return bad("unknown key", optarg);
-			by_set = 1;
-			break;
-		case O_ORDER:
-			if (store_order_parse(optarg, &q->order) != 0)
-				return bad("--order is bytes, packets or flows",
-				    optarg);
-			break;
-		case O_SERIES:
-			if (parse_duration_ms(optarg, &q->step_ms) != 0 ||
-			    q->step_ms == 0)
-				return bad("bad step", optarg);
-			q->kind = STORE_Q_SERIES;
-			o->kinds++;
-			break;
-		case O_LIST:
-			v = strtoull(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
-			    v < 1 || v > STORE_LIST_MAX)
-				return bad("--list wants 1 to 1000000", optarg);
-			q->limit = (uint32_t)v;
-			q->kind = STORE_Q_LIST;
-			o->kinds++;
-			break;
-		case O_DISTINCT:
-			if (store_key_parse(optarg, &q->key, &q->prefix4,
-			    &q->prefix6) != 0)
-				return bad("unknown key", optarg);
-			q->kind = STORE_Q_DISTINCT;
-			distinct = 1;
-			o->kinds++;
-			break;
-		case O_JSON:
-			o->fmt = STORE_FMT_JSON;
-			break;
-		case O_CSV:
-			o->fmt = STORE_FMT_CSV;
-			break;
-		case O_THREADS:
-			v = strtoull(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
-			    v < 1 || v > 256)
-				return bad("--threads wants 1 to 256", optarg);
-			q->threads = (int)v;
-			break;
-		case O_TIMEOUT:
-			if (parse_duration_ms(optarg, &q->max_ms) != 0 ||
-			    q->max_ms == 0)
-				return bad("bad duration", optarg);
-			break;
-		case O_MAXROWS:
-			v = strtoull(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end != '\0' ||
-			    v < 1)
-				return bad("bad row count", optarg);
-			q->max_rows = v;
-			break;
-		case O_MAXMEM:
-			if (parse_size(optarg, &q->max_mem) != 0 ||
-			    q->max_mem == 0)
-				return bad("bad size", optarg);
-			break;
-		case 'h':
+	store_qargs_init(&o->a);
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i], *name, *val = NULL, *eq;
+		char nbuf[32];
+		int tv, rc;
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
 			usage(stdout);
 			return -1;
-		default:
+		}
+		if (arg[0] != '-' || arg[1] == '\0')
+			return bad("unexpected argument", arg);
+		name = arg + (arg[1] == '-' ? 2 : 1);
+		if ((eq = strchr(name, '=')) != NULL) {
+			if ((size_t)(eq - name) >= sizeof(nbuf))
+				return bad("unknown option", arg);
+			memcpy(nbuf, name, (size_t)(eq - name));
+			nbuf[eq - name] = '\0';
+			name = nbuf;
+			val = eq + 1;
+		}
+		if (strcmp(name, "c") == 0 || strcmp(name, "config") == 0 ||
+		    strcmp(name, "store") == 0)
+			tv = 1;
+		else if ((tv = store_qargs_takes_value(name)) < 0)
+			return bad("unknown option", arg);
+		if (tv == 1 && val == NULL) {
+			if (i + 1 >= argc)
+				return bad("a value is missing after", arg);
+			val = argv[++i];
+		} else if (tv == 0 && val != NULL)
+			return bad("takes no value", arg);
+		if (strcmp(name, "c") == 0 || strcmp(name, "config") == 0)
+			o->conf = val;
+		else if (strcmp(name, "store") == 0)
+			o->dir = val;
+		else if ((rc = store_qargs_opt(&o->a, name, val, err,
+		    sizeof(err))) != 0) {
+			fprintf(stderr, PROG ": %s\n", err);
 			usage(stderr);
 			return EX_USAGE;
 		}
-	}
-	if (optind < argc)
-		return bad("unexpected argument", argv[optind]);
-	if (o->top_set || by_set) {
-		if (!by_set) {
-			fprintf(stderr, PROG ": --top needs --by KEY\n");
-			return EX_USAGE;
-		}
-		if (distinct) {
-			fprintf(stderr, PROG ": --by and --distinct both "
-			    "name a key; use one\n");
-			return EX_USAGE;
-		}
-		q->kind = STORE_Q_TOPN;
-		o->kinds++;
-	}
-	if (o->kinds > 1) {
-		fprintf(stderr, PROG ": use one of --top/--by, --series, "
-		    "--list, --distinct\n");
-		return EX_USAGE;
 	}
 	if (o->conf != NULL && o->dir != NULL) {
 		fprintf(stderr, PROG ": use -c or --store, not both\n");
 		return EX_USAGE;
 	}
-	if (o->since_set && (o->from_set || o->to_set)) {
-		fprintf(stderr, PROG ": use --since or --from/--to, not "
-		    "both\n");
-		return EX_USAGE;
-	}
-	if (o->since_set)
-		q->t0 = now_ms() > o->since ? now_ms() - o->since : 0;
-	if (o->from_set)
-		q->t0 = o->from;
-	if (o->to_set)
-		q->t1 = o->to;
-	if (q->t0 > q->t1) {
-		fprintf(stderr, PROG ": the window ends before it starts\n");
+	if (store_qargs_finish(&o->a, now_ms(), err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
 		return EX_USAGE;
 	}
 	return 0;
@@ -376,9 +212,15 @@ cmd_query(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", err);
 		return EX_FAIL;
 	}
-	if (o.spec.kind == STORE_Q_SERIES)
-		series_window(&o, s);
-	if ((rc = store_query_compile(&o.spec, &q, err, sizeof(err))) != 0) {
+	if (o.a.spec.kind == STORE_Q_SERIES) {
+		store_stats_t st;
+
+		/* the window, where not given: the stored flows' */
+		store_get_stats(s, &st);
+		store_qargs_series_window(&o.a, now_ms(), st.flows > 0,
+		    st.oldest_ms, st.newest_ms);
+	}
+	if ((rc = store_query_compile(&o.a.spec, &q, err, sizeof(err))) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		store_close(s);
 		return rc == FF_ENOMEM ? EX_FAIL : EX_USAGE;
@@ -404,7 +246,7 @@ cmd_query(int argc, char **argv)
 			return EX_FAIL;
 		}
 	}
-	rc = store_result_print(r, stdout, o.fmt);
+	rc = store_result_print(r, stdout, o.a.fmt);
 	store_result_get_meta(r, &meta);
 	store_result_free(r);
 	if (rc != 0) {

@@ -501,55 +501,19 @@ parse_method(const msgpack_object *body, enum method *m)
 	return 0;
 }
 
-/* A field of the query's identity: required, in [0, max]. */
-static int
-spec_u64(const msgpack_object *body, const char *k, uint64_t max,
-    uint64_t *v, char *err, size_t errlen)
-{
-	if (wire_get_u64(body, k, v) != 0 || *v > max) {
-		snprintf(err, errlen, "QUERY: '%s' missing or out of range",
-		    k);
-		return FF_EPROTO;
-	}
-	return 0;
-}
-
 static int
 parse_spec(const msgpack_object *body, store_qspec_t *q, char *filter,
     uint64_t *qid, char *err, size_t errlen)
 {
-	uint64_t kind, key, p4, p6, order, n, limit;
 	int rc;
 
-	memset(q, 0, sizeof(*q));
-	if (spec_u64(body, "kind", STORE_Q_DISTINCT, &kind, err, errlen) ||
-	    spec_u64(body, "t0", UINT64_MAX, &q->t0, err, errlen) ||
-	    spec_u64(body, "t1", UINT64_MAX, &q->t1, err, errlen) ||
-	    spec_u64(body, "key", STORE_KEY_DSTAS, &key, err, errlen) ||
-	    spec_u64(body, "p4", 32, &p4, err, errlen) ||
-	    spec_u64(body, "p6", 128, &p6, err, errlen) ||
-	    spec_u64(body, "order", STORE_ORD_FLOWS, &order, err, errlen) ||
-	    spec_u64(body, "n", STORE_TOPN_MAX, &n, err, errlen) ||
-	    spec_u64(body, "step", UINT64_MAX, &q->step_ms, err, errlen) ||
-	    spec_u64(body, "limit", STORE_LIST_MAX, &limit, err, errlen) ||
-	    spec_u64(body, "qid", UINT64_MAX, qid, err, errlen))
-		return FF_EPROTO;
-	rc = wire_get_strbuf(body, "filter", filter, FILTER_MAX);
-	if (rc == FF_ENOENT)
-		filter[0] = '\0';
-	else if (rc != 0) {
-		snprintf(err, errlen, "QUERY: bad 'filter' (at most %d bytes)",
-		    FILTER_MAX - 1);
+	if ((rc = store_qspec_read(body, q, filter, FILTER_MAX, err, errlen))
+	    != 0)
+		return rc;
+	if (wire_get_u64(body, "qid", qid) != 0) {
+		snprintf(err, errlen, "QUERY without 'qid'");
 		return FF_EPROTO;
 	}
-	q->kind = (store_qkind_t)kind;
-	q->key = (store_key_t)key;
-	q->prefix4 = (uint8_t)p4;
-	q->prefix6 = (uint8_t)p6;
-	q->order = (store_order_t)order;
-	q->n = (uint32_t)n;
-	q->limit = (uint32_t)limit;
-	q->filter = filter[0] != '\0' ? filter : NULL;
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <msgpack.h>
+
 /*
  * One normalized flow record. Addresses are 16 bytes; IPv4 addresses are
  * stored IPv4-mapped (::ffff:a.b.c.d). Byte and packet counts are already
@@ -370,6 +372,24 @@ typedef enum store_fmt {
 	STORE_FMT_JSON,
 	STORE_FMT_CSV
 } store_fmt_t;
+
+/*
+ * A query's identity as msgpack map entries, as the query messages carry
+ * it (wire/PROTOCOL.md: QUERY, CTL_QUERY): "kind", "t0", "t1", "filter",
+ * "key", "p4", "p6", "order", "n", "step", "limit".
+ *
+ * store_qspec_write: pack those STORE_QSPEC_FIELDS entries of q with pk
+ * (the caller counts them in its map header). Returns 0 or FF_ENOMEM.
+ * store_qspec_read: read them from map m (untrusted input: every field
+ * checked; other keys ignored) into *q, the filter text copied into
+ * filter (filterlen bytes; q->filter points there, NULL for none). The
+ * run-time limits of *q are zero. Returns 0, or FF_EPROTO with a
+ * message in err.
+ */
+#define STORE_QSPEC_FIELDS	11
+int store_qspec_write(msgpack_packer *pk, const store_qspec_t *q);
+int store_qspec_read(const msgpack_object *m, store_qspec_t *q,
+    char *filter, size_t filterlen, char *err, size_t errlen);
 
 /*
  * Query options of a command line, shared by the node's and the
