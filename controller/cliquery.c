@@ -42,7 +42,8 @@ void
 usage_query(FILE *fp)
 {
 	fprintf(fp,
-"usage: flowfleet query [--since DUR | --from T [--to T]] [-f FILTER]\n"
+"usage: flowfleet [-s SOCKET] query [--since DUR | --from T [--to T]]\n"
+"           [-f FILTER]\n"
 "           [--top N --by KEY [--order bytes|packets|flows] | --series STEP\n"
 "           | --list N | --distinct KEY] [--nodes N1,N2...] [--label L]...\n"
 "           [--timeout DUR] [--allow-partial] [--verbose] [--json | --csv]\n"
@@ -133,56 +134,35 @@ add_nodes(struct cliq *o, const char *list)
 static int
 parse(int argc, char **argv, struct cliq *o)
 {
+	static const char *const valued[] = { "nodes", "label", "method",
+	    "timeout", "s", NULL };
+	static const char *const flags[] = { "h", "help", "v", "verbose",
+	    "allow-partial", NULL };
+	store_qargs_iter_t it = { .argc = argc, .argv = argv,
+	    .valued = valued, .flags = flags, .i = 1 };
 	char err[256];
 	uint64_t now = now_ms();
-	int i;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
 	store_qargs_init(&o->a);
 	o->method = "auto";
 	if (cli_json)
 		o->a.fmt = STORE_FMT_JSON;
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i], *name, *val = NULL, *eq;
-		char nbuf[32];
-		int tv, rc;
+	while ((rc = store_qargs_next(&it, err, sizeof(err))) == 1) {
+		const char *name = it.name, *val = it.val;
 
-		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+		if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) {
 			usage_query(stdout);
 			return -1;
-		}
-		if (strcmp(arg, "-v") == 0 || strcmp(arg, "--verbose") == 0) {
+		} else if (strcmp(name, "v") == 0 ||
+		    strcmp(name, "verbose") == 0) {
 			o->verbose = 1;
-			continue;
-		}
-		if (strcmp(arg, "--allow-partial") == 0) {
+		} else if (strcmp(name, "allow-partial") == 0) {
 			o->allow_partial = 1;
-			continue;
-		}
-		if (arg[0] != '-' || arg[1] == '\0')
-			return bad("unexpected argument '%s'", arg);
-		/* --name=value, --name value, -f value */
-		name = arg + (arg[1] == '-' ? 2 : 1);
-		if ((eq = strchr(name, '=')) != NULL) {
-			if ((size_t)(eq - name) >= sizeof(nbuf))
-				return bad("unknown option '%s'", arg);
-			memcpy(nbuf, name, (size_t)(eq - name));
-			nbuf[eq - name] = '\0';
-			name = nbuf;
-			val = eq + 1;
-		}
-		if (strcmp(name, "nodes") == 0 || strcmp(name, "label") == 0 ||
-		    strcmp(name, "method") == 0 || strcmp(name, "timeout") == 0)
-			tv = 1;
-		else if ((tv = store_qargs_takes_value(name)) < 0)
-			return bad("unknown option '%s'", arg);
-		if (tv == 1 && val == NULL) {
-			if (i + 1 >= argc)
-				return bad("%s needs a value", arg);
-			val = argv[++i];
-		} else if (tv == 0 && val != NULL)
-			return bad("%s takes no value", arg);
-		if (strcmp(name, "nodes") == 0) {
+		} else if (strcmp(name, "s") == 0) {
+			cli_sock_path = val;	/* as before the command */
+		} else if (strcmp(name, "nodes") == 0) {
 			if (add_nodes(o, val) != 0)
 				return bad("too many nodes in '%s'", val);
 		} else if (strcmp(name, "label") == 0) {
@@ -204,10 +184,12 @@ parse(int argc, char **argv, struct cliq *o)
 		    strcmp(name, "max-mem") == 0) {
 			return bad("--%s is a node's setting (query-... in its "
 			    "configuration)", name);
-		} else if ((rc = store_qargs_opt(&o->a, name, val, err,
-		    sizeof(err))) != 0)
+		} else if (store_qargs_opt(&o->a, name, val, err,
+		    sizeof(err)) != 0)
 			return bad("%s", err);
 	}
+	if (rc != 0)
+		return bad("%s", err);
 	if (store_qargs_finish(&o->a, now, err, sizeof(err)) != 0)
 		return bad("%s", err);
 	if (o->a.spec.kind == STORE_Q_SERIES) {

@@ -93,14 +93,6 @@ struct qopts {
 	store_qargs_t a;	/* the query options (store_qargs_*) */
 };
 
-static int
-bad(const char *what, const char *arg)
-{
-	fprintf(stderr, PROG ": %s: '%s'\n", what, arg);
-	usage(stderr);
-	return EX_USAGE;
-}
-
 /*
  * -c/--config and --store here; every other option is a query option
  * (store_qargs_opt), as for flowfleet query. --name=value and --name
@@ -109,52 +101,32 @@ bad(const char *what, const char *arg)
 static int
 parse_args(int argc, char **argv, struct qopts *o)
 {
+	static const char *const valued[] = { "c", "config", "store", NULL };
+	static const char *const flags[] = { "h", "help", NULL };
+	store_qargs_iter_t it = { .argc = argc, .argv = argv,
+	    .valued = valued, .flags = flags, .i = 1 };
 	char err[256];
-	int i;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
 	store_qargs_init(&o->a);
-	for (i = 1; i < argc; i++) {
-		const char *arg = argv[i], *name, *val = NULL, *eq;
-		char nbuf[32];
-		int tv, rc;
-
-		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+	while ((rc = store_qargs_next(&it, err, sizeof(err))) == 1) {
+		if (strcmp(it.name, "h") == 0 || strcmp(it.name, "help") == 0) {
 			usage(stdout);
 			return -1;
 		}
-		if (arg[0] != '-' || arg[1] == '\0')
-			return bad("unexpected argument", arg);
-		name = arg + (arg[1] == '-' ? 2 : 1);
-		if ((eq = strchr(name, '=')) != NULL) {
-			if ((size_t)(eq - name) >= sizeof(nbuf))
-				return bad("unknown option", arg);
-			memcpy(nbuf, name, (size_t)(eq - name));
-			nbuf[eq - name] = '\0';
-			name = nbuf;
-			val = eq + 1;
-		}
-		if (strcmp(name, "c") == 0 || strcmp(name, "config") == 0 ||
-		    strcmp(name, "store") == 0)
-			tv = 1;
-		else if ((tv = store_qargs_takes_value(name)) < 0)
-			return bad("unknown option", arg);
-		if (tv == 1 && val == NULL) {
-			if (i + 1 >= argc)
-				return bad("a value is missing after", arg);
-			val = argv[++i];
-		} else if (tv == 0 && val != NULL)
-			return bad("takes no value", arg);
-		if (strcmp(name, "c") == 0 || strcmp(name, "config") == 0)
-			o->conf = val;
-		else if (strcmp(name, "store") == 0)
-			o->dir = val;
-		else if ((rc = store_qargs_opt(&o->a, name, val, err,
-		    sizeof(err))) != 0) {
-			fprintf(stderr, PROG ": %s\n", err);
-			usage(stderr);
-			return EX_USAGE;
-		}
+		if (strcmp(it.name, "c") == 0 || strcmp(it.name, "config") == 0)
+			o->conf = it.val;
+		else if (strcmp(it.name, "store") == 0)
+			o->dir = it.val;
+		else if (store_qargs_opt(&o->a, it.name, it.val, err,
+		    sizeof(err)) != 0)
+			break;
+	}
+	if (rc != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		usage(stderr);
+		return EX_USAGE;
 	}
 	if (o->conf != NULL && o->dir != NULL) {
 		fprintf(stderr, PROG ": use -c or --store, not both\n");

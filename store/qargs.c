@@ -268,3 +268,60 @@ store_qargs_series_window(store_qargs_t *a, uint64_t now, int have_flows,
 	else
 		q->t1 = q->t0 + ((end - q->t0) / step + 1) * step;
 }
+
+/* Is name in the NULL-terminated list? */
+static int
+listed(const char *const *list, const char *name)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
+int
+store_qargs_next(store_qargs_iter_t *it, char *err, size_t errlen)
+{
+	const char *arg, *eq;
+	int tv;
+
+	if (it->i >= it->argc)
+		return 0;
+	arg = it->argv[it->i++];
+	it->arg = arg;
+	it->val = NULL;
+	if (arg[0] != '-' || arg[1] == '\0') {
+		snprintf(err, errlen, "unexpected argument '%s'", arg);
+		return FF_EINVAL;
+	}
+	it->name = arg + (arg[1] == '-' ? 2 : 1);
+	if ((eq = strchr(it->name, '=')) != NULL) {
+		if ((size_t)(eq - it->name) >= sizeof(it->nbuf)) {
+			snprintf(err, errlen, "unknown option '%s'", arg);
+			return FF_EINVAL;
+		}
+		memcpy(it->nbuf, it->name, (size_t)(eq - it->name));
+		it->nbuf[eq - it->name] = '\0';
+		it->name = it->nbuf;
+		it->val = eq + 1;
+	}
+	if (listed(it->valued, it->name))
+		tv = 1;
+	else if (listed(it->flags, it->name))
+		tv = 0;
+	else if ((tv = store_qargs_takes_value(it->name)) < 0) {
+		snprintf(err, errlen, "unknown option '%s'", arg);
+		return FF_EINVAL;
+	}
+	if (tv == 1 && it->val == NULL) {
+		if (it->i >= it->argc) {
+			snprintf(err, errlen, "%s needs a value", arg);
+			return FF_EINVAL;
+		}
+		it->val = it->argv[it->i++];
+	} else if (tv == 0 && it->val != NULL) {
+		snprintf(err, errlen, "%s takes no value", arg);
+		return FF_EINVAL;
+	}
+	return 1;
+}

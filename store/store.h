@@ -431,6 +431,29 @@ int store_qargs_finish(store_qargs_t *a, uint64_t now, char *err,
     size_t errlen);
 
 /*
+ * Walk a command's arguments (argv[1..argc-1]): each store_qargs_next()
+ * call takes one option, "--name", "--name value", "--name=value" or
+ * "-x value", and sets name (without dashes) and val (NULL for an option
+ * without value). Which options take a value: those in valued, not those
+ * in flags (both NULL-terminated lists of the command's own options, or
+ * NULL), else store_qargs_takes_value(). Returns 1 with an option, 0 at
+ * the end, FF_EINVAL with a message in err (an unknown option, a missing
+ * or an unwanted value, an argument that is no option).
+ */
+typedef struct store_qargs_iter {
+	int argc;
+	char **argv;
+	const char *const *valued;
+	const char *const *flags;
+	int i;			/* next argument; start at 1 */
+	const char *arg;	/* the argument as given */
+	const char *name;
+	const char *val;
+	char nbuf[32];
+} store_qargs_iter_t;
+int store_qargs_next(store_qargs_iter_t *it, char *err, size_t errlen);
+
+/*
  * A series whose window was not given in full: start at the window's
  * start (--since, --from) or else at the oldest flow, rounded down to the
  * step; end with --to, or after now (--since) or the newest flow, so

@@ -79,24 +79,22 @@ def decode(files, *extra, check=True):
     return flows, summary, exporters, cp
 
 
-class ProcTestCase(unittest.TestCase):
-    """A TestCase that owns a temporary directory and stops, by PID, every
-    process it started."""
+class ProcOwner:
+    """A temporary directory and the processes started in it, all stopped
+    by PID by close(). What fflib's Node and Controller need of their
+    owner: tmp, spawn() and id(); a test case is one (ProcTestCase), and
+    so is a fixture a whole class shares (setUpClass)."""
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="fftest-")
+    def __init__(self, prefix="fftest-", name="fixture"):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
         self._procs = []
-        # a cleanup, not tearDown: it also runs when setUp fails after
-        # starting processes
-        self.addCleanup(self._stop_all)
+        self._name = name
 
-    def _stop_all(self):
-        for p in reversed(self._procs):
-            stop(p)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    def id(self):
+        return self._name
 
     def spawn(self, args, log_name=None, **kw):
-        """Start a background process; it is stopped at tearDown."""
+        """Start a background process; it is stopped by close()."""
         log = open(os.path.join(self.tmp, log_name or
                                 (os.path.basename(args[0]) + ".log")), "ab")
         p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
@@ -105,6 +103,27 @@ class ProcTestCase(unittest.TestCase):
         log.close()
         self._procs.append(p)
         return p
+
+    def close(self):
+        for p in reversed(self._procs):
+            stop(p)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class ProcTestCase(unittest.TestCase):
+    """A TestCase that owns a temporary directory and stops, by PID, every
+    process it started."""
+
+    def setUp(self):
+        self._owner = ProcOwner(name=self.id())
+        self.tmp = self._owner.tmp
+        # a cleanup, not tearDown: it also runs when setUp fails after
+        # starting processes
+        self.addCleanup(self._owner.close)
+
+    def spawn(self, args, log_name=None, **kw):
+        """Start a background process; it is stopped at the test's end."""
+        return self._owner.spawn(args, log_name, **kw)
 
     def log_text(self, p):
         with open(p.log_path, errors="replace") as f:

@@ -43,7 +43,6 @@ import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -133,33 +132,6 @@ def split(total, parts):
     return [q + (1 if i < r else 0) for i in range(parts)]
 
 
-class _Owner:
-    """What fflib's Node and Controller need of a test case, for a
-    fixture shared by a whole class: a directory, spawn() and id()."""
-
-    def __init__(self, prefix):
-        self.tmp = tempfile.mkdtemp(prefix=prefix)
-        self.procs = []
-
-    def id(self):
-        return "test_dquery"
-
-    def spawn(self, args, log_name=None, **kw):
-        log = open(os.path.join(self.tmp, log_name or
-                                (os.path.basename(args[0]) + ".log")), "ab")
-        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True, **kw)
-        p.log_path = log.name
-        log.close()
-        self.procs.append(p)
-        return p
-
-    def close(self):
-        for p in reversed(self.procs):
-            stop(p)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
 def fleet_node(owner, i, name, ctl_fp, extra=""):
     addr = NET + str(i)
     return Node(owner, addr, name=name, listen=[("any", addr + ":2055")],
@@ -215,7 +187,7 @@ class DistributedOracleTest(unittest.TestCase):
             if shutil.which(tool) is None:
                 raise AssertionError("%s is not installed; 'make deps' "
                                      "installs it" % tool)
-        cls.owner = _Owner("fftest-dquery-")
+        cls.owner = fflib.ProcOwner("fftest-dquery-", "test_dquery")
         try:
             cls.build()
         except BaseException:
