@@ -34,6 +34,9 @@ returns by its deadline, names the node and the reason, exits 6
 
 CancelTest — Ctrl-C on a long query: the CLI exits 130 and every node's
 scan stops within 1 s, as the nodes' query counters show.
+
+LimitsTest — a node's query limits fail the query on that node with an
+error naming the limit; the answer is partial, the other node answers.
 """
 import ipaddress
 import json
@@ -622,6 +625,53 @@ class CancelTest(fflib.ProcTestCase):
             q = n.stats()["queries"]
             self.assertEqual(q["cancelled"], 1, q)
             self.assertEqual(q["answered"], 0, q)
+
+
+class LimitsTest(fflib.ProcTestCase):
+    """A node's query limits (query-max-rows, query-max-result): the query
+    fails on that node with an error that names the limit, the other
+    nodes answer, the CLI reports each node's reason and exits 6."""
+
+    def test_limits_name_the_node_and_the_limit(self):
+        ctl = Controller(self, "ctl").start()
+        fp = ctl.fingerprint()
+        nodes = [fleet_node(self, 31, "rows", fp,
+                            extra="query-max-rows 1000\n"),
+                 fleet_node(self, 32, "result", fp,
+                            extra="query-max-result 1M\n"),
+                 fleet_node(self, 33, "roomy", fp)]
+        for i, n in enumerate(nodes):
+            small_store(os.path.join(n.state_dir, "flows"), 90 + i, 100000)
+            enroll(ctl, n)
+            n.start()
+        for n in nodes:
+            ctl.wait_state(n.name, "up", timeout=20, query="up")
+
+        def statuses(*args):
+            rc, j = dquery(ctl, "--allow-partial", *args)
+            st = {n["name"]: (n["status"], n["reason"]) for n in j["nodes"]}
+            self.assertEqual(rc, 6, st)
+            self.assertEqual(st["roomy"], ("answered", ""))
+            return st, j
+
+        st, j = statuses("--distinct", "srcip")
+        self.assertEqual(st["rows"][0], "error")
+        self.assertIn("exceeds its limit of 1000 rows", st["rows"][1])
+        self.assertEqual(st["result"][0], "answered")
+        self.assertGreater(j["answer"]["distinct"], 1000)
+        # 10000 flows of 130 bytes each: over 1M, and over 1000 rows
+        st, _ = statuses("--list", "10000")
+        self.assertIn("more rows than its limit of 1000", st["rows"][1])
+        self.assertEqual(st["result"][0], "error")
+        self.assertRegex(st["result"][1], r"the answer is \d+ bytes, over "
+                         r"the node's query-max-result of 1048576 bytes")
+        # within its limits a node answers
+        rc, j = dquery(ctl, "--top", "5", "--by", "proto")
+        self.assertEqual(rc, 0, [n["reason"] for n in j["nodes"]])
+        for n, failed in zip(nodes, (2, 1, 0)):
+            q = n.stats()["queries"]
+            self.assertEqual((q["failed"], q["running"]), (failed, 0),
+                             (n.name, q))
 
 
 if __name__ == "__main__":
