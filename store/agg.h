@@ -426,6 +426,9 @@ typedef struct agg {
 	aggv_t *bk;		/* SERIES */
 	store_flow_t *heap;	/* LIST: max-heap by flow_cmp */
 	size_t nheap, heapcap;
+	aggv_t *dacc;		/* per dictionary code of a batch; zero
+				   between batches */
+	size_t dcap;
 } agg_t;
 
 /*
@@ -439,6 +442,13 @@ void agg_free(agg_t *a);
 
 /* The columns agg_add() reads for identity id (STORE_COLBIT mask). */
 uint32_t agg_columns(const qident_t *id);
+
+/*
+ * The columns among agg_columns() that agg_add() also takes in
+ * dictionary form (colbatch_t.dict): the address column of an address
+ * key.
+ */
+uint32_t agg_dict_columns(const qident_t *id);
 
 /*
  * Add the rows of cb selected by sel (bit i of sel[i / 64] for row i;
@@ -459,6 +469,7 @@ struct store_query {
 	qident_t id;
 	store_filter_t *filter;
 	uint32_t cols;		/* columns a scan decodes */
+	uint32_t dcols;		/* ... of which it may give as dictionaries */
 	uint64_t max_ms, max_mem, max_rows;
 	int threads;
 	uint64_t (*clock_ms)(void);	/* mono_ms; a test may fake it */

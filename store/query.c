@@ -48,6 +48,8 @@ store_query_compile(const store_qspec_t *spec, store_query_t **out,
 	}
 	/* first_ms decides a bounded window (and the series bucket). */
 	q->cols = agg_columns(&q->id) | filter_columns(q->filter);
+	/* the filter reads rows: its columns are decoded into rows */
+	q->dcols = agg_dict_columns(&q->id) & ~filter_columns(q->filter);
 	if (q->id.t0 != 0 || q->id.t1 != UINT64_MAX)
 		q->cols |= STORE_COLBIT(COL_FIRST);
 	q->max_ms = spec->max_ms;
@@ -348,6 +350,7 @@ store_query_run(store_t *s, const store_query_t *q,
 	for (unsigned i = 0; i < n; i++) {
 		w[i].run = &run;
 		w[i].sc = scans[i];
+		scan_set_dict(scans[i], q->dcols);
 	}
 	for (unsigned i = 0; i < n && rc == 0; i++)
 		if ((rc = agg_init(&w[i].agg, &q->id, &run.ma,

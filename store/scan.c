@@ -268,6 +268,12 @@ scan_next(store_scan_t *sc, colbatch_t *cb)
 	}
 }
 
+void
+scan_set_dict(store_scan_t *sc, uint32_t dcols)
+{
+	blk_dec_set_dict(sc->dec, dcols & sc->cols);
+}
+
 uint64_t
 scan_skipped(const store_scan_t *sc)
 {
