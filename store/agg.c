@@ -238,7 +238,17 @@ add_adict(agg_t *a, const colbatch_t *cb, const uint64_t *sel,
 	if (d->n > a->dcap && (err = dacc_room(a, d->n)) != 0)
 		return err;
 	acc = a->dacc;
-	ROWS(cb, sel, ADDV(acc[code[i]], i););
+	/* a batch whose sums cannot reach 2^64 need not saturate */
+	if (cb->fits)
+		ROWS(cb, sel,
+			aggv_t *v = &acc[code[i]];
+
+			v->flows++;
+			v->bytes += by[i];
+			v->packets += pk[i];
+		);
+	else
+		ROWS(cb, sel, ADDV(acc[code[i]], i););
 	for (uint32_t j = 0; j < d->n4; j++) {
 		uent_t *e;
 

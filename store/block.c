@@ -1015,6 +1015,47 @@ bits_at(const uint8_t *in, size_t len, size_t bit)
 }
 
 /*
+ * Run STORE(i, x) for each of the n values x of k bits (1 <= k <= 56)
+ * packed LSB first in the len bytes at in: eight rows at a time (they
+ * take k bytes) with one unaligned load each, while the loads stay
+ * inside the bytes; bits_at() for the last rows.
+ */
+#define FOR_BITS(in, len, n, k, STORE) do {				\
+	const uint64_t m_ = ((uint64_t)1 << (k)) - 1;			\
+	const size_t last_ = (7 * (size_t)(k)) >> 3;			\
+	size_t g_, ng_ = 0;						\
+									\
+	if ((len) >= last_ + 8)						\
+		ng_ = ((len) - last_ - 8) / (k) + 1;			\
+	if (ng_ > (n) / 8)						\
+		ng_ = (n) / 8;						\
+	for (g_ = 0; g_ < ng_; g_++) {					\
+		const uint8_t *p_ = (in) + g_ * (k);			\
+									\
+		FOR_BITS_ONE(0, k, STORE);				\
+		FOR_BITS_ONE(1, k, STORE);				\
+		FOR_BITS_ONE(2, k, STORE);				\
+		FOR_BITS_ONE(3, k, STORE);				\
+		FOR_BITS_ONE(4, k, STORE);				\
+		FOR_BITS_ONE(5, k, STORE);				\
+		FOR_BITS_ONE(6, k, STORE);				\
+		FOR_BITS_ONE(7, k, STORE);				\
+	}								\
+	for (size_t i_ = ng_ * 8; i_ < (n); i_++) {			\
+		uint64_t x_ = bits_at((in), (len), i_ * (k)) & m_;	\
+									\
+		STORE(i_, x_);						\
+	}								\
+} while (0)
+/* Row j of a group of eight (p_ its first byte). */
+#define FOR_BITS_ONE(j, k, STORE) do {					\
+	uint64_t x_ = (le64(p_ + (((j) * (size_t)(k)) >> 3)) >>	\
+	    (((j) * (unsigned)(k)) & 7)) & m_;				\
+									\
+	STORE(g_ * 8 + (j), x_);					\
+} while (0)
+
+/*
  * Per value type: decode the checked column dc (its len bytes at in, after
  * decompression) of n rows into out.
  */
@@ -1023,7 +1064,7 @@ static void								\
 unpack_##SFX(const blk_coldesc_t *dc, const uint8_t *in, size_t len,	\
     size_t n, T *out)							\
 {									\
-	uint64_t base = dc->base, mask;					\
+	uint64_t base = dc->base;					\
 	unsigned k = dc->width;						\
 									\
 	switch (dc->rep) {						\
@@ -1032,10 +1073,7 @@ unpack_##SFX(const blk_coldesc_t *dc, const uint8_t *in, size_t len,	\
 			out[i] = (T)base;				\
 		return;							\
 	case BLK_REP_BITS:						\
-		mask = ((uint64_t)1 << k) - 1;				\
-		for (size_t i = 0; i < n; i++)				\
-			out[i] = (T)(base +				\
-			    (bits_at(in, len, i * k) & mask));		\
+		FOR_BITS(in, len, n, k, UNPACK_BASE);			\
 		return;							\
 	case BLK_REP_DICT: {						\
 		unsigned nd = (unsigned)in[0] + 1, w = in[1];		\
@@ -1052,9 +1090,7 @@ unpack_##SFX(const blk_coldesc_t *dc, const uint8_t *in, size_t len,	\
 				x |= (uint64_t)in[2 + j * w + b] << (8 * b); \
 			tab[j] = (T)(base + x);				\
 		}							\
-		mask = ((uint64_t)1 << k) - 1;				\
-		for (size_t i = 0; i < n; i++)				\
-			out[i] = tab[bits_at(codes, clen, i * k) & mask]; \
+		FOR_BITS(codes, clen, n, k, UNPACK_TAB);		\
 		return;							\
 	}								\
 	}								\
@@ -1075,6 +1111,8 @@ unpack_##SFX(const blk_coldesc_t *dc, const uint8_t *in, size_t len,	\
 	}								\
 }
 
+#define UNPACK_BASE(i, x)	(out[(i)] = (__typeof__(*out))(base + (x)))
+#define UNPACK_TAB(i, x)	(out[(i)] = tab[(x)])
 DEF_UNPACK(uint64_t, u64)
 DEF_UNPACK(uint32_t, u32)
 DEF_UNPACK(uint16_t, u16)
@@ -1154,28 +1192,23 @@ static int
 unpack_codes(const uint8_t *in, size_t len, size_t n, unsigned k,
     uint32_t nd, uint16_t *code)
 {
-	uint64_t mask = ((uint64_t)1 << k) - 1;
-	size_t i = 0, fast;
-	uint32_t mx = 0;
+	uint64_t mx = 0;
 
-	/* rows whose bits start 8 bytes or more before the end: one load */
-	fast = len >= 8 ? ((len - 8) * 8) / k : 0;
-	if (fast > n)
-		fast = n;
-	for (; i < fast; i++) {
-		size_t bit = i * k;
-		uint32_t x = (uint32_t)((le64(in + (bit >> 3)) >>
-		    (bit & 7)) & mask);
-
-		mx = x > mx ? x : mx;
-		code[i] = (uint16_t)x;
+#define CODE_STORE(i, x) do {						\
+	mx = (x) > mx ? (x) : mx;					\
+	code[(i)] = (uint16_t)(x);					\
+} while (0)
+	/* a constant width lets the compiler fold the shifts */
+	switch (k) {
+#define CODE_K(K) case K: FOR_BITS(in, len, n, K, CODE_STORE); break;
+	CODE_K(1) CODE_K(2) CODE_K(3) CODE_K(4) CODE_K(5) CODE_K(6)
+	CODE_K(7) CODE_K(8) CODE_K(9) CODE_K(10) CODE_K(11) CODE_K(12)
+	CODE_K(13) CODE_K(14) CODE_K(15) CODE_K(16)
+#undef CODE_K
+	default:
+		return 1;
 	}
-	for (; i < n; i++) {
-		uint32_t x = (uint32_t)(bits_at(in, len, i * k) & mask);
-
-		mx = x > mx ? x : mx;
-		code[i] = (uint16_t)x;
-	}
+#undef CODE_STORE
 	return mx >= nd;
 }
 
@@ -1286,12 +1319,42 @@ dec_dict4(blk_dec_t *d, int c, const blk_coldesc_t *dc, const uint8_t *in,
 	return 0;
 }
 
+/*
+ * The largest value integer column dc (checked; in: its bytes after
+ * decompression) can hold, by its packing.
+ */
+static uint64_t
+col_bound(const blk_coldesc_t *dc, const uint8_t *in)
+{
+	unsigned bits;
+	uint64_t span;
+
+	switch (dc->rep) {
+	case BLK_REP_CONST:
+		return dc->base;
+	case BLK_REP_BITS:
+		bits = dc->width;
+		break;
+	case BLK_REP_DICT:
+		bits = 8 * (unsigned)in[1];
+		break;
+	default:
+		bits = 8 * (unsigned)dc->width;
+		break;
+	}
+	if (bits >= 64)
+		return UINT64_MAX;
+	span = ((uint64_t)1 << bits) - 1;
+	return span > UINT64_MAX - dc->base ? UINT64_MAX : dc->base + span;
+}
+
 int
 blk_decode(blk_dec_t *d, const uint8_t *buf, size_t len, uint32_t cols,
     colbatch_t *cb)
 {
 	blk_coldesc_t desc[COL_COUNT];
 	size_t offs[COL_COUNT], raws[COL_COUNT], n;
+	uint64_t bound[COL_COUNT];
 	uint32_t rows;
 	int rc;
 
@@ -1340,6 +1403,8 @@ blk_decode(blk_dec_t *d, const uint8_t *buf, size_t len, uint32_t cols,
 			in = d->raw;
 		}
 
+		if (col_size[c] != 16)
+			bound[c] = col_bound(dc, in);
 		if (col_size[c] == 16 && !v4) {
 			uint8_t (*a)[16] = out;
 
@@ -1370,5 +1435,9 @@ blk_decode(blk_dec_t *d, const uint8_t *buf, size_t len, uint32_t cols,
 	}
 	cb->n = n;
 	cb->cols = cols;
+	if ((cols & STORE_COLBIT(COL_BYTES)) &&
+	    (cols & STORE_COLBIT(COL_PACKETS)))
+		cb->fits = n == 0 || (bound[COL_BYTES] < UINT64_MAX / n &&
+		    bound[COL_PACKETS] < UINT64_MAX / n);
 	return 0;
 }

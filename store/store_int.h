@@ -77,6 +77,10 @@ typedef struct colbatch {
 	uint32_t v4;			/* address columns in IPv4 form */
 	uint32_t dict;			/* address columns in dictionary form */
 	coldict_t dicts[COL_COUNT];	/* indexed by column */
+	int fits;			/* 1: the bytes of all rows sum to less
+					   than 2^64, and so do the packets
+					   (no sum of them saturates); 0: not
+					   known */
 	uint64_t min_first, max_first;	/* first_ms range of these rows */
 	uint64_t min_last, max_last;
 	const uint64_t *first_ms, *last_ms, *bytes, *packets;

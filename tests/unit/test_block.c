@@ -684,6 +684,46 @@ test_dict_form(void **state)
 	blk_dec_free(d);
 }
 
+/*
+ * A batch says its bytes and packets cannot sum past 2^64 only when the
+ * packings bound them so: small values, yes; a value of 2^62 in 1000
+ * rows, no; and not when a column was not decoded.
+ */
+static void
+test_fits(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	const uint8_t *buf;
+	blk_info_t info;
+	colbatch_t in, out;
+	struct rows r;
+	size_t len;
+
+	(void)state;
+	rows_init(&r, 1000);
+	rows_fill(&r, 12, 10);
+	for (size_t i = 0; i < r.n; i++)
+		r.f[i].bytes = 40 + i;
+	rows_sync(&r);
+	colbuf_view(&r.b, &in);
+	assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
+	assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out), 0);
+	assert_int_equal(out.fits, 1);
+	assert_int_equal(blk_decode(d, buf, len, STORE_COLBIT(COL_BYTES),
+	    &out), 0);
+	assert_int_equal(out.fits, 0);
+	r.f[500].bytes = 1ull << 62;
+	rows_sync(&r);
+	colbuf_view(&r.b, &in);
+	assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
+	assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out), 0);
+	assert_int_equal(out.fits, 0);
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
 /* Partial decodes fill only what was asked; the IPv4 form is host order. */
 static void
 test_partial_and_v4_form(void **state)
@@ -1175,6 +1215,7 @@ main(void)
 		cmocka_unit_test(test_addr_forms),
 		cmocka_unit_test(test_addr_raw16),
 		cmocka_unit_test(test_dict_form),
+		cmocka_unit_test(test_fits),
 		cmocka_unit_test(test_version1),
 		cmocka_unit_test(test_adict_code_beyond),
 		cmocka_unit_test(test_partial_and_v4_form),
