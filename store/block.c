@@ -115,6 +115,15 @@ put_le64(uint8_t *p, uint64_t v)
 	memcpy(p, &v, 8);
 }
 
+static uint16_t
+le16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return le16toh(v);
+}
+
 static uint32_t
 le32(const uint8_t *p)
 {
@@ -990,14 +999,15 @@ blk_describe(const uint8_t *buf, size_t len, uint32_t *rows,
 
 /* --- unpacking (decoder) ------------------------------------------------- */
 
+/* FOR rows of W bytes, each one little-endian load (vectorizes). */
 #define UNPACK_ROWS(T, W) do {						\
-	for (size_t i_ = 0; i_ < n; i_++) {				\
-		uint64_t d_ = 0;					\
-		for (unsigned j_ = 0; j_ < (W); j_++)			\
-			d_ |= (uint64_t)in[i_ * (W) + j_] << (8 * j_);	\
-		out[i_] = (T)(base + d_);				\
-	}								\
+	for (size_t i_ = 0; i_ < n; i_++)				\
+		out[i_] = (T)(base + LE_LOAD##W(in + i_ * (W)));	\
 } while (0)
+#define LE_LOAD1(p)	(*(p))
+#define LE_LOAD2(p)	le16(p)
+#define LE_LOAD4(p)	le32(p)
+#define LE_LOAD8(p)	le64(p)
 
 /* The bits of a packed stream from bit `bit` on (at least 57 of them). */
 static inline uint64_t
