@@ -470,6 +470,8 @@ struct store_query {
 	store_filter_t *filter;
 	uint32_t cols;		/* columns a scan decodes */
 	uint32_t dcols;		/* ... of which it may give as dictionaries */
+	uint32_t ecols;		/* ... of which only blocks the window cuts
+				   need */
 	uint64_t max_ms, max_mem, max_rows;
 	int threads;
 	uint64_t (*clock_ms)(void);	/* mono_ms; a test may fake it */

@@ -50,8 +50,11 @@ store_query_compile(const store_qspec_t *spec, store_query_t **out,
 	q->cols = agg_columns(&q->id) | filter_columns(q->filter);
 	/* the filter reads rows: its columns are decoded into rows */
 	q->dcols = agg_dict_columns(&q->id) & ~filter_columns(q->filter);
-	if (q->id.t0 != 0 || q->id.t1 != UINT64_MAX)
-		q->cols |= STORE_COLBIT(COL_FIRST);
+	/* a block inside the window does not need first_ms to be cut */
+	if ((q->id.t0 != 0 || q->id.t1 != UINT64_MAX) &&
+	    !(q->cols & STORE_COLBIT(COL_FIRST)))
+		q->ecols = STORE_COLBIT(COL_FIRST);
+	q->cols |= q->ecols;
 	q->max_ms = spec->max_ms;
 	q->max_mem = spec->max_mem;
 	q->max_rows = spec->max_rows;
@@ -351,6 +354,7 @@ store_query_run(store_t *s, const store_query_t *q,
 		w[i].run = &run;
 		w[i].sc = scans[i];
 		scan_set_dict(scans[i], q->dcols);
+		scan_set_edge(scans[i], q->ecols);
 	}
 	for (unsigned i = 0; i < n && rc == 0; i++)
 		if ((rc = agg_init(&w[i].agg, &q->id, &run.ma,

@@ -144,6 +144,14 @@ int scan_open_parts(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
 void scan_set_dict(store_scan_t *sc, uint32_t dcols);
 
 /*
+ * Let the scan leave out the columns in ecols (of its cols) for the
+ * blocks whose first_ms range lies wholly inside [t0, t1): the caller
+ * needs them only to cut the window (the batch's cols then lack them).
+ * Call before the first scan_next().
+ */
+void scan_set_edge(store_scan_t *sc, uint32_t ecols);
+
+/*
  * Blocks the scan skipped by their metadata alone (time range). Summed
  * over the nparts partitions of one range it counts each such block once.
  */
