@@ -757,6 +757,43 @@ finish_keyed(agg_t *a, store_result_t *r)
 }
 
 int
+agg_merge(agg_t *dst, agg_t *src)
+{
+	int err = 0;
+
+	if (dst->mode != AGG_ADDR && dst->mode != AGG_NUM &&
+	    dst->mode != AGG_DIR)
+		return 0;
+	for (size_t i = 0; i < src->u.cap; i++) {
+		const uent_t *o = &src->u.e[i];
+		uent_t *e;
+
+		if (o->v.flows == 0)
+			continue;
+		if ((e = utab_get(&dst->u, o->k, &err)) == NULL)
+			return err;
+		aggv_add(&e->v, &o->v);
+	}
+	for (size_t i = 0; i < src->k.cap; i++) {
+		const kent_t *o = &src->k.e[i];
+		kent_t *e;
+
+		if (o->v.flows == 0)
+			continue;
+		if ((e = ktab_get(&dst->k, o->hi, o->lo, &err)) == NULL)
+			return err;
+		aggv_add(&e->v, &o->v);
+	}
+	for (size_t i = 0; i < src->ndir && i < dst->ndir; i++)
+		aggv_add(&dst->dir[i], &src->dir[i]);
+	if (src->dir != NULL)
+		memset(src->dir, 0, src->ndir * sizeof(aggv_t));
+	utab_free(&src->u);
+	ktab_free(&src->k);
+	return 0;
+}
+
+int
 agg_finish(agg_t *a, store_result_t *r)
 {
 	int err = 0;

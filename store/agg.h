@@ -458,6 +458,14 @@ uint32_t agg_dict_columns(const qident_t *id);
 int agg_add(agg_t *a, const colbatch_t *cb, const uint64_t *sel);
 
 /*
+ * Move the keys of src (TOPN, DISTINCT) into dst (same identity), so
+ * that the threads' partials reach the result as one: its table is then
+ * sized and filled once. Returns 0, FF_ENOMEM or FF_ELIMIT (dst is then
+ * unusable but can be freed). Other kinds: no-op.
+ */
+int agg_merge(agg_t *dst, agg_t *src);
+
+/*
  * Fold a into r (same identity) and empty a. Returns 0, FF_ENOMEM or
  * FF_ELIMIT.
  */

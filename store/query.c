@@ -381,6 +381,18 @@ store_query_run(store_t *s, const store_query_t *q,
 		scan_close(w[i].sc);
 		w[i].sc = NULL;
 	}
+	if (rc == 0 && n > 1) {
+		/* The partials into the one with the most keys, first. */
+		unsigned big = 0;
+
+		for (unsigned i = 1; i < n; i++)
+			if (w[i].agg.u.n + w[i].agg.k.n >
+			    w[big].agg.u.n + w[big].agg.k.n)
+				big = i;
+		for (unsigned i = 0; i < n && rc == 0; i++)
+			if (i != big)
+				rc = agg_merge(&w[big].agg, &w[i].agg);
+	}
 	if (rc == 0 && (res = result_new_id(&q->id, q->max_mem,
 	    q->max_rows)) == NULL)
 		rc = q->max_mem != 0 ? FF_ELIMIT : FF_ENOMEM;
