@@ -195,6 +195,92 @@ add_a16(agg_t *a, const colbatch_t *cb, const uint64_t *sel,
 	return 0;
 }
 
+/* Make room for n dictionary codes in a->dacc. */
+static int
+dacc_room(agg_t *a, size_t n)
+{
+	size_t cap = a->dcap == 0 ? 1024 : a->dcap;
+	aggv_t *p;
+	int err;
+
+	while (cap < n)
+		cap *= 2;
+	if ((err = mem_take(a->ma, cap * sizeof(aggv_t))) != 0)
+		return err;
+	if ((p = big_calloc(cap * sizeof(aggv_t))) == NULL) {
+		mem_give(a->ma, cap * sizeof(aggv_t));
+		return FF_ENOMEM;
+	}
+	if (a->dacc != NULL) {
+		big_free(a->dacc, a->dcap * sizeof(aggv_t));
+		mem_give(a->ma, a->dcap * sizeof(aggv_t));
+	}
+	a->dacc = p;
+	a->dcap = cap;
+	return 0;
+}
+
+/*
+ * Aggregate the selected rows of an address column in dictionary form:
+ * each row into its code's slot of a->dacc, then each entry that got
+ * rows into the tables, masked (IPv4 entries into the 32-bit one) and
+ * its slot emptied again. One probe per entry instead of one per row.
+ */
+static int
+add_adict(agg_t *a, const colbatch_t *cb, const uint64_t *sel,
+    const coldict_t *d, uint32_t m4, uint64_t mhi, uint64_t mlo)
+{
+	const uint64_t *by = cb->bytes, *pk = cb->packets;
+	const uint16_t *code = d->code;
+	aggv_t *acc;
+	int err = 0;
+
+	if (d->n > a->dcap && (err = dacc_room(a, d->n)) != 0)
+		return err;
+	acc = a->dacc;
+	/* a batch whose sums cannot reach 2^64 need not saturate */
+	if (cb->fits)
+		ROWS(cb, sel,
+			aggv_t *v = &acc[code[i]];
+
+			v->flows++;
+			v->bytes += by[i];
+			v->packets += pk[i];
+		);
+	else
+		ROWS(cb, sel, ADDV(acc[code[i]], i););
+	for (uint32_t j = 0; j < d->n4; j++) {
+		uent_t *e;
+
+		if (j + PF_DIST < d->n4 && acc[j + PF_DIST].flows != 0)
+			utab_prefetch(&a->u, d->e4[j + PF_DIST] & m4);
+		if (acc[j].flows == 0)
+			continue;
+		if ((e = utab_get(&a->u, d->e4[j] & m4, &err)) == NULL)
+			return err;
+		aggv_add(&e->v, &acc[j]);
+		memset(&acc[j], 0, sizeof(acc[j]));
+	}
+	for (uint32_t j = d->n4; j < d->n; j++) {
+		const uint8_t *p = d->e16[j - d->n4];
+		kent_t *e;
+
+		if (j + PF_DIST < d->n && acc[j + PF_DIST].flows != 0) {
+			const uint8_t *q = d->e16[j + PF_DIST - d->n4];
+
+			ktab_prefetch(&a->k, be64(q) & mhi, be64(q + 8) & mlo);
+		}
+		if (acc[j].flows == 0)
+			continue;
+		if ((e = ktab_get(&a->k, be64(p) & mhi, be64(p + 8) & mlo,
+		    &err)) == NULL)
+			return err;
+		aggv_add(&e->v, &acc[j]);
+		memset(&acc[j], 0, sizeof(acc[j]));
+	}
+	return 0;
+}
+
 static int
 key_column(int key)
 {
@@ -239,6 +325,15 @@ agg_columns(const qident_t *id)
 		return c | STORE_COLBIT(key_column(id->key));
 	}
 	return c;
+}
+
+uint32_t
+agg_dict_columns(const qident_t *id)
+{
+	if ((id->kind != STORE_Q_TOPN && id->kind != STORE_Q_DISTINCT) ||
+	    !key_is_addr(id->key))
+		return 0;
+	return STORE_COLBIT(key_column(id->key));
 }
 
 static int
@@ -321,6 +416,12 @@ agg_free(agg_t *a)
 		free(a->heap);
 		mem_give(a->ma, a->heapcap * sizeof(store_flow_t));
 	}
+	if (a->dacc != NULL) {
+		big_free(a->dacc, a->dcap * sizeof(aggv_t));
+		mem_give(a->ma, a->dcap * sizeof(aggv_t));
+	}
+	a->dacc = NULL;
+	a->dcap = 0;
 	a->dir = NULL;
 	a->bk = NULL;
 	a->heap = NULL;
@@ -411,6 +512,9 @@ add_addr(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
 		break;
 	}
 	key_masks(a->id, &m4, &mhi, &mlo);
+	if (cb->dict & bit)
+		return add_adict(a, cb, sel, &cb->dicts[key_column(a->id->key)],
+		    m4, mhi, mlo);
 	if (cb->v4 & bit)
 		return add_u32(a, cb, sel, c4, m4);
 	return add_a16(a, cb, sel, c16, m4, mhi, mlo);
@@ -649,6 +753,43 @@ finish_keyed(agg_t *a, store_result_t *r)
 		if ((err = result_add_key(r, 0, i, &a->dir[i])) != 0)
 			return err;
 	}
+	return 0;
+}
+
+int
+agg_merge(agg_t *dst, agg_t *src)
+{
+	int err = 0;
+
+	if (dst->mode != AGG_ADDR && dst->mode != AGG_NUM &&
+	    dst->mode != AGG_DIR)
+		return 0;
+	for (size_t i = 0; i < src->u.cap; i++) {
+		const uent_t *o = &src->u.e[i];
+		uent_t *e;
+
+		if (o->v.flows == 0)
+			continue;
+		if ((e = utab_get(&dst->u, o->k, &err)) == NULL)
+			return err;
+		aggv_add(&e->v, &o->v);
+	}
+	for (size_t i = 0; i < src->k.cap; i++) {
+		const kent_t *o = &src->k.e[i];
+		kent_t *e;
+
+		if (o->v.flows == 0)
+			continue;
+		if ((e = ktab_get(&dst->k, o->hi, o->lo, &err)) == NULL)
+			return err;
+		aggv_add(&e->v, &o->v);
+	}
+	for (size_t i = 0; i < src->ndir && i < dst->ndir; i++)
+		aggv_add(&dst->dir[i], &src->dir[i]);
+	if (src->dir != NULL)
+		memset(src->dir, 0, src->ndir * sizeof(aggv_t));
+	utab_free(&src->u);
+	ktab_free(&src->k);
 	return 0;
 }
 

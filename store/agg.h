@@ -426,6 +426,9 @@ typedef struct agg {
 	aggv_t *bk;		/* SERIES */
 	store_flow_t *heap;	/* LIST: max-heap by flow_cmp */
 	size_t nheap, heapcap;
+	aggv_t *dacc;		/* per dictionary code of a batch; zero
+				   between batches */
+	size_t dcap;
 } agg_t;
 
 /*
@@ -441,11 +444,26 @@ void agg_free(agg_t *a);
 uint32_t agg_columns(const qident_t *id);
 
 /*
+ * The columns among agg_columns() that agg_add() also takes in
+ * dictionary form (colbatch_t.dict): the address column of an address
+ * key.
+ */
+uint32_t agg_dict_columns(const qident_t *id);
+
+/*
  * Add the rows of cb selected by sel (bit i of sel[i / 64] for row i;
  * NULL: every row) to a. cb holds at least agg_columns(). Returns 0,
  * FF_ENOMEM or FF_ELIMIT (a is then unusable but can be freed).
  */
 int agg_add(agg_t *a, const colbatch_t *cb, const uint64_t *sel);
+
+/*
+ * Move the keys of src (TOPN, DISTINCT) into dst (same identity), so
+ * that the threads' partials reach the result as one: its table is then
+ * sized and filled once. Returns 0, FF_ENOMEM or FF_ELIMIT (dst is then
+ * unusable but can be freed). Other kinds: no-op.
+ */
+int agg_merge(agg_t *dst, agg_t *src);
 
 /*
  * Fold a into r (same identity) and empty a. Returns 0, FF_ENOMEM or
@@ -459,6 +477,9 @@ struct store_query {
 	qident_t id;
 	store_filter_t *filter;
 	uint32_t cols;		/* columns a scan decodes */
+	uint32_t dcols;		/* ... of which it may give as dictionaries */
+	uint32_t ecols;		/* ... of which only blocks the window cuts
+				   need */
 	uint64_t max_ms, max_mem, max_rows;
 	int threads;
 	uint64_t (*clock_ms)(void);	/* mono_ms; a test may fake it */

@@ -42,6 +42,8 @@ static const uint8_t col_size[COL_COUNT] = {
 #define BLK_ZSTD_RETRY	16
 
 #define BLK_BITS_MAX	56	/* widest BITS row (one 64-bit load) */
+#define BLK_ADICT_HDR	8	/* u32 n4, u32 n6 */
+#define V4MAPPED_LO	0x0000ffff00000000ULL	/* ::ffff:0.0.0.0, low word */
 #define BLK_DIRECT	4096	/* dictionaries of smaller ranges: a table */
 #define BLK_HASH_BITS	10
 #define BLK_HASH	(1 << BLK_HASH_BITS)
@@ -63,16 +65,38 @@ struct blk_enc {
 	uint8_t hcode[BLK_HASH];
 	uint8_t hused[BLK_HASH];
 	uint8_t zskip[COL_COUNT];	/* blocks to store column c unzstd'd */
+	/* the address dictionary of one column (adict_build) */
+	uint32_t *aslot;	/* hash slots: entry + 1, 0 empty */
+	size_t aslotcap;
+	uint64_t *ahi, *alo;	/* entries, STORE_DICT_MAX of each */
+	uint32_t *aremap;	/* entry -> code (IPv4 entries first) */
+	uint32_t *aprov;	/* per row: entry */
+	size_t aprovcap;
+	uint32_t an, an4;	/* entries, IPv4 ones among them */
 };
+
+/* Address columns, 0 .. NADDR - 1 for COL_SRC .. COL_EXPORTER. */
+#define NADDR		4
+#define ADDR_IDX(c)	((c) - COL_SRC)
 
 struct blk_dec {
 	ZSTD_DCtx *dctx;
+	uint32_t dcols;		/* address columns wanted as dictionaries */
 	uint8_t *raw;		/* one column's decompressed bytes */
 	size_t rawcap;
 	void *arr[COL_COUNT];	/* typed arrays; 16-byte rows for addresses */
 	size_t cap[COL_COUNT];	/* rows */
 	uint32_t *arr4[COL_COUNT];	/* address columns in IPv4 form */
 	size_t cap4[COL_COUNT];
+	/* address columns in dictionary form; entries STORE_DICT_MAX */
+	uint16_t *code[NADDR];	/* per row */
+	size_t codecap[NADDR];	/* bytes, as grow() keeps them */
+	uint32_t *e4[NADDR];	/* IPv4 entries */
+	size_t e4cap[NADDR];
+	uint8_t (*e16[NADDR])[16];	/* IPv6 entries */
+	size_t e16cap[NADDR];
+	uint8_t (*x16)[16];	/* an ADICT's entries as 16-byte rows */
+	size_t x16cap;
 };
 
 /* --- little helpers ------------------------------------------------------ */
@@ -89,6 +113,15 @@ put_le64(uint8_t *p, uint64_t v)
 {
 	v = htole64(v);
 	memcpy(p, &v, 8);
+}
+
+static uint16_t
+le16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return le16toh(v);
 }
 
 static uint32_t
@@ -406,11 +439,14 @@ pack_for(const void *v, unsigned sz, size_t n, uint64_t mn, unsigned w,
 
 /*
  * Encode integer column c (values v of natural size sz, n > 0 rows) into
- * out: fills d and returns the stored length.
+ * out: fills d and returns the stored length. alt is the length of
+ * another packing the caller can write (SIZE_MAX: none): when it is the
+ * smallest, d->rep is set to BLK_REP_ADICT and nothing is written.
  */
 static size_t
 enc_int(blk_enc_t *e, int c, const void *v, unsigned sz, size_t n,
-    blk_coldesc_t *d, uint8_t *out, uint64_t *minp, uint64_t *maxp)
+    blk_coldesc_t *d, uint8_t *out, uint64_t *minp, uint64_t *maxp,
+    size_t alt)
 {
 	uint64_t mn, mx, span;
 	size_t s_for, s_bits = SIZE_MAX, s_dict = SIZE_MAX, best, z;
@@ -452,7 +488,7 @@ enc_int(blk_enc_t *e, int c, const void *v, unsigned sz, size_t n,
 				s_dict = 2 + (size_t)nd * w + (n * kd + 7) / 8;
 		}
 	}
-	best = FF_MIN(s_for, FF_MIN(s_bits, s_dict));
+	best = FF_MIN(FF_MIN(s_for, alt), FF_MIN(s_bits, s_dict));
 
 	/* zstd over the FOR bytes, when it beats the best packing well */
 	d->rep = BLK_REP_FOR;
@@ -470,6 +506,12 @@ enc_int(blk_enc_t *e, int c, const void *v, unsigned sz, size_t n,
 	if (best == s_for) {
 		pack_for(v, sz, n, mn, w, out);
 		return s_for;
+	}
+	if (best == alt) {
+		d->rep = BLK_REP_ADICT;
+		d->width = 0;
+		d->base = 0;
+		return 0;
 	}
 	if (best == s_bits) {
 		d->rep = BLK_REP_BITS;
@@ -492,17 +534,148 @@ enc_int(blk_enc_t *e, int c, const void *v, unsigned sz, size_t n,
 	    packbits_codes(e->codes, n, kd, out + 2 + (size_t)nd * w);
 }
 
+static inline int
+key_v4(uint64_t hi, uint64_t lo)
+{
+	return hi == 0 && (lo >> 32) == 0xffff;
+}
+
 /*
- * An address column: IPv4 integers when every row is IPv4 (given in v4
- * form, or 16-byte rows that are all IPv4-mapped), else 16-byte rows.
+ * Build the dictionary of an address column's n rows (a: 16-byte rows,
+ * or v: IPv4 integers when a is NULL): the distinct addresses as (hi, lo)
+ * words in e->ahi/e->alo (e->an of them in order of first appearance,
+ * e->an4 of them IPv4), the entry of each row in e->aprov. Returns the
+ * ADICT stored length, or SIZE_MAX when there are more than
+ * STORE_DICT_MAX distinct addresses or the dictionary cannot be shorter
+ * than limit bytes.
+ */
+static size_t
+adict_build(blk_enc_t *e, const uint8_t (*a)[16], const uint32_t *v,
+    size_t n, size_t limit)
+{
+	size_t cap = 1024, mask, len;
+	unsigned shift = 54;
+	uint32_t d = 0, n4 = 0;
+
+	if (n < 2)
+		return SIZE_MAX;
+	while (cap < 2 * FF_MIN(n, (size_t)STORE_DICT_MAX)) {
+		cap *= 2;
+		shift--;
+	}
+	if (grow((void **)&e->aslot, &e->aslotcap, cap * 4) != 0 ||
+	    grow((void **)&e->aprov, &e->aprovcap, n * 4) != 0)
+		return SIZE_MAX;
+	memset(e->aslot, 0, cap * 4);
+	mask = cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t hi, lo, x;
+		size_t h;
+
+		if (a != NULL) {
+			hi = be64(a[i]);
+			lo = be64(a[i] + 8);
+		} else {
+			hi = 0;
+			lo = V4MAPPED_LO | v[i];
+		}
+		x = lo ^ (hi * 0xc2b2ae3d27d4eb4fULL);
+		x ^= x >> 31;
+		for (h = (size_t)((x * 0x9e3779b97f4a7c15ULL) >> shift);;
+		    h = (h + 1) & mask) {
+			uint32_t sl = e->aslot[h];
+
+			if (sl == 0) {
+				if (d == STORE_DICT_MAX)
+					return SIZE_MAX;
+				e->ahi[d] = hi;
+				e->alo[d] = lo;
+				n4 += key_v4(hi, lo);
+				e->aprov[i] = d;
+				e->aslot[h] = ++d;
+				break;
+			}
+			if (e->ahi[sl - 1] == hi && e->alo[sl - 1] == lo) {
+				e->aprov[i] = sl - 1;
+				break;
+			}
+		}
+		/* give up as soon as the entries alone are too long */
+		if ((i & 1023) == 1023 && BLK_ADICT_HDR + (size_t)n4 * 4 +
+		    (size_t)(d - n4) * 16 + (n * bits_of(d - 1) + 7) / 8 >=
+		    limit)
+			return SIZE_MAX;
+	}
+	if (d < 2)
+		return SIZE_MAX;
+	e->an = d;
+	e->an4 = n4;
+	len = BLK_ADICT_HDR + (size_t)n4 * 4 + (size_t)(d - n4) * 16 +
+	    (n * bits_of(d - 1) + 7) / 8;
+	return len < limit ? len : SIZE_MAX;
+}
+
+/* Write the dictionary adict_build() made (n rows) at out. */
+static size_t
+adict_write(blk_enc_t *e, size_t n, blk_coldesc_t *d, uint8_t *out)
+{
+	uint32_t nd = e->an, n4 = e->an4, k4 = 0, k6 = 0;
+	unsigned k = bits_of(nd - 1);
+	uint8_t *p4 = out + BLK_ADICT_HDR, *p6 = p4 + (size_t)n4 * 4, *o;
+	uint64_t acc = 0;
+	unsigned nb = 0;
+	size_t p = 0;
+
+	d->rep = BLK_REP_ADICT;
+	d->codec = BLK_CODEC_RAW;
+	d->width = (uint8_t)k;
+	d->base = 0;
+	d->flags = n4 == nd ? BLK_CF_V4 : 0;
+	put_le32(out, n4);
+	put_le32(out + 4, nd - n4);
+	for (uint32_t j = 0; j < nd; j++) {
+		if (key_v4(e->ahi[j], e->alo[j])) {
+			put_le32(p4 + (size_t)k4 * 4, (uint32_t)e->alo[j]);
+			e->aremap[j] = k4++;
+		} else {
+			put_be64(p6 + (size_t)k6 * 16, e->ahi[j]);
+			put_be64(p6 + (size_t)k6 * 16 + 8, e->alo[j]);
+			e->aremap[j] = n4 + k6++;
+		}
+	}
+	o = p6 + (size_t)(nd - n4) * 16;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = e->aremap[e->aprov[i]];
+
+		acc |= x << nb;
+		nb += k;
+		if (nb >= 64) {
+			put_le64(o + p, acc);
+			p += 8;
+			nb -= 64;
+			acc = nb ? x >> (k - nb) : 0;
+		}
+	}
+	for (; nb > 0; nb = nb > 8 ? nb - 8 : 0) {
+		o[p++] = (uint8_t)acc;
+		acc >>= 8;
+	}
+	return (size_t)(o - out) + p;
+}
+
+/*
+ * An address column: a dictionary when that is smallest; else IPv4
+ * integers when every row is IPv4 (given in v4 form, or 16-byte rows
+ * that are all IPv4-mapped), else 16-byte rows.
  */
 static size_t
 enc_addr(blk_enc_t *e, const colbatch_t *cb, int c, size_t n,
     blk_coldesc_t *d, uint8_t *out)
 {
-	const uint8_t (*a)[16];
+	const uint8_t (*a)[16] = NULL;
 	const uint32_t *v;
-	size_t i, z;
+	size_t i, z, sa, best, len;
+	uint64_t mn, mx;
 
 	if (cb->v4 & STORE_COLBIT(c)) {
 		v = cb_get(cb, c, 1);
@@ -514,7 +687,7 @@ enc_addr(blk_enc_t *e, const colbatch_t *cb, int c, size_t n,
 			e->v4[i] = v4_of(a[i]);
 		}
 		if (i < n) {
-			/* Mixed or IPv6: constant or 16-byte rows. */
+			/* Mixed or IPv6: constant, dictionary or rows. */
 			for (i = 1; i < n; i++)
 				if (memcmp(a[i], a[0], 16) != 0)
 					break;
@@ -523,22 +696,36 @@ enc_addr(blk_enc_t *e, const colbatch_t *cb, int c, size_t n,
 				memcpy(out, a[0], 16);
 				return 16;
 			}
+			sa = adict_build(e, a, NULL, n, n * 16);
+			best = FF_MIN(n * 16, sa);
 			d->rep = BLK_REP_RAW16;
 			d->width = 16;
 			if (e->zskip[c] > 0)
 				e->zskip[c]--;
-			else if ((z = try_zstd(e, c, (const uint8_t *)a, n * 16,
-			    out, n * 16 - n * 16 / BLK_ZSTD_GAIN)) > 0) {
+			else if (best > n * 16 / BLK_ZSTD_GAIN &&
+			    (z = try_zstd(e, c, (const uint8_t *)a, n * 16,
+			    out, best - n * 16 / BLK_ZSTD_GAIN)) > 0) {
 				d->codec = BLK_CODEC_ZSTD;
 				return z;
 			}
+			if (sa != SIZE_MAX)
+				return adict_write(e, n, d, out);
 			memcpy(out, a, n * 16);
 			return n * 16;
 		}
 		v = e->v4;
 	}
+	/* IPv4: a dictionary of more than 256 entries, or the integers */
+	minmax_u32(v, n, &mn, &mx);
+	sa = SIZE_MAX;
+	if (mx > mn)
+		sa = adict_build(e, NULL, v, n, FF_MIN(n * 4,
+		    (n * bits_of(mx - mn) + 7) / 8));
 	d->flags |= BLK_CF_V4;
-	return enc_int(e, c, v, 4, n, d, out, NULL, NULL);
+	len = enc_int(e, c, v, 4, n, d, out, NULL, NULL, sa);
+	if (d->rep == BLK_REP_ADICT)
+		return adict_write(e, n, d, out);
+	return len;
 }
 
 blk_enc_t *
@@ -549,14 +736,20 @@ blk_enc_new(int level)
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	e->level = level == 0 ? 1 : level;
+	e->ahi = malloc(STORE_DICT_MAX * sizeof(*e->ahi));
+	e->alo = malloc(STORE_DICT_MAX * sizeof(*e->alo));
+	e->aremap = malloc(STORE_DICT_MAX * sizeof(*e->aremap));
+	if (e->ahi == NULL || e->alo == NULL || e->aremap == NULL) {
+		blk_enc_free(e);
+		return NULL;
+	}
 	/* A frame checksum lets the decoder catch damaged column bytes. */
 	if ((e->cctx = ZSTD_createCCtx()) == NULL ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx,
 	    ZSTD_c_compressionLevel, e->level)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(e->cctx,
 	    ZSTD_c_checksumFlag, 1))) {
-		ZSTD_freeCCtx(e->cctx);
-		free(e);
+		blk_enc_free(e);
 		return NULL;
 	}
 	return e;
@@ -572,6 +765,11 @@ blk_enc_free(blk_enc_t *e)
 	free(e->tmp);
 	free(e->v4);
 	free(e->codes);
+	free(e->aslot);
+	free(e->ahi);
+	free(e->alo);
+	free(e->aremap);
+	free(e->aprov);
 	free(e);
 }
 
@@ -620,13 +818,13 @@ blk_encode(blk_enc_t *e, const colbatch_t *cb, const uint8_t **out,
 			clen = enc_addr(e, cb, c, n, &d, o);
 		} else if (c == COL_FIRST) {
 			clen = enc_int(e, c, cb_get(cb, c, 0), 8, n, &d, o,
-			    &info->min_first, &info->max_first);
+			    &info->min_first, &info->max_first, SIZE_MAX);
 		} else if (c == COL_LAST) {
 			clen = enc_int(e, c, cb_get(cb, c, 0), 8, n, &d, o,
-			    &info->min_last, &info->max_last);
+			    &info->min_last, &info->max_last, SIZE_MAX);
 		} else {
 			clen = enc_int(e, c, cb_get(cb, c, 0), col_size[c], n,
-			    &d, o, NULL, NULL);
+			    &d, o, NULL, NULL, SIZE_MAX);
 		}
 		d.clen = (uint32_t)clen;
 		off += clen;
@@ -647,14 +845,14 @@ blk_encode(blk_enc_t *e, const colbatch_t *cb, const uint8_t **out,
 /* --- directory ----------------------------------------------------------- */
 
 /*
- * Check directory entry d of column c in a block of n rows whose stored
- * bytes are p (d->clen of them, already known to lie inside the block),
- * and return the length of the column's bytes after decompression in
- * *raw. Returns 0 or FF_EPROTO.
+ * Check directory entry d of column c in a block of the given version
+ * and n rows whose stored bytes are p (d->clen of them, already known to
+ * lie inside the block), and return the length of the column's bytes
+ * after decompression in *raw. Returns 0 or FF_EPROTO.
  */
 static int
-check_col(int c, size_t n, const blk_coldesc_t *d, const uint8_t *p,
-    size_t *raw)
+check_col(int c, unsigned version, size_t n, const blk_coldesc_t *d,
+    const uint8_t *p, size_t *raw)
 {
 	unsigned sz = col_size[c];
 	uint64_t maxv;
@@ -718,6 +916,23 @@ check_col(int c, size_t n, const blk_coldesc_t *d, const uint8_t *p,
 		*raw = 2 + (size_t)nd * w + (n * d->width + 7) / 8;
 		break;
 	}
+	case BLK_REP_ADICT: {
+		uint64_t n4, n6;
+
+		/* only in the 16-byte size: the flag says what it holds */
+		if (version < 2 || col_size[c] != 16 || d->base != 0 ||
+		    d->codec != BLK_CODEC_RAW || d->clen < BLK_ADICT_HDR)
+			return FF_EPROTO;
+		n4 = le32(p);
+		n6 = le32(p + 4);
+		if (n4 + n6 < 2 || n4 + n6 > STORE_DICT_MAX ||
+		    ((d->flags & BLK_CF_V4) != 0) != (n6 == 0) ||
+		    d->width != bits_of(n4 + n6 - 1))
+			return FF_EPROTO;
+		*raw = BLK_ADICT_HDR + (size_t)n4 * 4 + (size_t)n6 * 16 +
+		    (n * d->width + 7) / 8;
+		break;
+	}
 	default:
 		return FF_EPROTO;
 	}
@@ -740,7 +955,8 @@ parse_dir(const uint8_t *buf, size_t len, uint32_t *rowsp,
 	size_t off;
 
 	if (len < BLK_FIXED_LEN || memcmp(buf, blk_magic, 4) != 0 ||
-	    buf[4] != BLK_VERSION || buf[5] != COL_COUNT ||
+	    buf[4] < BLK_VERSION_MIN || buf[4] > BLK_VERSION ||
+	    buf[5] != COL_COUNT ||
 	    buf[6] != 0 || buf[7] != 0)
 		return FF_EPROTO;
 	rows = le32(buf + 8);
@@ -759,7 +975,7 @@ parse_dir(const uint8_t *buf, size_t len, uint32_t *rowsp,
 		d->base = le64(p + 8);
 		if (d->clen > len - off)
 			return FF_EPROTO;
-		if (check_col(c, rows, d, buf + off, &raws[c]) != 0)
+		if (check_col(c, buf[4], rows, d, buf + off, &raws[c]) != 0)
 			return FF_EPROTO;
 		offs[c] = off;
 		off += d->clen;
@@ -783,14 +999,15 @@ blk_describe(const uint8_t *buf, size_t len, uint32_t *rows,
 
 /* --- unpacking (decoder) ------------------------------------------------- */
 
+/* FOR rows of W bytes, each one little-endian load (vectorizes). */
 #define UNPACK_ROWS(T, W) do {						\
-	for (size_t i_ = 0; i_ < n; i_++) {				\
-		uint64_t d_ = 0;					\
-		for (unsigned j_ = 0; j_ < (W); j_++)			\
-			d_ |= (uint64_t)in[i_ * (W) + j_] << (8 * j_);	\
-		out[i_] = (T)(base + d_);				\
-	}								\
+	for (size_t i_ = 0; i_ < n; i_++)				\
+		out[i_] = (T)(base + LE_LOAD##W(in + i_ * (W)));	\
 } while (0)
+#define LE_LOAD1(p)	(*(p))
+#define LE_LOAD2(p)	le16(p)
+#define LE_LOAD4(p)	le32(p)
+#define LE_LOAD8(p)	le64(p)
 
 /* The bits of a packed stream from bit `bit` on (at least 57 of them). */
 static inline uint64_t
@@ -808,6 +1025,47 @@ bits_at(const uint8_t *in, size_t len, size_t bit)
 }
 
 /*
+ * Run STORE(i, x) for each of the n values x of k bits (1 <= k <= 56)
+ * packed LSB first in the len bytes at in: eight rows at a time (they
+ * take k bytes) with one unaligned load each, while the loads stay
+ * inside the bytes; bits_at() for the last rows.
+ */
+#define FOR_BITS(in, len, n, k, STORE) do {				\
+	const uint64_t m_ = ((uint64_t)1 << (k)) - 1;			\
+	const size_t last_ = (7 * (size_t)(k)) >> 3;			\
+	size_t g_, ng_ = 0;						\
+									\
+	if ((len) >= last_ + 8)						\
+		ng_ = ((len) - last_ - 8) / (k) + 1;			\
+	if (ng_ > (n) / 8)						\
+		ng_ = (n) / 8;						\
+	for (g_ = 0; g_ < ng_; g_++) {					\
+		const uint8_t *p_ = (in) + g_ * (k);			\
+									\
+		FOR_BITS_ONE(0, k, STORE);				\
+		FOR_BITS_ONE(1, k, STORE);				\
+		FOR_BITS_ONE(2, k, STORE);				\
+		FOR_BITS_ONE(3, k, STORE);				\
+		FOR_BITS_ONE(4, k, STORE);				\
+		FOR_BITS_ONE(5, k, STORE);				\
+		FOR_BITS_ONE(6, k, STORE);				\
+		FOR_BITS_ONE(7, k, STORE);				\
+	}								\
+	for (size_t i_ = ng_ * 8; i_ < (n); i_++) {			\
+		uint64_t x_ = bits_at((in), (len), i_ * (k)) & m_;	\
+									\
+		STORE(i_, x_);						\
+	}								\
+} while (0)
+/* Row j of a group of eight (p_ its first byte). */
+#define FOR_BITS_ONE(j, k, STORE) do {					\
+	uint64_t x_ = (le64(p_ + (((j) * (size_t)(k)) >> 3)) >>	\
+	    (((j) * (unsigned)(k)) & 7)) & m_;				\
+									\
+	STORE(g_ * 8 + (j), x_);					\
+} while (0)
+
+/*
  * Per value type: decode the checked column dc (its len bytes at in, after
  * decompression) of n rows into out.
  */
@@ -816,7 +1074,7 @@ static void								\
 unpack_##SFX(const blk_coldesc_t *dc, const uint8_t *in, size_t len,	\
     size_t n, T *out)							\
 {									\
-	uint64_t base = dc->base, mask;					\
+	uint64_t base = dc->base;					\
 	unsigned k = dc->width;						\
 									\
 	switch (dc->rep) {						\
@@ -825,10 +1083,7 @@ unpack_##SFX(const blk_coldesc_t *dc, const uint8_t *in, size_t len,	\
 			out[i] = (T)base;				\
 		return;							\
 	case BLK_REP_BITS:						\
-		mask = ((uint64_t)1 << k) - 1;				\
-		for (size_t i = 0; i < n; i++)				\
-			out[i] = (T)(base +				\
-			    (bits_at(in, len, i * k) & mask));		\
+		FOR_BITS(in, len, n, k, UNPACK_BASE);			\
 		return;							\
 	case BLK_REP_DICT: {						\
 		unsigned nd = (unsigned)in[0] + 1, w = in[1];		\
@@ -845,9 +1100,7 @@ unpack_##SFX(const blk_coldesc_t *dc, const uint8_t *in, size_t len,	\
 				x |= (uint64_t)in[2 + j * w + b] << (8 * b); \
 			tab[j] = (T)(base + x);				\
 		}							\
-		mask = ((uint64_t)1 << k) - 1;				\
-		for (size_t i = 0; i < n; i++)				\
-			out[i] = tab[bits_at(codes, clen, i * k) & mask]; \
+		FOR_BITS(codes, clen, n, k, UNPACK_TAB);		\
 		return;							\
 	}								\
 	}								\
@@ -868,6 +1121,8 @@ unpack_##SFX(const blk_coldesc_t *dc, const uint8_t *in, size_t len,	\
 	}								\
 }
 
+#define UNPACK_BASE(i, x)	(out[(i)] = (__typeof__(*out))(base + (x)))
+#define UNPACK_TAB(i, x)	(out[(i)] = tab[(x)])
 DEF_UNPACK(uint64_t, u64)
 DEF_UNPACK(uint32_t, u32)
 DEF_UNPACK(uint16_t, u16)
@@ -898,7 +1153,20 @@ blk_dec_free(blk_dec_t *d)
 		free(d->arr[c]);
 		free(d->arr4[c]);
 	}
+	for (int a = 0; a < NADDR; a++) {
+		free(d->code[a]);
+		free(d->e4[a]);
+		free(d->e16[a]);
+	}
+	free(d->x16);
 	free(d);
+}
+
+void
+blk_dec_set_dict(blk_dec_t *d, uint32_t dcols)
+{
+	d->dcols = dcols & (STORE_COLBIT(COL_SRC) | STORE_COLBIT(COL_DST) |
+	    STORE_COLBIT(COL_NEXTHOP) | STORE_COLBIT(COL_EXPORTER));
 }
 
 /* Make room for n rows of column c (v4: IPv4 form). */
@@ -926,12 +1194,177 @@ dec_room(blk_dec_t *d, int c, size_t n, int v4)
 	return 0;
 }
 
+/*
+ * Unpack n codes of k bits (the len bytes at in) into code[]; 1 if one
+ * of them is nd or more.
+ */
+static int
+unpack_codes(const uint8_t *in, size_t len, size_t n, unsigned k,
+    uint32_t nd, uint16_t *code)
+{
+	uint64_t mx = 0;
+
+#define CODE_STORE(i, x) do {						\
+	mx = (x) > mx ? (x) : mx;					\
+	code[(i)] = (uint16_t)(x);					\
+} while (0)
+	/* a constant width lets the compiler fold the shifts */
+	switch (k) {
+#define CODE_K(K) case K: FOR_BITS(in, len, n, K, CODE_STORE); break;
+	CODE_K(1) CODE_K(2) CODE_K(3) CODE_K(4) CODE_K(5) CODE_K(6)
+	CODE_K(7) CODE_K(8) CODE_K(9) CODE_K(10) CODE_K(11) CODE_K(12)
+	CODE_K(13) CODE_K(14) CODE_K(15) CODE_K(16)
+#undef CODE_K
+	default:
+		return 1;
+	}
+#undef CODE_STORE
+	return mx >= nd;
+}
+
+/*
+ * Decode ADICT column c (the checked dc, its len bytes at in) of n rows:
+ * into its dictionary form when asked for (d->dcols), else into rows.
+ * Returns 0, FF_EPROTO or FF_ENOMEM.
+ */
+static int
+dec_adict(blk_dec_t *d, int c, const blk_coldesc_t *dc, const uint8_t *in,
+    size_t len, size_t n, colbatch_t *cb)
+{
+	unsigned a = ADDR_IDX(c), k = dc->width;
+	uint32_t n4 = le32(in), n6 = le32(in + 4), nd = n4 + n6;
+	const uint8_t *p4 = in + BLK_ADICT_HDR, *p6 = p4 + (size_t)n4 * 4;
+	const uint8_t *codes = p6 + (size_t)n6 * 16;
+	coldict_t *cd = &cb->dicts[c];
+	int rc;
+
+	if ((rc = grow((void **)&d->code[a], &d->codecap[a], n * 2 + 2)) != 0 ||
+	    (rc = grow((void **)&d->e4[a], &d->e4cap[a], n4 * 4 + 4)) != 0 ||
+	    (rc = grow((void **)&d->e16[a], &d->e16cap[a],
+	    (size_t)n6 * 16 + 16)) != 0)
+		return rc;
+	for (uint32_t j = 0; j < n4; j++)
+		d->e4[a][j] = le32(p4 + (size_t)j * 4);
+	for (uint32_t j = 0; j < n6; j++) {
+		memcpy(d->e16[a][j], p6 + (size_t)j * 16, 16);
+		if (addr_is_v4(d->e16[a][j]))
+			return FF_EPROTO;
+	}
+	if (unpack_codes(codes, len - (size_t)(codes - in), n, k, nd,
+	    d->code[a]))
+		return FF_EPROTO;
+	if (d->dcols & STORE_COLBIT(c)) {
+		cd->code = d->code[a];
+		cd->n = nd;
+		cd->n4 = n4;
+		cd->e4 = d->e4[a];
+		cd->e16 = (const uint8_t (*)[16])d->e16[a];
+		cb->dict |= STORE_COLBIT(c);
+		return 0;
+	}
+	if (n6 == 0) {
+		uint32_t *out;
+
+		if ((rc = dec_room(d, c, n, 1)) != 0)
+			return rc;
+		out = d->arr4[c];
+		for (size_t i = 0; i < n; i++)
+			out[i] = d->e4[a][d->code[a][i]];
+		cb_set(cb, c, out, 1);
+		cb->v4 |= STORE_COLBIT(c);
+	} else {
+		uint8_t (*out)[16];
+		uint8_t b[4];
+
+		if ((rc = dec_room(d, c, n, 0)) != 0 ||
+		    (rc = grow((void **)&d->x16, &d->x16cap,
+		    (size_t)nd * 16)) != 0)
+			return rc;
+		for (uint32_t j = 0; j < n4; j++) {
+			put_be32(b, d->e4[a][j]);
+			addr_from_v4(d->x16[j], b);
+		}
+		memcpy(d->x16 + n4, d->e16[a], (size_t)n6 * 16);
+		out = d->arr[c];
+		for (size_t i = 0; i < n; i++)
+			memcpy(out[i], d->x16[d->code[a][i]], 16);
+		cb_set(cb, c, out, 0);
+	}
+	return 0;
+}
+
+/*
+ * The dictionary form of IPv4 address column c stored as DICT (the
+ * checked dc, its len bytes at in) of n rows: 2^width entries, those
+ * past the stored ones the base (as the rows decode them).
+ */
+static int
+dec_dict4(blk_dec_t *d, int c, const blk_coldesc_t *dc, const uint8_t *in,
+    size_t len, size_t n, colbatch_t *cb)
+{
+	unsigned a = ADDR_IDX(c), k = dc->width, nd = (unsigned)in[0] + 1;
+	unsigned w = in[1], ne = 1u << k;
+	const uint8_t *codes = in + 2 + (size_t)nd * w;
+	coldict_t *cd = &cb->dicts[c];
+	int rc;
+
+	if ((rc = grow((void **)&d->code[a], &d->codecap[a], n * 2 + 2)) != 0 ||
+	    (rc = grow((void **)&d->e4[a], &d->e4cap[a], ne * 4)) != 0)
+		return rc;
+	for (unsigned j = 0; j < ne; j++) {
+		uint64_t x = 0;
+
+		if (j < nd)
+			for (unsigned b = 0; b < w; b++)
+				x |= (uint64_t)in[2 + j * w + b] << (8 * b);
+		d->e4[a][j] = (uint32_t)(dc->base + x);
+	}
+	(void)unpack_codes(codes, len - 2 - (size_t)nd * w, n, k, ne,
+	    d->code[a]);
+	cd->code = d->code[a];
+	cd->n = cd->n4 = ne;
+	cd->e4 = d->e4[a];
+	cd->e16 = NULL;
+	cb->dict |= STORE_COLBIT(c);
+	return 0;
+}
+
+/*
+ * The largest value integer column dc (checked; in: its bytes after
+ * decompression) can hold, by its packing.
+ */
+static uint64_t
+col_bound(const blk_coldesc_t *dc, const uint8_t *in)
+{
+	unsigned bits;
+	uint64_t span;
+
+	switch (dc->rep) {
+	case BLK_REP_CONST:
+		return dc->base;
+	case BLK_REP_BITS:
+		bits = dc->width;
+		break;
+	case BLK_REP_DICT:
+		bits = 8 * (unsigned)in[1];
+		break;
+	default:
+		bits = 8 * (unsigned)dc->width;
+		break;
+	}
+	if (bits >= 64)
+		return UINT64_MAX;
+	span = ((uint64_t)1 << bits) - 1;
+	return span > UINT64_MAX - dc->base ? UINT64_MAX : dc->base + span;
+}
+
 int
 blk_decode(blk_dec_t *d, const uint8_t *buf, size_t len, uint32_t cols,
     colbatch_t *cb)
 {
 	blk_coldesc_t desc[COL_COUNT];
 	size_t offs[COL_COUNT], raws[COL_COUNT], n;
+	uint64_t bound[COL_COUNT];
 	uint32_t rows;
 	int rc;
 
@@ -948,6 +1381,17 @@ blk_decode(blk_dec_t *d, const uint8_t *buf, size_t len, uint32_t cols,
 
 		if (!(cols & STORE_COLBIT(c)))
 			continue;
+		if (dc->rep == BLK_REP_ADICT) {
+			if ((rc = dec_adict(d, c, dc, in, raws[c], n, cb)) != 0)
+				return rc;
+			continue;
+		}
+		if (v4 && dc->rep == BLK_REP_DICT &&
+		    (d->dcols & STORE_COLBIT(c))) {
+			if ((rc = dec_dict4(d, c, dc, in, raws[c], n, cb)) != 0)
+				return rc;
+			continue;
+		}
 		if ((rc = dec_room(d, c, n, v4)) != 0)
 			return rc;
 		out = v4 ? (void *)d->arr4[c] : d->arr[c];
@@ -969,6 +1413,8 @@ blk_decode(blk_dec_t *d, const uint8_t *buf, size_t len, uint32_t cols,
 			in = d->raw;
 		}
 
+		if (col_size[c] != 16)
+			bound[c] = col_bound(dc, in);
 		if (col_size[c] == 16 && !v4) {
 			uint8_t (*a)[16] = out;
 
@@ -999,5 +1445,9 @@ blk_decode(blk_dec_t *d, const uint8_t *buf, size_t len, uint32_t cols,
 	}
 	cb->n = n;
 	cb->cols = cols;
+	if ((cols & STORE_COLBIT(COL_BYTES)) &&
+	    (cols & STORE_COLBIT(COL_PACKETS)))
+		cb->fits = n == 0 || (bound[COL_BYTES] < UINT64_MAX / n &&
+		    bound[COL_PACKETS] < UINT64_MAX / n);
 	return 0;
 }

@@ -7,7 +7,8 @@
  * Layout (integers little-endian):
  *
  *	0	"FFBK"
- *	4	u8 version (BLK_VERSION)
+ *	4	u8 version (BLK_VERSION; version 1 blocks, which have no
+ *		ADICT columns, are still read)
  *	5	u8 ncols (COL_COUNT)
  *	6	u16 reserved, 0
  *	8	u32 rows
@@ -18,7 +19,7 @@
  *
  * Representations (rep); integer columns and IPv4 address columns (flag
  * V4: host-order IPv4 as a 32-bit integer) use CONST, FOR, BITS or DICT,
- * other address columns CONST or RAW16:
+ * other address columns CONST or RAW16; any address column may be ADICT:
  *	BLK_REP_CONST	every row holds one value: base (integers, IPv4),
  *			or the 16 stored bytes. width 0.
  *	BLK_REP_FOR	frame of reference: row = base + a value of width
@@ -31,6 +32,19 @@
  *			entries of w bytes, then per row a code of width =
  *			bits(d - 1) bits packed as in BITS; row = base +
  *			entry[code] (a code >= d decodes to base).
+ *	BLK_REP_ADICT	(version 2) an address dictionary of 2 to 65536
+ *			entries: the stored bytes are u32 n4, u32 n6, n4
+ *			IPv4 entries (u32, host-order address), n6 IPv6
+ *			entries (16 bytes, none IPv4-mapped), then per row a
+ *			code of width = bits(n4 + n6 - 1) bits packed as in
+ *			BITS; row = entry[code], the IPv4 entries first. A
+ *			code >= n4 + n6 makes the block damaged. Flag V4 is
+ *			set exactly when n6 = 0; base 0; codec RAW.
+ *			A reader may take the column in this form
+ *			(coldict_t) instead of one address per row: a top N
+ *			by address then adds each row to its code's slot of
+ *			a small array and probes its hash table once per
+ *			entry, not once per row.
  * Flags: BLK_CF_V4 - address column in IPv4 form. Multi-byte FOR and
  * RAW16 rows are stored one after the other, little-endian (FOR); byte
  * planes were measured to compress worse and cost more with zstd.
@@ -38,10 +52,12 @@
  * only, BLK_CODEC_ZSTD (one zstd frame, with a content checksum, holding
  * the n * width bytes).
  *
- * The encoder takes per column the smallest of FOR, BITS and DICT, and
- * FOR or RAW16 compressed with zstd only when that saves at least a
- * quarter of the bytes zstd reads: compressing costs far more than
- * packing (bench_store).
+ * The encoder takes per column the smallest of FOR, BITS, DICT and (for
+ * addresses) RAW16 and ADICT, and FOR or RAW16 compressed with zstd only
+ * when that saves at least a quarter of the bytes zstd reads:
+ * compressing costs far more than packing (bench_store), and
+ * decompressing too (zstd decodes about 1.3 GB/s per core, which was
+ * most of the cost of a top N over 16-byte address rows).
  */
 #ifndef FF_STORE_BLOCK_H
 #define FF_STORE_BLOCK_H
@@ -51,7 +67,8 @@
 
 #include "store_int.h"
 
-#define BLK_VERSION	1
+#define BLK_VERSION	2
+#define BLK_VERSION_MIN	1	/* oldest version still read */
 #define BLK_HDR_LEN	12
 #define BLK_DIR_LEN	16
 #define BLK_FIXED_LEN	(BLK_HDR_LEN + COL_COUNT * BLK_DIR_LEN)
@@ -61,6 +78,7 @@
 #define BLK_REP_RAW16	2
 #define BLK_REP_BITS	3
 #define BLK_REP_DICT	4
+#define BLK_REP_ADICT	5
 
 #define BLK_CODEC_RAW	0
 #define BLK_CODEC_ZSTD	1
@@ -104,6 +122,14 @@ int blk_encode(blk_enc_t *e, const colbatch_t *cb, const uint8_t **out,
 /* Make a decoder with its scratch arrays. NULL on ENOMEM. */
 blk_dec_t *blk_dec_new(void);
 void blk_dec_free(blk_dec_t *d);
+
+/*
+ * From now on give the address columns in dcols that a block stores as a
+ * dictionary (ADICT, or DICT in the IPv4 form) in dictionary form
+ * (cb->dict, cb->dicts[c]) instead of as rows; 0 (the default): always
+ * rows.
+ */
+void blk_dec_set_dict(blk_dec_t *d, uint32_t dcols);
 
 /*
  * Decode the columns in `cols` of the block buf (len bytes, untrusted:

@@ -48,8 +48,13 @@ store_query_compile(const store_qspec_t *spec, store_query_t **out,
 	}
 	/* first_ms decides a bounded window (and the series bucket). */
 	q->cols = agg_columns(&q->id) | filter_columns(q->filter);
-	if (q->id.t0 != 0 || q->id.t1 != UINT64_MAX)
-		q->cols |= STORE_COLBIT(COL_FIRST);
+	/* the filter reads rows: its columns are decoded into rows */
+	q->dcols = agg_dict_columns(&q->id) & ~filter_columns(q->filter);
+	/* a block inside the window does not need first_ms to be cut */
+	if ((q->id.t0 != 0 || q->id.t1 != UINT64_MAX) &&
+	    !(q->cols & STORE_COLBIT(COL_FIRST)))
+		q->ecols = STORE_COLBIT(COL_FIRST);
+	q->cols |= q->ecols;
 	q->max_ms = spec->max_ms;
 	q->max_mem = spec->max_mem;
 	q->max_rows = spec->max_rows;
@@ -348,6 +353,8 @@ store_query_run(store_t *s, const store_query_t *q,
 	for (unsigned i = 0; i < n; i++) {
 		w[i].run = &run;
 		w[i].sc = scans[i];
+		scan_set_dict(scans[i], q->dcols);
+		scan_set_edge(scans[i], q->ecols);
 	}
 	for (unsigned i = 0; i < n && rc == 0; i++)
 		if ((rc = agg_init(&w[i].agg, &q->id, &run.ma,
@@ -373,6 +380,18 @@ store_query_run(store_t *s, const store_query_t *q,
 	for (unsigned i = 0; i < n; i++) {
 		scan_close(w[i].sc);
 		w[i].sc = NULL;
+	}
+	if (rc == 0 && n > 1) {
+		/* The partials into the one with the most keys, first. */
+		unsigned big = 0;
+
+		for (unsigned i = 1; i < n; i++)
+			if (w[i].agg.u.n + w[i].agg.k.n >
+			    w[big].agg.u.n + w[big].agg.k.n)
+				big = i;
+		for (unsigned i = 0; i < n && rc == 0; i++)
+			if (i != big)
+				rc = agg_merge(&w[big].agg, &w[i].agg);
 	}
 	if (rc == 0 && (res = result_new_id(&q->id, q->max_mem,
 	    q->max_rows)) == NULL)

@@ -34,6 +34,7 @@ struct store_scan {
 	int started;
 	uint64_t t0, t1;
 	uint32_t cols;
+	uint32_t ecols;		/* of cols: only for blocks the window cuts */
 	unsigned part, nparts;
 	uint64_t ncand;		/* candidates seen (partition numbering) */
 	uint64_t nskip;		/* time-skipped blocks seen */
@@ -48,6 +49,14 @@ time_skip(const store_scan_t *sc, const struct idx_ent *e)
 {
 	return e->rows == 0 || e->max_first < sc->t0 ||
 	    (sc->t1 != UINT64_MAX && e->min_first >= sc->t1);
+}
+
+/* Whether every flow of block e lies in [t0, t1). */
+static int
+inside(const store_scan_t *sc, const struct idx_ent *e)
+{
+	return e->min_first >= sc->t0 &&
+	    (sc->t1 == UINT64_MAX || e->max_first < sc->t1);
 }
 
 static store_scan_t *
@@ -208,7 +217,8 @@ load(store_scan_t *sc, uint64_t id, const struct idx_ent *e, colbatch_t *cb)
 		if (rc == 0 && rows != e->rows)
 			rc = FF_EPROTO;
 		if (rc == 0)
-			rc = blk_decode(sc->dec, v.mv_data, v.mv_size, sc->cols,
+			rc = blk_decode(sc->dec, v.mv_data, v.mv_size,
+			    inside(sc, e) ? sc->cols & ~sc->ecols : sc->cols,
 			    cb);
 	}
 	if (rc == FF_EPROTO)
@@ -266,6 +276,18 @@ scan_next(store_scan_t *sc, colbatch_t *cb)
 			continue;
 		return load(sc, storage_key_id(&k), &e, cb);
 	}
+}
+
+void
+scan_set_dict(store_scan_t *sc, uint32_t dcols)
+{
+	blk_dec_set_dict(sc->dec, dcols & sc->cols);
+}
+
+void
+scan_set_edge(store_scan_t *sc, uint32_t ecols)
+{
+	sc->ecols = ecols & sc->cols;
 }
 
 uint64_t

@@ -43,19 +43,44 @@ enum store_col {
  */
 #define STORE_BLOCK_ROWS_MAX	(1u << 20)
 
+/* Most entries of an address column in dictionary form (codes: 16 bits). */
+#define STORE_DICT_MAX	65536u
+
+/*
+ * An address column in dictionary form: row i holds entry code[i]
+ * (code[i] < n, always). Entries 0 .. n4 - 1 are IPv4 addresses, e4[j]
+ * in host order; entries n4 .. n - 1 are IPv6 addresses (never
+ * IPv4-mapped), e16[j - n4]. Entries need not be distinct.
+ */
+typedef struct coldict {
+	const uint16_t *code;
+	uint32_t n, n4;
+	const uint32_t *e4;
+	const uint8_t (*e16)[16];
+} coldict_t;
+
 /*
  * One block's rows (or a slice of them) decoded into typed column arrays.
  * Only the columns in `cols` are valid; the others may be NULL. Arrays are
  * owned by the scan and valid until the next scan_next() or scan_close().
  *
- * Address columns come in one of two forms: when the column's bit is set
- * in `v4`, every row is IPv4 and a4[] holds host-order IPv4 addresses;
- * otherwise a16[] holds 16-byte addresses (IPv4-mapped for IPv4 rows).
+ * Address columns come in one of three forms: when the column's bit is
+ * set in `dict`, dicts[c] holds it (coldict_t) and its arrays are NULL;
+ * else when its bit is set in `v4`, every row is IPv4 and a4[] holds
+ * host-order IPv4 addresses; otherwise a16[] holds 16-byte addresses
+ * (IPv4-mapped for IPv4 rows). Only a reader that asked for a column in
+ * dictionary form (blk_dec_set_dict, scan_set_dict) gets that form.
  */
 typedef struct colbatch {
 	size_t n;			/* rows */
 	uint32_t cols;			/* valid columns */
 	uint32_t v4;			/* address columns in IPv4 form */
+	uint32_t dict;			/* address columns in dictionary form */
+	coldict_t dicts[COL_COUNT];	/* indexed by column */
+	int fits;			/* 1: the bytes of all rows sum to less
+					   than 2^64, and so do the packets
+					   (no sum of them saturates); 0: not
+					   known */
 	uint64_t min_first, max_first;	/* first_ms range of these rows */
 	uint64_t min_last, max_last;
 	const uint64_t *first_ms, *last_ms, *bytes, *packets;
@@ -109,6 +134,22 @@ int scan_next(store_scan_t *sc, colbatch_t *cb);
  */
 int scan_open_parts(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
     unsigned nparts, store_scan_t **out);
+
+/*
+ * Let the scan give the address columns in dcols (a subset of its cols)
+ * in dictionary form (colbatch_t.dict) for the blocks that store them
+ * as a dictionary; the caller then handles both forms. Call before the
+ * first scan_next().
+ */
+void scan_set_dict(store_scan_t *sc, uint32_t dcols);
+
+/*
+ * Let the scan leave out the columns in ecols (of its cols) for the
+ * blocks whose first_ms range lies wholly inside [t0, t1): the caller
+ * needs them only to cut the window (the batch's cols then lack them).
+ * Call before the first scan_next().
+ */
+void scan_set_edge(store_scan_t *sc, uint32_t ecols);
 
 /*
  * Blocks the scan skipped by their metadata alone (time range). Summed

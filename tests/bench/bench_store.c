@@ -227,7 +227,7 @@ main(int argc, char **argv)
 	double r_d2[MAX_RUNS], r_da[MAX_RUNS];
 	double c_app, c_wapp, c_scan, c_wscan, s_app, s_wapp;
 	store_stats_t st2;
-	uint64_t colbytes[COL_COUNT] = { 0 }, reps[COL_COUNT][6] = { { 0 } };
+	uint64_t colbytes[COL_COUNT] = { 0 }, reps[COL_COUNT][7] = { { 0 } };
 	uint64_t enc_total = 0, nblocks = 0;
 	uint8_t **blocks = NULL;
 	size_t *blens = NULL;
@@ -333,8 +333,8 @@ main(int argc, char **argv)
 		for (int c = 0; c < COL_COUNT; c++) {
 			colbytes[c] += desc[c].clen;
 			if (desc[c].codec == BLK_CODEC_ZSTD)
-				reps[c][5]++;
-			else if (desc[c].rep < 5)
+				reps[c][6]++;
+			else if (desc[c].rep <= BLK_REP_ADICT)
 				reps[c][desc[c].rep]++;
 		}
 	}
@@ -452,11 +452,11 @@ main(int argc, char **argv)
 	    (double)st.bytes_used / (double)nflows,
 	    (double)sb.st_size / (double)nflows);
 	printf("  per column: B/flow, then blocks stored const/for/raw16/"
-	    "bits/dict/zstd\n");
+	    "bits/dict/adict/zstd\n");
 	for (int c = 0; c < COL_COUNT; c++) {
 		printf("    %-10s %6.3f ", col_names[c],
 		    (double)colbytes[c] / (double)nflows);
-		for (int k = 0; k < 6; k++)
+		for (int k = 0; k < 7; k++)
 			printf(" %" PRIu64, reps[c][k]);
 		printf("\n");
 	}

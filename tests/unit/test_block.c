@@ -479,12 +479,29 @@ test_addr_forms(void **state)
 		assert_int_equal(desc[c].width, 4);
 		assert_true(desc[c].flags & BLK_CF_V4);
 
-		/* one IPv6 row: every row 16 bytes, IPv4 ones mapped */
+		/* one IPv6 row: a dictionary of 499 IPv4 and 1 IPv6 entries
+		   (8 + 499 * 4 + 16 + 500 * 9 / 8 bytes beat 16 per row) */
 		rnd_addr(*addr_of(&r.f[7], c), 1);
 		rows_sync(&r);
 		roundtrip(&r, e, d, desc);
-		assert_int_equal(desc[c].rep, BLK_REP_RAW16);
+		assert_int_equal(desc[c].rep, BLK_REP_ADICT);
 		assert_false(desc[c].flags & BLK_CF_V4);
+		assert_int_equal(desc[c].width, 9);
+		assert_int_equal(desc[c].clen, 8 + 499 * 4 + 16 +
+		    (500 * 9 + 7) / 8);
+
+		/* IPv4, 40 distinct (over 256 values apart) in 500 rows: a
+		   dictionary of IPv4 entries (the IPv4 form) */
+		rng = 19 + c;
+		for (size_t i = 0; i < r.n; i++) {
+			put_be32(v4, 0x0a000000u | (uint32_t)(i % 40) << 12);
+			addr_from_v4(*addr_of(&r.f[i], c), v4);
+		}
+		rows_sync(&r);
+		roundtrip(&r, e, d, desc);
+		assert_true(desc[c].rep == BLK_REP_DICT ||
+		    desc[c].rep == BLK_REP_ADICT);
+		assert_true(desc[c].flags & BLK_CF_V4);
 
 		/* IPv6, all rows equal: the 16 bytes once */
 		rnd_addr(*addr_of(&r.f[0], c), 1);
@@ -497,6 +514,211 @@ test_addr_forms(void **state)
 		assert_false(desc[c].flags & BLK_CF_V4);
 		assert_int_equal(desc[c].clen, 16);
 	}
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
+/*
+ * 16-byte rows: more distinct IPv6 addresses than a dictionary holds.
+ * Fewer addresses, repeated: a dictionary.
+ */
+static void
+test_addr_raw16(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+	struct rows r;
+
+	(void)state;
+	rows_init(&r, STORE_DICT_MAX + 1000);
+	rows_const(&r);
+	rng = 61;
+	for (size_t i = 0; i < r.n; i++)
+		rnd_addr(r.f[i].src, 1);
+	rows_sync(&r);
+	roundtrip(&r, e, d, desc);
+	assert_int_equal(desc[COL_SRC].rep, BLK_REP_RAW16);
+	assert_int_equal(desc[COL_SRC].codec, BLK_CODEC_RAW);
+	/* 1000 rows of 100 addresses */
+	r.n = 1000;
+	for (size_t i = 100; i < r.n; i++)
+		memcpy(r.f[i].src, r.f[i % 100].src, 16);
+	rows_sync(&r);
+	roundtrip(&r, e, d, desc);
+	assert_int_equal(desc[COL_SRC].rep, BLK_REP_ADICT);
+	assert_int_equal(desc[COL_SRC].clen, 8 + 100 * 16 + 1000 * 7 / 8);
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
+/* Check the dictionary form of address column c against rows f. */
+static void
+check_dict(const colbatch_t *cb, int c, const store_flow_t *f, size_t n)
+{
+	const coldict_t *cd = &cb->dicts[c];
+	uint8_t want[16], b[4];
+
+	assert_true(cb->dict & STORE_COLBIT(c));
+	assert_true(cb->cols & STORE_COLBIT(c));
+	assert_true(cd->n >= 2 && cd->n <= STORE_DICT_MAX);
+	assert_true(cd->n4 <= cd->n);
+	for (uint32_t j = cd->n4; j < cd->n; j++)
+		assert_false(addr_is_v4(cd->e16[j - cd->n4]));
+	for (size_t i = 0; i < n; i++) {
+		uint16_t k = cd->code[i];
+
+		assert_true(k < cd->n);
+		if (k < cd->n4) {
+			put_be32(b, cd->e4[k]);
+			addr_from_v4(want, b);
+		} else
+			memcpy(want, cd->e16[k - cd->n4], 16);
+		switch (c) {
+		case COL_SRC:
+			assert_memory_equal(want, f[i].src, 16);
+			break;
+		case COL_DST:
+			assert_memory_equal(want, f[i].dst, 16);
+			break;
+		case COL_NEXTHOP:
+			assert_memory_equal(want, f[i].nexthop, 16);
+			break;
+		default:
+			assert_memory_equal(want, f[i].exporter, 16);
+			break;
+		}
+	}
+}
+
+/*
+ * Address columns asked for in dictionary form come so when the block
+ * stores them as ADICT (mixed or IPv4) or DICT (IPv4), as rows
+ * otherwise; other columns are unaffected.
+ */
+static void
+test_dict_form(void **state)
+{
+	const uint32_t addrs = STORE_COLBIT(COL_SRC) | STORE_COLBIT(COL_DST) |
+	    STORE_COLBIT(COL_NEXTHOP) | STORE_COLBIT(COL_EXPORTER);
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+	const uint8_t *buf;
+	blk_info_t info;
+	colbatch_t in, out;
+	struct rows r;
+	uint8_t v4[4];
+	size_t len;
+	int seen_adict = 0, seen_adict4 = 0, seen_dict4 = 0;
+
+	(void)state;
+	rows_init(&r, 2000);
+	for (unsigned v6 = 0; v6 <= 100; v6 += 25) {
+		rows_fill(&r, 70 + v6, v6);
+		for (size_t i = 0; i < r.n; i++) {
+			/* src: 300 hosts; dst: 900; nexthop: 5; exporter:
+			   1 (a constant) */
+			put_be32(v4, 0xc0000000u + (uint32_t)(rnd() % 300) * 77);
+			if (!(r.f[i].flags & STORE_FLOW_F_V6))
+				addr_from_v4(r.f[i].src, v4);
+			put_be32(v4, 0x0a000000u + (uint32_t)(rnd() % 900) * 5);
+			if (!(r.f[i].flags & STORE_FLOW_F_V6))
+				addr_from_v4(r.f[i].dst, v4);
+			put_be32(v4, 0xac100001u + (uint32_t)(rnd() % 5) * 1000);
+			addr_from_v4(r.f[i].nexthop, v4);
+			memcpy(r.f[i].exporter, r.f[0].exporter, 16);
+		}
+		rows_sync(&r);
+		colbuf_view(&r.b, &in);
+		assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
+		assert_int_equal(blk_describe(buf, len, &info.rows, desc), 0);
+		blk_dec_set_dict(d, STORE_COLS_ALL);
+		assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out),
+		    0);
+		assert_int_equal(out.cols, STORE_COLS_ALL);
+		for (int c = COL_SRC; c <= COL_EXPORTER; c++) {
+			const blk_coldesc_t *dc = &desc[c];
+
+			if (dc->rep == BLK_REP_ADICT ||
+			    (dc->rep == BLK_REP_DICT &&
+			    (dc->flags & BLK_CF_V4))) {
+				check_dict(&out, c, r.f, r.n);
+				seen_adict += dc->rep == BLK_REP_ADICT &&
+				    !(dc->flags & BLK_CF_V4);
+				seen_adict4 += dc->rep == BLK_REP_ADICT &&
+				    (dc->flags & BLK_CF_V4);
+				seen_dict4 += dc->rep == BLK_REP_DICT;
+			} else
+				assert_false(out.dict & STORE_COLBIT(c));
+		}
+		assert_int_equal(out.dict & ~addrs, 0);
+		/* the other columns as rows */
+		for (size_t i = 0; i < r.n; i++)
+			assert_true(out.bytes[i] == r.f[i].bytes &&
+			    out.dport[i] == r.f[i].dport);
+		/* only the columns asked for */
+		blk_dec_set_dict(d, STORE_COLBIT(COL_DST));
+		assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out),
+		    0);
+		assert_int_equal(out.dict & ~STORE_COLBIT(COL_DST), 0);
+		/* and none: every row as before */
+		blk_dec_set_dict(d, 0);
+		assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out),
+		    0);
+		assert_int_equal(out.dict, 0);
+		for (size_t i = 0; i < r.n; i++) {
+			store_flow_t g;
+
+			colbatch_row(&out, i, &g);
+			assert_memory_equal(&g, &r.f[i], sizeof(g));
+		}
+	}
+	assert_true(seen_adict > 0);
+	assert_true(seen_adict4 > 0);
+	assert_true(seen_dict4 > 0);
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
+/*
+ * A batch says its bytes and packets cannot sum past 2^64 only when the
+ * packings bound them so: small values, yes; a value of 2^62 in 1000
+ * rows, no; and not when a column was not decoded.
+ */
+static void
+test_fits(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	const uint8_t *buf;
+	blk_info_t info;
+	colbatch_t in, out;
+	struct rows r;
+	size_t len;
+
+	(void)state;
+	rows_init(&r, 1000);
+	rows_fill(&r, 12, 10);
+	for (size_t i = 0; i < r.n; i++)
+		r.f[i].bytes = 40 + i;
+	rows_sync(&r);
+	colbuf_view(&r.b, &in);
+	assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
+	assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out), 0);
+	assert_int_equal(out.fits, 1);
+	assert_int_equal(blk_decode(d, buf, len, STORE_COLBIT(COL_BYTES),
+	    &out), 0);
+	assert_int_equal(out.fits, 0);
+	r.f[500].bytes = 1ull << 62;
+	rows_sync(&r);
+	colbuf_view(&r.b, &in);
+	assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
+	assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out), 0);
+	assert_int_equal(out.fits, 0);
 	rows_free(&r);
 	blk_enc_free(e);
 	blk_dec_free(d);
@@ -562,6 +784,13 @@ test_partial_and_v4_form(void **state)
 }
 
 /* ---- damaged blocks ---------------------------------------------------- */
+
+static uint32_t
+le32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
 
 struct sample {
 	uint8_t *buf;
@@ -647,7 +876,7 @@ test_lying_fields(void **state)
 	blk_dec_t *d = blk_dec_new();
 	struct sample s;
 	uint8_t *b;
-	int nz = 0, nd = 0, ndict = 0;
+	int nz = 0, nd = 0, ndict = 0, nad = 0;
 
 	(void)state;
 	sample_make(&s, 300);
@@ -670,7 +899,12 @@ test_lying_fields(void **state)
 	for (int c = 0; c < COL_COUNT; c++) {
 		ccol = c;
 		/* unknown representation, codec, flag; impossible width */
-		RESET(); DIR(c)[0] = 5; expect_bad(d, b, s.len);
+		RESET(); DIR(c)[0] = BLK_REP_ADICT + 1; expect_bad(d, b, s.len);
+		if (c < COL_SRC || c > COL_EXPORTER) {
+			/* an address dictionary in an integer column */
+			RESET(); DIR(c)[0] = BLK_REP_ADICT;
+			expect_bad(d, b, s.len);
+		}
 		RESET(); DIR(c)[0] = 0xff; expect_bad(d, b, s.len);
 		RESET(); DIR(c)[1] = 2; expect_bad(d, b, s.len);
 		RESET(); DIR(c)[3] |= 0x80; expect_bad(d, b, s.len);
@@ -693,7 +927,8 @@ test_lying_fields(void **state)
 		}
 		/* packed widths that disagree with the lengths */
 		if (s.desc[c].rep == BLK_REP_BITS ||
-		    s.desc[c].rep == BLK_REP_DICT) {
+		    s.desc[c].rep == BLK_REP_DICT ||
+		    s.desc[c].rep == BLK_REP_ADICT) {
 			RESET(); DIR(c)[2]++; expect_bad(d, b, s.len);
 			RESET(); DIR(c)[2]--; expect_bad(d, b, s.len);
 			nd++;
@@ -705,6 +940,35 @@ test_lying_fields(void **state)
 			RESET(); b[s.off[c] + 1] = 3; expect_bad(d, b, s.len);
 			RESET(); b[s.off[c] + 1] *= 2; expect_bad(d, b, s.len);
 			ndict++;
+		}
+		/*
+		 * an address dictionary with counts that lie (the total
+		 * kept, or not), an IPv4-mapped IPv6 entry, the wrong
+		 * flag, a compressed codec, or in a version 1 block
+		 */
+		if (s.desc[c].rep == BLK_REP_ADICT) {
+			size_t o = s.off[c];
+			uint32_t n4 = le32_at(b + o), n6 = le32_at(b + o + 4);
+
+			RESET(); b[o]++; expect_bad(d, b, s.len);
+			RESET(); b[o + 4]++; expect_bad(d, b, s.len);
+			RESET(); b[o]++; b[o + 4]--; expect_bad(d, b, s.len);
+			RESET(); b[o + 3] = 0x80; expect_bad(d, b, s.len);
+			RESET(); memset(b + o, 0, 8); expect_bad(d, b, s.len);
+			if (n6 > 0) {
+				/* the first IPv6 entry made ::ffff:x */
+				uint8_t *p6 = b + o + 8 + (size_t)n4 * 4;
+
+				RESET();
+				memset(p6, 0, 10);
+				p6[10] = p6[11] = 0xff;
+				expect_bad(d, b, s.len);
+			}
+			RESET(); DIR(c)[3] ^= BLK_CF_V4; expect_bad(d, b, s.len);
+			RESET(); DIR(c)[1] = BLK_CODEC_ZSTD;
+			expect_bad(d, b, s.len);
+			RESET(); b[4] = 1; expect_bad(d, b, s.len);
+			nad++;
 		}
 		/* a length beyond the block */
 		RESET(); DIR(c)[7] = 0x7f; expect_bad(d, b, s.len);
@@ -724,10 +988,118 @@ test_lying_fields(void **state)
 	/* the sample has bit-packed columns and dictionaries */
 	assert_true(nd > 2);
 	assert_true(ndict > 0);
+	assert_true(nad > 0);
 #undef RESET
 #undef DIR
 	free(b);
 	free(s.buf);
+	blk_dec_free(d);
+}
+
+/*
+ * An address dictionary's code beyond its entries makes the block
+ * damaged, whether the column is asked for as rows or as a dictionary.
+ */
+static void
+test_adict_code_beyond(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+	const uint8_t *buf;
+	blk_info_t info;
+	colbatch_t cb;
+	struct rows r;
+	size_t len, codes = BLK_FIXED_LEN;
+	uint8_t *copy, v4[4];
+
+	(void)state;
+	rows_init(&r, 100);
+	rows_const(&r);
+	/* 2 IPv4 entries and 1 IPv6: 3 entries, 2-bit codes */
+	for (size_t i = 0; i < r.n; i++) {
+		put_be32(v4, 0x0a000001u + (uint32_t)(i % 2) * 0x10000);
+		addr_from_v4(r.f[i].src, v4);
+	}
+	rng = 3;
+	rnd_addr(r.f[5].src, 1);
+	rows_sync(&r);
+	colbuf_view(&r.b, &cb);
+	assert_int_equal(blk_encode(e, &cb, &buf, &len, &info), 0);
+	assert_int_equal(blk_describe(buf, len, &info.rows, desc), 0);
+	assert_int_equal(desc[COL_SRC].rep, BLK_REP_ADICT);
+	assert_int_equal(desc[COL_SRC].width, 2);
+	for (int c = 0; c < COL_SRC; c++)
+		codes += desc[c].clen;
+	codes += 8 + 2 * 4 + 16;
+	copy = malloc(len);
+	assert_non_null(copy);
+	memcpy(copy, buf, len);
+	/* row 0 held code 0; code 2 (the IPv6 entry) is fine */
+	copy[codes] = (uint8_t)((copy[codes] & ~3) | 2);
+	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &cb), 0);
+	assert_memory_equal(cb.src16[0], r.f[5].src, 16);
+	/* code 3 is beyond the 3 entries */
+	copy[codes] |= 3;
+	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &cb),
+	    FF_EPROTO);
+	blk_dec_set_dict(d, STORE_COLBIT(COL_SRC));
+	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &cb),
+	    FF_EPROTO);
+	free(copy);
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+}
+
+/*
+ * Version 1 blocks (no address dictionaries) still decode; the encoder
+ * writes version 2.
+ */
+static void
+test_version1(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new();
+	blk_coldesc_t desc[COL_COUNT];
+	const uint8_t *buf;
+	blk_info_t info;
+	colbatch_t cb;
+	struct rows r;
+	size_t len;
+	uint8_t *copy;
+
+	(void)state;
+	rows_init(&r, 300);
+	rows_fill(&r, 8, 0);
+	/* random IPv4 addresses everywhere: no column a dictionary */
+	for (size_t i = 0; i < r.n; i++)
+		rnd_addr(r.f[i].exporter, 0);
+	rows_sync(&r);
+	colbuf_view(&r.b, &cb);
+	assert_int_equal(blk_encode(e, &cb, &buf, &len, &info), 0);
+	assert_int_equal(buf[4], BLK_VERSION);
+	assert_int_equal(BLK_VERSION, 2);
+	assert_int_equal(blk_describe(buf, len, &info.rows, desc), 0);
+	for (int c = 0; c < COL_COUNT; c++)
+		assert_int_not_equal(desc[c].rep, BLK_REP_ADICT);
+	copy = malloc(len);
+	assert_non_null(copy);
+	memcpy(copy, buf, len);
+	copy[4] = 1;
+	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &cb), 0);
+	for (size_t i = 0; i < r.n; i++) {
+		store_flow_t g;
+
+		colbatch_row(&cb, i, &g);
+		assert_memory_equal(&g, &r.f[i], sizeof(g));
+	}
+	copy[4] = 0;
+	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &cb),
+	    FF_EPROTO);
+	free(copy);
+	rows_free(&r);
+	blk_enc_free(e);
 	blk_dec_free(d);
 }
 
@@ -841,6 +1213,11 @@ main(void)
 		cmocka_unit_test(test_int_widths),
 		cmocka_unit_test(test_packings),
 		cmocka_unit_test(test_addr_forms),
+		cmocka_unit_test(test_addr_raw16),
+		cmocka_unit_test(test_dict_form),
+		cmocka_unit_test(test_fits),
+		cmocka_unit_test(test_version1),
+		cmocka_unit_test(test_adict_code_beyond),
 		cmocka_unit_test(test_partial_and_v4_form),
 		cmocka_unit_test(test_truncated_and_extended),
 		cmocka_unit_test(test_lying_fields),

@@ -595,6 +595,91 @@ test_store_kinds(void **state)
 	free(f);
 }
 
+/*
+ * Address keys over blocks whose address columns are dictionaries of
+ * IPv4 entries only (more than 256 distinct per block: ADICT in the
+ * IPv4 form), the aggregation taking them per code or, when the filter
+ * reads the key's column, as rows; and sums that saturate inside one
+ * block.
+ */
+static void
+test_store_dict(void **state)
+{
+	static const char *filters[] = { NULL, "proto tcp",
+	    "src net 10.0.0.0/9" };
+	static const struct qt_case cases[] = {
+		{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES },
+		{ STORE_Q_TOPN, STORE_KEY_SRCNET, STORE_ORD_FLOWS },
+		{ STORE_Q_TOPN, STORE_KEY_DSTIP, STORE_ORD_PACKETS },
+		{ STORE_Q_DISTINCT, STORE_KEY_SRCIP, 0 },
+	};
+	const size_t n = 8000;
+	store_flow_t *f;
+	store_t *s;
+	uint8_t *sel = malloc(n);
+	store_qspec_t spec;
+	store_result_t *r;
+	store_row_t *rows;
+	size_t nrows;
+	char err[256];
+	int rc;
+
+	(void)state;
+	qt_rng = 41;
+	f = qt_flows(n, 0);
+	for (size_t i = 0; i < n; i++) {
+		qt_v4(f[i].src, 0x0a000000u | (uint32_t)qt_below(1000) << 14);
+		qt_v4(f[i].dst, 0xc0000000u | (uint32_t)qt_below(700) << 12);
+	}
+	s = store_with(f, n, 4000);
+	for (size_t fi = 0; fi < FF_NELEM(filters); fi++) {
+		store_filter_t *flt;
+
+		assert_int_equal(filter_compile(filters[fi], &flt, err,
+		    sizeof(err)), 0);
+		for (size_t i = 0; i < n; i++)
+			sel[i] = filter_match(flt, &f[i]);
+		for (size_t c = 0; c < FF_NELEM(cases); c++) {
+			qident_t id;
+
+			spec = qt_spec(cases[c].kind, cases[c].key,
+			    cases[c].order);
+			spec.filter = filters[fi];
+			assert_int_equal(qident_from_spec(&spec, &id, err,
+			    sizeof(err)), 0);
+			for (int th = 1; th <= 2; th++) {
+				spec.threads = th;
+				r = run_spec(s, &spec, &rc, err, sizeof(err));
+				if (rc != 0)
+					fail_msg("run %zu/%zu: %s", fi, c, err);
+				check_result(r, &id, f, n, sel);
+				store_result_free(r);
+			}
+			qident_clear(&id);
+		}
+		filter_free(flt);
+	}
+	store_gone(s);
+
+	/* 2^63 bytes three times for one source: its sum saturates. */
+	f[0].bytes = f[1].bytes = f[2].bytes = 1ull << 63;
+	memcpy(f[1].src, f[0].src, 16);
+	memcpy(f[2].src, f[0].src, 16);
+	s = store_with(f, n, 4000);
+	spec = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES);
+	r = run_spec(s, &spec, &rc, err, sizeof(err));
+	assert_int_equal(rc, 0);
+	assert_int_equal(store_result_rows(r, 1, &rows, &nrows), 0);
+	assert_int_equal(nrows, 1);
+	assert_memory_equal(rows[0].key, f[0].src, 16);
+	assert_true(rows[0].bytes == UINT64_MAX);
+	free(rows);
+	store_result_free(r);
+	store_gone(s);
+	free(sel);
+	free(f);
+}
+
 static void
 test_store_meta(void **state)
 {
@@ -868,6 +953,7 @@ main(void)
 		cmocka_unit_test(test_spec_checks),
 		cmocka_unit_test(test_compile_errors),
 		cmocka_unit_test(test_store_kinds),
+		cmocka_unit_test(test_store_dict),
 		cmocka_unit_test(test_store_meta),
 		cmocka_unit_test(test_store_limits),
 		cmocka_unit_test(test_store_timeout),

@@ -342,10 +342,13 @@ twenty_blocks(uint64_t mins[20], uint64_t maxs[20])
 	return s;
 }
 
-/* Scan [t0, t1): the blocks that overlap by their first_ms range. */
+/*
+ * Scan [t0, t1): the blocks that overlap by their first_ms range. With
+ * edge, first_ms is asked for only where the window cuts a block.
+ */
 static void
-check_window(store_t *s, const uint64_t *mins, const uint64_t *maxs,
-    uint64_t t0, uint64_t t1)
+check_window_edge(store_t *s, const uint64_t *mins, const uint64_t *maxs,
+    uint64_t t0, uint64_t t1, int edge)
 {
 	store_scan_t *sc;
 	colbatch_t cb;
@@ -357,15 +360,20 @@ check_window(store_t *s, const uint64_t *mins, const uint64_t *maxs,
 	}
 	assert_int_equal(scan_open(s, t0, t1, STORE_COLBIT(COL_PACKETS) |
 	    STORE_COLBIT(COL_FIRST), 0, 1, &sc), 0);
+	if (edge)
+		scan_set_edge(sc, STORE_COLBIT(COL_FIRST));
 	while ((rc = scan_next(sc, &cb)) == 1) {
 		int b = (int)((cb.packets[0] - 1) / 1000);
+		int cut = mins[b] < t0 || maxs[b] >= t1;
 
 		assert_true(want[b]);
 		want[b] = 0;
 		seen++;
 		assert_int_equal(cb.n, 1000);
 		assert_int_equal(cb.cols, STORE_COLBIT(COL_PACKETS) |
-		    STORE_COLBIT(COL_FIRST));
+		    (!edge || cut ? STORE_COLBIT(COL_FIRST) : 0));
+		if (edge && !cut)
+			assert_null(cb.first_ms);
 		/* min/max come from the block's idx entry */
 		assert_true(cb.min_first == mins[b] && cb.max_first == maxs[b]);
 		assert_true(cb.min_last >= cb.min_first);
@@ -375,6 +383,14 @@ check_window(store_t *s, const uint64_t *mins, const uint64_t *maxs,
 	assert_int_equal(seen, nwant);
 	assert_int_equal(scan_skipped(sc), 20 - nwant);
 	scan_close(sc);
+}
+
+static void
+check_window(store_t *s, const uint64_t *mins, const uint64_t *maxs,
+    uint64_t t0, uint64_t t1)
+{
+	check_window_edge(s, mins, maxs, t0, t1, 0);
+	check_window_edge(s, mins, maxs, t0, t1, 1);
 }
 
 static void
