@@ -10,6 +10,8 @@
  *   round 2  TPUT only: tau1 = the N-th largest sum of round 1 (lower
  *            bounds), T = tau1 / (TPUT nodes); TPUT_THRESHOLD T: every
  *            key >= T from each TPUT node
+ *            (T = 0: every key from every TPUT node, so the sums are
+ *            exact and the query ends here)
  *   round 3  tau2 = the N-th largest sum of round 2 (lower bounds);
  *            candidates: keys whose upper bound (round-2 sum plus T - 1
  *            for each TPUT node that did not report the key) reaches
@@ -621,6 +623,36 @@ round3(struct dquery *dq)
 }
 
 /*
+ * Round 2 with a threshold of 0 (tau1 below the number of TPUT nodes):
+ * every TPUT node sent every key it holds, so their sums are exact and
+ * round 3 would only ship them all again. Returns 1 when it finished dq.
+ */
+static int
+all_in_round2(struct dquery *dq)
+{
+	int rc = 0;
+
+	if (dq->T != 0)
+		return 0;
+	store_result_free(dq->acc3);
+	if ((dq->acc3 = store_result_new(dq->q)) == NULL ||
+	    (dq->accf != NULL && store_result_merge(dq->acc3, dq->accf) != 0))
+		rc = FF_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (d->tput && alive(d))
+			rc = store_result_merge(dq->acc3, d->r2);
+	}
+	if (rc != 0) {
+		dq_abort(dq, rc, "out of memory while merging");
+		return 1;
+	}
+	dq_finish(dq);
+	return 1;
+}
+
+/*
  * One TPUT node and no complete partial with a key: its first N keys are
  * the answer, no further round is needed. Returns 1 when it finished dq.
  */
@@ -680,8 +712,10 @@ dq_step(struct dquery *dq)
 		return;
 	if (dq->round == 1 || dq->restart)
 		round2(dq);
-	else if (dq->round == 2)
-		round3(dq);
+	else if (dq->round == 2) {
+		if (!all_in_round2(dq))
+			round3(dq);
+	}
 	else
 		dq_finish(dq);
 }

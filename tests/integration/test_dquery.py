@@ -674,5 +674,95 @@ class LimitsTest(fflib.ProcTestCase):
                              (n.name, q))
 
 
+class BoundTest(fflib.ProcTestCase):
+    """A TPUT node that answers round 1 and then fails: the partial top N
+    states an error bound, its first key's value (what the node could
+    add to any key at most), instead of "not guaranteed".
+
+    The flows are crafted so that the failure is certain: every node
+    holds over 4096 src ip keys (a TPUT answer for a top 5); t3's keys
+    have one flow each except two with 9 and 3 flows, and t1's and t2's
+    have one each, so the round-2 threshold (the 5th largest round-1
+    sum, 1, divided by the three nodes, rounded down) is 0 and t3 must
+    send all its 300002 keys, over its query-max-result of 1 MiB (120000
+    keys packed into some 840 KB), while its round-1 answer (5 rows)
+    fits."""
+
+    def send(self, node, records, source_id, src):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((src, 0))
+            t0 = time.monotonic()
+            dgrams = v9_datagrams(records, source_id, int(time.time()))
+            for i, p in enumerate(dgrams):
+                s.sendto(p, (node.addr, 2055))
+                ahead = i / PACE - (time.monotonic() - t0)
+                if ahead > 0.002:
+                    time.sleep(ahead)
+        wait_for(lambda: node_query(node)["totals"]["flows"] ==
+                 len(records), timeout=60, step=0.3,
+                 what="%s to store its %d flows" % (node.name, len(records)))
+
+    def test_error_bound_from_round_one(self):
+        ctl = Controller(self, "ctl").start()
+        fp = ctl.fingerprint()
+        nodes = [fleet_node(self, 41, "t1", fp),
+                 fleet_node(self, 42, "t2", fp),
+                 fleet_node(self, 43, "t3", fp,
+                            extra="query-max-result 1M\n")]
+        for n in nodes:
+            enroll(ctl, n)
+            n.start()
+        for n in nodes:
+            ctl.wait_state(n.name, "up", timeout=20, query="up")
+
+        def rec(base, i):
+            return (str(ipaddress.IPv4Address(base) + i), "192.0.2.1",
+                    1024 + i % 60000, 443, 6, 100, 1)
+
+        heavy = {"10.3.255.1": 9, "10.3.255.2": 3}
+        recs = {
+            "t1": [rec("10.1.0.0", i) for i in range(6000)],
+            "t2": [rec("10.2.0.0", i) for i in range(6000)],
+            "t3": [rec("10.8.0.0", i) for i in range(300000)] +
+                  [(ip, "192.0.2.1", 2000 + f, 443, 6, 100, 1)
+                   for ip, c in heavy.items() for f in range(c)],
+        }
+        for k, n in enumerate(nodes):
+            self.send(n, recs[n.name], 7200 + k, NET + str(140 + k))
+
+        rc, j = dquery(ctl, "--top", "5", "--by", "srcip", "--order",
+                       "flows", "--allow-partial")
+        st = {n["name"]: (n["status"], n["reason"]) for n in j["nodes"]}
+        self.assertEqual(rc, 6, json.dumps(j["nodes"]))
+        self.assertEqual(st["t1"], ("answered", ""))
+        self.assertEqual(st["t2"], ("answered", ""))
+        self.assertEqual(st["t3"][0], "error")
+        self.assertIn("over the node's query-max-result", st["t3"][1])
+        self.assertEqual(j["method"], "tput")
+        # round 1, round 2, round 2 again without t3; T = 0 there, so
+        # the sums of round 2 are exact and no key is looked up
+        self.assertEqual((j["rounds"], j["threshold"], j["candidates"]),
+                         (3, 0, 0))
+        # t3's largest key holds 9 flows: what its round-1 answer said
+        self.assertTrue(j["bound_known"])
+        self.assertEqual(j["bound"], max(heavy.values()))
+        rc3, j3 = dquery(ctl, "--nodes", "t3", "--top", "1", "--by",
+                         "srcip", "--order", "flows")
+        self.assertEqual(rc3, 0, j3)
+        self.assertEqual(j3["answer"]["rows"][0]["flows"], j["bound"])
+        # the partial answer is exactly t1 and t2's
+        rc12, j12 = dquery(ctl, "--nodes", "t1,t2", "--top", "5", "--by",
+                           "srcip", "--order", "flows")
+        self.assertEqual(rc12, 0, j12)
+        self.assertEqual(answer_of(j["answer"]), answer_of(j12["answer"]))
+        cp = ctl.cli("query", "--top", "5", "--by", "srcip", "--order",
+                     "flows", "--allow-partial")
+        self.assertEqual(cp.returncode, 6, cp.stderr)
+        self.assertIn("PARTIAL: 2/3 nodes answered", cp.stdout)
+        self.assertIn("-- error bound: the missing nodes could add at "
+                      "most 9 flows (9) to any key", cp.stdout)
+        self.assertNotIn("not guaranteed", cp.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()
