@@ -283,6 +283,7 @@ BENCH_PROGS := \
 	bench_store \
 	bench_decode \
 	bench_filter \
+	bench_merge \
 	bench_sflow \
 	flowgen \
 	ctlpeers
@@ -297,6 +298,8 @@ $(BUILD)/bench/bench_sflow: $(call obj,tests/bench/bench_sflow.c) $(NODE_LIBS)
 $(BUILD)/bench/bench_store: $(call obj,tests/bench/bench_store.c \
 	tests/bench/flowgen.c) $(NODE_LIBS)
 $(BUILD)/bench/bench_filter: $(call obj,tests/bench/bench_filter.c) \
+	$(LIBSTORE) $(LIBCOMMON)
+$(BUILD)/bench/bench_merge: $(call obj,tests/bench/bench_merge.c) \
 	$(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/bench/ctlpeers: $(call obj,tests/bench/ctlpeers.c) $(NODE_LIBS)
 

@@ -764,6 +764,8 @@ agg_merge(agg_t *dst, agg_t *src)
 	if (dst->mode != AGG_ADDR && dst->mode != AGG_NUM &&
 	    dst->mode != AGG_DIR)
 		return 0;
+	utab_reserve_fill(&dst->u, &src->u);
+	ktab_reserve_fill(&dst->k, &src->k);
 	for (size_t i = 0; i < src->u.cap; i++) {
 		const uent_t *o = &src->u.e[i];
 		uent_t *e;

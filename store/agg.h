@@ -164,6 +164,20 @@ void ktab_free(ktab_t *t);
 int ktab_reserve(ktab_t *t, size_t n);
 
 int ktab_grow_(ktab_t *t);
+/*
+ * Before the keys of src are added to t in src's slot order (a merge):
+ * room for all the keys the merge will hold (estimated from a sample of
+ * src's keys, see result.c), in at least as many slots as src has. Every
+ * table hashes alike, so a table's slots are in hash order, and keys
+ * added in that order to a table that has to grow on the way pile up in
+ * its front: one probe run that lengthens with every key, a quadratic
+ * fill (a 4-million-key distinct count held the controller's loop for
+ * over a minute). With room made first they fall in order across the
+ * whole table and the fill runs in address order. Best effort: without
+ * the memory the adds go on and report the shortage. (A fill sized for
+ * its keys up front, like a selection, does not grow.)
+ */
+void ktab_reserve_fill(ktab_t *t, const ktab_t *src);
 
 static inline size_t
 ktab_hash(const ktab_t *t, uint64_t hi, uint64_t lo)
@@ -249,6 +263,10 @@ typedef struct utab {
 void utab_init(utab_t *t, memacct_t *ma, uint64_t max_rows);
 void utab_free(utab_t *t);
 int utab_grow_(utab_t *t);
+/* Make room for at least n keys. Returns 0, FF_ENOMEM or FF_ELIMIT. */
+int utab_reserve(utab_t *t, size_t n);
+/* As ktab_reserve_fill. */
+void utab_reserve_fill(utab_t *t, const utab_t *src);
 
 static inline uent_t *
 utab_get(utab_t *t, uint32_t k, int *err)

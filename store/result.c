@@ -202,16 +202,16 @@ utab_free(utab_t *t)
 	t->cap = t->n = 0;
 }
 
-int
-utab_grow_(utab_t *t)
+/* Rehash t into ncap slots. */
+static int
+utab_resize(utab_t *t, size_t ncap)
 {
-	size_t ncap = t->cap == 0 ? TAB_MIN_CAP : t->cap * 2;
 	size_t mask = ncap - 1;
 	unsigned nshift;
 	uent_t *ne;
 	int err;
 
-	if (t->cap > SIZE_MAX / 2 || ncap > SIZE_MAX / sizeof(uent_t))
+	if (ncap > SIZE_MAX / sizeof(uent_t))
 		return FF_ENOMEM;
 	if ((err = mem_take(t->ma, ncap * sizeof(uent_t))) != 0)
 		return err;
@@ -240,6 +240,124 @@ utab_grow_(utab_t *t)
 	t->cap = ncap;
 	t->shift = nshift;
 	return 0;
+}
+
+int
+utab_grow_(utab_t *t)
+{
+	if (t->cap > SIZE_MAX / 2)
+		return FF_ENOMEM;
+	return utab_resize(t, t->cap == 0 ? TAB_MIN_CAP : t->cap * 2);
+}
+
+int
+utab_reserve(utab_t *t, size_t n)
+{
+	size_t cap = t->cap == 0 ? TAB_MIN_CAP : t->cap;
+
+	if (n > SIZE_MAX / 4)
+		return FF_ENOMEM;
+	while (cap < n * 2)
+		cap *= 2;
+	if (cap == t->cap)
+		return 0;
+	return utab_resize(t, cap);
+}
+
+/*
+ * How many keys a merge of src (src_n keys in src_cap slots) into a
+ * table of dst_n keys will hold, estimated from FILL_SAMPLES of src's
+ * keys spread over its slots (present(): is slot i's key in the
+ * destination already), plus a margin of 1/32 of src_n (about one
+ * standard error of the sample), at most dst_n + src_n. Too low by a
+ * little only makes the table grow late in the fill, while it is still
+ * barely over half full.
+ */
+#define FILL_SAMPLES	256
+
+static size_t
+fill_estimate(size_t dst_n, size_t src_n, size_t src_cap,
+    int (*used)(const void *src, size_t i),
+    int (*present)(const void *dst, const void *src, size_t i),
+    const void *dst, const void *src)
+{
+	size_t step, seen = 0, fresh = 0, est;
+
+	if (dst_n == 0 || src_n == 0 || src_cap < FILL_SAMPLES)
+		return dst_n + src_n;
+	step = src_cap / FILL_SAMPLES;
+	for (size_t k = 0; k < FILL_SAMPLES; k++)
+		for (size_t i = k * step; i < (k + 1) * step; i++)
+			if (used(src, i)) {
+				seen++;
+				fresh += !present(dst, src, i);
+				break;
+			}
+	if (seen == 0)
+		return dst_n + src_n;
+	est = (size_t)((double)src_n * (double)fresh / (double)seen) +
+	    src_n / 32;
+	return dst_n + FF_MIN(est, src_n);
+}
+
+static int
+k_used(const void *src, size_t i)
+{
+	return ((const ktab_t *)src)->e[i].v.flows != 0;
+}
+
+static int
+k_present(const void *dst, const void *src, size_t i)
+{
+	const kent_t *e = &((const ktab_t *)src)->e[i];
+
+	return ktab_find(dst, e->hi, e->lo) != NULL;
+}
+
+static int
+u_used(const void *src, size_t i)
+{
+	return ((const utab_t *)src)->e[i].v.flows != 0;
+}
+
+static int
+u_present(const void *dst, const void *src, size_t i)
+{
+	const utab_t *d = dst;
+	uint32_t k = ((const utab_t *)src)->e[i].k;
+	size_t j, mask = d->cap - 1;
+
+	if (d->cap == 0)
+		return 0;
+	for (j = (size_t)(((uint64_t)k * 0x9e3779b97f4a7c15ULL) >> d->shift);;
+	    j = (j + 1) & mask) {
+		if (d->e[j].v.flows == 0)
+			return 0;
+		if (d->e[j].k == k)
+			return 1;
+	}
+}
+
+void
+ktab_reserve_fill(ktab_t *t, const ktab_t *src)
+{
+	size_t n = fill_estimate(t->n, src->n, src->cap, k_used, k_present,
+	    t, src);
+
+	if (t->max_rows != 0 && n > t->max_rows)
+		n = (size_t)t->max_rows;
+	(void)ktab_reserve(t, FF_MAX(n, src->cap / 2));
+}
+
+void
+utab_reserve_fill(utab_t *t, const utab_t *src)
+{
+	size_t n = fill_estimate(t->n, src->n, src->cap, u_used, u_present,
+	    t, src);
+
+	if (t->max_rows != 0 && n > t->max_rows)
+		n = (size_t)t->max_rows;
+	(void)utab_reserve(t, FF_MAX(n, src->cap / 2));
 }
 
 /* --- names -------------------------------------------------------------- */
@@ -759,6 +877,7 @@ store_result_merge(store_result_t *dst, const store_result_t *src)
 	switch (dst->id.kind) {
 	case STORE_Q_TOPN:
 	case STORE_Q_DISTINCT:
+		ktab_reserve_fill(&dst->tab, &src->tab);
 		for (size_t i = 0; i < src->tab.cap; i++) {
 			const kent_t *e = &src->tab.e[i];
 
@@ -1112,6 +1231,7 @@ store_result_select(const store_result_t *r, uint64_t min,
     store_result_t **out)
 {
 	store_result_t *o;
+	size_t n = 0;
 	int err = 0;
 
 	*out = NULL;
@@ -1119,6 +1239,17 @@ store_result_select(const store_result_t *r, uint64_t min,
 		return FF_EINVAL;
 	if ((o = subset_new(r)) == NULL)
 		return FF_ENOMEM;
+	for (size_t i = 0; i < r->tab.cap; i++) {
+		const kent_t *e = &r->tab.e[i];
+
+		if (e->v.flows != 0 && aggv_metric(&e->v, r->id.order) >= min)
+			n++;
+	}
+	/* room for every key first: filled in r's slot order (agg.h) */
+	if ((err = ktab_reserve(&o->tab, n)) != 0) {
+		store_result_free(o);
+		return err == FF_ELIMIT ? FF_ENOMEM : err;
+	}
 	for (size_t i = 0; i < r->tab.cap && err == 0; i++) {
 		const kent_t *e = &r->tab.e[i];
 
@@ -1145,6 +1276,7 @@ store_result_lookup(const store_result_t *r, const uint8_t (*keys)[16],
 		return FF_EINVAL;
 	if ((o = subset_new(r)) == NULL)
 		return FF_ENOMEM;
+	(void)ktab_reserve(&o->tab, FF_MIN(nkeys, r->tab.n));
 	for (size_t i = 0; i < nkeys && err == 0; i++) {
 		const kent_t *e;
 		uint64_t hi, lo;

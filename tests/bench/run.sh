@@ -12,9 +12,9 @@
 # 2. Decode rate from memory, one core (bench_decode): flows/s for NetFlow
 #    v5, v9, IPFIX and sFlow v5 through decoder_packet(), median and spread
 #    of several runs, each output checked against what was encoded. The
-#    other bench_* programs built into FF_BENCH (per-decoder and store
-#    benches, each documented in its source) run after it, pinned the same
-#    way.
+#    other bench_* programs built into FF_BENCH (per-decoder, store, and
+#    result merge benches, each documented in its source) run after it,
+#    pinned the same way.
 #
 # 2b. Query speed beside nfdump (tests/bench/bench_query.sh), ingest
 #    into the store while queries run (tests/bench/bench_ingest_query.sh),
