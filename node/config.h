@@ -33,7 +33,7 @@
 #define CONFIG_MAX_RETENTION_AGE_MS	(3660ull * 86400 * 1000)	/* ~10y */
 #define CONFIG_MIN_STORE_SIZE		(1ull << 20)		/* 1M */
 #define CONFIG_MAX_STORE_SIZE		(64ull << 40)		/* 64T */
-#define CONFIG_DEFAULT_STORE_QUEUE	64	/* batches */
+#define CONFIG_DEFAULT_STORE_QUEUE	256	/* batches: ~1M flows, ~140 MiB at most */
 #define CONFIG_MAX_STORE_QUEUE		1024
 /* queries on 4210 (node/qengine.c) */
 #define CONFIG_DEFAULT_QUERY_RUNNING	4

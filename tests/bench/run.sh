@@ -55,7 +55,12 @@
 #      BENCH_MAX_LOSSY (2) lossy rates in a row.
 #    - Result: per rate, sent/received/lost and drops for both, and the
 #      collector's CPU time (all threads) over the time from the first
-#      datagram until its socket queue drained (100% = one core); at the end
+#      datagram until its socket queue drained (100% = one core), and for
+#      the node the peak of its store queue (batches of 4096 flows waiting
+#      for the writer, of store-queue: near full, the writer is only just
+#      keeping up; the queue plus the socket buffer hold about 2.7M of the
+#      20M flows, so a collector clearly slower than the rate still
+#      loses); at the end
 #      the highest lossless rate of each (the rate the sender achieved,
 #      not the target) and their ratio. When the fastest rate the sender
 #      can reach is lossless, the collector's figure is a lower bound.
@@ -389,8 +394,9 @@ run_node() {
 	recv=$(jget "$WORK/stats.json" 'j["totals"]["flows"] - (j["store"]["dropped"] if "store" in j else 0)')
 	drops=$(jget "$WORK/stats.json" 'sum(s["drops"] or 0 for s in j["sockets"])')
 	HAS_STORE=$(jget "$WORK/stats.json" '"yes" if "store" in j else "no"')
+	qpeak=$(jget "$WORK/stats.json" '"%d/%d" % (j["store"]["queue_peak"], j["store"]["queue_capacity"]) if "store" in j else "-"')
 	stop_pid "$pid" 30
-	RES="$(jget "$dir/sent.json" 'j["flows"]') $(jget "$dir/sent.json" 'int(j["fps"])') $recv $drops ${rb:-?} $(cpu_pct "$c0" "$c1" "$w0" "$w1")"
+	RES="$(jget "$dir/sent.json" 'j["flows"]') $(jget "$dir/sent.json" 'int(j["fps"])') $recv $drops ${rb:-?} $(cpu_pct "$c0" "$c1" "$w0" "$w1") ${qpeak:-?}"
 }
 
 # One nfcapd run at rate $1. Sets RES as run_node does.
@@ -431,7 +437,7 @@ run_nfcapd() {
 	recv=$(timeout 300 nfdump -R "$dir/data" -I 2>/dev/null |
 	    awk '/^Flows:/ { print $2; exit }')
 	rm -rf "$dir/data"
-	RES="$(jget "$dir/sent.json" 'j["flows"]') $(jget "$dir/sent.json" 'int(j["fps"])') ${recv:-0} $drops ${rb:-?} $(cpu_pct "$c0" "$c1" "$w0" "$w1")"
+	RES="$(jget "$dir/sent.json" 'j["flows"]') $(jget "$dir/sent.json" 'int(j["fps"])') ${recv:-0} $drops ${rb:-?} $(cpu_pct "$c0" "$c1" "$w0" "$w1") -"
 }
 
 BEST_NODE=0
@@ -440,8 +446,9 @@ TOP_SENT=0
 LOSSY_NODE=0
 LOSSY_NFC=0
 HAS_STORE=?
-printf '\n%-9s %-14s %9s %10s %10s %9s %8s %10s %6s %s\n' target collector \
-    "sent fl/s" sent received lost "lost %" "kern.drops" "cpu" "rcvbuf"
+printf '\n%-9s %-14s %9s %10s %10s %9s %8s %10s %6s %-9s %s\n' target collector \
+    "sent fl/s" sent received lost "lost %" "kern.drops" "cpu" "rcvbuf" \
+    "queue"
 for rate in $BENCH_RATES; do
 	((HAVE_NODE || HAVE_NFC)) || break
 	label=$( ((rate > 0)) && fmt_rate "$rate" || echo "max")
@@ -453,13 +460,13 @@ for rate in $BENCH_RATES; do
 			((HAVE_NFC)) || continue
 			run_nfcapd "$rate" || { HAVE_NFC=0; STATUS=1; continue; }
 		fi
-		read -r sent fps recv drops rb cpu <<<"$RES"
+		read -r sent fps recv drops rb cpu qpeak <<<"$RES"
 		lost=$((sent - recv))
 		name=$( [[ $who == node ]] && echo flowfleet-node || echo nfcapd)
-		printf '%-9s %-14s %9s %10d %10d %9d %7.3f%% %10s %6s %s\n' \
+		printf '%-9s %-14s %9s %10d %10d %9d %7.3f%% %10s %6s %-9s %s\n' \
 		    "$label" "$name" "$(fmt_rate "$fps")" "$sent" "$recv" \
 		    "$lost" "$(awk -v l="$lost" -v s="$sent" 'BEGIN { print s ? 100 * l / s : 0 }')" \
-		    "$drops" "$cpu" "$rb"
+		    "$drops" "$cpu" "$rb" "$qpeak"
 		((fps > TOP_SENT)) && TOP_SENT=$fps
 		if ((lost == 0 && drops == 0)); then
 			if [[ $who == node ]]; then

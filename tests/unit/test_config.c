@@ -5,7 +5,7 @@
  * rcvbuf 32M, hold-unknown yes, hold-time 30s, log-level info, listeners
  * 0.0.0.0 and [::] on UDP 2055, 3000, 9996 (netflow) and 6343 (sflow);
  * retention-age 30d, retention-size 16G, store-map-size auto, store-sync
- * yes, store-queue 64.
+ * yes, store-queue 256.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -82,7 +82,7 @@ test_defaults(void **state)
 	assert_int_equal(c->retention_size, 16ull << 30);
 	assert_int_equal(c->store_map_size, 0);
 	assert_int_equal(c->store_sync, 1);
-	assert_int_equal(c->store_queue, 64);
+	assert_int_equal(c->store_queue, 256);
 	assert_int_equal(c->query_max_running, 4);
 	assert_int_equal(c->query_threads, 0);
 	assert_int_equal(c->query_max_ms, 600000);
@@ -527,7 +527,7 @@ test_print_roundtrip(void **state)
 			assert_non_null(strstr(out, "retention-size 16G\n"));
 			assert_non_null(strstr(out, "store-map-size auto\n"));
 			assert_non_null(strstr(out, "store-sync yes\n"));
-			assert_non_null(strstr(out, "store-queue 64\n"));
+			assert_non_null(strstr(out, "store-queue 256\n"));
 		}
 		if (t == 2) {
 			assert_non_null(strstr(out, "retention-age none\n"));
