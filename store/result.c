@@ -287,7 +287,8 @@ fill_estimate(size_t dst_n, size_t src_n, size_t src_cap,
 		return dst_n + src_n;
 	step = src_cap / FILL_SAMPLES;
 	for (size_t k = 0; k < FILL_SAMPLES; k++)
-		for (size_t i = k * step; i < (k + 1) * step; i++)
+		for (size_t i = k * step; i < k * step + FF_MIN(step,
+		    (size_t)64); i++)		/* a sparse table: skip */
 			if (used(src, i)) {
 				seen++;
 				fresh += !present(dst, src, i);
@@ -341,9 +342,12 @@ u_present(const void *dst, const void *src, size_t i)
 void
 ktab_reserve_fill(ktab_t *t, const ktab_t *src)
 {
-	size_t n = fill_estimate(t->n, src->n, src->cap, k_used, k_present,
-	    t, src);
+	size_t n;
 
+	if (src->n == 0)
+		return;
+	n = fill_estimate(t->n, src->n, src->cap, k_used, k_present,
+	    t, src);
 	if (t->max_rows != 0 && n > t->max_rows)
 		n = (size_t)t->max_rows;
 	(void)ktab_reserve(t, FF_MAX(n, src->cap / 2));
@@ -352,9 +356,12 @@ ktab_reserve_fill(ktab_t *t, const ktab_t *src)
 void
 utab_reserve_fill(utab_t *t, const utab_t *src)
 {
-	size_t n = fill_estimate(t->n, src->n, src->cap, u_used, u_present,
-	    t, src);
+	size_t n;
 
+	if (src->n == 0)
+		return;
+	n = fill_estimate(t->n, src->n, src->cap, u_used, u_present,
+	    t, src);
 	if (t->max_rows != 0 && n > t->max_rows)
 		n = (size_t)t->max_rows;
 	(void)utab_reserve(t, FF_MAX(n, src->cap / 2));
