@@ -268,6 +268,30 @@ int utab_reserve(utab_t *t, size_t n);
 /* As ktab_reserve_fill. */
 void utab_reserve_fill(utab_t *t, const utab_t *src);
 
+static inline size_t
+utab_hash(const utab_t *t, uint32_t k)
+{
+	return (size_t)(((uint64_t)k * 0x9e3779b97f4a7c15ULL) >> t->shift);
+}
+
+/* The slot holding k, or NULL. */
+static inline const uent_t *
+utab_find(const utab_t *t, uint32_t k)
+{
+	size_t i, mask = t->cap - 1;
+
+	if (t->cap == 0)
+		return NULL;
+	for (i = utab_hash(t, k);; i = (i + 1) & mask) {
+		const uent_t *e = &t->e[i];
+
+		if (e->v.flows == 0)
+			return NULL;
+		if (e->k == k)
+			return e;
+	}
+}
+
 static inline uent_t *
 utab_get(utab_t *t, uint32_t k, int *err)
 {
@@ -276,9 +300,7 @@ utab_get(utab_t *t, uint32_t k, int *err)
 	for (;;) {
 		mask = t->cap - 1;
 		if (t->cap != 0) {
-			for (i = (size_t)(((uint64_t)k *
-			    0x9e3779b97f4a7c15ULL) >> t->shift);;
-			    i = (i + 1) & mask) {
+			for (i = utab_hash(t, k);; i = (i + 1) & mask) {
 				uent_t *e = &t->e[i];
 
 				if (e->v.flows == 0)

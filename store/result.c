@@ -324,19 +324,7 @@ u_used(const void *src, size_t i)
 static int
 u_present(const void *dst, const void *src, size_t i)
 {
-	const utab_t *d = dst;
-	uint32_t k = ((const utab_t *)src)->e[i].k;
-	size_t j, mask = d->cap - 1;
-
-	if (d->cap == 0)
-		return 0;
-	for (j = (size_t)(((uint64_t)k * 0x9e3779b97f4a7c15ULL) >> d->shift);;
-	    j = (j + 1) & mask) {
-		if (d->e[j].v.flows == 0)
-			return 0;
-		if (d->e[j].k == k)
-			return 1;
-	}
+	return utab_find(dst, ((const utab_t *)src)->e[i].k) != NULL;
 }
 
 void
@@ -1253,7 +1241,7 @@ store_result_select(const store_result_t *r, uint64_t min,
 			n++;
 	}
 	/* room for every key first: filled in r's slot order (agg.h) */
-	if ((err = ktab_reserve(&o->tab, n)) != 0) {
+	if (n > 0 && (err = ktab_reserve(&o->tab, n)) != 0) {
 		store_result_free(o);
 		return err == FF_ELIMIT ? FF_ENOMEM : err;
 	}
@@ -1283,7 +1271,8 @@ store_result_lookup(const store_result_t *r, const uint8_t (*keys)[16],
 		return FF_EINVAL;
 	if ((o = subset_new(r)) == NULL)
 		return FF_ENOMEM;
-	(void)ktab_reserve(&o->tab, FF_MIN(nkeys, r->tab.n));
+	if (nkeys > 0 && r->tab.n > 0)
+		(void)ktab_reserve(&o->tab, FF_MIN(nkeys, r->tab.n));
 	for (size_t i = 0; i < nkeys && err == 0; i++) {
 		const kent_t *e;
 		uint64_t hi, lo;
