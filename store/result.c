@@ -161,6 +161,20 @@ ktab_resize(ktab_t *t, size_t ncap)
 	return 0;
 }
 
+/* The slots a table of cap slots needs for n keys at a load of at most
+   1/2 (cap itself when it has them). 0: too many. */
+static size_t
+cap_for(size_t cap, size_t n)
+{
+	if (n > SIZE_MAX / 4)
+		return 0;
+	if (cap == 0)
+		cap = TAB_MIN_CAP;
+	while (cap < n * 2)
+		cap *= 2;
+	return cap;
+}
+
 int
 ktab_grow_(ktab_t *t)
 {
@@ -172,15 +186,11 @@ ktab_grow_(ktab_t *t)
 int
 ktab_reserve(ktab_t *t, size_t n)
 {
-	size_t cap = t->cap == 0 ? TAB_MIN_CAP : t->cap;
+	size_t cap = cap_for(t->cap, n);
 
-	if (n > SIZE_MAX / 4)
+	if (cap == 0)
 		return FF_ENOMEM;
-	while (cap < n * 2)
-		cap *= 2;
-	if (cap == t->cap)
-		return 0;
-	return ktab_resize(t, cap);
+	return cap == t->cap ? 0 : ktab_resize(t, cap);
 }
 
 void
@@ -253,15 +263,11 @@ utab_grow_(utab_t *t)
 int
 utab_reserve(utab_t *t, size_t n)
 {
-	size_t cap = t->cap == 0 ? TAB_MIN_CAP : t->cap;
+	size_t cap = cap_for(t->cap, n);
 
-	if (n > SIZE_MAX / 4)
+	if (cap == 0)
 		return FF_ENOMEM;
-	while (cap < n * 2)
-		cap *= 2;
-	if (cap == t->cap)
-		return 0;
-	return utab_resize(t, cap);
+	return cap == t->cap ? 0 : utab_resize(t, cap);
 }
 
 /*
@@ -327,32 +333,32 @@ u_present(const void *dst, const void *src, size_t i)
 	return utab_find(dst, ((const utab_t *)src)->e[i].k) != NULL;
 }
 
+/* The keys to reserve: the estimate (at most max_rows), in at least
+   src_cap slots. */
+static size_t
+fill_keys(size_t est, uint64_t max_rows, size_t src_cap)
+{
+	if (max_rows != 0 && est > max_rows)
+		est = (size_t)max_rows;
+	return FF_MAX(est, src_cap / 2);
+}
+
 void
 ktab_reserve_fill(ktab_t *t, const ktab_t *src)
 {
-	size_t n;
-
-	if (src->n == 0)
-		return;
-	n = fill_estimate(t->n, src->n, src->cap, k_used, k_present,
-	    t, src);
-	if (t->max_rows != 0 && n > t->max_rows)
-		n = (size_t)t->max_rows;
-	(void)ktab_reserve(t, FF_MAX(n, src->cap / 2));
+	if (src->n > 0)
+		(void)ktab_reserve(t, fill_keys(fill_estimate(t->n, src->n,
+		    src->cap, k_used, k_present, t, src), t->max_rows,
+		    src->cap));
 }
 
 void
 utab_reserve_fill(utab_t *t, const utab_t *src)
 {
-	size_t n;
-
-	if (src->n == 0)
-		return;
-	n = fill_estimate(t->n, src->n, src->cap, u_used, u_present,
-	    t, src);
-	if (t->max_rows != 0 && n > t->max_rows)
-		n = (size_t)t->max_rows;
-	(void)utab_reserve(t, FF_MAX(n, src->cap / 2));
+	if (src->n > 0)
+		(void)utab_reserve(t, fill_keys(fill_estimate(t->n, src->n,
+		    src->cap, u_used, u_present, t, src), t->max_rows,
+		    src->cap));
 }
 
 /* --- names -------------------------------------------------------------- */
