@@ -1023,11 +1023,37 @@ tick_chan(struct chan *ch, uint64_t now)
 	}
 }
 
+/*
+ * The loop was held (a long callback, the process stopped or swapped
+ * out) for gap ms: that time did not hear the nodes, so it does not
+ * count against their heartbeats. Timers run before the loop reads its
+ * sockets, so without this every PONG still waiting there would be
+ * taken for a dead peer.
+ */
+static void
+forgive_stall(ctlr_t *c, uint64_t now, uint64_t gap)
+{
+	c->stalls++;
+	log_warn("the controller did not run for %" PRIu64 " ms; that time "
+	    "is not counted against the nodes' heartbeats", gap);
+	for (fnode_t *n = c->nodes; n != NULL; n = n->next)
+		for (int i = 0; i < 2; i++) {
+			struct chan *ch = &n->peer.ch[i];
+
+			if (ch->state == CH_UP)
+				ch->last_pong = FF_MIN(ch->last_pong + gap, now);
+		}
+}
+
 void
 peer_tick(ctlr_t *c)
 {
 	uint64_t now = mono_ms();
 
+	/* a tick a whole second late: the loop was held */
+	if (c->last_tick != 0 && now - c->last_tick > PEER_TICK_MS + 1000)
+		forgive_stall(c, now, now - c->last_tick - PEER_TICK_MS);
+	c->last_tick = now;
 	for (fnode_t *n = c->nodes; n != NULL; n = n->next) {
 		if (n->adding || n->peer.stopping)
 			continue;

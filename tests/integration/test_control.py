@@ -681,3 +681,31 @@ class CliTest(ControlCase):
                   good])
         self.assertIn("ping-interval 500ms\n", cp.stdout)
         self.assertIn("state-dir /x/y\n", cp.stdout)
+
+
+class StallTest(ControlCase):
+    """A controller that does not run for longer than the heartbeats'
+    dead window (SIGSTOP for 8 s; the window is 3 pings of 2 s): on
+    SIGCONT its timers run before it reads the PONGs waiting in its
+    sockets. The time it did not run is not counted against the nodes:
+    they stay up, and the log says how long the controller was held."""
+
+    def test_held_controller_keeps_its_nodes(self):
+        c = self.controller()
+        nodes = [self.enrolled(c, 60 + i, "h%d" % i)[0] for i in (1, 2)]
+        for n in nodes:
+            c.wait_state(n.name, "up", timeout=15, query="up")
+        os.kill(c.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(8)
+        finally:
+            os.kill(c.proc.pid, signal.SIGCONT)
+        time.sleep(1.5)         # ticks and pings after it
+        for n in nodes:
+            st = c.node(n.name)
+            self.assertEqual((st["state"], st["query"]["state"]),
+                             ("up", "up"), st)
+        self.assertNotIn("channel down", c.log())
+        m = re.search(r"the controller did not run for (\d+) ms", c.log())
+        self.assertIsNotNone(m, c.log())
+        self.assertGreaterEqual(int(m.group(1)), 7000)
