@@ -121,7 +121,6 @@ struct ctlr {
 	struct dquery *queries;		/* distributed queries (dquery.c) */
 	uint64_t queries_run;		/* since start */
 	uint64_t last_tick;		/* mono ms of peer_tick's last run */
-	uint64_t stalls;		/* ticks that came late (peer.c) */
 	int stopping;
 };
 

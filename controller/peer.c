@@ -1033,7 +1033,6 @@ tick_chan(struct chan *ch, uint64_t now)
 static void
 forgive_stall(ctlr_t *c, uint64_t now, uint64_t gap)
 {
-	c->stalls++;
 	log_warn("the controller did not run for %" PRIu64 " ms; that time "
 	    "is not counted against the nodes' heartbeats", gap);
 	for (fnode_t *n = c->nodes; n != NULL; n = n->next)
