@@ -144,6 +144,16 @@ merge_into(store_result_t **acc, const store_query_t *q,
 	return store_result_merge(*acc, r);
 }
 
+/* A fresh acc3 holding the complete partials (accf) to build on. */
+static int
+acc3_start(struct dquery *dq)
+{
+	store_result_free(dq->acc3);
+	if ((dq->acc3 = store_result_new(dq->q)) == NULL)
+		return FF_ENOMEM;
+	return dq->accf != NULL ? store_result_merge(dq->acc3, dq->accf) : 0;
+}
+
 static int
 alive(const struct dqn *d)
 {
@@ -597,10 +607,8 @@ round3(struct dquery *dq)
 	free(nhave);
 	free(rows);
 	store_result_free(p2);
-	if (rc == 0 && (dq->acc3 = store_result_new(dq->q)) == NULL)
-		rc = FF_ENOMEM;
-	if (rc == 0 && dq->accf != NULL)
-		rc = store_result_merge(dq->acc3, dq->accf);
+	if (rc == 0)
+		rc = acc3_start(dq);
 	if (rc != 0) {
 		free(cand);
 		dq_abort(dq, rc, "out of memory while merging");
@@ -634,9 +642,7 @@ all_in_round2(struct dquery *dq)
 
 	if (dq->T != 0)
 		return 0;
-	store_result_free(dq->acc3);
-	if ((dq->acc3 = store_result_new(dq->q)) == NULL ||
-	    (dq->accf != NULL && store_result_merge(dq->acc3, dq->accf) != 0))
+	if (acc3_start(dq) != 0)
 		rc = FF_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < dq->nn; i++) {
 		struct dqn *d = &dq->nodes[i];
@@ -678,8 +684,7 @@ lone_tput(struct dquery *dq)
 		if (inf.rows > 0)
 			return 0;
 	}
-	if (merge_into(&dq->acc3, dq->q, one->r1) != 0 ||
-	    (dq->accf != NULL && store_result_merge(dq->acc3, dq->accf) != 0)) {
+	if (acc3_start(dq) != 0 || store_result_merge(dq->acc3, one->r1) != 0) {
 		dq_abort(dq, FF_ENOMEM, "out of memory while merging");
 		return 1;
 	}
