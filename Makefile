@@ -28,7 +28,7 @@ comma := ,
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual $(WERROR)
 OPT ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -MMD -MP
+CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
 CFLAGS += -std=c11 $(OPT) $(WARN) -fno-strict-aliasing
 LDLIBS += -luv -lmbedtls -lmbedx509 -lmbedcrypto -llmdb -lmsgpackc \
 	-lsodium -lpcap -lzstd -lpthread -lm
@@ -61,16 +61,16 @@ STORE_SRCS := \
 	store/scan.c \
 	store/store.c \
 	store/write.c \
-	store/filter_eval.c \
-	store/filter_parse.c \
-	store/flowfmt.c \
-	store/agg.c \
-	store/query.c \
-	store/result.c \
-	store/result_pack.c \
-	store/result_print.c \
-	store/qargs.c \
-	store/qspec.c
+	store/query/filter_eval.c \
+	store/query/filter_parse.c \
+	store/query/flowfmt.c \
+	store/query/agg.c \
+	store/query/query.c \
+	store/query/result.c \
+	store/query/result_pack.c \
+	store/query/result_print.c \
+	store/query/qargs.c \
+	store/query/qspec.c
 
 WIRE_SRCS := \
 	wire/addr.c \
@@ -87,18 +87,18 @@ NODE_SRCS := \
 	node/cmd_stats.c \
 	node/config.c \
 	node/ctl.c \
-	node/decode.c \
-	node/hold.c \
+	node/decode/decode.c \
+	node/decode/hold.c \
 	node/ingest.c \
 	node/listener.c \
-	node/nf5.c \
-	node/nf9.c \
-	node/packet.c \
-	node/pcapfile.c \
-	node/sflow.c \
+	node/decode/nf5.c \
+	node/decode/nf9.c \
+	node/decode/packet.c \
+	node/decode/pcapfile.c \
+	node/decode/sflow.c \
 	node/stats.c \
-	node/template.c \
-	node/tplfile.c \
+	node/decode/template.c \
+	node/decode/tplfile.c \
 	node/cmd_fingerprint.c \
 	node/control.c \
 	node/qengine.c \
@@ -111,7 +111,6 @@ NODE_MAIN := node/main.c
 
 CONTROLLER_SRCS := \
 	controller/config.c \
-	controller/ctlclient.c \
 	controller/ctlnodes.c \
 	controller/ctlsock.c \
 	controller/dquery.c \
@@ -120,8 +119,9 @@ CONTROLLER_SRCS := \
 	controller/peer.c
 
 CONTROLLER_MAIN := controller/main.c
-CLI_MAIN := controller/cli.c \
-	controller/cliquery.c
+CLI_MAIN := controller/cli/cli.c \
+	controller/cli/client.c \
+	controller/cli/query.c
 CONTROLLER_TESTS := \
 	test_inventory \
 	test_ctlconfig
@@ -176,7 +176,7 @@ BINS += $(BUILD)/bin/flowfleet-controller
 BINS += $(BUILD)/bin/flowfleet
 
 .PHONY: all clean deps test check unit unit-build integration fuzz fuzz-build bench \
-	demo
+	demo lint
 all: $(BINS)
 
 # The block encoder and decoder (the store's hot loops: min/max, packing,
@@ -241,6 +241,11 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do \
 		echo "== $$t"; FF_TESTDATA=$(TESTDATA) $$t; done
 
+# --- layering: modules depend one way, no two files call each other back
+
+lint: all
+	$(PYTHON) tests/lint/layering.py $(BUILD)
+
 # --- integration tests (real processes on loopback) -------------------------
 
 TESTDATA ?= $(abspath ../shared/testdata/flows)
@@ -257,9 +262,9 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 # the project's sources are compiled once, instrumented for the fuzzer
 # (fuzzer-no-link), into one library every target links
-FUZZ_LIBFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -MMD -MP \
+FUZZ_LIBFLAGS := -std=c11 -g -O1 -I. -D_GNU_SOURCE -MMD -MP \
 	-fsanitize=fuzzer-no-link $(FUZZ_SAN)
-FUZZ_CFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN)
+FUZZ_CFLAGS := -std=c11 -g -O1 -I. -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN)
 FUZZ_SRCS := $(COMMON_SRCS) $(STORE_SRCS) $(WIRE_SRCS) $(NODE_SRCS) \
 	$(CONTROLLER_SRCS)
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))

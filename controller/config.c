@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "config.h"
 
 #define MAX_WORDS	8

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "../wire/wire.h"
+#include "wire/wire.h"
 #include "config.h"
 #include "inventory.h"
 

@@ -11,10 +11,10 @@
 
 #include <sodium.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/version.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/version.h"
 #include "ctlnodes.h"
 #include "ctlsock.h"
 

@@ -12,9 +12,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "ctlsock.h"
 
 struct ctlclient {

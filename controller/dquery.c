@@ -34,10 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../store/store.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "store/store.h"
 #include "dquery.h"
 
 #define FILTER_MAX	DQUERY_FILTER_MAX

@@ -19,7 +19,7 @@
 
 #include "controller.h"
 #include "ctlsock.h"
-#include "../store/store.h"
+#include "store/store.h"
 
 #define DQUERY_FILTER_MAX	4096	/* filter text bytes, NUL included */
 

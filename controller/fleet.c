@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "controller.h"
 
 enum wkind { WJ_PUT = 1, WJ_DEL, WJ_FLUSH };

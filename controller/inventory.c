@@ -11,9 +11,9 @@
 #include <lmdb.h>
 #include <msgpack.h>
 
-#include "../common/err.h"
-#include "../common/mpcheck.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/mpcheck.h"
+#include "common/util.h"
 #include "inventory.h"
 
 #define REC_VERSION	1

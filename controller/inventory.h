@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../wire/wire.h"
+#include "wire/wire.h"
 
 #define INV_DIR			"inventory"
 #define INV_MAP_SIZE		(256u << 20)

@@ -27,10 +27,10 @@
 
 #include <sodium.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/version.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/version.h"
 #include "controller.h"
 #include "dquery.h"
 

@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
-#include "decode.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
 #include "node.h"
-#include "pcapfile.h"
+#include "node/decode/pcapfile.h"
 
 struct decode_run {
 	decoder_t *dec;

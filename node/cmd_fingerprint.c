@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/log.h"
-#include "../wire/wire.h"
+#include "common/log.h"
+#include "wire/wire.h"
 #include "config.h"
 #include "node.h"
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
-#include "../store/store.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/store.h"
 #include "config.h"
 #include "node.h"
 

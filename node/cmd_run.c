@@ -20,9 +20,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "config.h"
 #include "control.h"
 #include "ctl.h"

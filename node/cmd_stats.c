@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 #include "config.h"
 #include "ctl.h"
 #include "node.h"

@@ -20,10 +20,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../wire/wire.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "wire/wire.h"
 #include "config.h"
 
 #define MAX_WORDS	8

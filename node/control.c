@@ -10,10 +10,10 @@
 
 #include <sodium.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/version.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/version.h"
 #include "control.h"
 #include "session.h"
 #include "trust.h"

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "../store/store.h"
+#include "store/store.h"
 #include "config.h"
 #include "qserver.h"
 #include "stats.h"

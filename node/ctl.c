@@ -12,8 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
+#include "common/err.h"
+#include "common/log.h"
 #include "ctl.h"
 
 struct client {

@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "ingest.h"
 
 #define TICK_MS		INGEST_FLUSH_MS

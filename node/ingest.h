@@ -17,7 +17,7 @@
 #include <uv.h>
 
 #include "config.h"
-#include "decode.h"
+#include "node/decode/decode.h"
 #include "writer.h"
 
 #define INGEST_BATCH		4096	/* flow records per batch */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/log.h"
+#include "common/log.h"
 #include "node.h"
 
 static void

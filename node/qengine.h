@@ -23,7 +23,7 @@
 #include <msgpack.h>
 #include <uv.h>
 
-#include "../store/store.h"
+#include "store/store.h"
 #include "qserver.h"
 
 typedef struct qengine qengine_t;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
+#include "common/err.h"
+#include "common/log.h"
 #include "qserver.h"
 
 struct qserver {

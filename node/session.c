@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
-#include "../common/version.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/version.h"
 #include "session.h"
 
 #define SWEEP_MS	1000

@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#include "../wire/wire.h"
+#include "wire/wire.h"
 
 #define SESS_MAX_HANDSHAKES	32	/* per listener, default */
 #define SESS_MAX_SESSIONS	16	/* ready sessions per listener */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "decode.h"
+#include "node/decode/decode.h"
 #include "ingest.h"
 #include "listener.h"
 #include "qengine.h"

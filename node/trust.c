@@ -11,8 +11,8 @@
 
 #include <sodium.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
+#include "common/err.h"
+#include "common/log.h"
 #include "trust.h"
 
 struct node_trust {

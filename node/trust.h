@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "../wire/wire.h"
+#include "wire/wire.h"
 
 #define TRUST_FILE	"controller.pin"
 #define TRUST_FILE_MAX	4096

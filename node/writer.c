@@ -14,9 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../common/err.h"
-#include "../common/log.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "writer.h"
 
 struct wbatch {

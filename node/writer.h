@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../store/store.h"
+#include "store/store.h"
 
 #define WRITER_COMMIT_MS	1000	/* longest a row waits to be committed */
 #define WRITER_MAINT_MS		1000	/* retention/compaction period */

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "block.h"
 
 static const uint8_t blk_magic[4] = { 'F', 'F', 'B', 'K' };

@@ -8,8 +8,8 @@
  */
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "storage.h"
 
 #define DEL_BATCH	256	/* blocks deleted per transaction at most */

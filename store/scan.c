@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "storage.h"
 
 #define SCAN_PARTS_MAX	256

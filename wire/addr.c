@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 #include "wire.h"
 
 int

@@ -21,8 +21,8 @@
 #include <mbedtls/error.h>
 #include <mbedtls/ssl.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "wire.h"
 #include "wire_int.h"
 

@@ -18,7 +18,7 @@
 #include <mbedtls/x509_csr.h>
 #include <sodium.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 #include "wire.h"
 #include "wire_int.h"
 

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/mpcheck.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/mpcheck.h"
+#include "common/util.h"
 #include "wire.h"
 
 #define MSG_MAX_DEPTH	16

@@ -7,7 +7,7 @@
 
 #include <sodium.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 #include "wire.h"
 
 #define TOKEN_PREFIX	"ffj1."

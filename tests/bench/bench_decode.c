@@ -27,8 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../common/util.h"
-#include "../../node/decode.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
 #include "flowgen.h"
 
 #define SINK_CAP	1024

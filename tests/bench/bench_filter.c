@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/util.h"
-#include "../../store/filter_int.h"
+#include "common/util.h"
+#include "store/query/filter_int.h"
 
 #define MAX_RUNS	101
 

@@ -30,9 +30,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../store/agg.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/query/agg.h"
 
 #define MAX_RUNS	31
 

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../common/util.h"
-#include "../../node/decode.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
 
 #define RUNS	7
 #define PKT_MAX	1400

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/util.h"
-#include "../../node/decode.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
 
 #define POOL		64
 #define MAX_SAMPLES	9

@@ -36,11 +36,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../node/decode.h"
-#include "../../store/block.h"
-#include "../../store/storage.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
+#include "store/block.h"
+#include "store/storage.h"
 #include "flowgen.h"
 
 #define MAX_RUNS	15

@@ -29,14 +29,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../common/err.h"
-#include "../../common/log.h"
-#include "../../common/util.h"
-#include "../../node/config.h"
-#include "../../node/control.h"
-#include "../../node/qengine.h"
-#include "../../store/store.h"
-#include "../../wire/wire.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "node/config.h"
+#include "node/control.h"
+#include "node/qengine.h"
+#include "store/store.h"
+#include "wire/wire.h"
 
 #define MAX_PEERS	254
 

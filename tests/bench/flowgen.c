@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/util.h"
+#include "common/util.h"
 #include "flowgen.h"
 
 #define DEF_POOL	4096

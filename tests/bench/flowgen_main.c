@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../node/decode.h"
-#include "../../store/store.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
+#include "store/store.h"
 #include "flowgen.h"
 
 #define MAX_BATCH	1024

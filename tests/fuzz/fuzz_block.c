@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../store/block.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/block.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

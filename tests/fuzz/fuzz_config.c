@@ -16,8 +16,8 @@
 #include <string.h>
 #include <netinet/in.h>
 
-#include "../../common/err.h"
-#include "../../node/config.h"
+#include "common/err.h"
+#include "node/config.h"
 
 #define FNAME	"fuzz.conf"
 

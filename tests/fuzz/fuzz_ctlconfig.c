@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/err.h"
-#include "../../controller/config.h"
+#include "common/err.h"
+#include "controller/config.h"
 
 #define FNAME	"fuzz.conf"
 

@@ -23,9 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../store/filter_int.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/query/filter_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

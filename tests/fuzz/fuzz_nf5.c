@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/util.h"
-#include "../../node/decode.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
 
 #define SEP		"NXTP"
 #define SEP_LEN		4

@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/util.h"
-#include "../../node/decode.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
 
 #ifndef FUZZ_VERSION
 #define FUZZ_VERSION 9

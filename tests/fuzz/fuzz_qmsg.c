@@ -9,10 +9,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../../controller/dquery.h"
-#include "../../node/qengine.h"
-#include "../../store/store.h"
-#include "../../wire/wire.h"
+#include "controller/dquery.h"
+#include "node/qengine.h"
+#include "store/store.h"
+#include "wire/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

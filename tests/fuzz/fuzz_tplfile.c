@@ -14,8 +14,8 @@
 
 #include <sodium.h>
 
-#include "../../common/err.h"
-#include "../../node/decode.h"
+#include "common/err.h"
+#include "node/decode/decode.h"
 
 #define MAX_SAMPLING	100000
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/err.h"
-#include "../../node/trust.h"
+#include "common/err.h"
+#include "node/trust.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Write the committed seeds of fuzz_nf9 and fuzz_ipfix for records that
-carry a packet section (node/template.c: dataLinkFrameSection 315,
+carry a packet section (node/decode/template.c: dataLinkFrameSection 315,
 layer2packetSectionData 104, ipHeaderPacketSection 313), so the fuzzers
-start inside the packet parser (node/packet.c) rather than having to find
+start inside the packet parser (node/decode/packet.c) rather than having to find
 it. Hand-built (RFC 7011 / RFC 3954 layouts; frames after RFC 894, 802.1Q,
 RFC 3032 MPLS, RFC 4385 control word, RFC 791, RFC 8200, RFC 768, RFC
 9293); nothing is taken from the shared captures.

@@ -52,12 +52,12 @@ with open(EXPECT) as _f:
     DOC = json.load(_f)
 CASES = DOC["cases"]
 
-# decoder_opts_t hold_max_ms default (node/decode.c DEF_HOLD_MS), the
+# decoder_opts_t hold_max_ms default (node/decode/decode.c DEF_HOLD_MS), the
 # "hold it for up to 30 s" of 'flowfleet-node decode --help'.
 HOLD_MS = 30000
 
 # Decoder precedence when a template carries several counters or times
-# (node/template.c tpl_compile: octetDeltaCount over octetTotalCount over
+# (node/decode/template.c tpl_compile: octetDeltaCount over octetTotalCount over
 # postOctetDeltaCount; the best time encoding first).
 BYTES_FIELDS = ["cflow.octets", "cflow.permanent_octets", "cflow.post_octets"]
 PACKETS_FIELDS = ["cflow.packets", "cflow.permanent_packets",
@@ -70,7 +70,7 @@ END_IES = [153, 151, 155, 157, 159, 21]
 # them is what its code documents; the expectations are stated here with
 # their reasons and override tshark's count.
 MALFORMED = {
-    # node/nf5.c: "The count must describe exactly the records present":
+    # node/decode/nf5.c: "The count must describe exactly the records present":
     # a v5 header whose count needs more bytes than the datagram holds is
     # rejected whole (tshark decodes the 30 records that are there).
     # 55582 records exceed the v5 maximum, 163 need 7848 bytes > 1464.
@@ -80,7 +80,7 @@ MALFORMED = {
         {"flows": 0, "malformed": 1, "exporter_packets": 0},
     # The UDP header says 16 bytes, so the datagram is 8 bytes of sFlow
     # (version 5, agent type IPv4, then the end; the kernel would trim
-    # the same way). node/sflow.c: a datagram too short to name its
+    # the same way). node/decode/sflow.c: a datagram too short to name its
     # sub-agent is counted only in the decoder's global malformed counter
     # and makes no exporter.
     "tcpdump/sflow_print-segv.pcap":
@@ -115,7 +115,7 @@ def is_epoch(s):
 def uptime_abs(export_ms, sysuptime_ms, stamp_ms):
     """Absolute time of a sysUptime stamp: the stamp lies (sysuptime -
     stamp) ms before the export, computed mod 2^32 as both counters
-    wrap (node/decode_int.h uptime_to_ms)."""
+    wrap (node/decode/decode_int.h uptime_to_ms)."""
     delta = (sysuptime_ms - stamp_ms) & 0xffffffff
     if delta >= 0x80000000:
         delta -= 1 << 32
@@ -139,7 +139,7 @@ def num(s):
 def rate_of(ev):
     """The sampling rate tshark shows (the generator's 'sampling' entry:
     the rate fields of the record itself or of the options record that
-    applies), as node/nf9.c record_rate() reads them: samplingPopulation
+    applies), as node/decode/nf9.c record_rate() reads them: samplingPopulation
     / samplingSize (RFC 5477 n-out-of-N), else (samplingPacketInterval +
     samplingPacketSpace) / samplingPacketInterval (systematic count-based
     sampling), else samplingInterval / samplerRandomInterval (1-in-N);
@@ -191,7 +191,7 @@ def expect_netflow(rec):
     amb = set(rec.get("ambiguous", []))
 
     # addresses: a template may carry both families; the decoder takes
-    # the one that is not zero (node/template.c both_af)
+    # the one that is not zero (node/decode/template.c both_af)
     for side, v4, v6 in (("src", "cflow.srcaddr", "cflow.srcaddrv6"),
                          ("dst", "cflow.dstaddr", "cflow.dstaddrv6")):
         if v4 in amb or v6 in amb:
@@ -240,7 +240,7 @@ def expect_netflow(rec):
     # frame; its addresses, protocol and ports are those of the frame as
     # tshark dissects it (the record itself carries none), and when the
     # record has no counter it reports that one packet: packets 1, bytes
-    # the frame's IP length (node/nf9.c section())
+    # the frame's IP length (node/decode/nf9.c section())
     if "data_link_frame" in rec:
         pk, iplen = expect_packet(rec["data_link_frame"])
         for k, v in pk.items():
@@ -275,7 +275,7 @@ def expect_times(rec):
         export = int(hdr["cflow.exporttime"]) * 1000
         up = None
     if not ies:
-        # no time in the record: node/nf9.c finish() stamps it with its
+        # no time in the record: node/decode/nf9.c finish() stamps it with its
         # packet's export time (the header's, as tshark shows it)
         return export, export
     if amb.intersection({"cflow.timestart", "cflow.timeend",
@@ -310,7 +310,7 @@ def expect_times(rec):
     last = one(end, "cflow.timeend", "cflow.abstimeend")
     if first is None or last is None:
         return None
-    # node/nf9.c finish(): a missing start is the end, else the export
+    # node/decode/nf9.c finish(): a missing start is the end, else the export
     # time; a missing end is the start
     if first == 0:
         first = last if last else export

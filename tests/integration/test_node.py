@@ -182,7 +182,7 @@ def totals(st):
 # --- (a) captures replayed ------------------------------------------------
 
 def capture_payloads(path):
-    """The UDP payloads of a capture, in file order, as node/pcapfile.c
+    """The UDP payloads of a capture, in file order, as node/decode/pcapfile.c
     hands them to the decoder: complete (not cut by the snap length),
     unfragmented UDP datagrams, the payload bounded by the UDP length.
     Returns [(original source address, payload)]."""
@@ -221,7 +221,7 @@ class NodeCaptureReplay(ProcTestCase):
 
     The replay sends a file's datagrams within a fraction of a second,
     while the offline decoder measures the hold time of data without
-    template in the capture's own clock (node/nf9.c nf9_decode): a data
+    template in the capture's own clock (node/decode/nf9.c nf9_decode): a data
     set captured more than the hold time (30 s) before its template is
     dropped offline but replayed by the node, which received both at
     once. So the offline decode reads a copy of the file with the
@@ -697,8 +697,8 @@ class NodeRestart(ProcTestCase):
 
 class NodeMalformed(ProcTestCase):
     """(d) Malformed exports sent to a running node are counted in the
-    counters their decoder documents (node/nf5.c, node/nf9.c with
-    node/template.c, node/sflow.c, node/decode.c), one case at a time,
+    counters their decoder documents (node/decode/nf5.c, node/decode/nf9.c with
+    node/decode/template.c, node/decode/sflow.c, node/decode/decode.c), one case at a time,
     each from its own source address so the per-exporter counters are
     its own; valid packets afterwards are still decoded; the node stays
     up and exits 0."""

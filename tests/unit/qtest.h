@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../store/agg.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/query/agg.h"
 
 /* --- random numbers (splitmix64) ------------------------------------------ */
 

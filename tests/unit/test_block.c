@@ -17,10 +17,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../store/block.h"
-#include "../../store/storage.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/block.h"
+#include "store/storage.h"
 
 /* ---- seeded rows ------------------------------------------------------- */
 

@@ -19,10 +19,10 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/log.h"
-#include "../../common/util.h"
-#include "../../node/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "node/config.h"
 
 static struct node_config *
 parse_ok(const char *text)

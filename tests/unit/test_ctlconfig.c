@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/log.h"
-#include "../../controller/config.h"
-#include "../../wire/wire.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "controller/config.h"
+#include "wire/wire.h"
 
 static struct ctl_config *
 parse_ok(const char *text)

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../store/filter_int.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/query/filter_int.h"
 
 /* ---------------------------------------------------------------------
  * Helpers: flows, batches, evaluation in every form

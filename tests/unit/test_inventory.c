@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../controller/inventory.h"
+#include "common/err.h"
+#include "controller/inventory.h"
 
 static char tmpl[] = "/tmp/fftest-inv-XXXXXX";
 static char *tmpdir;

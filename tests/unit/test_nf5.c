@@ -14,10 +14,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../node/decode.h"
-#include "../../node/pcapfile.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
+#include "node/decode/pcapfile.h"
 
 #define NOW_MS		1800000000000ull	/* receive time */
 #define EXPORT_S	1700000000u

@@ -17,10 +17,10 @@
 
 #include <sodium.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../node/decode.h"
-#include "../../node/pcapfile.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
+#include "node/decode/pcapfile.h"
 
 /* ---- packet builder ---------------------------------------------------- */
 

@@ -20,12 +20,12 @@
 
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/log.h"
-#include "../../common/util.h"
-#include "../../node/config.h"
-#include "../../node/control.h"
-#include "../../wire/wire.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "node/config.h"
+#include "node/control.h"
+#include "wire/wire.h"
 
 #define ADDR	"127.0.43.1"
 

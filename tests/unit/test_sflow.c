@@ -10,9 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../node/decode.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "node/decode/decode.h"
 
 #define NOW_MS		1700000000123ull
 

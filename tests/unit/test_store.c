@@ -26,9 +26,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../common/err.h"
-#include "../../common/util.h"
-#include "../../store/store_int.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/store_int.h"
 
 #define T0	1700000000000ull	/* a base time, ms */
 

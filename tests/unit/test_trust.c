@@ -16,11 +16,11 @@
 
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/log.h"
-#include "../../node/config.h"
-#include "../../node/trust.h"
-#include "../../wire/wire.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "node/config.h"
+#include "node/trust.h"
+#include "wire/wire.h"
 
 static char tmpl[] = "/tmp/fftest-trust-XXXXXX";
 static char *tmpdir;

@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/mpcheck.h"
-#include "../../common/util.h"
-#include "../../wire/wire.h"
+#include "common/err.h"
+#include "common/mpcheck.h"
+#include "common/util.h"
+#include "wire/wire.h"
 
 /* ---- frames ---- */
 

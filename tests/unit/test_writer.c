@@ -17,9 +17,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "../../common/err.h"
-#include "../../common/log.h"
-#include "../../node/writer.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "node/writer.h"
 
 #define BATCH	64
 

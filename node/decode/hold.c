@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 #include "template.h"
 
 static size_t

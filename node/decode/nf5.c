@@ -2,8 +2,8 @@
  * NetFlow v5 decoder. Header 24 bytes, records 48 bytes (Cisco's
  * "NetFlow Export Datagram Format", version 5).
  */
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "decode_int.h"
 
 #define NF5_HDR_LEN	24

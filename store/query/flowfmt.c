@@ -5,8 +5,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "../common/util.h"
-#include "store.h"
+#include "common/util.h"
+#include "store/store.h"
 
 const char *
 store_proto_name(uint8_t p, char buf[8])

@@ -10,9 +10,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
-#include "ctlclient.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "client.h"
 
 int
 ctlc_open(ctlc_t *cc, const char *path, char *err, size_t errlen)

@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "agg.h"
 
 #define QUERY_MAX_THREADS	64

@@ -21,8 +21,8 @@
 
 #include <sodium.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "template.h"
 
 #define TPLF_MAGIC	"FFTPLSET"

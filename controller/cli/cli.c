@@ -16,14 +16,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
-#include "../common/version.h"
-#include "../wire/wire.h"
-#include "config.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "common/version.h"
+#include "wire/wire.h"
+#include "controller/config.h"
 #include "cli.h"
-#include "ctlclient.h"
-#include "inventory.h"
+#include "client.h"
+#include "controller/inventory.h"
 
 #define REQ_TIMEOUT_MS	15000
 #define CELL		160

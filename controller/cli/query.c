@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
-#include "../store/store.h"
-#include "../wire/wire.h"
+#include "common/err.h"
+#include "common/util.h"
+#include "store/store.h"
+#include "wire/wire.h"
 #include "cli.h"
-#include "config.h"
-#include "ctlclient.h"
+#include "controller/config.h"
+#include "client.h"
 
 #define PROG		"flowfleet query"
 #define QUERY_ID	1

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "agg.h"
 
 #define CELL	64

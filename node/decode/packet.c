@@ -1,7 +1,7 @@
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "packet.h"
 
 #define ETH_P_IPV4	0x0800

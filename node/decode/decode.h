@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../store/store.h"
+#include "store/store.h"
 
 /*
  * Where decoded flows go. Decoders append to flows[n]; when n reaches cap

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/err.h"
-#include "store_int.h"
+#include "common/err.h"
+#include "store/store_int.h"
 
 /* Hard limits besides STORE_TOPN_MAX, STORE_LIST_MAX, STORE_SERIES_MAX. */
 #define QRY_FILTER_MAX		65536		/* bytes of filter text */

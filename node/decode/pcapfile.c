@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/err.h"
+#include "common/err.h"
 #include "packet.h"
 #include "pcapfile.h"
 

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store_int.h"
+#include "store/store_int.h"
 
 /* Limits that keep a hostile filter text from exhausting memory or stack. */
 #define FILTER_MAX_TEXT		65536	/* bytes of filter text */

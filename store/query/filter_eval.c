@@ -17,7 +17,7 @@
 #include <endian.h>
 #include <string.h>
 
-#include "../common/util.h"
+#include "common/util.h"
 #include "filter_int.h"
 
 enum { M_SET, M_AND, M_OR };

@@ -8,8 +8,8 @@
 
 #include <msgpack.h>
 
-#include "../common/err.h"
-#include "store.h"
+#include "common/err.h"
+#include "store/store.h"
 
 static int
 put(msgpack_packer *pk, const char *k, uint64_t v)

@@ -39,8 +39,8 @@
  * Samples with a sampling rate of 0 or above the configured maximum are
  * counted in sampling_bad and dropped; the datagram goes on.
  */
-#include "../common/err.h"
-#include "../common/util.h"
+#include "common/err.h"
+#include "common/util.h"
 #include "decode_int.h"
 #include "packet.h"
 
