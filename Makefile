@@ -51,6 +51,7 @@ endif
 
 COMMON_SRCS := \
 	common/err.c \
+	common/json.c \
 	common/log.c \
 	common/mpcheck.c \
 	common/util.c

@@ -186,6 +186,29 @@ parse_duration_ms(const char *s, uint64_t *out)
 }
 
 char *
+age_fmt(uint64_t now, uint64_t then, char *buf, size_t len)
+{
+	uint64_t s;
+
+	if (then == 0) {
+		snprintf(buf, len, "never");
+		return buf;
+	}
+	s = now > then ? (now - then) / 1000 : 0;
+	if (s == 0)
+		snprintf(buf, len, "now");
+	else if (s < 120)
+		snprintf(buf, len, "%" PRIu64 "s ago", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%" PRIu64 "m ago", s / 60);
+	else if (s < 172800)
+		snprintf(buf, len, "%" PRIu64 "h ago", s / 3600);
+	else
+		snprintf(buf, len, "%" PRIu64 "d ago", s / 86400);
+	return buf;
+}
+
+char *
 size_fmt(uint64_t v, char *buf, size_t len)
 {
 	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };

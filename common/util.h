@@ -131,6 +131,13 @@ int parse_size(const char *s, uint64_t *out);
  */
 int parse_duration_ms(const char *s, uint64_t *out);
 
+/*
+ * Format how long ago then was at now (both ms since the epoch) for
+ * humans: "never" (then is 0), "now", "42s ago", "17m ago", "5h ago",
+ * "3d ago". Returns buf.
+ */
+char *age_fmt(uint64_t now, uint64_t then, char *buf, size_t len);
+
 /* Format a byte count for humans ("1.5 MiB") into buf. Returns buf. */
 char *size_fmt(uint64_t v, char *buf, size_t len);
 

@@ -22,7 +22,7 @@
 struct parse {
 	const char *fname;
 	int line;
-	struct ctl_config *c;
+	struct controller_config *c;
 	char *err;
 	size_t errlen;
 	int seen[16];		/* line of each keyword's first use */
@@ -186,7 +186,7 @@ kw_log_level(struct parse *p, const struct keyword *k, char **av, int ac)
 }
 
 #define DUR(kw, field, lo, hi) \
-	{ kw, kw_duration, offsetof(struct ctl_config, field), lo, hi, \
+	{ kw, kw_duration, offsetof(struct controller_config, field), lo, hi, \
 	    "DURATION" }
 
 static const struct keyword keywords[] = {
@@ -299,7 +299,7 @@ parse_line(struct parse *p, char *line)
 /* ---- parse, load, free, print ---- */
 
 void
-ctlconf_free(struct ctl_config *c)
+ctlconf_free(struct controller_config *c)
 {
 	if (c == NULL)
 		return;
@@ -312,10 +312,10 @@ ctlconf_free(struct ctl_config *c)
 
 int
 ctlconf_parse(const char *fname, const char *buf, size_t len,
-    struct ctl_config **out, char *err, size_t errlen)
+    struct controller_config **out, char *err, size_t errlen)
 {
 	struct parse p;
-	struct ctl_config *c;
+	struct controller_config *c;
 	char line[CTLCONF_MAX_LINE + 1];
 	size_t pos = 0;
 	int rc = 0;
@@ -398,7 +398,7 @@ ctlconf_parse(const char *fname, const char *buf, size_t len,
 }
 
 int
-ctlconf_load(const char *path, int missing_ok, struct ctl_config **out,
+ctlconf_load(const char *path, int missing_ok, struct controller_config **out,
     char *err, size_t errlen)
 {
 	struct stat st;
@@ -468,7 +468,7 @@ print_word(FILE *fp, const char *s)
 }
 
 int
-ctlconf_print(FILE *fp, const struct ctl_config *c)
+ctlconf_print(FILE *fp, const struct controller_config *c)
 {
 	static const char *levels[] = { "warn", "info", "debug" };
 	char b[32];

@@ -19,7 +19,7 @@
 #define CTLCONF_MAX_NAME	63
 #define CTLCONF_MAX_PATH	107	/* fits sockaddr_un.sun_path */
 
-struct ctl_config {
+struct controller_config {
 	char *file;			/* where the text came from */
 	char *state_dir;		/* absolute */
 	char *socket;			/* absolute, the CLI's socket */
@@ -63,19 +63,19 @@ struct ctl_config {
  * leaves *out untouched. Free *out with ctlconf_free().
  */
 int ctlconf_parse(const char *fname, const char *buf, size_t len,
-    struct ctl_config **out, char *err, size_t errlen);
+    struct controller_config **out, char *err, size_t errlen);
 
 /*
  * Read and parse path; a missing file gives the defaults when missing_ok.
  * Returns 0, FF_EIO, FF_ESYNTAX or FF_ENOMEM (message in err).
  */
-int ctlconf_load(const char *path, int missing_ok, struct ctl_config **out,
+int ctlconf_load(const char *path, int missing_ok, struct controller_config **out,
     char *err, size_t errlen);
 
 /* Free. Accepts NULL. */
-void ctlconf_free(struct ctl_config *c);
+void ctlconf_free(struct controller_config *c);
 
 /* Print every setting in the syntax ctlconf_parse() reads. 0 or FF_EIO. */
-int ctlconf_print(FILE *fp, const struct ctl_config *c);
+int ctlconf_print(FILE *fp, const struct controller_config *c);
 
 #endif

@@ -28,7 +28,7 @@
 #define CLOCK_SAMPLES	8	/* PONG samples kept for the offset */
 #define MAX_PROBLEMS	4	/* of a node's health, kept for display */
 
-typedef struct ctlr ctlr_t;
+typedef struct controller controller_t;
 typedef struct fnode fnode_t;
 
 enum chan_state {
@@ -67,7 +67,7 @@ struct chan {
 };
 
 struct peer {
-	ctlr_t *c;
+	controller_t *c;
 	fnode_t *n;
 	struct chan ch[2];
 	int stopping;			/* removed: closing, then freed */
@@ -103,9 +103,9 @@ struct wjob;
 struct ctlsock;
 struct dquery;
 
-struct ctlr {
+struct controller {
 	uv_loop_t *loop;
-	const struct ctl_config *cfg;
+	const struct controller_config *cfg;
 	wire_identity_t *id;
 	char name[64];
 	uint64_t start_ms;
@@ -127,23 +127,23 @@ struct ctlr {
 /* ---- fleet.c ---- */
 
 /* A write finished: rc 0 or an ff_err code with text in err. */
-typedef void (*fleet_done_fn)(ctlr_t *c, void *arg, int rc,
+typedef void (*fleet_done_fn)(controller_t *c, void *arg, int rc,
     const char *err);
 
 /*
  * Load the inventory into c->nodes. Returns 0 or an ff_err code with a
  * message in err.
  */
-int fleet_load(ctlr_t *c, char *err, size_t errlen);
+int fleet_load(controller_t *c, char *err, size_t errlen);
 
 /* The node named name (not removed), or NULL. */
-fnode_t *fleet_find(ctlr_t *c, const char *name);
+fnode_t *fleet_find(controller_t *c, const char *name);
 
 /* Insert n (allocated by the caller) into the list, in name order. */
-void fleet_insert(ctlr_t *c, fnode_t *n);
+void fleet_insert(controller_t *c, fnode_t *n);
 
 /* Take n out of the list (n->removed is set; peer.c frees it). */
-void fleet_unlink(ctlr_t *c, fnode_t *n);
+void fleet_unlink(controller_t *c, fnode_t *n);
 
 /*
  * Queue writes: fleet_put() stores the node named name as it is in memory
@@ -153,20 +153,20 @@ void fleet_unlink(ctlr_t *c, fnode_t *n);
  * failed. Jobs run one at a time, in order. Returns 0 or FF_ENOMEM (done
  * will not run).
  */
-int fleet_put(ctlr_t *c, const char *name, fleet_done_fn done, void *arg);
-int fleet_del(ctlr_t *c, const char *name, fleet_done_fn done, void *arg);
-int fleet_flush(ctlr_t *c);
+int fleet_put(controller_t *c, const char *name, fleet_done_fn done, void *arg);
+int fleet_del(controller_t *c, const char *name, fleet_done_fn done, void *arg);
+int fleet_flush(controller_t *c);
 
 /* Store every dirty node now, synchronously (at exit, loop stopped). */
-void fleet_flush_sync(ctlr_t *c);
+void fleet_flush_sync(controller_t *c);
 
 /* Free every node (at exit, after the loop stopped). */
-void fleet_free(ctlr_t *c);
+void fleet_free(controller_t *c);
 
 /* ---- peer.c ---- */
 
 /* Start dialing n (its channels begin at once). */
-void peer_start(ctlr_t *c, fnode_t *n);
+void peer_start(controller_t *c, fnode_t *n);
 
 /*
  * Stop n's sessions; n must have been unlinked (n->removed): it is freed
@@ -175,12 +175,12 @@ void peer_start(ctlr_t *c, fnode_t *n);
 void peer_stop(fnode_t *n, const char *why);
 
 /* Stop every peer (controller shutdown); nodes stay in the list. */
-void peer_stop_all(ctlr_t *c);
+void peer_stop_all(controller_t *c);
 
 /* Timers: connect, HELLO/JOIN deadlines, PING, STATUS, dead peers.
    Called every PEER_TICK_MS. */
 #define PEER_TICK_MS	100
-void peer_tick(ctlr_t *c);
+void peer_tick(controller_t *c);
 
 /* Is the channel up? */
 int peer_up(const fnode_t *n, int query);

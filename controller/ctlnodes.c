@@ -129,7 +129,7 @@ pack_chan(msgpack_packer *pk, const fnode_t *n, int q)
 }
 
 static void
-pack_node(msgpack_packer *pk, const ctlr_t *c, const fnode_t *n)
+pack_node(msgpack_packer *pk, const controller_t *c, const fnode_t *n)
 {
 	const inv_node_t *r = &n->rec;
 	const inv_counters_t *k = &r->counters;
@@ -202,7 +202,7 @@ pack_node(msgpack_packer *pk, const ctlr_t *c, const fnode_t *n)
 }
 
 static void
-on_get(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_get(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 {
 	wire_builder_t b;
 	msgpack_packer *pk;
@@ -257,7 +257,7 @@ on_get(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
 /* ---- add ---- */
 
 static void
-add_done(ctlr_t *c, void *arg, int rc, const char *err)
+add_done(controller_t *c, void *arg, int rc, const char *err)
 {
 	struct pending *pd = arg;
 	fnode_t *n = fleet_find(c, pd->name);
@@ -297,7 +297,7 @@ add_done(ctlr_t *c, void *arg, int rc, const char *err)
 }
 
 static void
-on_add(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 {
 	fnode_t *n;
 	struct pending *pd;
@@ -431,7 +431,7 @@ fail:
 /* ---- remove ---- */
 
 static void
-remove_done(ctlr_t *c, void *arg, int rc, const char *err)
+remove_done(controller_t *c, void *arg, int rc, const char *err)
 {
 	struct pending *pd = arg;
 	wire_builder_t b;
@@ -451,7 +451,7 @@ remove_done(ctlr_t *c, void *arg, int rc, const char *err)
 }
 
 static void
-on_remove(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_remove(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 {
 	char name[INV_MAX_NAME + 2];
 	struct pending *pd;

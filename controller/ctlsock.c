@@ -28,7 +28,7 @@ struct ctlclient {
 };
 
 struct ctlsock {
-	ctlr_t *c;
+	controller_t *c;
 	uv_pipe_t pipe;
 	uv_timer_t timer;
 	int handles;
@@ -301,7 +301,7 @@ handle_closed(uv_handle_t *h)
 }
 
 int
-ctlsock_open(ctlr_t *c, const char *path, ctlsock_t **out, char *err,
+ctlsock_open(controller_t *c, const char *path, ctlsock_t **out, char *err,
     size_t errlen)
 {
 	struct sockaddr_un sun;

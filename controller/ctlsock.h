@@ -23,7 +23,7 @@ typedef struct ctlsock ctlsock_t;
 typedef struct ctlclient ctlclient_t;
 
 /* Handle request m from client cl (m is valid during the call only). */
-typedef void (*ctlsock_fn)(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m);
+typedef void (*ctlsock_fn)(controller_t *c, ctlclient_t *cl, const wire_msg_t *m);
 
 /*
  * Listen on path: its directory is made (mode 0700) if missing; a stale
@@ -31,7 +31,7 @@ typedef void (*ctlsock_fn)(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m);
  * not a socket, is an error. The socket is created with mode 0600.
  * Returns 0 and *out, or a negative ff_err code with a message in err.
  */
-int ctlsock_open(ctlr_t *c, const char *path, ctlsock_t **out, char *err,
+int ctlsock_open(controller_t *c, const char *path, ctlsock_t **out, char *err,
     size_t errlen);
 
 /* Close the socket and every client; remove the file if it is still ours.

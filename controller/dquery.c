@@ -82,7 +82,7 @@ struct dqn {
 };
 
 struct dquery {
-	ctlr_t *c;
+	controller_t *c;
 	ctlclient_t *cl;
 	uint32_t cl_id;
 	store_qspec_t spec;
@@ -373,7 +373,7 @@ oom:
 static void
 dq_free(struct dquery *dq)
 {
-	ctlr_t *c = dq->c;
+	controller_t *c = dq->c;
 	struct dquery **pp;
 
 	for (pp = &c->queries; *pp != NULL; pp = &(*pp)->next)
@@ -788,7 +788,7 @@ on_answer(struct dqn *d, store_result_t *r, int kept)
 }
 
 static struct dqn *
-find_req(ctlr_t *c, fnode_t *n, uint32_t id)
+find_req(controller_t *c, fnode_t *n, uint32_t id)
 {
 	for (struct dquery *dq = c->queries; dq != NULL; dq = dq->next)
 		for (size_t i = 0; i < dq->nn; i++)
@@ -799,7 +799,7 @@ find_req(ctlr_t *c, fnode_t *n, uint32_t id)
 }
 
 int
-dquery_on_msg(ctlr_t *c, fnode_t *n, const wire_msg_t *m)
+dquery_on_msg(controller_t *c, fnode_t *n, const wire_msg_t *m)
 {
 	struct dqn *d = find_req(c, n, m->id);
 	struct dquery *dq;
@@ -890,7 +890,7 @@ dquery_on_msg(ctlr_t *c, fnode_t *n, const wire_msg_t *m)
 }
 
 void
-dquery_chan_down(ctlr_t *c, fnode_t *n, const char *why)
+dquery_chan_down(controller_t *c, fnode_t *n, const char *why)
 {
 	struct dquery *dq, *next;
 
@@ -918,7 +918,7 @@ dquery_chan_down(ctlr_t *c, fnode_t *n, const char *why)
 }
 
 void
-dquery_tick(ctlr_t *c)
+dquery_tick(controller_t *c)
 {
 	struct dquery *dq, *next;
 	uint64_t now = mono_ms();
@@ -956,7 +956,7 @@ dquery_tick(ctlr_t *c)
 }
 
 void
-dquery_stop_all(ctlr_t *c, const char *why)
+dquery_stop_all(controller_t *c, const char *why)
 {
 	while (c->queries != NULL)
 		dq_abort(c->queries, FF_ECANCELED, why);
@@ -981,7 +981,7 @@ has_label(const fnode_t *n, const char *l, size_t len)
  * a message in err.
  */
 static int
-select_nodes(ctlr_t *c, const msgpack_object *body, fnode_t ***out,
+select_nodes(controller_t *c, const msgpack_object *body, fnode_t ***out,
     char *err, size_t errlen)
 {
 	const msgpack_object *names = wire_get(body, "nodes");
@@ -1076,7 +1076,7 @@ dquery_parse_request(const msgpack_object *b, uint64_t default_timeout,
 }
 
 static void
-on_query(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_query(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 {
 	struct dquery *dq;
 	store_result_t *probe;
@@ -1158,7 +1158,7 @@ on_query(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
 }
 
 static void
-on_cancel(ctlr_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_cancel(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 {
 	wire_builder_t b;
 	const uint8_t *f;

@@ -40,15 +40,15 @@ int dquery_register(ctlsock_t *s);
  * the call). Returns 1 when it answered a query's request, 0 when it
  * belongs to none (a late answer to a cancelled request, say).
  */
-int dquery_on_msg(ctlr_t *c, fnode_t *n, const wire_msg_t *m);
+int dquery_on_msg(controller_t *c, fnode_t *n, const wire_msg_t *m);
 
 /* n's query channel closed: its outstanding requests fail with why. */
-void dquery_chan_down(ctlr_t *c, fnode_t *n, const char *why);
+void dquery_chan_down(controller_t *c, fnode_t *n, const char *why);
 
 /* Deadlines, cancelled and vanished clients. Call every PEER_TICK_MS. */
-void dquery_tick(ctlr_t *c);
+void dquery_tick(controller_t *c);
 
 /* Fail every query (controller shutdown). */
-void dquery_stop_all(ctlr_t *c, const char *why);
+void dquery_stop_all(controller_t *c, const char *why);
 
 #endif

@@ -18,7 +18,7 @@ enum wkind { WJ_PUT = 1, WJ_DEL, WJ_FLUSH };
 
 struct wjob {
 	uv_work_t req;
-	ctlr_t *c;
+	controller_t *c;
 	enum wkind kind;
 	char name[INV_MAX_NAME + 1];
 	inv_op_t *ops;
@@ -33,7 +33,7 @@ struct wjob {
 /* ---- the list ---- */
 
 fnode_t *
-fleet_find(ctlr_t *c, const char *name)
+fleet_find(controller_t *c, const char *name)
 {
 	for (fnode_t *n = c->nodes; n != NULL; n = n->next)
 		if (strcmp(n->rec.name, name) == 0)
@@ -42,7 +42,7 @@ fleet_find(ctlr_t *c, const char *name)
 }
 
 void
-fleet_insert(ctlr_t *c, fnode_t *n)
+fleet_insert(controller_t *c, fnode_t *n)
 {
 	fnode_t **pp = &c->nodes;
 
@@ -54,7 +54,7 @@ fleet_insert(ctlr_t *c, fnode_t *n)
 }
 
 void
-fleet_unlink(ctlr_t *c, fnode_t *n)
+fleet_unlink(controller_t *c, fnode_t *n)
 {
 	for (fnode_t **pp = &c->nodes; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == n) {
@@ -69,7 +69,7 @@ fleet_unlink(ctlr_t *c, fnode_t *n)
 static void
 load_node(void *arg, const inv_node_t *rec)
 {
-	ctlr_t *c = arg;
+	controller_t *c = arg;
 	fnode_t *n;
 
 	if ((n = calloc(1, sizeof(*n))) == NULL) {
@@ -83,7 +83,7 @@ load_node(void *arg, const inv_node_t *rec)
 static void
 load_token(void *arg, const inv_token_t *t)
 {
-	ctlr_t *c = arg;
+	controller_t *c = arg;
 	fnode_t *n = fleet_find(c, t->name);
 
 	if (n == NULL) {
@@ -96,13 +96,13 @@ load_token(void *arg, const inv_token_t *t)
 }
 
 int
-fleet_load(ctlr_t *c, char *err, size_t errlen)
+fleet_load(controller_t *c, char *err, size_t errlen)
 {
 	return inv_load(c->inv, load_node, load_token, c, err, errlen);
 }
 
 void
-fleet_free(ctlr_t *c)
+fleet_free(controller_t *c)
 {
 	fnode_t *n, *next;
 
@@ -116,7 +116,7 @@ fleet_free(ctlr_t *c)
 
 /* ---- the write queue ---- */
 
-static void wq_start(ctlr_t *c);
+static void wq_start(controller_t *c);
 
 static void
 job_free(struct wjob *j)
@@ -127,7 +127,7 @@ job_free(struct wjob *j)
 
 /* The write failed: what it would have stored is still only in memory. */
 static void
-redirty(ctlr_t *c, const struct wjob *j)
+redirty(controller_t *c, const struct wjob *j)
 {
 	fnode_t *n;
 
@@ -150,7 +150,7 @@ static void
 wq_after(uv_work_t *req, int status)
 {
 	struct wjob *j = req->data;
-	ctlr_t *c = j->c;
+	controller_t *c = j->c;
 
 	if (status != 0 && j->rc == 0) {
 		j->rc = FF_ECANCELED;
@@ -186,7 +186,7 @@ node_ops(const fnode_t *n, inv_op_t *ops)
 
 /* Build the job's records from memory, now. Returns 0 or FF_ENOMEM. */
 static int
-job_prepare(ctlr_t *c, struct wjob *j)
+job_prepare(controller_t *c, struct wjob *j)
 {
 	fnode_t *n;
 	size_t cnt = 0;
@@ -231,7 +231,7 @@ job_prepare(ctlr_t *c, struct wjob *j)
 }
 
 static void
-wq_start(ctlr_t *c)
+wq_start(controller_t *c)
 {
 	struct wjob *j;
 	int rc;
@@ -264,7 +264,7 @@ wq_start(ctlr_t *c)
 }
 
 static int
-wq_push(ctlr_t *c, enum wkind kind, const char *name, fleet_done_fn done,
+wq_push(controller_t *c, enum wkind kind, const char *name, fleet_done_fn done,
     void *arg)
 {
 	struct wjob *j;
@@ -287,19 +287,19 @@ wq_push(ctlr_t *c, enum wkind kind, const char *name, fleet_done_fn done,
 }
 
 int
-fleet_put(ctlr_t *c, const char *name, fleet_done_fn done, void *arg)
+fleet_put(controller_t *c, const char *name, fleet_done_fn done, void *arg)
 {
 	return wq_push(c, WJ_PUT, name, done, arg);
 }
 
 int
-fleet_del(ctlr_t *c, const char *name, fleet_done_fn done, void *arg)
+fleet_del(controller_t *c, const char *name, fleet_done_fn done, void *arg)
 {
 	return wq_push(c, WJ_DEL, name, done, arg);
 }
 
 int
-fleet_flush(ctlr_t *c)
+fleet_flush(controller_t *c)
 {
 	int rc;
 
@@ -311,7 +311,7 @@ fleet_flush(ctlr_t *c)
 }
 
 void
-fleet_flush_sync(ctlr_t *c)
+fleet_flush_sync(controller_t *c)
 {
 	struct wjob j;
 	char err[256];

@@ -27,7 +27,7 @@
 #define PID_FILE	"controller.pid"
 
 struct daemon {
-	ctlr_t c;
+	controller_t c;
 	uv_loop_t loop;
 	int loop_init;
 	uv_signal_t sig[2];
@@ -123,7 +123,7 @@ make_state_dir(const char *dir)
 }
 
 static int
-load_identity(const struct ctl_config *cfg, const char *cn,
+load_identity(const struct controller_config *cfg, const char *cn,
     wire_identity_t **id, int *created)
 {
 	char err[1024] = "";
@@ -145,7 +145,7 @@ static int
 cmd_fingerprint(int argc, char **argv)
 {
 	const char *conf = NULL;
-	struct ctl_config *cfg;
+	struct controller_config *cfg;
 	wire_identity_t *id;
 	char err[1024];
 	int fg = 0, check = 0, verbose = 0, rc, created;
@@ -211,7 +211,7 @@ write_pid(int fd)
 static void
 on_tick(uv_timer_t *t)
 {
-	ctlr_t *c = t->data;
+	controller_t *c = t->data;
 	uint64_t now = mono_ms();
 
 	peer_tick(c);
@@ -225,7 +225,7 @@ on_tick(uv_timer_t *t)
 static void
 daemon_stop(struct daemon *d, const char *why)
 {
-	ctlr_t *c = &d->c;
+	controller_t *c = &d->c;
 
 	if (c->stopping)
 		return;
@@ -255,7 +255,7 @@ static int
 daemon_start(struct daemon *d)
 {
 	static const int sigs[2] = { SIGTERM, SIGINT };
-	ctlr_t *c = &d->c;
+	controller_t *c = &d->c;
 	char err[1024];
 	int rc, created;
 
@@ -348,7 +348,7 @@ walk_cb(uv_handle_t *h, void *arg)
 static int
 daemon_finish(struct daemon *d)
 {
-	ctlr_t *c = &d->c;
+	controller_t *c = &d->c;
 	int rc = 0;
 
 	if (d->loop_init) {
@@ -381,7 +381,7 @@ static int
 cmd_run(int argc, char **argv)
 {
 	const char *conf = NULL;
-	struct ctl_config *cfg;
+	struct controller_config *cfg;
 	struct daemon d;
 	char err[1024];
 	int fg = 0, check = 0, verbose = 0, rc;

@@ -103,7 +103,7 @@ ch_err(struct chan *ch, const char *fmt, ...)
 static void
 ch_schedule(struct chan *ch)
 {
-	const struct ctl_config *cfg = ch->p->c->cfg;
+	const struct controller_config *cfg = ch->p->c->cfg;
 	uint64_t d = cfg->reconnect_min_ms;
 
 	ch->state = CH_WAIT;
@@ -171,7 +171,7 @@ next_id(struct chan *ch)
 static void
 send_hello(struct chan *ch, int enroll)
 {
-	ctlr_t *c = ch->p->c;
+	controller_t *c = ch->p->c;
 	wire_builder_t b;
 
 	if (wire_msg_begin(&b, WIRE_HELLO, 0, ch->query ? 8 : 9) != 0) {
@@ -249,7 +249,7 @@ chan_verify(wire_conn_t *conn, const char *fp)
 static void
 ch_connect(struct chan *ch, const struct sockaddr *sa)
 {
-	ctlr_t *c = ch->p->c;
+	controller_t *c = ch->p->c;
 	wire_conn_opts_t o;
 	int rc;
 
@@ -410,7 +410,7 @@ static void
 clock_sample(struct peer *p, uint64_t t1, uint64_t t2, uint64_t t3,
     uint64_t t4)
 {
-	const struct ctl_config *cfg = p->c->cfg;
+	const struct controller_config *cfg = p->c->cfg;
 	fnode_t *n = p->n;
 	int64_t rtt, off, best_rtt = INT64_MAX, best_off = 0;
 	uint64_t mag;
@@ -580,7 +580,7 @@ send_join_ok(struct chan *ch, uint32_t id)
 }
 
 static void
-join_done(ctlr_t *c, void *arg, int rc, const char *err)
+join_done(controller_t *c, void *arg, int rc, const char *err)
 {
 	struct join_ctx *j = arg;
 	struct chan *ch = j->ch;
@@ -707,16 +707,6 @@ on_join(struct chan *ch, const wire_msg_t *m)
 
 /* ---- messages ---- */
 
-static int
-str_is(const msgpack_object *body, const char *key, const char *want)
-{
-	const char *v;
-	size_t len;
-
-	return wire_get_str(body, key, &v, &len) == 0 &&
-	    len == strlen(want) && memcmp(v, want, len) == 0;
-}
-
 static void
 on_hello(struct chan *ch, const wire_msg_t *m)
 {
@@ -731,11 +721,11 @@ on_hello(struct chan *ch, const wire_msg_t *m)
 	    wire_get_strbuf(&m->body, "version", version,
 	    sizeof(version)) != 0 ||
 	    wire_get_u64(&m->body, "time_ms", &t) != 0 || pmin > pmax ||
-	    !str_is(&m->body, "role", "node")) {
+	    !wire_str_is(&m->body, "role", "node")) {
 		ch_abort(ch, m->id, FF_EPROTO, "malformed HELLO");
 		return;
 	}
-	if (!str_is(&m->body, "channel", chname(ch))) {
+	if (!wire_str_is(&m->body, "channel", chname(ch))) {
 		snprintf(msg, sizeof(msg), "HELLO: this is the %s channel",
 		    chname(ch));
 		ch_abort(ch, m->id, FF_EPROTO, msg);
@@ -915,7 +905,7 @@ static const wire_conn_cbs_t conn_cbs = {
 /* ---- the public side ---- */
 
 void
-peer_start(ctlr_t *c, fnode_t *n)
+peer_start(controller_t *c, fnode_t *n)
 {
 	struct peer *p = &n->peer;
 
@@ -950,7 +940,7 @@ peer_stop(fnode_t *n, const char *why)
 }
 
 void
-peer_stop_all(ctlr_t *c)
+peer_stop_all(controller_t *c)
 {
 	for (fnode_t *n = c->nodes; n != NULL; n = n->next) {
 		if (n->adding)
@@ -967,7 +957,7 @@ static void
 tick_chan(struct chan *ch, uint64_t now)
 {
 	struct peer *p = ch->p;
-	const struct ctl_config *cfg = p->c->cfg;
+	const struct controller_config *cfg = p->c->cfg;
 	uint64_t dead = cfg->ping_interval_ms * cfg->ping_misses;
 	char why[96];
 
@@ -1031,7 +1021,7 @@ tick_chan(struct chan *ch, uint64_t now)
  * taken for a dead peer.
  */
 static void
-forgive_stall(ctlr_t *c, uint64_t now, uint64_t gap)
+forgive_stall(controller_t *c, uint64_t now, uint64_t gap)
 {
 	log_warn("the controller did not run for %" PRIu64 " ms; that time "
 	    "is not counted against the nodes' heartbeats", gap);
@@ -1045,7 +1035,7 @@ forgive_stall(ctlr_t *c, uint64_t now, uint64_t gap)
 }
 
 void
-peer_tick(ctlr_t *c)
+peer_tick(controller_t *c)
 {
 	uint64_t now = mono_ms();
 

@@ -190,17 +190,6 @@ send_hello(sess_t *s)
 	return rc;
 }
 
-/* Is str field key equal to want? */
-static int
-str_is(const msgpack_object *body, const char *key, const char *want)
-{
-	const char *v;
-	size_t len;
-
-	return wire_get_str(body, key, &v, &len) == 0 &&
-	    len == strlen(want) && memcmp(v, want, len) == 0;
-}
-
 static void
 on_hello(sess_t *s, const wire_msg_t *m)
 {
@@ -226,12 +215,12 @@ on_hello(sess_t *s, const wire_msg_t *m)
 		sess_abort(s, m->id, FF_EPROTO, "malformed HELLO");
 		return;
 	}
-	if (!str_is(&m->body, "role", "controller")) {
+	if (!wire_str_is(&m->body, "role", "controller")) {
 		sess_abort(s, m->id, FF_EPROTO, "HELLO: role must be "
 		    "\"controller\"");
 		return;
 	}
-	if (!str_is(&m->body, "channel", s->srv->o.channel)) {
+	if (!wire_str_is(&m->body, "channel", s->srv->o.channel)) {
 		snprintf(msg, sizeof(msg), "HELLO: this is the %s channel",
 		    s->srv->o.channel);
 		sess_abort(s, m->id, FF_EPROTO, msg);

@@ -330,26 +330,6 @@ socket_row(const void *arg, long i, char cells[][CELL])
 }
 
 static void
-age_fmt(uint64_t now, uint64_t then, char *buf, size_t len)
-{
-	uint64_t s;
-
-	if (then == 0) {
-		snprintf(buf, len, "never");
-		return;
-	}
-	s = now > then ? (now - then) / 1000 : 0;
-	if (s < 120)
-		snprintf(buf, len, "%" PRIu64 "s ago", s);
-	else if (s < 7200)
-		snprintf(buf, len, "%" PRIu64 "m ago", s / 60);
-	else if (s < 172800)
-		snprintf(buf, len, "%" PRIu64 "h ago", s / 3600);
-	else
-		snprintf(buf, len, "%" PRIu64 "d ago", s / 86400);
-}
-
-static void
 exporter_row(const void *arg, long i, char cells[][CELL])
 {
 	static const char *hdr[] = { "EXPORTER", "PROTO", "DOMAIN", "PACKETS",

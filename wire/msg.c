@@ -168,6 +168,16 @@ wire_get_str(const msgpack_object *map, const char *key, const char **s,
 }
 
 int
+wire_str_is(const msgpack_object *map, const char *key, const char *want)
+{
+	const char *v;
+	size_t len;
+
+	return wire_get_str(map, key, &v, &len) == 0 &&
+	    len == strlen(want) && memcmp(v, want, len) == 0;
+}
+
+int
 wire_get_strbuf(const msgpack_object *map, const char *key, char *buf,
     size_t buflen)
 {

@@ -144,6 +144,9 @@ int wire_get_bin(const msgpack_object *map, const char *key,
     const uint8_t **p, size_t *len);
 /* Any object (map, array, ...) by key; NULL when absent. */
 const msgpack_object *wire_get(const msgpack_object *map, const char *key);
+/* 1 if the string field key is present and equal to want, else 0. */
+int wire_str_is(const msgpack_object *map, const char *key,
+    const char *want);
 /* Copy a string field into buf (NUL-terminated); FF_ELIMIT if too long. */
 int wire_get_strbuf(const msgpack_object *map, const char *key, char *buf,
     size_t buflen);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/util.h"
 #include "common/version.h"
 #include "wire/wire.h"
@@ -229,25 +230,6 @@ call(ctlc_t *cc, wire_builder_t *b, uint32_t id, wire_msg_t *m)
 
 /* ---- JSON ---- */
 
-static void
-json_str(FILE *fp, const char *s, size_t n)
-{
-	fputc('"', fp);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '"' || ch == '\\')
-			fprintf(fp, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", fp);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(fp, "\\u%04x", ch);
-		else
-			fputc(ch, fp);
-	}
-	fputc('"', fp);
-}
-
 void
 cli_json_obj(FILE *fp, const msgpack_object *o)
 {
@@ -334,28 +316,6 @@ strf(const msgpack_object *m, const char *k, char *buf, size_t len)
 	if (wire_get_strbuf(m, k, buf, len) != 0)
 		buf[0] = '\0';
 	return buf;
-}
-
-static void
-age(uint64_t now, uint64_t then, char *buf, size_t len)
-{
-	uint64_t s;
-
-	if (then == 0) {
-		snprintf(buf, len, "never");
-		return;
-	}
-	s = now > then ? (now - then) / 1000 : 0;
-	if (s == 0)
-		snprintf(buf, len, "now");
-	else if (s < 120)
-		snprintf(buf, len, "%" PRIu64 "s ago", s);
-	else if (s < 7200)
-		snprintf(buf, len, "%" PRIu64 "m ago", s / 60);
-	else if (s < 172800)
-		snprintf(buf, len, "%" PRIu64 "h ago", s / 3600);
-	else
-		snprintf(buf, len, "%" PRIu64 "d ago", s / 86400);
 }
 
 static void
@@ -704,7 +664,7 @@ cmd_list(int argc, char **argv)
 			short_fp(strf(n, "fingerprint", fp, sizeof(fp)),
 			    row[3], CELL);
 			labels_text(n, row[4], CELL);
-			age(now, u64f(n, "added_ms"), row[5], CELL);
+			age_fmt(now, u64f(n, "added_ms"), row[5], CELL);
 		}
 		table_print(&t);
 	}
@@ -725,7 +685,7 @@ chan_line(const char *label, const msgpack_object *node, const char *k,
 		return;
 	strf(ch, "state", st, sizeof(st));
 	since = u64f(ch, "since_ms");
-	age(now, since, ago, sizeof(ago));
+	age_fmt(now, since, ago, sizeof(ago));
 	printf("%-12s%s", label, st);
 	if (since != 0)
 		printf(" since %s (%s)", time_fmt_ms(since, when,
@@ -769,7 +729,7 @@ show_node(const msgpack_object *n, uint64_t now)
 	chan_line("query", n, "query", now);
 	printf("%-12s%s\n", "version", strf(n, "version", b, sizeof(b))[0] ?
 	    b : "?");
-	age(now, u64f(n, "last_seen_ms"), b, sizeof(b));
+	age_fmt(now, u64f(n, "last_seen_ms"), b, sizeof(b));
 	printf("%-12s%s\n", "last seen", b);
 	if (wire_get_i64(n, "clock_offset_ms", &off) == 0) {
 		int warn = 0;
@@ -792,7 +752,7 @@ show_node(const msgpack_object *n, uint64_t now)
 				    (int)pr->via.array.ptr[i].via.str.size,
 				    pr->via.array.ptr[i].via.str.ptr);
 	if (k != NULL && u64f(n, "counters_ms") != 0) {
-		age(now, u64f(n, "counters_ms"), b2, sizeof(b2));
+		age_fmt(now, u64f(n, "counters_ms"), b2, sizeof(b2));
 		duration(u64f(k, "uptime_ms"), b, sizeof(b));
 		printf("%-12snode up %s; reported %s\n", "counters", b, b2);
 		printf("%-12sdatagrams %" PRIu64 ", flows %" PRIu64 ", bytes %"
@@ -918,7 +878,7 @@ cmd_status(int argc, char **argv)
 				strf(n, "version", row[3], CELL);
 				if (row[3][0] == '\0')
 					snprintf(row[3], CELL, "?");
-				age(now, u64f(n, "last_seen_ms"), row[4], CELL);
+				age_fmt(now, u64f(n, "last_seen_ms"), row[4], CELL);
 				if (wire_get_i64(n, "clock_offset_ms", &off) ==
 				    0) {
 					(void)wire_get_bool(n, "clock_warning",

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/util.h"
 #include "agg.h"
 
@@ -72,23 +73,6 @@ key_fmt(const qident_t *id, const uint8_t k[16], int names, char *buf,
 	else
 		snprintf(buf, len, "%" PRIu64, lo);
 	return buf;
-}
-
-static void
-json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(fp, "\\u%04x", c);
-		else
-			fputc(c, fp);
-	}
-	fputc('"', fp);
 }
 
 /* CSV field: quoted when it holds a comma, quote or line break. */
@@ -368,7 +352,7 @@ json_key(FILE *fp, const qident_t *id, const uint8_t k[16])
 
 	key_fmt(id, k, 0, kb, sizeof(kb));
 	if (key_is_addr(id->key))
-		json_str(fp, kb);
+		json_strz(fp, kb);
 	else
 		fputs(kb, fp);
 }
@@ -401,14 +385,14 @@ print_json(const store_result_t *r, FILE *fp)
 	if (id->t0 == 0)
 		fputs("null", fp);
 	else
-		json_str(fp, time_fmt_ms(id->t0, a, sizeof(a)));
+		json_strz(fp, time_fmt_ms(id->t0, a, sizeof(a)));
 	fprintf(fp, ",\"to\":");
 	if (id->t1 == UINT64_MAX)
 		fputs("null", fp);
 	else
-		json_str(fp, time_fmt_ms(id->t1, a, sizeof(a)));
+		json_strz(fp, time_fmt_ms(id->t1, a, sizeof(a)));
 	fprintf(fp, ",\"filter\":");
-	json_str(fp, id->filter);
+	json_strz(fp, id->filter);
 	fprintf(fp, ",\"qid\":\"%016" PRIx64 "\"},", id->qid);
 	fprintf(fp, "\"totals\":{\"flows\":%" PRIu64 ",\"packets\":%" PRIu64
 	    ",\"bytes\":%" PRIu64 "}", r->tot.flows, r->tot.packets,
@@ -434,7 +418,7 @@ print_json(const store_result_t *r, FILE *fp)
 			} else {
 				fprintf(fp, "\"t_ms\":%" PRIu64 ",\"start\":",
 				    rows[i].t_ms);
-				json_str(fp, time_fmt_ms(rows[i].t_ms, a,
+				json_strz(fp, time_fmt_ms(rows[i].t_ms, a,
 				    sizeof(a)));
 			}
 			fprintf(fp, ",\"flows\":%" PRIu64 ",\"packets\":%"

@@ -1,6 +1,6 @@
 #!/bin/bash
 #
-# Control plane benchmark (issue 4): how long a controller takes to bring
+# Control plane benchmark: how long a controller takes to bring
 # N node connections up (both channels, full TLS handshake each), and the
 # controller's memory with them up. Prints figures; does not pass or fail
 # on time. Exit status non-zero only when the benchmark could not run.

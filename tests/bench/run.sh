@@ -256,7 +256,7 @@ skip query || "$HERE/bench_query.sh" || STATUS=1
 # Ingest into the store while a query runs: tests/bench/bench_ingest_query.sh.
 skip ingestq || timeout 1800 "$HERE/bench_ingest_query.sh" || STATUS=1
 
-skip control || timeout 900 "$HERE/bench_control.sh" || STATUS=1	# control plane: 100 nodes' TLS sessions (issue 4)
+skip control || timeout 900 "$HERE/bench_control.sh" || STATUS=1	# control plane: 100 nodes' TLS sessions
 
 # Distributed queries: 4 nodes beside nfdump, bytes on the wire, fan-out
 # overhead with 1, 10 and 100 nodes: tests/bench/bench_dquery.sh.

@@ -48,7 +48,7 @@ in_range(uint64_t v, uint64_t lo, uint64_t hi)
 }
 
 static void
-check_config(const struct ctl_config *c)
+check_config(const struct controller_config *c)
 {
 	if (c->state_dir == NULL || c->state_dir[0] != '/' ||
 	    strlen(c->state_dir) > CTLCONF_MAX_PATH)
@@ -76,9 +76,9 @@ check_config(const struct ctl_config *c)
 }
 
 static void
-check_roundtrip(const struct ctl_config *a)
+check_roundtrip(const struct controller_config *a)
 {
-	struct ctl_config *b = NULL;
+	struct controller_config *b = NULL;
 	char *out = NULL, err[512];
 	size_t len = 0;
 	FILE *fp;
@@ -112,7 +112,7 @@ check_roundtrip(const struct ctl_config *a)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ctl_config *c = NULL;
+	struct controller_config *c = NULL;
 	char err[512] = "";
 	int rc;
 

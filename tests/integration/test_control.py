@@ -1,4 +1,4 @@
-"""The secure control plane (issue 4): flowfleet-controller, the nodes'
+"""The secure control plane: flowfleet-controller, the nodes'
 control (2210) and query (4210) channels over mutual TLS, enrollment by
 fingerprint and by join token, the inventory, and the flowfleet CLI.
 

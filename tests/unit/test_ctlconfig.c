@@ -18,10 +18,10 @@
 #include "controller/config.h"
 #include "wire/wire.h"
 
-static struct ctl_config *
+static struct controller_config *
 parse_ok(const char *text)
 {
-	struct ctl_config *c = NULL;
+	struct controller_config *c = NULL;
 	char err[512] = "";
 	int rc = ctlconf_parse("t.conf", text, strlen(text), &c, err,
 	    sizeof(err));
@@ -34,7 +34,7 @@ parse_ok(const char *text)
 static void
 parse_err(const char *text, const char *want)
 {
-	struct ctl_config *c = NULL;
+	struct controller_config *c = NULL;
 	char err[512] = "";
 
 	assert_int_equal(ctlconf_parse("t.conf", text, strlen(text), &c, err,
@@ -47,7 +47,7 @@ parse_err(const char *text, const char *want)
 static void
 test_defaults(void **state)
 {
-	struct ctl_config *c = parse_ok("");
+	struct controller_config *c = parse_ok("");
 	(void)state;
 
 	/* the documented defaults (config.h, deploy/...controller.conf) */
@@ -71,7 +71,7 @@ test_defaults(void **state)
 static void
 test_every_keyword(void **state)
 {
-	struct ctl_config *c = parse_ok(
+	struct controller_config *c = parse_ok(
 	    "# a comment\n"
 	    "state-dir \"/srv/ff ctl/\"   # trailing comment\n"
 	    "socket /run/ff/c.sock\r\n"
@@ -138,7 +138,7 @@ test_errors(void **state)
 	    "\n", "state-dir is longer than 107 bytes");
 	{
 		char nul[] = "name a\0b\n";
-		struct ctl_config *c = NULL;
+		struct controller_config *c = NULL;
 		char err[256];
 
 		assert_int_equal(ctlconf_parse("t.conf", nul, sizeof(nul) - 1,
@@ -149,7 +149,7 @@ test_errors(void **state)
 static void
 test_print_roundtrip(void **state)
 {
-	struct ctl_config *a = parse_ok("name x\nping-interval 1500ms\n"
+	struct controller_config *a = parse_ok("name x\nping-interval 1500ms\n"
 	    "token-ttl 36h\nstate-dir \"/a b\"\nlog-level warn\n"), *b;
 	char *out = NULL;
 	size_t len = 0;
