@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "wire/wire.h"
 #include "config.h"
 
 #define MAX_WORDS	8
@@ -205,11 +206,11 @@ static const struct keyword keywords[] = {
 	    CTLCONF_RECONNECT_MAX),
 	DUR("connect-timeout", connect_timeout_ms, CTLCONF_CONNECT_MIN,
 	    CTLCONF_CONNECT_MAX),
-	DUR("token-ttl", token_ttl_ms, CTLCONF_TTL_MIN, CTLCONF_TTL_MAX),
+	DUR("token-ttl", token_ttl_ms, WIRE_TOKEN_TTL_MIN, WIRE_TOKEN_TTL_MAX),
 	DUR("flush-interval", flush_interval_ms, CTLCONF_FLUSH_MIN,
 	    CTLCONF_FLUSH_MAX),
-	DUR("query-timeout", query_timeout_ms, CTLCONF_QTIMEOUT_MIN,
-	    CTLCONF_QTIMEOUT_MAX),
+	DUR("query-timeout", query_timeout_ms, WIRE_QUERY_TIMEOUT_MIN,
+	    WIRE_QUERY_TIMEOUT_MAX),
 	{ "log-level", kw_log_level, 0, 0, 0, "warn|info|debug" },
 };
 _Static_assert(FF_NELEM(keywords) <= FF_NELEM(((struct parse *)0)->seen),
@@ -385,7 +386,7 @@ ctlconf_parse(const char *fname, const char *buf, size_t len,
 	    (c->state_dir = strdup(CTLCONF_DEFAULT_STATE)) == NULL)
 		rc = FF_ENOMEM;
 	if (rc == 0 && c->socket == NULL &&
-	    (c->socket = strdup(CTLCONF_DEFAULT_SOCKET)) == NULL)
+	    (c->socket = strdup(WIRE_CTL_SOCKET_DEFAULT)) == NULL)
 		rc = FF_ENOMEM;
 	if (rc != 0) {
 		if (rc == FF_ENOMEM)

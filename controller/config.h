@@ -13,7 +13,6 @@
 
 #define CTLCONF_DEFAULT_PATH	"/etc/flowfleet/controller.conf"
 #define CTLCONF_DEFAULT_STATE	"/var/lib/flowfleet-controller"
-#define CTLCONF_DEFAULT_SOCKET	"/run/flowfleet/controller.sock"
 #define CTLCONF_MAX_SIZE	(256 * 1024)	/* bytes of config text */
 #define CTLCONF_MAX_LINE	1024
 #define CTLCONF_MAX_NAME	63
@@ -49,12 +48,8 @@ struct controller_config {
 #define CTLCONF_RECONNECT_MAX	3600000
 #define CTLCONF_CONNECT_MIN	1000
 #define CTLCONF_CONNECT_MAX	300000
-#define CTLCONF_TTL_MIN		1000
-#define CTLCONF_TTL_MAX		(30ull * 86400000)
 #define CTLCONF_FLUSH_MIN	1000
 #define CTLCONF_FLUSH_MAX	3600000
-#define CTLCONF_QTIMEOUT_MIN	100
-#define CTLCONF_QTIMEOUT_MAX	3600000
 
 /*
  * Parse len bytes of buf (text of the file fname, used in messages) into

@@ -22,7 +22,7 @@
 struct pending {
 	ctlclient_t *cl;
 	uint32_t id;
-	char name[INV_MAX_NAME + 1];
+	char name[WIRE_NAME_MAX + 1];
 	char token[WIRE_TOKEN_LEN];	/* add: the token to print */
 };
 
@@ -206,7 +206,7 @@ on_get(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 {
 	wire_builder_t b;
 	msgpack_packer *pk;
-	char name[INV_MAX_NAME + 2];
+	char name[WIRE_NAME_MAX + 2];
 	const fnode_t *one = NULL;
 	uint32_t cnt = 0;
 	int rc;
@@ -302,7 +302,7 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	fnode_t *n;
 	struct pending *pd;
 	const msgpack_object *labels;
-	char host[INV_MAX_ADDR + 1], fpt[200];
+	char host[WIRE_ADDR_MAX + 1], fpt[200];
 	uint16_t cp, qp;
 	uint64_t ttl = c->cfg->token_ttl_ms;
 	int rc;
@@ -314,14 +314,14 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 		return;
 	}
 	if (wire_get_strbuf(&m->body, "name", n->rec.name,
-	    sizeof(n->rec.name)) != 0 || !inv_name_ok(n->rec.name)) {
+	    sizeof(n->rec.name)) != 0 || !wire_name_ok(n->rec.name)) {
 		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad node name (1 to "
 		    "%d letters, digits, '.', '_' or '-', not starting with "
-		    "'.' or '-')", INV_MAX_NAME);
+		    "'.' or '-')", WIRE_NAME_MAX);
 		goto fail;
 	}
 	if (wire_get_strbuf(&m->body, "address", n->rec.address,
-	    sizeof(n->rec.address)) != 0 || inv_addr_parse(n->rec.address,
+	    sizeof(n->rec.address)) != 0 || wire_node_addr_parse(n->rec.address,
 	    host, sizeof(host), &cp, &qp) != 0) {
 		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad address: write "
 		    "HOST[:CONTROL_PORT[:QUERY_PORT]], IPv6 in brackets");
@@ -329,9 +329,9 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	}
 	if ((labels = wire_get(&m->body, "labels")) != NULL) {
 		if (labels->type != MSGPACK_OBJECT_ARRAY ||
-		    labels->via.array.size > INV_MAX_LABELS) {
+		    labels->via.array.size > WIRE_LABELS_MAX) {
 			ctlsock_send_error(cl, m->id, FF_EINVAL, "at most %d "
-			    "labels", INV_MAX_LABELS);
+			    "labels", WIRE_LABELS_MAX);
 			goto fail;
 		}
 		for (uint32_t i = 0; i < labels->via.array.size; i++) {
@@ -340,7 +340,7 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 			int dup = 0;
 
 			if (l->type != MSGPACK_OBJECT_STR ||
-			    l->via.str.size > INV_MAX_LABEL ||
+			    l->via.str.size > WIRE_LABEL_MAX ||
 			    memchr(l->via.str.ptr, '\0', l->via.str.size) !=
 			    NULL) {
 				ctlsock_send_error(cl, m->id, FF_EINVAL,
@@ -349,10 +349,10 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 			}
 			memcpy(dst, l->via.str.ptr, l->via.str.size);
 			dst[l->via.str.size] = '\0';
-			if (!inv_label_ok(dst)) {
+			if (!wire_label_ok(dst)) {
 				ctlsock_send_error(cl, m->id, FF_EINVAL, "bad "
 				    "label '%s' (1 to %d of letters, digits "
-				    "and . _ : = / -)", dst, INV_MAX_LABEL);
+				    "and . _ : = / -)", dst, WIRE_LABEL_MAX);
 				goto fail;
 			}
 			for (size_t j = 0; j < n->rec.nlabels; j++)
@@ -372,8 +372,8 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 		goto fail;
 	}
 	rc = wire_get_u64(&m->body, "ttl_ms", &ttl);
-	if ((rc != 0 && rc != FF_ENOENT) || ttl < CTLCONF_TTL_MIN ||
-	    ttl > CTLCONF_TTL_MAX) {
+	if ((rc != 0 && rc != FF_ENOENT) || ttl < WIRE_TOKEN_TTL_MIN ||
+	    ttl > WIRE_TOKEN_TTL_MAX) {
 		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad token lifetime "
 		    "(1s to 30d)");
 		goto fail;
@@ -453,7 +453,7 @@ remove_done(controller_t *c, void *arg, int rc, const char *err)
 static void
 on_remove(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 {
-	char name[INV_MAX_NAME + 2];
+	char name[WIRE_NAME_MAX + 2];
 	struct pending *pd;
 	fnode_t *n;
 

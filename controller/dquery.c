@@ -62,7 +62,7 @@ struct dquery;
 struct dqn {
 	struct dquery *dq;
 	fnode_t *n;		/* NULL once its channel is gone */
-	char name[INV_MAX_NAME + 1];
+	char name[WIRE_NAME_MAX + 1];
 	enum dqn_st st;
 	char reason[256];
 	uint32_t ref;		/* request id of the QUERY */
@@ -1000,10 +1000,10 @@ select_nodes(controller_t *c, const msgpack_object *body, fnode_t ***out,
 	}
 	for (uint32_t i = 0; names != NULL && i < names->via.array.size; i++) {
 		const msgpack_object *o = &names->via.array.ptr[i];
-		char name[INV_MAX_NAME + 1];
+		char name[WIRE_NAME_MAX + 1];
 
 		if (o->type != MSGPACK_OBJECT_STR ||
-		    o->via.str.size > INV_MAX_NAME) {
+		    o->via.str.size > WIRE_NAME_MAX) {
 			snprintf(err, errlen, "bad node name");
 			free(sel);
 			return -1;
@@ -1067,9 +1067,9 @@ dquery_parse_request(const msgpack_object *b, uint64_t default_timeout,
 	}
 	if (wire_get_u64(b, "timeout_ms", timeout) != 0 || *timeout == 0)
 		*timeout = default_timeout;
-	if (*timeout > CTLCONF_QTIMEOUT_MAX) {
+	if (*timeout > WIRE_QUERY_TIMEOUT_MAX) {
 		snprintf(err, errlen, "timeout over %u ms",
-		    CTLCONF_QTIMEOUT_MAX);
+		    WIRE_QUERY_TIMEOUT_MAX);
 		return FF_EINVAL;
 	}
 	return 0;

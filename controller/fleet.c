@@ -20,7 +20,7 @@ struct wjob {
 	uv_work_t req;
 	controller_t *c;
 	enum wkind kind;
-	char name[INV_MAX_NAME + 1];
+	char name[WIRE_NAME_MAX + 1];
 	inv_op_t *ops;
 	size_t nops;
 	fleet_done_fn done;

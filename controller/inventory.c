@@ -26,101 +26,6 @@ struct inventory {
 	MDB_dbi tokens;
 };
 
-/* ---- names, labels, addresses ---- */
-
-int
-inv_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n > 0 && n <= INV_MAX_NAME && s[0] != '.' && s[0] != '-' &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._-") == n;
-}
-
-int
-inv_label_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n > 0 && n <= INV_MAX_LABEL &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._:=/-") == n;
-}
-
-static int
-port_parse(const char *s, size_t len, uint16_t *port)
-{
-	unsigned long v = 0;
-
-	if (len == 0 || len > 5)
-		return FF_EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return FF_EINVAL;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return FF_EINVAL;
-	*port = (uint16_t)v;
-	return 0;
-}
-
-int
-inv_addr_parse(const char *text, char *host, size_t hostlen,
-    uint16_t *cport, uint16_t *qport)
-{
-	const char *rest, *colon;
-	size_t hl;
-
-	*cport = WIRE_PORT_CONTROL;
-	*qport = WIRE_PORT_QUERY;
-	if (strlen(text) > INV_MAX_ADDR || text[0] == '\0')
-		return FF_EINVAL;
-	if (text[0] == '[') {
-		const char *end = strchr(text, ']');
-		struct in6_addr a6;
-
-		if (end == NULL)
-			return FF_EINVAL;
-		hl = (size_t)(end - text - 1);
-		if (hl == 0 || hl >= hostlen)
-			return FF_EINVAL;
-		memcpy(host, text + 1, hl);
-		host[hl] = '\0';
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return FF_EINVAL;
-		rest = end + 1;
-		if (*rest != '\0' && *rest != ':')
-			return FF_EINVAL;
-	} else {
-		rest = strchr(text, ':');
-		hl = rest ? (size_t)(rest - text) : strlen(text);
-		if (hl == 0 || hl >= hostlen)
-			return FF_EINVAL;
-		memcpy(host, text, hl);
-		host[hl] = '\0';
-		/* a host name or an IPv4 address: no odd characters */
-		if (strspn(host, "abcdefghijklmnopqrstuvwxyz"
-		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != hl ||
-		    host[0] == '-' || host[0] == '.')
-			return FF_EINVAL;
-		if (rest == NULL)
-			rest = "";
-	}
-	if (*rest == '\0')
-		return 0;
-	rest++;		/* past ':' */
-	colon = strchr(rest, ':');
-	if (port_parse(rest, colon ? (size_t)(colon - rest) : strlen(rest),
-	    cport) != 0)
-		return FF_EINVAL;
-	if (colon == NULL)
-		return 0;
-	if (port_parse(colon + 1, strlen(colon + 1), qport) != 0)
-		return FF_EINVAL;
-	return 0;
-}
 
 /* ---- record encoding ---- */
 
@@ -338,7 +243,7 @@ inv_node_decode(const void *buf, size_t len, inv_node_t *n)
 		return rc == FF_ENOMEM ? rc : FF_EPROTO;
 	rc = FF_EPROTO;
 	if (wire_get_strbuf(&obj, "name", n->name, sizeof(n->name)) != 0 ||
-	    !inv_name_ok(n->name) ||
+	    !wire_name_ok(n->name) ||
 	    wire_get_strbuf(&obj, "address", n->address,
 	    sizeof(n->address)) != 0 ||
 	    opt_str(&obj, "fingerprint", n->fp, sizeof(n->fp)) != 0 ||
@@ -352,10 +257,10 @@ inv_node_decode(const void *buf, size_t len, inv_node_t *n)
 	    decode_counters(wire_get(&obj, "counters"), &n->counters) != 0)
 		goto out;
 	{
-		char h[INV_MAX_NAME + 1];
+		char h[WIRE_NAME_MAX + 1];
 		uint16_t cp, qp;
 
-		if (inv_addr_parse(n->address, h, sizeof(h), &cp, &qp) != 0)
+		if (wire_node_addr_parse(n->address, h, sizeof(h), &cp, &qp) != 0)
 			goto out;
 	}
 	switch (wire_get_i64(&obj, "clock_offset_ms", &off)) {
@@ -370,19 +275,19 @@ inv_node_decode(const void *buf, size_t len, inv_node_t *n)
 	}
 	if ((labels = wire_get(&obj, "labels")) != NULL) {
 		if (labels->type != MSGPACK_OBJECT_ARRAY ||
-		    labels->via.array.size > INV_MAX_LABELS)
+		    labels->via.array.size > WIRE_LABELS_MAX)
 			goto out;
 		for (uint32_t i = 0; i < labels->via.array.size; i++) {
 			const msgpack_object *l = &labels->via.array.ptr[i];
 
 			if (l->type != MSGPACK_OBJECT_STR ||
-			    l->via.str.size > INV_MAX_LABEL ||
+			    l->via.str.size > WIRE_LABEL_MAX ||
 			    memchr(l->via.str.ptr, '\0', l->via.str.size) !=
 			    NULL)
 				goto out;
 			memcpy(n->labels[i], l->via.str.ptr, l->via.str.size);
 			n->labels[i][l->via.str.size] = '\0';
-			if (!inv_label_ok(n->labels[i]))
+			if (!wire_label_ok(n->labels[i]))
 				goto out;
 		}
 		n->nlabels = labels->via.array.size;
@@ -409,7 +314,7 @@ inv_token_decode(const void *buf, size_t len, inv_token_t *t)
 		return rc == FF_ENOMEM ? rc : FF_EPROTO;
 	rc = FF_EPROTO;
 	if (wire_get_strbuf(&obj, "name", t->name, sizeof(t->name)) != 0 ||
-	    !inv_name_ok(t->name) ||
+	    !wire_name_ok(t->name) ||
 	    wire_get_bin(&obj, "hash", &h, &hl) != 0 ||
 	    hl != sizeof(t->hash) ||
 	    opt_u64(&obj, "created_ms", &t->created_ms) != 0 ||

@@ -19,10 +19,6 @@
 
 #define INV_DIR			"inventory"
 #define INV_MAP_SIZE		(256u << 20)
-#define INV_MAX_NAME		63	/* node name bytes */
-#define INV_MAX_ADDR		255	/* address text bytes */
-#define INV_MAX_LABELS		32
-#define INV_MAX_LABEL		63
 #define INV_MAX_VERSION		31
 #define INV_RECORD_MAX		(64u << 10)	/* bytes of one record */
 
@@ -47,10 +43,10 @@ typedef struct inv_counters {
 } inv_counters_t;
 
 typedef struct inv_node {
-	char name[INV_MAX_NAME + 1];
-	char address[INV_MAX_ADDR + 1];	/* host[:cport[:qport]] */
+	char name[WIRE_NAME_MAX + 1];
+	char address[WIRE_ADDR_MAX + 1];	/* host[:cport[:qport]] */
 	char fp[WIRE_FP_LEN];		/* pinned key; "" until the join */
-	char labels[INV_MAX_LABELS][INV_MAX_LABEL + 1];
+	char labels[WIRE_LABELS_MAX][WIRE_LABEL_MAX + 1];
 	size_t nlabels;
 	uint64_t added_ms;
 	uint64_t enrolled_ms;		/* when the key was pinned */
@@ -66,7 +62,7 @@ typedef struct inv_node {
 
 /* A join token, kept under its node's name. */
 typedef struct inv_token {
-	char name[INV_MAX_NAME + 1];
+	char name[WIRE_NAME_MAX + 1];
 	uint8_t hash[WIRE_TOKEN_HASH_LEN];
 	uint64_t created_ms;
 	uint64_t expires_ms;
@@ -101,7 +97,7 @@ typedef struct inv_op {
 	    kind;
 	inv_node_t node;	/* INV_PUT_NODE */
 	inv_token_t token;	/* INV_PUT_TOKEN */
-	char name[INV_MAX_NAME + 1];	/* INV_DEL_* */
+	char name[WIRE_NAME_MAX + 1];	/* INV_DEL_* */
 } inv_op_t;
 
 /*
@@ -126,20 +122,5 @@ int inv_token_encode(const inv_token_t *t, char **buf, size_t *len);
  */
 int inv_node_decode(const void *buf, size_t len, inv_node_t *n);
 int inv_token_decode(const void *buf, size_t len, inv_token_t *t);
-
-/* Is s a valid node name (1..63 of [A-Za-z0-9._-], not starting with '.'
-   or '-')? 1 or 0. */
-int inv_name_ok(const char *s);
-
-/* Is s a valid label (1..63 of [A-Za-z0-9._:=/-])? 1 or 0. */
-int inv_label_ok(const char *s);
-
-/*
- * Split a node address "host[:control_port[:query_port]]" (IPv6 hosts in
- * brackets) into host (hostlen bytes), *cport and *qport (defaults 2210
- * and 4210). The host is not resolved. Returns 0 or FF_EINVAL.
- */
-int inv_addr_parse(const char *text, char *host, size_t hostlen,
-    uint16_t *cport, uint16_t *qport);
 
 #endif

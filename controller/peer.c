@@ -279,7 +279,7 @@ struct gai_req {
 	uv_getaddrinfo_t req;
 	struct chan *ch;
 	uint16_t port;
-	char host[INV_MAX_ADDR + 1];
+	char host[WIRE_ADDR_MAX + 1];
 };
 
 static void
@@ -324,7 +324,7 @@ static void
 ch_dial(struct chan *ch)
 {
 	struct peer *p = ch->p;
-	char host[INV_MAX_ADDR + 1];
+	char host[WIRE_ADDR_MAX + 1];
 	uint16_t cport, qport, port;
 	struct sockaddr_storage ss;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
@@ -333,7 +333,7 @@ ch_dial(struct chan *ch)
 	struct gai_req *g;
 	int rc;
 
-	if (inv_addr_parse(p->n->rec.address, host, sizeof(host), &cport,
+	if (wire_node_addr_parse(p->n->rec.address, host, sizeof(host), &cport,
 	    &qport) != 0) {
 		ch->failures++;
 		ch_err(ch, "bad address '%s'", p->n->rec.address);

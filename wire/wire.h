@@ -67,6 +67,21 @@ enum wire_type {
 
 #define WIRE_MAX_FRAME_LOCAL	(16u << 20)	/* control socket */
 
+/* The controller's control socket, where the CLI finds it by default. */
+#define WIRE_CTL_SOCKET_DEFAULT	"/run/flowfleet/controller.sock"
+/* Lifetime of a join token (CTL_NODES_ADD "ttl_ms"), ms. */
+#define WIRE_TOKEN_TTL_MIN	1000
+#define WIRE_TOKEN_TTL_MAX	(30ull * 86400000)
+/* Deadline of a distributed query (CTL_QUERY "timeout_ms"), ms. */
+#define WIRE_QUERY_TIMEOUT_MIN	100
+#define WIRE_QUERY_TIMEOUT_MAX	3600000
+
+/* Node names, labels and node address texts. */
+#define WIRE_NAME_MAX		63	/* node name bytes */
+#define WIRE_ADDR_MAX		255	/* node address text bytes */
+#define WIRE_LABELS_MAX		32	/* labels of one node */
+#define WIRE_LABEL_MAX		63	/* bytes of one label */
+
 /* Name of a message type ("HELLO") or "unknown". */
 const char *wire_type_name(unsigned type);
 
@@ -338,6 +353,21 @@ void *wire_conn_udata(const wire_conn_t *c);
 void wire_conn_set_udata(wire_conn_t *c, void *udata);
 /* 1 once on_ready has run and until closing starts. */
 int wire_conn_is_ready(const wire_conn_t *c);
+
+/* Is s a valid node name (1..63 of [A-Za-z0-9._-], not starting with '.'
+   or '-')? 1 or 0. */
+int wire_name_ok(const char *s);
+
+/* Is s a valid label (1..63 of [A-Za-z0-9._:=/-])? 1 or 0. */
+int wire_label_ok(const char *s);
+
+/*
+ * Split a node address "host[:control_port[:query_port]]" (IPv6 hosts in
+ * brackets) into host (hostlen bytes), *cport and *qport (defaults 2210
+ * and 4210). The host is not resolved. Returns 0 or FF_EINVAL.
+ */
+int wire_node_addr_parse(const char *text, char *host, size_t hostlen,
+    uint16_t *cport, uint16_t *qport);
 
 /*
  * Resolve "host[:port]" or "[v6]:port" (numeric addresses only; names via

@@ -21,10 +21,8 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "wire/wire.h"
-#include "controller/config.h"
 #include "cli.h"
 #include "client.h"
-#include "controller/inventory.h"
 
 #define REQ_TIMEOUT_MS	15000
 #define CELL		160
@@ -57,7 +55,7 @@ usage_main(FILE *fp)
 "\n"
 "Options (before or after the command):\n"
 "  -s SOCKET   the controller's socket (default: $FLOWFLEET_SOCKET, else\n"
-"              " CTLCONF_DEFAULT_SOCKET ")\n"
+"              " WIRE_CTL_SOCKET_DEFAULT ")\n"
 "  --json      print the controller's answer as JSON\n"
 "  -h, --help  help\n"
 "\n"
@@ -437,7 +435,7 @@ nodes_of(const wire_msg_t *m)
 /* ---- commands ---- */
 
 struct opts {
-	const char *labels[INV_MAX_LABELS + 1];
+	const char *labels[WIRE_LABELS_MAX + 1];
 	size_t nlabels;
 	const char *fp;
 	const char *ttl;
@@ -485,9 +483,9 @@ parse_opts(int argc, char **argv, int add, int max, struct opts *o,
 				    "'nodes add'", ch == 'l' ? "label" :
 				    ch == 'f' ? "fingerprint" : "ttl");
 			if (ch == 'l') {
-				if (o->nlabels == INV_MAX_LABELS)
+				if (o->nlabels == WIRE_LABELS_MAX)
 					return errx_usage(u, "at most %d "
-					    "labels", INV_MAX_LABELS);
+					    "labels", WIRE_LABELS_MAX);
 				o->labels[o->nlabels++] = optarg;
 			} else if (ch == 'f')
 				o->fp = optarg;
@@ -523,7 +521,7 @@ cmd_add(int argc, char **argv)
 
 	if ((rc = parse_opts(argc, argv, 1, 2, &o, usage_add)) >= 0)
 		return rc;
-	if (!inv_name_ok(o.args[0]))
+	if (!wire_name_ok(o.args[0]))
 		return errx_usage(usage_add, "bad node name '%s'", o.args[0]);
 	if (o.fp != NULL && wire_fp_parse(o.fp, fp) != 0)
 		return errx_usage(usage_add, "bad fingerprint '%s'", o.fp);
@@ -531,11 +529,11 @@ cmd_add(int argc, char **argv)
 		return errx_usage(usage_add, "--ttl is for join tokens: not "
 		    "with --fingerprint");
 	if (o.ttl != NULL && (parse_duration_ms(o.ttl, &ttl) != 0 ||
-	    ttl < CTLCONF_TTL_MIN || ttl > CTLCONF_TTL_MAX))
+	    ttl < WIRE_TOKEN_TTL_MIN || ttl > WIRE_TOKEN_TTL_MAX))
 		return errx_usage(usage_add, "bad --ttl '%s' (1s to 30d)",
 		    o.ttl);
 	for (size_t i = 0; i < o.nlabels; i++)
-		if (!inv_label_ok(o.labels[i]))
+		if (!wire_label_ok(o.labels[i]))
 			return errx_usage(usage_add, "bad label '%s'",
 			    o.labels[i]);
 	wire_msg_begin(&b, WIRE_CTL_NODES_ADD, 1, 3 + (o.fp != NULL) +
@@ -703,13 +701,13 @@ show_node(const msgpack_object *n, uint64_t now)
 	const msgpack_object *k = wire_get(n, "counters");
 	const msgpack_object *tok = wire_get(n, "token");
 	const msgpack_object *pr = wire_get(n, "problems");
-	char b[512], b2[64], h[INV_MAX_ADDR + 1];
+	char b[512], b2[64], h[WIRE_ADDR_MAX + 1];
 	uint16_t cp = 0, qp = 0;
 	int64_t off;
 
 	printf("%-12s%s\n", "name", strf(n, "name", b, sizeof(b)));
 	strf(n, "address", b, sizeof(b));
-	if (inv_addr_parse(b, h, sizeof(h), &cp, &qp) == 0)
+	if (wire_node_addr_parse(b, h, sizeof(h), &cp, &qp) == 0)
 		printf("%-12s%s (control %s:%u, query %s:%u)\n", "address", b,
 		    h, cp, h, qp);
 	else
@@ -927,7 +925,7 @@ main(int argc, char **argv)
 
 	if ((cli_sock_path = getenv("FLOWFLEET_SOCKET")) == NULL ||
 	    cli_sock_path[0] == '\0')
-		cli_sock_path = CTLCONF_DEFAULT_SOCKET;
+		cli_sock_path = WIRE_CTL_SOCKET_DEFAULT;
 	/* options before the command */
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {

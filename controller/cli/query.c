@@ -18,7 +18,6 @@
 #include "store/store.h"
 #include "wire/wire.h"
 #include "cli.h"
-#include "controller/config.h"
 #include "client.h"
 
 #define PROG		"flowfleet query"
@@ -455,7 +454,7 @@ static int
 wait_answer(ctlc_t *cc, struct cliq *o, struct answer *a, wire_msg_t *m)
 {
 	uint64_t limit = mono_ms() + (o->timeout_ms ? o->timeout_ms :
-	    CTLCONF_QTIMEOUT_MAX) + SLACK_MS, cancel_at = 0;
+	    WIRE_QUERY_TIMEOUT_MAX) + SLACK_MS, cancel_at = 0;
 	char err[512];
 	int rc;
 

@@ -67,7 +67,7 @@ check_config(const struct controller_config *c)
 	    CTLCONF_RECONNECT_MAX);
 	in_range(c->connect_timeout_ms, CTLCONF_CONNECT_MIN,
 	    CTLCONF_CONNECT_MAX);
-	in_range(c->token_ttl_ms, CTLCONF_TTL_MIN, CTLCONF_TTL_MAX);
+	in_range(c->token_ttl_ms, WIRE_TOKEN_TTL_MIN, WIRE_TOKEN_TTL_MAX);
 	in_range(c->flush_interval_ms, CTLCONF_FLUSH_MIN, CTLCONF_FLUSH_MAX);
 	in_range((uint64_t)c->log_level, 0, 2);
 	if (c->name != NULL && (c->name[0] == '\0' ||

@@ -52,7 +52,7 @@ test_defaults(void **state)
 
 	/* the documented defaults (config.h, deploy/...controller.conf) */
 	assert_string_equal(c->state_dir, CTLCONF_DEFAULT_STATE);
-	assert_string_equal(c->socket, CTLCONF_DEFAULT_SOCKET);
+	assert_string_equal(c->socket, WIRE_CTL_SOCKET_DEFAULT);
 	assert_null(c->name);
 	assert_int_equal(c->ping_interval_ms, 2000);
 	assert_int_equal(c->ping_misses, 3);

@@ -141,45 +141,45 @@ test_names_labels_addresses(void **state)
 	uint16_t cp, qp;
 	(void)state;
 
-	assert_true(inv_name_ok("web-1.ams_2"));
-	assert_false(inv_name_ok(""));
-	assert_false(inv_name_ok("-x"));
-	assert_false(inv_name_ok(".x"));
-	assert_false(inv_name_ok("a b"));
-	assert_false(inv_name_ok("0123456789012345678901234567890123456789"
+	assert_true(wire_name_ok("web-1.ams_2"));
+	assert_false(wire_name_ok(""));
+	assert_false(wire_name_ok("-x"));
+	assert_false(wire_name_ok(".x"));
+	assert_false(wire_name_ok("a b"));
+	assert_false(wire_name_ok("0123456789012345678901234567890123456789"
 	    "012345678901234567890123"));	/* 64 bytes */
-	assert_true(inv_label_ok("site=ams/rack:4"));
-	assert_false(inv_label_ok("a,b"));
-	assert_false(inv_label_ok(""));
+	assert_true(wire_label_ok("site=ams/rack:4"));
+	assert_false(wire_label_ok("a,b"));
+	assert_false(wire_label_ok(""));
 
-	assert_int_equal(inv_addr_parse("10.1.2.3", host, sizeof(host), &cp,
+	assert_int_equal(wire_node_addr_parse("10.1.2.3", host, sizeof(host), &cp,
 	    &qp), 0);
 	assert_string_equal(host, "10.1.2.3");
 	assert_int_equal(cp, 2210);	/* the defaults: PROTOCOL.md */
 	assert_int_equal(qp, 4210);
-	assert_int_equal(inv_addr_parse("site.example:9000", host,
+	assert_int_equal(wire_node_addr_parse("site.example:9000", host,
 	    sizeof(host), &cp, &qp), 0);
 	assert_string_equal(host, "site.example");
 	assert_int_equal(cp, 9000);
 	assert_int_equal(qp, 4210);
-	assert_int_equal(inv_addr_parse("[2001:db8::1]:1:2", host,
+	assert_int_equal(wire_node_addr_parse("[2001:db8::1]:1:2", host,
 	    sizeof(host), &cp, &qp), 0);
 	assert_string_equal(host, "2001:db8::1");
 	assert_int_equal(cp, 1);
 	assert_int_equal(qp, 2);
-	assert_int_equal(inv_addr_parse("2001:db8::1", host, sizeof(host),
+	assert_int_equal(wire_node_addr_parse("2001:db8::1", host, sizeof(host),
 	    &cp, &qp), FF_EINVAL);	/* IPv6 needs brackets */
-	assert_int_equal(inv_addr_parse("h:0", host, sizeof(host), &cp, &qp),
+	assert_int_equal(wire_node_addr_parse("h:0", host, sizeof(host), &cp, &qp),
 	    FF_EINVAL);
-	assert_int_equal(inv_addr_parse("h:65536", host, sizeof(host), &cp,
+	assert_int_equal(wire_node_addr_parse("h:65536", host, sizeof(host), &cp,
 	    &qp), FF_EINVAL);
-	assert_int_equal(inv_addr_parse("h:1:2:3", host, sizeof(host), &cp,
+	assert_int_equal(wire_node_addr_parse("h:1:2:3", host, sizeof(host), &cp,
 	    &qp), FF_EINVAL);
-	assert_int_equal(inv_addr_parse("h:", host, sizeof(host), &cp, &qp),
+	assert_int_equal(wire_node_addr_parse("h:", host, sizeof(host), &cp, &qp),
 	    FF_EINVAL);
-	assert_int_equal(inv_addr_parse("[::1", host, sizeof(host), &cp,
+	assert_int_equal(wire_node_addr_parse("[::1", host, sizeof(host), &cp,
 	    &qp), FF_EINVAL);
-	assert_int_equal(inv_addr_parse("a/b", host, sizeof(host), &cp, &qp),
+	assert_int_equal(wire_node_addr_parse("a/b", host, sizeof(host), &cp, &qp),
 	    FF_EINVAL);
 }
 
