@@ -50,6 +50,7 @@ endif
 # --- sources, one per line --------------------------------------------------
 
 COMMON_SRCS := \
+	common/cmd.c \
 	common/err.c \
 	common/json.c \
 	common/log.c \

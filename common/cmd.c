@@ -1,0 +1,180 @@
+/*
+ * Command tables and the help generated from them; see cmd.h.
+ */
+#include <string.h>
+
+#include "cmd.h"
+
+#define COLUMN	20	/* help starts here when "name args" fits */
+
+static void
+line(FILE *fp, const char *left, const char *help)
+{
+	int n = (int)strlen(left);
+
+	if (n + 2 <= COLUMN - 1)
+		fprintf(fp, "  %-*s%s\n", COLUMN - 2, left, help);
+	else
+		fprintf(fp, "  %s\n  %-*s%s\n", left, COLUMN - 2, "", help);
+}
+
+void
+cmd_usage(const cmd_prog_t *p, FILE *fp)
+{
+	char left[256];
+
+	fprintf(fp, "usage: %s %s\n", p->name, p->synopsis);
+	if (p->about != NULL)
+		fprintf(fp, "\n%s", p->about);
+	fprintf(fp, "\nCommands:\n");
+	for (const cmd_t *c = p->cmds; c->name != NULL; c++) {
+		snprintf(left, sizeof(left), "%s%s%s", c->name,
+		    c->args[0] != '\0' ? " " : "", c->args);
+		line(fp, left, c->help);
+	}
+	line(fp, "help [COMMAND]", "this text, or a command's options");
+	if (p->footer != NULL)
+		fprintf(fp, "\n%s", p->footer);
+}
+
+/* Does name start with the word w (followed by a space or its end)? */
+static int
+first_word_is(const char *name, const char *w)
+{
+	size_t n = strlen(w);
+
+	return strncmp(name, w, n) == 0 && (name[n] == ' ' ||
+	    name[n] == '\0');
+}
+
+const cmd_t *
+cmd_find(const cmd_prog_t *p, int argc, char **argv, int *words)
+{
+	for (const cmd_t *c = p->cmds; c->name != NULL; c++) {
+		const char *sp = strchr(c->name, ' ');
+
+		if (argc < 1 || !first_word_is(c->name, argv[0]))
+			continue;
+		if (sp == NULL) {
+			*words = 1;
+			return c;
+		}
+		if (argc >= 2 && strcmp(sp + 1, argv[1]) == 0) {
+			*words = 2;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Is w the first word of a group ("nodes" of "nodes add")? */
+static int
+is_group(const cmd_prog_t *p, const char *w)
+{
+	for (const cmd_t *c = p->cmds; c->name != NULL; c++)
+		if (strchr(c->name, ' ') != NULL && first_word_is(c->name, w))
+			return 1;
+	return 0;
+}
+
+/* "add, list, show or remove" of group w, to fp. */
+static void
+group_list(const cmd_prog_t *p, const char *w, FILE *fp)
+{
+	const cmd_t *last = NULL;
+	int first = 1;
+
+	for (const cmd_t *c = p->cmds; c->name != NULL; c++)
+		if (strchr(c->name, ' ') != NULL && first_word_is(c->name, w))
+			last = c;
+	for (const cmd_t *c = p->cmds; c->name != NULL; c++) {
+		if (strchr(c->name, ' ') == NULL || !first_word_is(c->name, w))
+			continue;
+		fprintf(fp, "%s%s", first ? "" : c == last ? " or " : ", ",
+		    strchr(c->name, ' ') + 1);
+		first = 0;
+	}
+}
+
+static int
+usage_error(const cmd_prog_t *p, const char *what, const char *w)
+{
+	fprintf(stderr, "%s: %s '%s'\n", p->name, what, w);
+	cmd_usage(p, stderr);
+	return CMD_EX_USAGE;
+}
+
+/* The usage of c, to stdout. */
+static int
+command_help(const cmd_t *c)
+{
+	const char *w = strrchr(c->name, ' ');
+	char word[64], help[] = "--help";
+	char *hargv[] = { word, help, NULL };
+
+	if (c->usage != NULL) {
+		c->usage(stdout);
+		return 0;
+	}
+	snprintf(word, sizeof(word), "%s", w ? w + 1 : c->name);
+	return c->run(2, hargv);
+}
+
+int
+cmd_main(const cmd_prog_t *p, int argc, char **argv)
+{
+	const cmd_t *c;
+	int words;
+
+	if (argc < 1) {
+		fprintf(stderr, "%s: no command\n", p->name);
+		cmd_usage(p, stderr);
+		return CMD_EX_USAGE;
+	}
+	if (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0 ||
+	    (strcmp(argv[0], "help") == 0 && argc == 1)) {
+		cmd_usage(p, stdout);
+		return 0;
+	}
+	if (strcmp(argv[0], "version") == 0 ||
+	    strcmp(argv[0], "--version") == 0) {
+		printf("%s %s\n", p->name, p->version);
+		return 0;
+	}
+	if (strcmp(argv[0], "help") == 0) {
+		if ((c = cmd_find(p, argc - 1, argv + 1, &words)) != NULL)
+			return command_help(c);
+		if (is_group(p, argv[1])) {
+			if (argc == 2) {
+				cmd_usage(p, stdout);
+				return 0;
+			}
+			fprintf(stderr, "%s: help: unknown command '%s %s'\n",
+			    p->name, argv[1], argv[2]);
+			cmd_usage(p, stderr);
+			return CMD_EX_USAGE;
+		}
+		return usage_error(p, "help: unknown command", argv[1]);
+	}
+	if ((c = cmd_find(p, argc, argv, &words)) != NULL)
+		return c->run(argc - (words - 1), argv + (words - 1));
+	if (is_group(p, argv[0])) {
+		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+		    strcmp(argv[1], "--help") == 0)) {
+			cmd_usage(p, stdout);
+			return 0;
+		}
+		if (argc < 2) {
+			fprintf(stderr, "%s: %s: ", p->name, argv[0]);
+			group_list(p, argv[0], stderr);
+			fprintf(stderr, "?\n");
+			cmd_usage(p, stderr);
+			return CMD_EX_USAGE;
+		}
+		fprintf(stderr, "%s: %s: unknown command '%s'\n", p->name,
+		    argv[0], argv[1]);
+		cmd_usage(p, stderr);
+		return CMD_EX_USAGE;
+	}
+	return usage_error(p, "unknown command", argv[0]);
+}

@@ -1,0 +1,68 @@
+/*
+ * Command tables. Each program (flowfleet-node, flowfleet-controller,
+ * flowfleet) lists its commands once, in one table: name, arguments, one
+ * line of help, handler and the command's own usage. The program's
+ * usage text, "help [COMMAND]", "--help", "--version" and the dispatch
+ * itself all come from that table, so a command is added in one place.
+ *
+ * Exit status 2 is a usage error in every program.
+ */
+#ifndef FF_CMD_H
+#define FF_CMD_H
+
+#include <stdio.h>
+
+#define CMD_EX_USAGE	2
+
+typedef struct cmd {
+	/* One word ("run") or two ("nodes add": a command of a group). */
+	const char *name;
+	/* Synopsis of its arguments ("NAME ADDRESS [--label L]..."), or "". */
+	const char *args;
+	/* One line of help. */
+	const char *help;
+	/*
+	 * Run it: argv[0] is the command's last word, argv[1..] its
+	 * arguments. Returns the exit status.
+	 */
+	int (*run)(int argc, char **argv);
+	/*
+	 * Print the command's own usage (its options) to fp; NULL: "help
+	 * COMMAND" runs the command with --help instead.
+	 */
+	void (*usage)(FILE *fp);
+} cmd_t;
+
+typedef struct cmd_prog {
+	const char *name;	/* "flowfleet-node" */
+	const char *version;	/* printed by "version" and "--version" */
+	const char *synopsis;	/* after the name: "COMMAND [ARGS]" */
+	const char *about;	/* a paragraph under the usage line, or NULL */
+	const cmd_t *cmds;	/* ends with an entry whose name is NULL */
+	const char *footer;	/* options, exit status...: text or NULL */
+} cmd_prog_t;
+
+/*
+ * Print p's usage: the usage line, about, one line per command ("name
+ * args" and its help, aligned; "help [COMMAND]" last) and the footer.
+ */
+void cmd_usage(const cmd_prog_t *p, FILE *fp);
+
+/*
+ * Find the command that argv[0] (and argv[1], for a group) names. Sets
+ * *words to the number of words used (1 or 2). NULL when there is none.
+ */
+const cmd_t *cmd_find(const cmd_prog_t *p, int argc, char **argv,
+    int *words);
+
+/*
+ * Run the command argv[0] names (argv is what follows the program's own
+ * options). Also handles: no command, "help", "-h", "--help" (usage on
+ * stdout, 0), "help COMMAND" (the command's usage), "version" and
+ * "--version", a group word alone ("nodes": which commands it has), and
+ * an unknown command ("PROG: unknown command 'x'" and the usage on
+ * stderr, CMD_EX_USAGE). Returns the exit status.
+ */
+int cmd_main(const cmd_prog_t *p, int argc, char **argv);
+
+#endif
