@@ -90,6 +90,7 @@ NODE_SRCS := \
 	node/config.c \
 	node/ctl.c \
 	node/decode/decode.c \
+	node/decode/exporter.c \
 	node/decode/hold.c \
 	node/ingest.c \
 	node/listener.c \

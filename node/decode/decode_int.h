@@ -1,7 +1,7 @@
 /*
- * Internal to the decoders (decode.c, nf5.c, nf9.c, sflow.c): the exporter
- * table and the per-protocol entry points. Nothing outside the decoders
- * includes this.
+ * Internal to the decoders (decode.c, exporter.c, nf5.c, nf9.c, sflow.c):
+ * the exporter table and the per-protocol entry points. Nothing outside
+ * the decoders includes this.
  */
 #ifndef FF_NODE_DECODE_INT_H
 #define FF_NODE_DECODE_INT_H
@@ -32,6 +32,8 @@ struct decoder {
 };
 
 /*
+ * The exporter table (exporter.c).
+ *
  * Find or create the exporter (addr, version, domain). Returns NULL (and
  * counts exporters_dropped) when the table is full or memory is short.
  */
