@@ -7,6 +7,8 @@
 #   make fuzz FUZZ_TIME=30   build the libFuzzer targets (clang), run each
 #   make bench               benchmarks: print figures beside the peers'
 #   make demo                start a local fleet, feed it, query it
+#   make install             install the programs, the systemd units and
+#                            the example configurations (DESTDIR, PREFIX)
 #   V=1                      show full compiler command lines
 
 CC ?= cc
@@ -179,7 +181,7 @@ BINS += $(BUILD)/bin/flowfleet-controller
 BINS += $(BUILD)/bin/flowfleet
 
 .PHONY: all clean deps test check unit unit-build integration fuzz fuzz-build bench \
-	demo lint
+	demo lint install
 all: $(BINS)
 
 # The block encoder and decoder (the store's hot loops: min/max, packing,
@@ -350,6 +352,46 @@ bench-run: $(BENCH_BINS)
 
 demo: deps all
 	FF_BIN=$(abspath $(BUILD)/bin) FF_TESTDATA=$(TESTDATA) deploy/demo.sh
+
+# --- install -----------------------------------------------------------------
+#
+# make install [DESTDIR=DIR] [PREFIX=/usr/local] [BINDIR=...] [UNITDIR=...]
+#   [CONFDIR=...]: the three programs to BINDIR; the systemd units of
+# deploy/ to UNITDIR, their ExecStart lines pointed at BINDIR; the example
+# configurations to CONFDIR as node.conf (mode 0600: it may hold a join
+# token) and controller.conf, never over a file already there. The
+# daemons create their state directories themselves.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+CONFDIR ?= $(SYSCONFDIR)/flowfleet
+UNITDIR ?= $(SYSCONFDIR)/systemd/system
+INSTALL ?= install
+UNITS := \
+	deploy/flowfleet-node.service \
+	deploy/flowfleet-controller.service
+
+install: $(BINS)
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(CONFDIR)
+	$(INSTALL) -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	@set -e; for u in $(UNITS); do \
+		f=$(DESTDIR)$(UNITDIR)/$${u##*/}; \
+		sed 's|/usr/local/bin/|$(BINDIR)/|g' $$u >$$f.tmp; \
+		chmod 0644 $$f.tmp && mv -f $$f.tmp $$f; \
+		echo "installed $$f"; \
+	done
+	@set -e; for c in node:0600 controller:0644; do \
+		n=$${c%%:*}; f=$(DESTDIR)$(CONFDIR)/$$n.conf; \
+		if [ -e $$f ]; then \
+			echo "kept $$f (exists; the example is" \
+			    "deploy/flowfleet-$$n.conf)"; \
+		else \
+			$(INSTALL) -m $${c##*:} deploy/flowfleet-$$n.conf $$f; \
+			echo "installed $$f"; \
+		fi; \
+	done
 
 clean:
 	rm -rf build build-* $(FUZZ_BUILD)
