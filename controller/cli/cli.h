@@ -66,9 +66,9 @@ struct cli_args {
 /*
  * Parse a nodes or status command's arguments: the global options, -h,
  * with add_opts the options of 'nodes add' (--label, --fingerprint,
- * --ttl), and exactly nargs positional arguments. Errors print the
- * command's usage (usage) to stderr. Returns -1 to go on, else the exit
- * code to end with (EX_OK after -h, EX_USAGE).
+ * --ttl), and exactly nargs (at most 4) positional arguments. Errors
+ * print the command's usage (usage) to stderr. Returns -1 to go on,
+ * else the exit code to end with (EX_OK after -h, EX_USAGE).
  */
 int cli_parse(int argc, char **argv, int add_opts, int nargs,
     struct cli_args *a, void (*usage)(FILE *));
