@@ -57,6 +57,7 @@ COMMON_SRCS := \
 	common/json.c \
 	common/log.c \
 	common/mpcheck.c \
+	common/table.c \
 	common/util.c
 
 STORE_SRCS := \
@@ -124,9 +125,21 @@ CONTROLLER_SRCS := \
 	controller/peer.c
 
 CONTROLLER_MAIN := controller/main.c
-CLI_MAIN := controller/cli/cli.c \
+
+CLI_SRCS := \
 	controller/cli/client.c \
-	controller/cli/query.c
+	controller/cli/format.c \
+	controller/cli/json.c \
+	controller/cli/nodes.c \
+	controller/cli/options.c \
+	controller/cli/query.c \
+	controller/cli/request.c \
+	controller/cli/status.c
+
+CLI_MAIN := controller/cli/main.c
+CLI_TESTS := \
+	test_cli
+
 CONTROLLER_TESTS := \
 	test_inventory \
 	test_ctlconfig
@@ -145,7 +158,8 @@ UNIT_TESTS := \
 	test_result \
 	test_trust \
 	test_session \
-	$(CONTROLLER_TESTS)
+	$(CONTROLLER_TESTS) \
+	$(CLI_TESTS)
 
 FUZZ_TARGETS := \
 	fuzz_wire \
@@ -175,6 +189,13 @@ LIBNODE := $(BUILD)/lib/libnode.a
 NODE_LIBS := $(LIBNODE) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
 LIBCTL := $(BUILD)/lib/libcontroller.a
 CTL_LIBS := $(LIBCTL) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
+LIBCLI := $(BUILD)/lib/libcli.a
+# the CLI: its own files, the query engine (the query command's
+# arguments and answers), wire and common; and only the system libraries
+# those pull in (no libuv, no libpcap)
+CLI_LIBS := $(LIBCLI) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
+CLI_LDLIBS := -lmbedx509 -lmbedcrypto -lsodium -llmdb -lmsgpackc -lzstd \
+	-lm
 
 BINS := $(BUILD)/bin/flowfleet-node
 BINS += $(BUILD)/bin/flowfleet-controller
@@ -203,6 +224,7 @@ $(LIBSTORE): $(call obj,$(STORE_SRCS))
 $(LIBWIRE): $(call obj,$(WIRE_SRCS))
 $(LIBNODE): $(call obj,$(NODE_SRCS))
 $(LIBCTL): $(call obj,$(CONTROLLER_SRCS))
+$(LIBCLI): $(call obj,$(CLI_SRCS))
 
 $(BUILD)/lib/%.a:
 	$(call msg,AR,$@)
@@ -219,10 +241,10 @@ $(BUILD)/bin/flowfleet-controller: $(call obj,$(CONTROLLER_MAIN)) $(CTL_LIBS)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/flowfleet: $(call obj,$(CLI_MAIN)) $(CTL_LIBS)
+$(BUILD)/bin/flowfleet: $(call obj,$(CLI_MAIN)) $(CLI_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LDLIBS)
 
 # --- unit tests (cmocka) -----------------------------------------------------
 
@@ -239,6 +261,13 @@ $(addprefix $(BUILD)/tests/,$(CONTROLLER_TESTS)): $(BUILD)/tests/%: \
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+# the CLI's unit test links its own library, wire and common only
+$(addprefix $(BUILD)/tests/,$(CLI_TESTS)): $(BUILD)/tests/%: \
+	$(BUILD)/obj/tests/unit/%.o $(LIBCLI) $(LIBWIRE) $(LIBCOMMON)
+	$(call msg,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(CLI_LDLIBS)
 
 unit-build: $(UNIT_BINS)
 

@@ -5,34 +5,117 @@
 
 #include "cmd.h"
 
-#define COLUMN	20	/* help starts here when "name args" fits */
+#define COLUMN	20	/* a command's help starts here, or further right */
+#define COLUMN_MAX 28	/* a longer "name args" gets a line of its own */
+#define WIDTH	75	/* help is wrapped at this column */
+
+/*
+ * "  left  help" with help starting at column col (on the next line when
+ * left is too long for it) and wrapped at WIDTH, its continuation lines
+ * starting at col too.
+ */
+static void
+line(FILE *fp, int col, const char *left, const char *help)
+{
+	int n = (int)strlen(left), room = WIDTH - col;
+	const char *p = help;
+
+	if (2 + n + 2 <= col)
+		fprintf(fp, "  %-*s", col - 2, left);
+	else
+		fprintf(fp, "  %s\n%*s", left, col, "");
+	for (;;) {
+		int len = (int)strlen(p), cut = len;
+
+		if (len > room) {
+			/* the last space that keeps the line within WIDTH */
+			for (cut = room; cut > 0 && p[cut] != ' '; cut--)
+				;
+			if (cut == 0)
+				cut = (int)strcspn(p, " ");
+		}
+		fprintf(fp, "%.*s\n", cut, p);
+		if (p[cut] == '\0')
+			break;
+		p += cut + 1;
+		fprintf(fp, "%*s", col, "");
+	}
+}
+
+/* "name args" of command c into buf. */
+static const char *
+cmd_left(const cmd_t *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", c->name, c->args[0] != '\0' ? " " : "",
+	    c->args);
+	return buf;
+}
+
+/*
+ * The commands' help column: two spaces after the longest "name args"
+ * (leaving out those too long to share their line), at least COLUMN.
+ */
+static int
+cmds_column(const cmd_t *cmds)
+{
+	char left[256];
+	int col = COLUMN;
+
+	for (const cmd_t *c = cmds; c->name != NULL; c++) {
+		int n = 2 + (int)strlen(cmd_left(c, left, sizeof(left))) + 2;
+
+		if (n > col && n <= COLUMN_MAX)
+			col = n;
+	}
+	return col;
+}
+
+/* The options' help column: after the longest "-s SOCKET", two spaces. */
+static int
+opts_column(const cmd_opt_t *opts)
+{
+	int col = (int)strlen("  -h, --help  ");
+
+	for (const cmd_opt_t *o = opts; o->name != NULL; o++) {
+		int n = 2 + (int)strlen(o->name) + (o->arg ? 1 +
+		    (int)strlen(o->arg) : 0) + 2;
+
+		if (n > col)
+			col = n;
+	}
+	return col < COLUMN ? col : COLUMN;
+}
 
 static void
-line(FILE *fp, const char *left, const char *help)
+opts_usage(const cmd_prog_t *p, FILE *fp)
 {
-	int n = (int)strlen(left);
+	int col = opts_column(p->opts);
+	char left[128];
 
-	if (n + 2 <= COLUMN - 1)
-		fprintf(fp, "  %-*s%s\n", COLUMN - 2, left, help);
-	else
-		fprintf(fp, "  %s\n  %-*s%s\n", left, COLUMN - 2, "", help);
+	fprintf(fp, "\n%s:\n", p->opts_title ? p->opts_title : "Options");
+	for (const cmd_opt_t *o = p->opts; o->name != NULL; o++) {
+		snprintf(left, sizeof(left), "%s%s%s", o->name,
+		    o->arg ? " " : "", o->arg ? o->arg : "");
+		line(fp, col, left, o->help);
+	}
+	line(fp, col, "-h, --help", "this text");
 }
 
 void
 cmd_usage(const cmd_prog_t *p, FILE *fp)
 {
 	char left[256];
+	int col = cmds_column(p->cmds);
 
 	fprintf(fp, "usage: %s %s\n", p->name, p->synopsis);
 	if (p->about != NULL)
 		fprintf(fp, "\n%s", p->about);
 	fprintf(fp, "\nCommands:\n");
-	for (const cmd_t *c = p->cmds; c->name != NULL; c++) {
-		snprintf(left, sizeof(left), "%s%s%s", c->name,
-		    c->args[0] != '\0' ? " " : "", c->args);
-		line(fp, left, c->help);
-	}
-	line(fp, "help [COMMAND]", "this text, or a command's options");
+	for (const cmd_t *c = p->cmds; c->name != NULL; c++)
+		line(fp, col, cmd_left(c, left, sizeof(left)), c->help);
+	line(fp, col, "help [COMMAND]", "this text, or a command's options");
+	if (p->opts != NULL)
+		opts_usage(p, fp);
 	if (p->footer != NULL)
 		fprintf(fp, "\n%s", p->footer);
 }
@@ -120,19 +203,69 @@ command_help(const cmd_t *c)
 	return c->run(2, hargv);
 }
 
+static int
+is_help(const char *w)
+{
+	return strcmp(w, "-h") == 0 || strcmp(w, "--help") == 0;
+}
+
+static const cmd_opt_t *
+opt_find(const cmd_prog_t *p, const char *w)
+{
+	for (const cmd_opt_t *o = p->opts; o->name != NULL; o++)
+		if (strcmp(o->name, w) == 0)
+			return o;
+	return NULL;
+}
+
+/*
+ * Take the program's options at the front of argv, up to the command
+ * (or -h, --help, --version). Returns how many words they were, or -1
+ * after a usage error.
+ */
+static int
+take_opts(const cmd_prog_t *p, int argc, char **argv)
+{
+	const cmd_opt_t *o;
+	int i = 0;
+
+	while (p->opts != NULL && i < argc && argv[i][0] == '-' &&
+	    !is_help(argv[i]) && strcmp(argv[i], "--version") != 0) {
+		if ((o = opt_find(p, argv[i])) == NULL) {
+			usage_error(p, "unknown option", argv[i]);
+			return -1;
+		}
+		if (o->arg == NULL) {
+			*o->flag = 1;
+			i++;
+			continue;
+		}
+		if (i + 1 >= argc) {
+			usage_error(p, "no value for option", argv[i]);
+			return -1;
+		}
+		*o->val = argv[i + 1];
+		i += 2;
+	}
+	return i;
+}
+
 int
 cmd_main(const cmd_prog_t *p, int argc, char **argv)
 {
 	const cmd_t *c;
-	int words;
+	int words, n;
 
+	if ((n = take_opts(p, argc, argv)) < 0)
+		return CMD_EX_USAGE;
+	argc -= n;
+	argv += n;
 	if (argc < 1) {
 		fprintf(stderr, "%s: no command\n", p->name);
 		cmd_usage(p, stderr);
 		return CMD_EX_USAGE;
 	}
-	if (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0 ||
-	    (strcmp(argv[0], "help") == 0 && argc == 1)) {
+	if (is_help(argv[0]) || (strcmp(argv[0], "help") == 0 && argc == 1)) {
 		cmd_usage(p, stdout);
 		return 0;
 	}
@@ -159,8 +292,7 @@ cmd_main(const cmd_prog_t *p, int argc, char **argv)
 	if ((c = cmd_find(p, argc, argv, &words)) != NULL)
 		return c->run(argc - (words - 1), argv + (words - 1));
 	if (is_group(p, argv[0])) {
-		if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-		    strcmp(argv[1], "--help") == 0)) {
+		if (argc >= 2 && is_help(argv[1])) {
 			cmd_usage(p, stdout);
 			return 0;
 		}

@@ -19,7 +19,7 @@ typedef struct cmd {
 	const char *name;
 	/* Synopsis of its arguments ("NAME ADDRESS [--label L]..."), or "". */
 	const char *args;
-	/* One line of help. */
+	/* One line of help (wrapped when it is longer than the screen). */
 	const char *help;
 	/*
 	 * Run it: argv[0] is the command's last word, argv[1..] its
@@ -33,18 +33,39 @@ typedef struct cmd {
 	void (*usage)(FILE *fp);
 } cmd_t;
 
+/*
+ * An option of the program itself, given before the command ("-s
+ * SOCKET", "--json"). cmd_main() stores it; a program whose commands
+ * also accept it after the command says so in cmd_prog_t.opts_title.
+ */
+typedef struct cmd_opt {
+	const char *name;	/* as typed: "-s", "--json" */
+	const char *arg;	/* its value's name ("SOCKET"); NULL: a flag */
+	const char *help;	/* one line (wrapped when long) */
+	const char **val;	/* with arg: where the value goes */
+	int *flag;		/* without arg: set to 1 when given */
+} cmd_opt_t;
+
 typedef struct cmd_prog {
 	const char *name;	/* "flowfleet-node" */
 	const char *version;	/* printed by "version" and "--version" */
 	const char *synopsis;	/* after the name: "COMMAND [ARGS]" */
 	const char *about;	/* a paragraph under the usage line, or NULL */
 	const cmd_t *cmds;	/* ends with an entry whose name is NULL */
-	const char *footer;	/* options, exit status...: text or NULL */
+	const char *footer;	/* exit status...: text or NULL */
+	/*
+	 * The program's own options, ending with an entry whose name is
+	 * NULL; NULL: none (then a word starting with '-' before the
+	 * command is an unknown command).
+	 */
+	const cmd_opt_t *opts;
+	const char *opts_title;	/* heading of their list; NULL: "Options" */
 } cmd_prog_t;
 
 /*
  * Print p's usage: the usage line, about, one line per command ("name
- * args" and its help, aligned; "help [COMMAND]" last) and the footer.
+ * args" and its help, aligned and wrapped; "help [COMMAND]" last), the
+ * program's options (with "-h, --help") when it has any, and the footer.
  */
 void cmd_usage(const cmd_prog_t *p, FILE *fp);
 
@@ -56,12 +77,14 @@ const cmd_t *cmd_find(const cmd_prog_t *p, int argc, char **argv,
     int *words);
 
 /*
- * Run the command argv[0] names (argv is what follows the program's own
- * options). Also handles: no command, "help", "-h", "--help" (usage on
- * stdout, 0), "help COMMAND" (the command's usage), "version" and
- * "--version", a group word alone ("nodes": which commands it has), and
- * an unknown command ("PROG: unknown command 'x'" and the usage on
- * stderr, CMD_EX_USAGE). Returns the exit status.
+ * Run the command that argv names (argv: what follows the program's
+ * name). First the program's own options (p->opts) before the command
+ * are taken; an unknown one, or one missing its value, is a usage error
+ * ("PROG: unknown option '-x'"). Also handles: no command, "help", "-h",
+ * "--help" (usage on stdout, 0), "help COMMAND" (the command's usage),
+ * "version" and "--version", a group word alone ("nodes": which
+ * commands it has), and an unknown command ("PROG: unknown command 'x'"
+ * and the usage on stderr, CMD_EX_USAGE). Returns the exit status.
  */
 int cmd_main(const cmd_prog_t *p, int argc, char **argv);
 

@@ -8,10 +8,11 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/table.h"
 #include "common/util.h"
 #include "stats.h"
 
-#define CELL	64	/* bytes per table cell */
+#define CELL	TABLE_CELL
 
 const char *
 node_stats_proto_name(unsigned version)
@@ -265,41 +266,6 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 
 /* --- tables ---------------------------------------------------------------- */
 
-/*
- * A table is printed in two passes over its rows: the first measures the
- * columns, the second prints. row(arg, i, cells) fills the cells of row i
- * (i == -1: the header). Column 0 is left-aligned, numbers right-aligned.
- */
-typedef void (*row_fn)(const void *arg, long i, char cells[][CELL]);
-
-static void
-print_table(FILE *fp, const void *arg, size_t nrows, size_t ncols,
-    row_fn row, const int *left)
-{
-	char cells[24][CELL];
-	size_t w[24] = { 0 };
-
-	if (ncols > FF_NELEM(w))
-		return;
-	for (long i = -1; i < (long)nrows; i++) {
-		row(arg, i, cells);
-		for (size_t c = 0; c < ncols; c++)
-			if (strlen(cells[c]) > w[c])
-				w[c] = strlen(cells[c]);
-	}
-	for (long i = -1; i < (long)nrows; i++) {
-		row(arg, i, cells);
-		for (size_t c = 0; c < ncols; c++) {
-			int l = left[c], last = c + 1 == ncols;
-
-			/* no padding after a left-aligned last column */
-			fprintf(fp, "%s%*s%s", c ? "  " : "",
-			    l ? (last ? 0 : -(int)w[c]) : (int)w[c], cells[c],
-			    last ? "\n" : "");
-		}
-	}
-}
-
 #define NUM(cell, v)	snprintf((cell), CELL, "%" PRIu64, (uint64_t)(v))
 
 static void
@@ -449,12 +415,12 @@ node_stats_print_table(const node_stats_t *st, FILE *fp)
 		print_queries_table(&st->queries, fp);
 	fputc('\n', fp);
 	if (st->nsockets > 0)
-		print_table(fp, st, st->nsockets, 8, socket_row, sock_left);
+		table_print(fp, st, st->nsockets, 8, socket_row, sock_left);
 	else
 		fputs("no sockets\n", fp);
 	fputc('\n', fp);
 	if (st->nexporters > 0)
-		print_table(fp, st, st->nexporters, 16, exporter_row,
+		table_print(fp, st, st->nexporters, 16, exporter_row,
 		    exp_left);
 	else
 		fputs("no exporters yet\n", fp);

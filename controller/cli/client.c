@@ -1,5 +1,5 @@
 /*
- * Blocking client for the control socket; see ctlclient.h.
+ * Blocking client for the control socket; see client.h.
  */
 #include <errno.h>
 #include <poll.h>

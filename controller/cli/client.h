@@ -2,8 +2,8 @@
  * Client side of the controller's control socket, for the CLI: blocking
  * I/O with timeouts, the wire protocol's frames and messages without TLS.
  */
-#ifndef FF_CTL_CTLCLIENT_H
-#define FF_CTL_CTLCLIENT_H
+#ifndef FF_CLI_CLIENT_H
+#define FF_CLI_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>

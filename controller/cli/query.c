@@ -20,7 +20,7 @@
 #include "cli.h"
 #include "client.h"
 
-#define PROG		"flowfleet query"
+#define PROG		CLI_PROG " query"
 #define QUERY_ID	1
 #define CANCEL_ID	2
 #define POLL_MS		200
@@ -38,7 +38,7 @@ on_sigint(int sig)
 }
 
 void
-usage_query(FILE *fp)
+cli_query_usage(FILE *fp)
 {
 	fprintf(fp,
 "usage: flowfleet [-s SOCKET] query [--since DUR | --from T [--to T]]\n"
@@ -109,7 +109,7 @@ bad(const char *fmt, const char *arg)
 	fprintf(stderr, PROG ": ");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\n");
-	usage_query(stderr);
+	cli_query_usage(stderr);
 	return EX_USAGE;
 }
 
@@ -146,13 +146,13 @@ parse(int argc, char **argv, struct cliq *o)
 	memset(o, 0, sizeof(*o));
 	store_qargs_init(&o->a);
 	o->method = "auto";
-	if (cli_json)
+	if (cli.json)
 		o->a.fmt = STORE_FMT_JSON;
 	while ((rc = store_qargs_next(&it, err, sizeof(err))) == 1) {
 		const char *name = it.name, *val = it.val;
 
 		if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) {
-			usage_query(stdout);
+			cli_query_usage(stdout);
 			return -1;
 		} else if (strcmp(name, "v") == 0 ||
 		    strcmp(name, "verbose") == 0) {
@@ -160,7 +160,7 @@ parse(int argc, char **argv, struct cliq *o)
 		} else if (strcmp(name, "allow-partial") == 0) {
 			o->allow_partial = 1;
 		} else if (strcmp(name, "s") == 0) {
-			cli_sock_path = val;	/* as before the command */
+			cli.socket = val;	/* as before the command */
 		} else if (strcmp(name, "nodes") == 0) {
 			if (add_nodes(o, val) != 0)
 				return bad("too many nodes in '%s'", val);
@@ -170,9 +170,10 @@ parse(int argc, char **argv, struct cliq *o)
 			o->labels[o->nlabels++] = val;
 		} else if (strcmp(name, "method") == 0) {
 			if (strcmp(val, "auto") != 0 &&
-			    strcmp(val, "tput") != 0 && strcmp(val, "full") != 0)
-				return bad("--method is auto, tput or full, not "
-				    "'%s'", val);
+			    strcmp(val, "tput") != 0 &&
+			    strcmp(val, "full") != 0)
+				return bad("--method is auto, tput or full, "
+				    "not '%s'", val);
 			o->method = val;
 		} else if (strcmp(name, "timeout") == 0) {
 			if (parse_duration_ms(val, &o->timeout_ms) != 0 ||
@@ -264,67 +265,35 @@ send_cancel(ctlc_t *cc)
 
 /* ---- printing ---- */
 
-static uint64_t
-u64of(const msgpack_object *m, const char *k)
-{
-	uint64_t v = 0;
-
-	(void)wire_get_u64(m, k, &v);
-	return v;
-}
-
-static int
-boolof(const msgpack_object *m, const char *k)
-{
-	int v = 0;
-
-	(void)wire_get_bool(m, k, &v);
-	return v;
-}
-
-static void
-strof(const msgpack_object *m, const char *k, char *buf, size_t len)
-{
-	if (wire_get_strbuf(m, k, buf, len) != 0)
-		snprintf(buf, len, "?");
-}
-
-static const msgpack_object *
-nodes_of(const msgpack_object *body)
-{
-	const msgpack_object *a = wire_get(body, "nodes");
-
-	return a != NULL && a->type == MSGPACK_OBJECT_ARRAY ? a : NULL;
-}
-
 /* The coverage footer (to fp): one line, the missing nodes, and with
    verbose a line per node. */
 static void
 print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
     int verbose)
 {
-	const msgpack_object *nodes = nodes_of(body);
-	uint64_t in = u64of(body, "wire_bytes_in");
-	uint64_t out = u64of(body, "wire_bytes_out");
+	const msgpack_object *nodes = cli_array(body, "nodes");
+	uint64_t in = cli_u64(body, "wire_bytes_in");
+	uint64_t out = cli_u64(body, "wire_bytes_out");
 	char method[16], b1[32], b2[32];
-	int complete = boolof(body, "complete");
+	int complete = cli_bool(body, "complete");
 
-	strof(body, "method", method, sizeof(method));
-	cli_count(u64of(body, "flows_scanned"), b1, sizeof(b1));
+	cli_str(body, "method", "?", method, sizeof(method));
+	cli_count(cli_u64(body, "flows_scanned"), b1, sizeof(b1));
 	size_fmt(in + out, b2, sizeof(b2));
 	fprintf(fp, "-- %s: %" PRIu64 "/%" PRIu64 " nodes answered, %s flows "
 	    "scanned, %" PRIu64 " ms, %s on the wire", complete ? "complete" :
-	    "PARTIAL", u64of(body, "answered"), u64of(body, "targeted"), b1,
-	    u64of(body, "elapsed_ms"), b2);
+	    "PARTIAL", cli_u64(body, "answered"), cli_u64(body, "targeted"), b1,
+	    cli_u64(body, "elapsed_ms"), b2);
 	if (q->kind == STORE_Q_TOPN)
 		fprintf(fp, ", %s%s", method, strcmp(method, "full") == 0 ?
 		    " aggregates" : "");
 	if (q->kind == STORE_Q_TOPN && strncmp(method, "tput", 4) == 0) {
-		if (u64of(body, "rounds") > 1)
+		if (cli_u64(body, "rounds") > 1)
 			fprintf(fp, " (%" PRIu64 " rounds, threshold %" PRIu64
-			    ", %" PRIu64 " candidates)", u64of(body, "rounds"),
-			    u64of(body, "threshold"),
-			    u64of(body, "candidates"));
+			    ", %" PRIu64 " candidates)",
+			    cli_u64(body, "rounds"),
+			    cli_u64(body, "threshold"),
+			    cli_u64(body, "candidates"));
 		else
 			fprintf(fp, " (1 round: one node holds keys)");
 	}
@@ -334,17 +303,17 @@ print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
 		const msgpack_object *n = &nodes->via.array.ptr[i];
 		char name[64], st[16], reason[256], m[8];
 
-		strof(n, "name", name, sizeof(name));
-		strof(n, "status", st, sizeof(st));
-		strof(n, "reason", reason, sizeof(reason));
-		strof(n, "method", m, sizeof(m));
+		cli_str(n, "name", "?", name, sizeof(name));
+		cli_str(n, "status", "?", st, sizeof(st));
+		cli_str(n, "reason", "?", reason, sizeof(reason));
+		cli_str(n, "method", "?", m, sizeof(m));
 		if (verbose) {
-			cli_count(u64of(n, "flows_scanned"), b1, sizeof(b1));
-			size_fmt(u64of(n, "bytes_in") + u64of(n, "bytes_out"),
-			    b2, sizeof(b2));
+			cli_count(cli_u64(n, "flows_scanned"), b1, sizeof(b1));
+			size_fmt(cli_u64(n, "bytes_in") +
+			    cli_u64(n, "bytes_out"), b2, sizeof(b2));
 			fprintf(fp, "--   %-16s %-9s %8s flows %6" PRIu64
 			    " ms %10s %-4s %s\n", name, st, b1,
-			    u64of(n, "elapsed_ms"), b2, m, reason);
+			    cli_u64(n, "elapsed_ms"), b2, m, reason);
 		} else if (strcmp(st, "answered") != 0)
 			fprintf(fp, "--   missing %s: %s: %s\n", name, st,
 			    reason);
@@ -352,19 +321,19 @@ print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
 	if (complete)
 		return;
 	if (q->kind == STORE_Q_TOPN) {
-		if (boolof(body, "bound_known")) {
-			uint64_t bound = u64of(body, "bound");
+		if (cli_bool(body, "bound_known")) {
+			uint64_t bound = cli_u64(body, "bound");
 
 			if (q->order == STORE_ORD_BYTES)
 				size_fmt(bound, b1, sizeof(b1));
 			else
 				cli_count(bound, b1, sizeof(b1));
-			fprintf(fp, "-- error bound: the missing nodes could add "
-			    "at most %" PRIu64 " %s (%s) to any key\n", bound,
-			    store_order_name(q->order), b1);
+			fprintf(fp, "-- error bound: the missing nodes could "
+			    "add at most %" PRIu64 " %s (%s) to any key\n",
+			    bound, store_order_name(q->order), b1);
 		} else
-			fprintf(fp, "-- the ranking is not guaranteed: no bound "
-			    "on what the missing nodes hold\n");
+			fprintf(fp, "-- the ranking is not guaranteed: no "
+			    "bound on what the missing nodes hold\n");
 	} else
 		fprintf(fp, "-- the missing nodes' flows are not counted\n");
 }
@@ -405,12 +374,12 @@ print_json_all(const store_result_t *r, const msgpack_object *body,
 		    memcmp(kv->key.via.str.ptr, "chunks", 6) == 0))
 			continue;
 		fputc(',', stdout);
-		cli_json_obj(stdout, &kv->key);
+		cli_json_write(stdout, &kv->key);
 		fputc(':', stdout);
-		cli_json_obj(stdout, &kv->val);
+		cli_json_write(stdout, &kv->val);
 	}
 	fprintf(stdout, ",\"wire_bytes\":%" PRIu64 "}\n",
-	    u64of(body, "wire_bytes_in") + u64of(body, "wire_bytes_out"));
+	    cli_u64(body, "wire_bytes_in") + cli_u64(body, "wire_bytes_out"));
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
@@ -468,8 +437,8 @@ wait_answer(ctlc_t *cc, struct cliq *o, struct answer *a, wire_msg_t *m)
 			limit = cancel_at + CANCEL_WAIT_MS;
 		}
 		if (mono_ms() >= limit) {
-			fprintf(stderr, PROG ": %s\n", cancel_at ? "no word from "
-			    "the controller after the cancel" : "the "
+			fprintf(stderr, PROG ": %s\n", cancel_at ? "no word "
+			    "from the controller after the cancel" : "the "
 			    "controller did not answer in time");
 			return cancel_at ? EX_INTERRUPTED : EX_UNREACHABLE;
 		}
@@ -499,12 +468,9 @@ wait_answer(ctlc_t *cc, struct cliq *o, struct answer *a, wire_msg_t *m)
 			continue;
 		}
 		if (m->type == WIRE_ERROR) {
-			int64_t code = 0;
-			char text[512] = "";
+			char text[512];
+			int64_t code = cli_reply_error(m, text, sizeof(text));
 
-			(void)wire_get_i64(&m->body, "code", &code);
-			(void)wire_get_strbuf(&m->body, "msg", text,
-			    sizeof(text));
 			wire_msg_free(m);
 			if (cancel_at != 0 || code == FF_ECANCELED) {
 				fprintf(stderr, PROG ": %s\n", text);
@@ -523,7 +489,7 @@ wait_answer(ctlc_t *cc, struct cliq *o, struct answer *a, wire_msg_t *m)
 }
 
 int
-cmd_query(int argc, char **argv)
+cli_query(int argc, char **argv)
 {
 	struct cliq o;
 	struct answer a = { 0 };
@@ -549,7 +515,7 @@ cmd_query(int argc, char **argv)
 		rc = EX_FAILED;
 		goto out_opts;
 	}
-	if (ctlc_open(&cc, cli_sock_path, err, sizeof(err)) != 0) {
+	if (ctlc_open(&cc, cli.socket, err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		wire_builder_free(&b);
 		rc = EX_UNREACHABLE;
@@ -579,7 +545,7 @@ cmd_query(int argc, char **argv)
 		rc = EX_FAILED;
 		goto out_msg;
 	}
-	complete = boolof(&m.body, "complete");
+	complete = cli_bool(&m.body, "complete");
 	show = r != NULL && (complete || o.allow_partial);
 	cov = o.a.fmt == STORE_FMT_TABLE ? stdout : stderr;
 	if (o.a.fmt == STORE_FMT_JSON) {
