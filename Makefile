@@ -126,7 +126,8 @@ CLI_MAIN := controller/cli/cli.c \
 	controller/cli/query.c
 CONTROLLER_TESTS := \
 	test_inventory \
-	test_ctlconfig
+	test_ctlconfig \
+	test_dquery
 
 UNIT_TESTS := \
 	test_wire \
