@@ -179,7 +179,7 @@ BINS += $(BUILD)/bin/flowfleet-controller
 BINS += $(BUILD)/bin/flowfleet
 
 .PHONY: all clean deps test check unit unit-build integration fuzz fuzz-build bench \
-	demo lint
+	demo lint check-testdata
 all: $(BINS)
 
 # The block encoder and decoder (the store's hot loops: min/max, packing,
@@ -251,7 +251,9 @@ lint: all
 
 # --- integration tests (real processes on loopback) -------------------------
 
-TESTDATA ?= $(abspath ../shared/testdata/flows)
+# the shared captures: TESTDATA=DIR or FF_TESTDATA=DIR, by default
+# ../shared/testdata/flows beside the top of the tree
+TESTDATA ?= $(or $(FF_TESTDATA),$(abspath ../shared/testdata/flows))
 PYTHON ?= /usr/bin/python3
 
 integration: $(BINS) $(BUILD)/bench/flowgen
@@ -332,7 +334,18 @@ bench-build: $(BENCH_BINS)
 deps:
 	@deploy/install-deps.sh
 
-test: deps
+# The capture tests fail without the captures: say so before anything
+# else runs.
+check-testdata:
+	@if [ ! -d "$(TESTDATA)" ]; then \
+		echo "make: the shared captures are missing: $(TESTDATA) is" \
+		    "not a directory (set TESTDATA=DIR or FF_TESTDATA=DIR;" \
+		    "the capture tests cannot pass without them)" >&2; \
+		exit 1; \
+	fi
+
+test: check-testdata
+	$(MAKE) deps
 	$(MAKE) -j$(JOBS) SANITIZER=address,undefined all unit-build \
 		$(BUILD_SAN)/bench/flowgen
 	$(MAKE) SANITIZER=address,undefined unit integration
