@@ -142,7 +142,8 @@ CLI_TESTS := \
 
 CONTROLLER_TESTS := \
 	test_inventory \
-	test_ctlconfig
+	test_ctlconfig \
+	test_dquery
 
 UNIT_TESTS := \
 	test_wire \
@@ -202,7 +203,7 @@ BINS += $(BUILD)/bin/flowfleet-controller
 BINS += $(BUILD)/bin/flowfleet
 
 .PHONY: all clean deps test check unit unit-build integration fuzz fuzz-build bench \
-	demo lint install
+	demo lint install check-testdata
 all: $(BINS)
 
 # The block encoder and decoder (the store's hot loops: min/max, packing,
@@ -282,7 +283,9 @@ lint: all
 
 # --- integration tests (real processes on loopback) -------------------------
 
-TESTDATA ?= $(abspath ../shared/testdata/flows)
+# the shared captures: TESTDATA=DIR or FF_TESTDATA=DIR, by default
+# ../shared/testdata/flows beside the top of the tree
+TESTDATA ?= $(or $(FF_TESTDATA),$(abspath ../shared/testdata/flows))
 PYTHON ?= /usr/bin/python3
 
 integration: $(BINS) $(BUILD)/bench/flowgen
@@ -363,7 +366,18 @@ bench-build: $(BENCH_BINS)
 deps:
 	@deploy/install-deps.sh
 
-test: deps
+# The capture tests fail without the captures: say so before anything
+# else runs.
+check-testdata:
+	@if [ ! -d "$(TESTDATA)" ]; then \
+		echo "make: the shared captures are missing: $(TESTDATA) is" \
+		    "not a directory (set TESTDATA=DIR or FF_TESTDATA=DIR;" \
+		    "the capture tests cannot pass without them)" >&2; \
+		exit 1; \
+	fi
+
+test: check-testdata
+	$(MAKE) deps
 	$(MAKE) -j$(JOBS) SANITIZER=address,undefined all unit-build \
 		$(BUILD_SAN)/bench/flowgen
 	$(MAKE) SANITIZER=address,undefined unit integration

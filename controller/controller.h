@@ -9,6 +9,9 @@
  *               persists them to the inventory off the loop thread
  *   peer.c      the sessions with each node on 2210 and 4210: dialing,
  *               backoff, HELLO, PING and clock offset, STATUS, JOIN
+ *   dquery.c    distributed queries: the fan-out over the query
+ *               channels (through a qtransport_t), the TPUT rounds,
+ *               the merge
  *   ctlsock.c   the Unix control socket the CLI talks to
  *   ctlnodes.c  the CLI's node requests (add, remove, list/show/status)
  *
@@ -30,6 +33,38 @@
 
 typedef struct controller controller_t;
 typedef struct fnode fnode_t;
+
+/*
+ * What a node's query channel delivers upward (peer.c calls them; the
+ * fan-out registers them through qtransport_t.listen): a message of the
+ * query channel (m valid during the call; returns 1 when it was taken,
+ * 0 when nobody wanted it), and the channel's loss (why: for people).
+ */
+typedef int (*qtransport_msg_fn)(controller_t *c, fnode_t *n,
+    const wire_msg_t *m);
+typedef void (*qtransport_down_fn)(controller_t *c, fnode_t *n,
+    const char *why);
+
+/*
+ * How the fan-out (dquery.c) reaches the nodes' query channels: peer.c
+ * provides peer_qtransport; a test may give one of its own.
+ */
+typedef struct qtransport {
+	/* A fresh request id on n's query channel (never 0). */
+	uint32_t (*next_id)(fnode_t *n);
+	/* Send a frame (copied) on n's query channel. Returns 0, FF_EINVAL
+	   when the channel is not up, or another negative ff_err code. */
+	int (*send)(fnode_t *n, const uint8_t *frame, size_t len);
+	/* Is n's query channel up? */
+	int (*up)(const fnode_t *n);
+	/* Why n's query channel is not up, for people (valid until the
+	   channel changes). */
+	const char *(*why)(const fnode_t *n);
+	/* From now on deliver c's query channels' messages and losses to
+	   on_msg and on_down. */
+	void (*listen)(controller_t *c, qtransport_msg_fn on_msg,
+	    qtransport_down_fn on_down);
+} qtransport_t;
 
 enum chan_state {
 	CH_IDLE = 0,	/* not dialing (query channel before the pin) */
@@ -119,6 +154,9 @@ struct controller {
 	uv_timer_t tick;
 	struct ctlsock *sock;
 	struct dquery *queries;		/* distributed queries (dquery.c) */
+	const qtransport_t *qt;		/* how dquery.c reaches the nodes */
+	qtransport_msg_fn on_qmsg;	/* peer.c delivers query channel */
+	qtransport_down_fn on_qdown;	/* messages and losses to these */
 	uint64_t queries_run;		/* since start */
 	uint64_t last_tick;		/* mono ms of peer_tick's last run */
 	int stopping;
@@ -188,10 +226,7 @@ int peer_up(const fnode_t *n, int query);
 /* Name of a channel state for people ("up", "connecting", ...). */
 const char *peer_state_name(const fnode_t *n, int query);
 
-/* The query channel, for dquery.c: a fresh request id; send a frame
-   (0, or FF_EINVAL when the channel is not up); why it is not up. */
-uint32_t peer_qnext_id(fnode_t *n);
-int peer_qsend(fnode_t *n, const uint8_t *frame, size_t len);
-const char *peer_qwhy(const fnode_t *n);
+/* The nodes' query channels as a transport for the fan-out. */
+extern const qtransport_t peer_qtransport;
 
 #endif

@@ -193,6 +193,7 @@ node_fail(struct dqn *d, enum dqn_st st, const char *fmt, ...)
 static int
 send_frame(struct dqn *d, wire_builder_t *b)
 {
+	struct dquery *dq = d->dq;
 	const uint8_t *f;
 	size_t flen;
 	int rc;
@@ -201,7 +202,7 @@ send_frame(struct dqn *d, wire_builder_t *b)
 		if (d->n == NULL)
 			rc = FF_EINVAL;
 		else
-			rc = peer_qsend(d->n, f, flen);
+			rc = dq->c->qt->send(d->n, f, flen);
 	}
 	if (rc == 0)
 		d->bytes_out += flen;
@@ -224,7 +225,7 @@ send_query(struct dqn *d)
 	const store_qspec_t *q = &dq->spec;
 	wire_builder_t b;
 
-	d->ref = d->req = peer_qnext_id(d->n);
+	d->ref = d->req = dq->c->qt->next_id(d->n);
 	if (wire_msg_begin(&b, WIRE_QUERY, d->ref, STORE_QSPEC_FIELDS + 3) !=
 	    0 || store_qspec_write(wire_builder_pk(&b), q) != 0) {
 		wire_builder_free(&b);
@@ -242,7 +243,7 @@ send_ref(struct dqn *d, unsigned type, const char *k, uint64_t v,
     const void *bin, size_t binlen, int reply)
 {
 	wire_builder_t b;
-	uint32_t id = peer_qnext_id(d->n);
+	uint32_t id = d->dq->c->qt->next_id(d->n);
 
 	if (wire_msg_begin(&b, type, id, k != NULL ? 2 : 1) != 0) {
 		wire_builder_free(&b);
@@ -798,8 +799,13 @@ find_req(controller_t *c, fnode_t *n, uint32_t id)
 	return NULL;
 }
 
-int
-dquery_on_msg(controller_t *c, fnode_t *n, const wire_msg_t *m)
+/*
+ * A RESULT, RESULT_END or ERROR from n's query channel (m valid during
+ * the call). Returns 1 when it answered a query's request, 0 when it
+ * belongs to none (a late answer to a cancelled request, say).
+ */
+static int
+on_node_msg(controller_t *c, fnode_t *n, const wire_msg_t *m)
 {
 	struct dqn *d = find_req(c, n, m->id);
 	struct dquery *dq;
@@ -889,8 +895,9 @@ dquery_on_msg(controller_t *c, fnode_t *n, const wire_msg_t *m)
 	return 1;
 }
 
-void
-dquery_chan_down(controller_t *c, fnode_t *n, const char *why)
+/* n's query channel closed: its outstanding requests fail with why. */
+static void
+on_chan_down(controller_t *c, fnode_t *n, const char *why)
 {
 	struct dquery *dq, *next;
 
@@ -1141,10 +1148,10 @@ on_query(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 
 		d->dq = dq;
 		snprintf(d->name, sizeof(d->name), "%s", sel[i]->rec.name);
-		if (!peer_up(sel[i], 1)) {
+		if (!c->qt->up(sel[i])) {
 			d->st = DQN_OFFLINE;
 			snprintf(d->reason, sizeof(d->reason), "offline at the "
-			    "start: %s", peer_qwhy(sel[i]));
+			    "start: %s", c->qt->why(sel[i]));
 			continue;
 		}
 		d->n = sel[i];
@@ -1186,6 +1193,13 @@ on_cancel(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 			ctlsock_send(cl, f, flen);
 	}
 	wire_builder_free(&b);
+}
+
+void
+dquery_init(controller_t *c, const qtransport_t *qt)
+{
+	c->qt = qt;
+	qt->listen(c, on_node_msg, on_chan_down);
 }
 
 int

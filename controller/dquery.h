@@ -32,18 +32,19 @@ int dquery_parse_request(const msgpack_object *b, uint64_t default_timeout,
     store_qspec_t *q, char filter[DQUERY_FILTER_MAX], char method[8],
     uint64_t *timeout, char *err, size_t errlen);
 
+/*
+ * Reach c's nodes through qt (peer_qtransport in the daemon; qt must
+ * outlive c's queries) and listen to it: the nodes' RESULT, RESULT_END
+ * and ERROR answer the queries' requests (an answer that belongs to no
+ * request, as a late one to a cancelled request, is left to the
+ * transport), and a query channel that closes fails its node's
+ * outstanding requests with the transport's reason. Call once, before
+ * dquery_register().
+ */
+void dquery_init(controller_t *c, const qtransport_t *qt);
+
 /* Register CTL_QUERY and CTL_QUERY_CANCEL on s. Returns 0 or FF_EINVAL. */
 int dquery_register(ctlsock_t *s);
-
-/*
- * A RESULT, RESULT_END or ERROR from n's query channel (m valid during
- * the call). Returns 1 when it answered a query's request, 0 when it
- * belongs to none (a late answer to a cancelled request, say).
- */
-int dquery_on_msg(controller_t *c, fnode_t *n, const wire_msg_t *m);
-
-/* n's query channel closed: its outstanding requests fail with why. */
-void dquery_chan_down(controller_t *c, fnode_t *n, const char *why);
 
 /* Deadlines, cancelled and vanished clients. Call every PEER_TICK_MS. */
 void dquery_tick(controller_t *c);

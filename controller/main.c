@@ -279,6 +279,7 @@ daemon_start(struct daemon *d)
 	}
 	d->loop_init = 1;
 	c->loop = &d->loop;
+	dquery_init(c, &peer_qtransport);
 	if (ctlsock_open(c, c->cfg->socket, &c->sock, err, sizeof(err)) != 0 ||
 	    ctlnodes_register(c->sock) != 0 ||
 	    dquery_register(c->sock) != 0) {

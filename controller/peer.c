@@ -32,7 +32,6 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "controller.h"
-#include "dquery.h"
 
 static const wire_conn_cbs_t conn_cbs;
 
@@ -775,6 +774,15 @@ chan_ready(wire_conn_t *conn)
 	ch->deadline = mono_ms() + ch->p->c->cfg->connect_timeout_ms;
 }
 
+/* Hand a query channel's message to its listener: 1 if it took it. */
+static int
+qdeliver(struct chan *ch, const wire_msg_t *m)
+{
+	controller_t *c = ch->p->c;
+
+	return c->on_qmsg != NULL && c->on_qmsg(c, ch->p->n, m);
+}
+
 static void
 chan_msg(wire_conn_t *conn, wire_msg_t *m)
 {
@@ -787,8 +795,7 @@ chan_msg(wire_conn_t *conn, wire_msg_t *m)
 	if (m->type == WIRE_ERROR) {
 		(void)wire_get_i64(&m->body, "code", &code);
 		(void)wire_get_strbuf(&m->body, "msg", text, sizeof(text));
-		if (ch->state == CH_UP && ch->query &&
-		    dquery_on_msg(ch->p->c, ch->p->n, m))
+		if (ch->state == CH_UP && ch->query && qdeliver(ch, m))
 			return;
 		if (ch->state == CH_UP) {
 			log_warnx("node %s: %s channel: the node reports error "
@@ -837,7 +844,7 @@ chan_msg(wire_conn_t *conn, wire_msg_t *m)
 	case WIRE_RESULT_END:
 		if (ch->query) {
 			/* a late answer to a cancelled request is dropped */
-			(void)dquery_on_msg(ch->p->c, ch->p->n, m);
+			(void)qdeliver(ch, m);
 			return;
 		}
 		break;
@@ -867,8 +874,8 @@ chan_close(wire_conn_t *conn, int err, const char *why)
 	(void)conn;
 	ch->conn = NULL;
 	ch->was_up = 0;
-	if (ch->query && was_up)
-		dquery_chan_down(p->c, n, ch->err[0] ? ch->err : why);
+	if (ch->query && was_up && p->c->on_qdown != NULL)
+		p->c->on_qdown(p->c, n, ch->err[0] ? ch->err : why);
 	if (p->stopping) {
 		ch->state = CH_WAIT;
 		peer_maybe_free(p);
@@ -1081,14 +1088,16 @@ peer_state_name(const fnode_t *n, int query)
 	return "?";
 }
 
-uint32_t
-peer_qnext_id(fnode_t *n)
+/* ---- the query channels as a transport (qtransport_t) ---- */
+
+static uint32_t
+qnext_id(fnode_t *n)
 {
 	return next_id(&n->peer.ch[1]);
 }
 
-int
-peer_qsend(fnode_t *n, const uint8_t *frame, size_t len)
+static int
+qsend(fnode_t *n, const uint8_t *frame, size_t len)
 {
 	struct chan *ch = &n->peer.ch[1];
 
@@ -1097,8 +1106,14 @@ peer_qsend(fnode_t *n, const uint8_t *frame, size_t len)
 	return wire_conn_send(ch->conn, frame, len);
 }
 
-const char *
-peer_qwhy(const fnode_t *n)
+static int
+qup(const fnode_t *n)
+{
+	return peer_up(n, 1);
+}
+
+static const char *
+qwhy(const fnode_t *n)
 {
 	const struct chan *q = &n->peer.ch[1], *c = &n->peer.ch[0];
 
@@ -1110,3 +1125,19 @@ peer_qwhy(const fnode_t *n)
 		return c->err;
 	return peer_state_name(n, 1);
 }
+
+static void
+qlisten(controller_t *c, qtransport_msg_fn on_msg,
+    qtransport_down_fn on_down)
+{
+	c->on_qmsg = on_msg;
+	c->on_qdown = on_down;
+}
+
+const qtransport_t peer_qtransport = {
+	.next_id = qnext_id,
+	.send = qsend,
+	.up = qup,
+	.why = qwhy,
+	.listen = qlisten,
+};

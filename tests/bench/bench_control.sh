@@ -36,6 +36,11 @@
 #    an empty inventory (the baseline); the difference per channel is an
 #    estimate of what one TLS session costs the controller.
 #  - BENCH_CTL_RUNS (3) runs; every run is printed, then the median.
+#  - Clocks: after the last run, the clock offset and round trip the
+#    controller measured (PING/PONG) for each node, which all share its
+#    clock (true offset 0): the median and largest |offset| and round
+#    trip, and how many offsets lie within half their round trip (the
+#    bound the measurement guarantees).
 #
 # Environment: FF_BIN (flowfleet-controller, flowfleet), FF_BENCH
 # (ctlpeers), BENCH_CTL_NODES (1..254), BENCH_CTL_RUNS, BENCH_CTL_PREFIX
@@ -263,6 +268,32 @@ print("memory: controller VmRSS %.1f MiB with all up, %.1f MiB with an "
       "%d nodes)" % (statistics.median(rss) / 1024, base / 1024,
       (statistics.median(rss) - base) / (2 * n), n))
 ' "$N" "$BASE_RSS"
+
+# --- clock offsets: every endpoint reads the controller's own clock -----------
+for ((i = 0; i < 200; i++)); do
+	"$CLI" -s "$SOCK" --json nodes list >"$WORK/nodes.json" 2>/dev/null &&
+	    $PY -c '
+import json, sys
+ns = json.load(open(sys.argv[1]))["nodes"]
+sys.exit(0 if all("rtt_ms" in n for n in ns) else 1)' "$WORK/nodes.json" &&
+	    break
+	sleep 0.05
+done
+$PY - "$WORK/nodes.json" <<'PYEOF'
+import json, statistics, sys
+ns = [n for n in json.load(open(sys.argv[1]))["nodes"] if "rtt_ms" in n]
+if not ns:
+    print("clocks: no node has a clock sample yet")
+    sys.exit(0)
+off = [abs(n["clock_offset_ms"]) for n in ns]
+rtt = [n["rtt_ms"] for n in ns]
+ok = sum(1 for n in ns if abs(n["clock_offset_ms"]) <= (n["rtt_ms"] + 1) // 2)
+print("clocks: %d nodes on the controller's own clock: |offset| median %.0f "
+      "ms, max %d ms; round trip median %.0f ms, max %d ms; %d of %d "
+      "offsets within half their round trip" % (len(ns),
+      statistics.median(off), max(off), statistics.median(rtt), max(rtt),
+      ok, len(ns)))
+PYEOF
 stop_pid "$CPID"
 stop_pid "$PPID_"
 exit 0

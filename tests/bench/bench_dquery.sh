@@ -26,6 +26,11 @@
 #    nodes, as the controller counts them: --json wire_bytes) for the
 #    same top 10 with --method tput (exact, TPUT) and --method full
 #    (every node ships its complete aggregate), for srcip and dstip.
+#    Then two faults on the same fleet: the time of a top 10 with a 3 s
+#    deadline while n4 is frozen (SIGSTOP; as the controller measures it:
+#    elapsed_ms), and how long after Ctrl-C on a listing of 1 000 000
+#    flows every node has stopped scanning (the nodes' running queries,
+#    polled with flowfleet-node stats).
 # 3. Fan-out overhead: the time of a query over an empty window (nothing
 #    to scan) with 1, 10 and 100 nodes: p50 and p99 of DQ_FANOUT_RUNS
 #    queries, as the controller measures it (elapsed_us: from the request
@@ -61,6 +66,7 @@ PEERS=$FF_BENCH/ctlpeers
 PY=/usr/bin/python3
 WORK=$(mktemp -d /tmp/flowfleet-dqbench.XXXXXX)
 PIDS=()
+NODE_PID=()
 RMEM_ORIG=
 STATUS=0
 
@@ -170,6 +176,16 @@ EOF
 }
 ff() { "$CLI" -s "$WORK/ctl.sock" "$@"; }
 
+# Does every node of the latency fleet run $1 queries (stats --json)?
+all_running() {
+	local k n
+	for k in 1 2 3 4; do
+		n=$("$NODE" stats -c "$WORK/n$k.conf" --json 2>/dev/null |
+		    jfield '["queries"]["running"]' 2>/dev/null)
+		[[ $n == "$1" ]] || return 1
+	done
+}
+
 # Wait (at most 60 s) until every node is up on both channels.
 all_up() {
 	local want=$1
@@ -242,6 +258,7 @@ EOF
 		    "$("$NODE" fingerprint -c "$WORK/n$k.conf")" >/dev/null
 		"$NODE" run -f -c "$WORK/n$k.conf" >"$WORK/n$k.log" 2>&1 &
 		PIDS+=($!)
+		NODE_PID[k]=$!
 	done
 	all_up 4 || exit 1
 
@@ -278,6 +295,48 @@ EOF
 		printf '%-46s %14s %14s %8s\n' "$key by bytes" "$(kib "$t")" \
 		    "$(kib "$u")" "$(ratio "$u" "$t")"
 	done
+
+	printf '\n%-46s %12s\n' "faults over the same 4 nodes" "time"
+	kill -STOP "${NODE_PID[4]}"
+	out=$(ff query --json --top 10 --by srcip --timeout 3s \
+	    --allow-partial 2>/dev/null)
+	kill -CONT "${NODE_PID[4]}"
+	e=$(echo "$out" | jfield '["elapsed_ms"]' 2>/dev/null)
+	printf '%-46s %12s\n' "top 10, deadline 3 s, n4 frozen: answer after" \
+	    "${e:-?} ms"
+	[[ -n $e ]] || STATUS=1
+	# the CLI itself in the background (not ff: SIGINT goes to its PID)
+	"$CLI" -s "$WORK/ctl.sock" query --list 1000000 >/dev/null 2>&1 &
+	QPID=$!
+	PIDS+=("$QPID")
+	for _ in $(seq 300); do
+		all_running 1 && break
+		sleep 0.02
+	done
+	if all_running 1; then
+		t0=$(date +%s%N)
+		kill -INT "$QPID"
+		stopped=0
+		for _ in $(seq 3000); do
+			all_running 0 && { stopped=1; break; }
+		done
+		t1=$(date +%s%N)
+		if ((stopped)); then
+			label="Ctrl-C on a listing: every node stopped after"
+			printf '%-46s %12s\n' "$label" "$(ms $((t1 - t0)))"
+		else
+			echo "Ctrl-C on a listing: the nodes were still" \
+			    "scanning after $(ms $((t1 - t0)))"
+			STATUS=1
+		fi
+		echo "(the first as the controller measures it, elapsed_ms; the" \
+		    "second by this script's clock, within one poll of the 4" \
+		    "nodes' stats)"
+	else
+		echo "Ctrl-C on a listing: not every node was scanning (no figure)"
+		STATUS=1
+	fi
+	wait "$QPID" 2>/dev/null
 	for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
 	PIDS=()
 	rm -rf "$WORK/ctl" "$WORK/ctl.sock"

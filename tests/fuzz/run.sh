@@ -7,9 +7,11 @@
 # Environment:
 #   FUZZ_TIME    seconds per target (default 30)
 #   FUZZ_JOBS    targets run at the same time (default 2)
-#   FF_TESTDATA  ../shared/testdata/flows; when it is a directory, the
-#                flow decoders' corpora also get seeds extracted from the
-#                captures (seeds_from_testdata.py), at run time only
+#   FF_TESTDATA  the shared captures (default ../shared/testdata/flows
+#                beside the top of the tree): the flow decoders' corpora
+#                also get seeds extracted from them (seeds_from_testdata.py),
+#                at run time only. When they are absent, or yield no seed,
+#                those targets fail at setup with the reason.
 #
 # Each target runs in a fresh directory next to its binary,
 # <bindir>/fuzz-run/<target>/: corpus/ (the committed seeds of
@@ -30,6 +32,7 @@ FUZZ_JOBS=${FUZZ_JOBS:-2}
 GRACE=60
 SANITIZER_RE='ERROR: (Address|Undefined|Memory|Thread)Sanitizer|runtime error:'
 HERE=$(cd "$(dirname "$0")" && pwd)
+FF_TESTDATA=${FF_TESTDATA:-$(cd "$HERE/../../.." && pwd)/shared/testdata/flows}
 PYTHON=${PYTHON:-/usr/bin/python3}
 [ -x "$PYTHON" ] || PYTHON=python3
 
@@ -58,10 +61,12 @@ prepare() {
 	if [ -d "$seeds" ]; then
 		cp -- "$seeds"/* "$dir/corpus/" 2>/dev/null
 	fi
-	if [ -n "${FF_TESTDATA:-}" ] && [ -d "$FF_TESTDATA" ]; then
-		"$PYTHON" "$HERE/seeds_from_testdata.py" "$name" \
-		    "$dir/corpus" "$FF_TESTDATA" >"$dir/seeds.log" 2>&1 ||
-		    echo "$name: capture seeds failed, see $dir/seeds.log" >&2
+	# every target asks; only the flow decoders take seeds (the script
+	# fails, saying why, when their captures are missing)
+	if ! "$PYTHON" "$HERE/seeds_from_testdata.py" "$name" "$dir/corpus" \
+	    "$FF_TESTDATA" >"$dir/seeds.log" 2>&1; then
+		echo "$name: no seeds from the captures: $(tail -1 "$dir/seeds.log")" >&2
+		return 1
 	fi
 	echo "$dir"
 }

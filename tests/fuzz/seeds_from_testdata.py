@@ -24,6 +24,8 @@ the file's datagrams in order (up to STREAM_PKTS datagrams or STREAM_BYTES
 bytes), so that templates precede their data. The akvorado template and
 data files of one test are also joined (template files first) into
 streams. Other targets get no seeds (exit 0). Prints one summary line.
+Exits non-zero, saying why, when a flow decoder's seeds cannot be made:
+TESTDATA is not a directory, or holds no capture of its protocol.
 """
 import hashlib
 import os
@@ -205,7 +207,9 @@ def main():
               % target)
         return
     if not os.path.isdir(tdir):
-        sys.exit("%s: no such directory" % tdir)
+        sys.exit("the shared captures are missing: %s is not a directory "
+                 "(FF_TESTDATA names it; default ../shared/testdata/flows)"
+                 % tdir)
     os.makedirs(outdir, exist_ok=True)
     seeds = []
     groups = {}
@@ -246,6 +250,8 @@ def main():
         with open(os.path.join(outdir, "td-" + h), "wb") as f:
             f.write(s)
         written += 1
+    if written == 0:
+        sys.exit("%s: no %s capture under %s" % (target, want, tdir))
     print("%s: %d seeds from %d capture files (%s)" % (
         target, written, nfiles, tdir))
 

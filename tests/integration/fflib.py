@@ -13,7 +13,12 @@ import time
 import unittest
 
 BIN = os.environ.get("FF_BIN", "")
-TESTDATA = os.environ.get("FF_TESTDATA", "")
+# the shared captures: FF_TESTDATA, by default ../shared/testdata/flows
+# beside the top of the tree (as the Makefile's TESTDATA)
+TESTDATA_DEFAULT = os.path.normpath(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared",
+    "testdata", "flows"))
+TESTDATA = os.environ.get("FF_TESTDATA") or TESTDATA_DEFAULT
 
 
 def binpath(name):
@@ -26,12 +31,21 @@ def testdata(rel):
     return os.path.join(TESTDATA, rel)
 
 
+def testdata_missing():
+    """Why the shared captures cannot be used, or None when they can."""
+    if os.path.isdir(TESTDATA):
+        return None
+    return ("the shared captures are missing: %s is not a directory "
+            "(FF_TESTDATA names it; default %s)" % (TESTDATA,
+                                                     TESTDATA_DEFAULT))
+
+
 def require_testdata(tc):
-    """Skip loudly when the shared captures are absent (CI always has
-    them)."""
-    if not TESTDATA or not os.path.isdir(TESTDATA):
-        tc.skipTest("shared/testdata/flows is absent (FF_TESTDATA=%r): "
-                    "capture tests cannot run" % TESTDATA)
+    """Fail tc, naming the path, when the shared captures are absent: a
+    test that needs them never passes by skipping them."""
+    why = testdata_missing()
+    if why is not None:
+        tc.fail(why)
 
 
 def require_tool(tc, tool):

@@ -411,12 +411,11 @@ class CaptureTests(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not fflib.TESTDATA or not os.path.isdir(fflib.TESTDATA):
-            sys.stderr.write(
-                "\n*** test_captures: FF_TESTDATA=%r is not a directory: "
-                "the %d capture acceptance cases are SKIPPED. Set "
-                "FF_TESTDATA to ../shared/testdata/flows. ***\n"
-                % (fflib.TESTDATA, len(CASES)))
+        why = fflib.testdata_missing()
+        if why is not None:
+            sys.stderr.write("\n*** test_captures: %s: the %d capture "
+                             "acceptance cases FAIL. ***\n"
+                             % (why, len(CASES)))
 
     def setUp(self):
         fflib.require_testdata(self)

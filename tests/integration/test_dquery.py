@@ -29,11 +29,15 @@ differences docs/QUERY.md documents, asserted as in
 test_query_oracle.py: ICMP type/code in dst port, ties ordered by key).
 
 FaultTest — a stopped node and a node frozen with SIGSTOP: the query
-returns by its deadline, names the node and the reason, exits 6
-(partial), and prints the partial answer only with --allow-partial.
+returns when its deadline gives up on the frozen node (not before that
+node's round was due, and while the CLI was still waiting, by this
+test's own clock), names the node and the reason, exits 6 (partial),
+and prints the partial answer only with --allow-partial. (How soon after
+the deadline the answer comes is a figure of tests/bench/bench_dquery.sh.)
 
 CancelTest — Ctrl-C on a long query: the CLI exits 130 and every node's
-scan stops within 1 s, as the nodes' query counters show.
+scan stops, cancelled and not answered, as the nodes' query counters
+show.
 
 LimitsTest — a node's query limits fail the query on that node with an
 error naming the limit; the answer is partial, the other node answers.
@@ -41,6 +45,7 @@ error naming the limit; the answer is partial, the other node answers.
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -561,18 +566,33 @@ class FaultTest(fflib.ProcTestCase):
                          self.stored[0] + self.stored[1])
 
     def test_frozen_node(self):
+        timeout_ms = 3000
         p = self.nodes[1].proc
         os.kill(p.pid, signal.SIGSTOP)
         try:
+            t0 = time.monotonic()
             rc, j = dquery(self.ctl, "--top", "5", "--by", "dstip",
-                           "--timeout", "3s", "--allow-partial", timeout=30)
+                           "--timeout", "%dms" % timeout_ms,
+                           "--allow-partial", timeout=30)
+            cli_ms = (time.monotonic() - t0) * 1000
         finally:
             os.kill(p.pid, signal.SIGCONT)
         self.assertEqual(rc, 6)
-        self.assertLessEqual(j["elapsed_ms"], 3000 + 500)
         st = {n["name"]: (n["status"], n["reason"]) for n in j["nodes"]}
         self.assertEqual(st["f2"][0], "timeout")
-        self.assertIn("no answer within", st["f2"][1])
+        m = re.fullmatch(r"no answer within (\d+) ms \(round (\d+) of the "
+                         r"query\)", st["f2"][1])
+        self.assertIsNotNone(m, st["f2"][1])
+        waited, rnd = int(m.group(1)), int(m.group(2))
+        # The frozen node never answered its QUERY: it was given up in
+        # round 1, whose deadline is 3/4 of the query's time
+        # (controller/dquery.c), and not before it; the answer came after
+        # that, and the CLI, which this test timed, waited for it (+1: the
+        # controller's clock counts whole ms).
+        self.assertEqual(rnd, 1)
+        self.assertGreaterEqual(waited, timeout_ms * 3 // 4)
+        self.assertLessEqual(waited, j["elapsed_ms"])
+        self.assertLessEqual(j["elapsed_ms"], cli_ms + 1)
         self.assertEqual(st["f1"][0], "answered")
         self.assertFalse(j["bound_known"])
         self.assertEqual(len(j["answer"]["rows"]), 5)
@@ -609,11 +629,10 @@ class CancelTest(fflib.ProcTestCase):
                          timeout=20, step=0.02,
                          what="%s to be scanning" % n.name)
             cli.send_signal(signal.SIGINT)
-            t0 = time.monotonic()
             for n in nodes:
                 wait_for(lambda n=n: n.stats()["queries"]["running"] == 0,
-                         timeout=max(0.05, 1.0 - (time.monotonic() - t0)),
-                         step=0.02, what="%s to stop scanning" % n.name)
+                         timeout=30, step=0.02,
+                         what="%s to stop scanning" % n.name)
             _, err = cli.communicate(timeout=10)
         finally:
             if cli.poll() is None:

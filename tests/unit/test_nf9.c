@@ -3,7 +3,8 @@
  * hold.c, tplfile.c) through the public decoder API. Packets are built
  * here by a small builder; every expected value follows from the bytes
  * the test wrote (RFC 3954 / RFC 7011 field semantics). A few shared
- * captures are decoded too when FF_TESTDATA points at them.
+ * captures (FF_TESTDATA) are decoded too; that test fails when they are
+ * absent.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include "common/util.h"
 #include "node/decode/decode.h"
 #include "node/decode/pcapfile.h"
+#include "testdata.h"
 
 /* ---- packet builder ---------------------------------------------------- */
 
@@ -1975,16 +1977,14 @@ on_udp(void *arg, const pcap_udp_t *u)
 	return 0;
 }
 
-/* Decode files (in order) with --no-hold semantics; NULL if skipped. */
+/* Decode files (in order) with --no-hold semantics. */
 static struct harness *
 decode_files(const char *const *files, int hold)
 {
-	const char *dir = getenv("FF_TESTDATA");
+	const char *dir = testdata_dir();
 	decoder_opts_t o;
 	struct harness *h;
 
-	if (dir == NULL || *dir == '\0')
-		return NULL;
 	memset(&o, 0, sizeof(o));
 	o.hold_unknown = hold ? 1 : -1;
 	h = h_new(&o);
@@ -2027,11 +2027,7 @@ test_captures(void **state)
 	unsigned r2000 = 0, r4000 = 0;
 
 	(void)state;
-	if ((h = decode_files(msr, 0)) == NULL) {
-		fprintf(stderr, "test_captures: FF_TESTDATA is not set: "
-		    "skipping the shared-capture checks\n");
-		skip();
-	}
+	h = decode_files(msr, 0);
 	/* README (tshark): 12 data records, 2 options records */
 	assert_int_equal(h->nout, 12);
 	for (size_t i = 0; i < h->nout; i++) {
