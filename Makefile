@@ -51,6 +51,7 @@ endif
 
 COMMON_SRCS := \
 	common/cmd.c \
+	common/conf.c \
 	common/err.c \
 	common/json.c \
 	common/log.c \
@@ -126,9 +127,10 @@ CLI_MAIN := controller/cli/cli.c \
 	controller/cli/query.c
 CONTROLLER_TESTS := \
 	test_inventory \
-	test_ctlconfig
+	test_controller_config
 
 UNIT_TESTS := \
+	test_conf \
 	test_wire \
 	test_block \
 	test_store \
@@ -147,6 +149,7 @@ UNIT_TESTS := \
 FUZZ_TARGETS := \
 	fuzz_wire \
 	fuzz_block \
+	fuzz_conf \
 	fuzz_config \
 	fuzz_filter \
 	fuzz_nf5 \
@@ -155,7 +158,7 @@ FUZZ_TARGETS := \
 	fuzz_sflow \
 	fuzz_tplfile \
 	fuzz_result \
-	fuzz_ctlconfig \
+	fuzz_controller_config \
 	fuzz_token \
 	fuzz_invrecord \
 	fuzz_trustfile \
