@@ -258,7 +258,8 @@ char *conf_fmt_duration(uint64_t ms, char *buf, size_t len);
  */
 char *conf_fmt_size(uint64_t v, char *buf, size_t len);
 
-/* Print s as one word, in double quotes when the lexer needs them. */
+/* Print s as one word, in double quotes when the lexer needs them (and
+   then with \" and \\: up to twice as long, plus the quotes). */
 void conf_print_word(FILE *fp, const char *s);
 
 /*

@@ -12,7 +12,9 @@
  *    there are at most CONF_MAX_WORDS of them;
  *  - every value lies in its range, and the normalized print parses back
  *    to the same words and values and prints the same again (quoting of
- *    any word, "none"/"auto", durations, sizes, addresses).
+ *    any word, "none"/"auto", durations, sizes, addresses), unless
+ *    quoting made a line longer than CONF_MAX_LINE, which is then the
+ *    error.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -210,6 +212,18 @@ same(const struct fconf *a, const struct fconf *b)
 	    conf_addr_same(&a->addr, &b->addr) == (a->addrlen != 0);
 }
 
+static size_t
+longest_line(const char *s, size_t len)
+{
+	size_t max = 0, n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		n = s[i] == '\n' ? 0 : n + 1;
+		max = n > max ? n : max;
+	}
+	return max;
+}
+
 static char *
 print_of(const struct fconf *f, size_t *len)
 {
@@ -234,8 +248,14 @@ check_roundtrip(const struct fconf *a)
 
 	if ((out = print_of(a, &len)) == NULL)
 		return;
-	if (fconf_parse(FNAME, out, len, &b, err, sizeof(err)) != 0)
-		abort();
+	if (fconf_parse(FNAME, out, len, &b, err, sizeof(err)) != 0) {
+		/* quoting lengthens words: a line may outgrow the cap */
+		if (strstr(err, ": line is longer than") == NULL ||
+		    longest_line(out, len) <= CONF_MAX_LINE)
+			abort();
+		free(out);
+		return;
+	}
 	if (!same(a, b))
 		abort();
 	if ((again = print_of(b, &len2)) != NULL) {
