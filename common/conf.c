@@ -236,6 +236,41 @@ parse_text(conf_t *cf, void *obj, const char *buf, size_t len)
 
 /* ---- parse, load, print ---- */
 
+/*
+ * Check what the generic handlers assume of their fields: a number of 4
+ * or 8 bytes, an int, a char * (a wrong table is a bug: FF_EINVAL).
+ */
+static int
+check_table(const struct conf_syntax *syn, char *err, size_t errlen)
+{
+	if (syn->nkeywords > CONF_MAX_KEYWORDS) {
+		snprintf(err, errlen, "more than %d keywords",
+		    CONF_MAX_KEYWORDS);
+		return FF_EINVAL;
+	}
+	for (size_t i = 0; i < syn->nkeywords; i++) {
+		const struct conf_keyword *k = &syn->keywords[i];
+		size_t want = 0;
+
+		if (k->set == conf_set_duration || k->set == conf_set_size ||
+		    k->set == conf_set_count)
+			want = k->size == sizeof(uint64_t) ? k->size :
+			    sizeof(uint32_t);
+		else if (k->set == conf_set_bool ||
+		    k->set == conf_set_log_level)
+			want = sizeof(int);
+		else if (k->set == conf_set_name || k->set == conf_set_path ||
+		    (k->flags & CONF_STR))
+			want = sizeof(char *);
+		if (want != 0 && k->size != want) {
+			snprintf(err, errlen, "keyword %s: a field of %zu bytes "
+			    "for its handler", k->name, k->size);
+			return FF_EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Apply the default of every keyword that has one, as line 0. */
 static int
 apply_defaults(conf_t *cf, void *obj)
@@ -269,11 +304,8 @@ conf_parse(const struct conf_syntax *syn, const char *fname,
 	cf.fname = fname ? fname : "(config)";
 	cf.err = err;
 	cf.errlen = errlen;
-	if (syn->nkeywords > CONF_MAX_KEYWORDS) {
-		snprintf(err, errlen, "%s: more than %d keywords", cf.fname,
-		    CONF_MAX_KEYWORDS);
-		return FF_EINVAL;
-	}
+	if ((rc = check_table(syn, err, errlen)) != 0)
+		return rc;
 	if ((obj = calloc(1, syn->size)) == NULL ||
 	    (file = strdup(cf.fname)) == NULL)
 		rc = FF_ENOMEM;
@@ -405,13 +437,13 @@ cfield(const void *obj, const struct conf_keyword *k)
 	return (const char *)obj + k->off;
 }
 
-/* Store v in the unsigned field of k (4 or 8 bytes). */
+/* Store v, in range for it, in the unsigned field of k (4 or 8 bytes). */
 static void
 put_num(void *obj, const struct conf_keyword *k, uint64_t v)
 {
 	uint32_t v32 = (uint32_t)v;
 
-	if (k->size == sizeof(uint64_t))
+	if (k->size == sizeof(v))
 		memcpy(field(obj, k), &v, sizeof(v));
 	else
 		memcpy(field(obj, k), &v32, sizeof(v32));
@@ -423,7 +455,7 @@ get_num(const void *obj, const struct conf_keyword *k)
 	uint64_t v;
 	uint32_t v32;
 
-	if (k->size == sizeof(uint64_t)) {
+	if (k->size == sizeof(v)) {
 		memcpy(&v, cfield(obj, k), sizeof(v));
 		return v;
 	}
@@ -529,6 +561,8 @@ word_index(const char *s, const char *const *words, int n)
 
 static const char *const bools[] = { "no", "yes" };
 static const char *const levels[] = { "warn", "info", "debug" };
+_Static_assert(LOG_LVL_WARN == 0 && LOG_LVL_INFO == 1 && LOG_LVL_DEBUG == 2,
+    "levels[] is indexed by LOG_LVL_*");
 
 int
 conf_set_bool(conf_t *cf, const struct conf_keyword *k, void *obj,

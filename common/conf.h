@@ -109,9 +109,9 @@ struct conf_syntax {
  * object's type (a struct node_config **, say), set to the object on
  * success. On error returns FF_ESYNTAX or FF_ENOMEM with "fname:line:
  * what is wrong" ("fname: out of memory") in err (errlen bytes) and
- * leaves the pointer untouched; FF_EINVAL when syn has more than
- * CONF_MAX_KEYWORDS keywords. The caller frees the object with
- * conf_free().
+ * leaves the pointer untouched; FF_EINVAL (and why in err) when syn
+ * has more than CONF_MAX_KEYWORDS keywords or a field whose size does
+ * not fit its handler. The caller frees the object with conf_free().
  */
 int conf_parse(const struct conf_syntax *syn, const char *fname,
     const char *buf, size_t len, void *out, char *err, size_t errlen);

@@ -30,6 +30,7 @@ struct tconf {
 	int words_line;
 	uint64_t dur, dur0, size, size0, big;
 	unsigned cnt;
+	uint16_t port;			/* the wrong size for a count */
 	int flag, level;
 	char *name, *path, *secret;
 	int finished;
@@ -406,10 +407,29 @@ test_table_limit(void **state)
 	assert_int_equal(conf_parse(&syn, "t.conf", "", 0, &t, err,
 	    sizeof(err)), FF_EINVAL);
 	assert_null(t);
+	assert_string_equal(err, "more than 64 keywords");
 	syn.nkeywords--;
 	assert_int_equal(conf_parse(&syn, "t.conf", "", 0, &t, err,
 	    sizeof(err)), 0);
 	tfree(t);
+
+	/* a field whose size does not fit its generic handler */
+	many[0] = (struct conf_keyword){ "port", conf_set_count,
+	    conf_print_count, "PORT", 0, F(port), .max = 65535 };
+	syn.nkeywords = 1;
+	t = NULL;
+	assert_int_equal(conf_parse(&syn, "t.conf", "", 0, &t, err,
+	    sizeof(err)), FF_EINVAL);
+	assert_null(t);
+	assert_string_equal(err, "keyword port: a field of 2 bytes for its "
+	    "handler");
+	many[0] = (struct conf_keyword){ "flag", conf_set_bool,
+	    conf_print_bool, "yes|no", 0, F(dur) };
+	assert_int_equal(conf_parse(&syn, "t.conf", "", 0, &t, err,
+	    sizeof(err)), FF_EINVAL);
+	assert_null(t);
+	assert_string_equal(err, "keyword flag: a field of 8 bytes for its "
+	    "handler");
 }
 
 static void
