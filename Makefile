@@ -53,6 +53,7 @@ endif
 
 COMMON_SRCS := \
 	common/cmd.c \
+	common/conf.c \
 	common/err.c \
 	common/json.c \
 	common/log.c \
@@ -142,10 +143,11 @@ CLI_TESTS := \
 
 CONTROLLER_TESTS := \
 	test_inventory \
-	test_ctlconfig \
+	test_controller_config \
 	test_dquery
 
 UNIT_TESTS := \
+	test_conf \
 	test_wire \
 	test_block \
 	test_store \
@@ -165,6 +167,7 @@ UNIT_TESTS := \
 FUZZ_TARGETS := \
 	fuzz_wire \
 	fuzz_block \
+	fuzz_conf \
 	fuzz_config \
 	fuzz_filter \
 	fuzz_nf5 \
@@ -173,7 +176,7 @@ FUZZ_TARGETS := \
 	fuzz_sflow \
 	fuzz_tplfile \
 	fuzz_result \
-	fuzz_ctlconfig \
+	fuzz_controller_config \
 	fuzz_token \
 	fuzz_invrecord \
 	fuzz_trustfile \

@@ -225,7 +225,7 @@ on_timer(uv_timer_t *t)
 static int
 make_dir(const char *path, char *err, size_t errlen)
 {
-	char buf[CTLCONF_MAX_PATH + 2], *dir;
+	char buf[CONTROLLER_CONFIG_MAX_PATH + 2], *dir;
 	struct stat st;
 
 	snprintf(buf, sizeof(buf), "%s", path);

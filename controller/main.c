@@ -47,7 +47,8 @@ usage(FILE *fp)
 "        run the controller: keep the fleet inventory, dial every node on\n"
 "        its control (2210) and query (4210) ports over mutual TLS, and\n"
 "        answer the flowfleet CLI on the control socket\n"
-"          -c FILE  configuration (default " CTLCONF_DEFAULT_PATH ";\n"
+"          -c FILE  configuration (default "
+    CONTROLLER_CONFIG_DEFAULT_PATH ";\n"
 "                   when that file does not exist, the defaults)\n"
 "          -f       stay in the foreground, log to stderr\n"
 "          -n       check the configuration and exit (-v: print it)\n"
@@ -153,8 +154,8 @@ cmd_fingerprint(int argc, char **argv)
 	if ((rc = get_opts(argc, argv, "c:h", &conf, &fg, &check, &verbose))
 	    >= 0)
 		return rc;
-	if (ctlconf_load(conf ? conf : CTLCONF_DEFAULT_PATH, conf == NULL,
-	    &cfg, err, sizeof(err)) != 0) {
+	if (controller_config_load(conf ? conf : CONTROLLER_CONFIG_DEFAULT_PATH,
+	    conf == NULL, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "flowfleet-controller: %s\n", err);
 		return 1;
 	}
@@ -169,7 +170,7 @@ cmd_fingerprint(int argc, char **argv)
 		rc = fflush(stdout) == 0 ? 0 : 1;
 		wire_identity_free(id);
 	}
-	ctlconf_free(cfg);
+	controller_config_free(cfg);
 	return rc;
 }
 
@@ -390,16 +391,16 @@ cmd_run(int argc, char **argv)
 	if ((rc = get_opts(argc, argv, "c:fnvh", &conf, &fg, &check,
 	    &verbose)) >= 0)
 		return rc;
-	if (ctlconf_load(conf ? conf : CTLCONF_DEFAULT_PATH, conf == NULL,
-	    &cfg, err, sizeof(err)) != 0) {
+	if (controller_config_load(conf ? conf : CONTROLLER_CONFIG_DEFAULT_PATH,
+	    conf == NULL, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "flowfleet-controller: %s\n", err);
 		return 1;
 	}
 	if (check) {
 		if (verbose)
-			ctlconf_print(stdout, cfg);
+			controller_config_print(stdout, cfg);
 		fprintf(stderr, "%s: configuration OK\n", cfg->file);
-		ctlconf_free(cfg);
+		controller_config_free(cfg);
 		return 0;
 	}
 	log_init("flowfleet-controller", 1, verbose ? LOG_LVL_DEBUG :
@@ -417,7 +418,7 @@ cmd_run(int argc, char **argv)
 	d.c.name[sizeof(d.c.name) - 1] = '\0';
 	if (daemon_start(&d) != 0) {
 		daemon_finish(&d);
-		ctlconf_free(cfg);
+		controller_config_free(cfg);
 		return 1;
 	}
 	if (!fg) {
@@ -425,7 +426,7 @@ cmd_run(int argc, char **argv)
 		    cfg->log_level);
 		if (daemonize(&d) != 0) {
 			daemon_finish(&d);
-			ctlconf_free(cfg);
+			controller_config_free(cfg);
 			return 1;
 		}
 	}
@@ -434,7 +435,7 @@ cmd_run(int argc, char **argv)
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	rc = daemon_finish(&d);
 	log_info("stopped%s", rc == 0 ? "" : " (event loop not clean)");
-	ctlconf_free(cfg);
+	controller_config_free(cfg);
 	return rc == 0 ? 0 : 1;
 }
 

@@ -1,8 +1,9 @@
 /*
- * The node's configuration file: line-based, one "keyword args" per line,
- * '#' starts a comment. The parser is a pure function of (file name, text)
- * so that tests and the fuzzer can drive it; config_load() adds the file
- * reading around it.
+ * The node's configuration file, in the language of common/conf.h: its
+ * keywords, defaults and checks. The parser is a pure function of (file
+ * name, text), with nothing of the node's runtime, so that tests, the
+ * fuzzer and whoever validates node configuration text can drive it;
+ * config_load() adds the file reading around it.
  */
 #ifndef FF_NODE_CONFIG_H
 #define FF_NODE_CONFIG_H
@@ -12,36 +13,27 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "common/conf.h"	/* conf_addr_fmt() for the listen addresses */
+
+/* The default of every keyword is in its table (config.c), as it would be
+   written in the file, and in deploy/flowfleet-node.conf. */
 #define CONFIG_DEFAULT_PATH	"/etc/flowfleet/node.conf"
 #define CONFIG_DEFAULT_STATE	"/var/lib/flowfleet"
-#define CONFIG_DEFAULT_RCVBUF	(32ull * 1024 * 1024)
-#define CONFIG_DEFAULT_HOLD_MS	30000
 #define CONFIG_MIN_RCVBUF	4096ull
 #define CONFIG_MAX_RCVBUF	(1024ull * 1024 * 1024)	/* doubled: fits int */
 #define CONFIG_MIN_HOLD_MS	100
 #define CONFIG_MAX_HOLD_MS	3600000
 #define CONFIG_MAX_LISTEN	256
 #define CONFIG_MAX_SIZE		(1024 * 1024)	/* bytes of config text */
-#define CONFIG_MAX_LINE		1024		/* bytes per line */
-#define CONFIG_DEFAULT_CONTROL_PORT	2210
-#define CONFIG_DEFAULT_QUERY_PORT	4210
 #define CONFIG_MAX_NAME		63		/* bytes of a node name */
 /* flow store (node/writer.c) */
-#define CONFIG_DEFAULT_RETENTION_AGE_MS	(30ull * 86400 * 1000)	/* 30d */
-#define CONFIG_DEFAULT_RETENTION_SIZE	(16ull << 30)		/* 16G */
 #define CONFIG_MIN_RETENTION_AGE_MS	60000ull		/* 1m */
 #define CONFIG_MAX_RETENTION_AGE_MS	(3660ull * 86400 * 1000)	/* ~10y */
 #define CONFIG_MIN_STORE_SIZE		(1ull << 20)		/* 1M */
 #define CONFIG_MAX_STORE_SIZE		(64ull << 40)		/* 64T */
-#define CONFIG_DEFAULT_STORE_QUEUE	256	/* batches: ~1M flows, ~140 MiB at most */
 #define CONFIG_MAX_STORE_QUEUE		1024
 /* queries on 4210 (node/qengine.c) */
-#define CONFIG_DEFAULT_QUERY_RUNNING	4
 #define CONFIG_MAX_QUERY_RUNNING	64
-#define CONFIG_DEFAULT_QUERY_MS		(10 * 60 * 1000ull)
-#define CONFIG_DEFAULT_QUERY_MEM	(1ull << 30)
-#define CONFIG_DEFAULT_QUERY_ROWS	20000000ull
-#define CONFIG_DEFAULT_QUERY_RESULT	(256ull << 20)
 #define CONFIG_MAX_QUERY_THREADS	256
 
 /* What a listen socket is labelled as receiving (the decoder auto-detects
@@ -120,14 +112,6 @@ void config_free(struct node_config *c);
  * the syntax config_parse() reads) to fp. Returns 0 or FF_EIO.
  */
 int config_print(FILE *fp, const struct node_config *c);
-
-/*
- * Format a listen address as "1.2.3.4:2055" or "[::1]:2055" into buf
- * (at least CONFIG_ADDR_STRLEN bytes). Returns buf.
- */
-#define CONFIG_ADDR_STRLEN 64
-char *config_addr_fmt(const struct sockaddr_storage *ss, char *buf,
-    size_t len);
 
 /* Name of an enum config_proto value: "any", "netflow" or "sflow". */
 const char *config_proto_name(int proto);

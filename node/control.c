@@ -524,11 +524,11 @@ control_start(uv_loop_t *loop, struct node_config *cfg,
 		return rc;
 	}
 	{
-		char a1[CONFIG_ADDR_STRLEN], a2[CONFIG_ADDR_STRLEN];
+		char a1[CONF_ADDR_STRLEN], a2[CONF_ADDR_STRLEN];
 
 		log_info("control plane: node %s, control channel on %s, "
-		    "query channel on %s", c->name, config_addr_fmt(
-		    &cfg->control_listen.ss, a1, sizeof(a1)), config_addr_fmt(
+		    "query channel on %s", c->name, conf_addr_fmt(
+		    &cfg->control_listen.ss, a1, sizeof(a1)), conf_addr_fmt(
 		    &cfg->query_listen.ss, a2, sizeof(a2)));
 	}
 	on_tick(&c->tick);

@@ -97,11 +97,11 @@ on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 	if (nread < 0) {
 		if (l->errors++ == 0) {
-			char b[CONFIG_ADDR_STRLEN];
+			char b[CONF_ADDR_STRLEN];
 
 			log_warnx("receive error on %s: %s (counted; further "
 			    "errors are only counted)",
-			    config_addr_fmt(&l->cl.ss, b, sizeof(b)),
+			    conf_addr_fmt(&l->cl.ss, b, sizeof(b)),
 			    uv_strerror((int)nread));
 		}
 		return;
@@ -159,13 +159,13 @@ static void
 fail(char *err, size_t errlen, const struct config_listen *cl,
     const char *what, int uverr)
 {
-	char b[CONFIG_ADDR_STRLEN];
+	char b[CONF_ADDR_STRLEN];
 	char where[32] = "";
 
 	if (cl->line > 0)
 		snprintf(where, sizeof(where), ", config line %d", cl->line);
 	snprintf(err, errlen, "cannot listen on UDP %s (%s%s): %s: %s",
-	    config_addr_fmt(&cl->ss, b, sizeof(b)), config_proto_name(cl->proto),
+	    conf_addr_fmt(&cl->ss, b, sizeof(b)), config_proto_name(cl->proto),
 	    where, what, uv_strerror(uverr));
 }
 
@@ -283,21 +283,21 @@ listeners_open(uv_loop_t *loop, const struct node_config *c,
 	}
 	if (first_short >= 0) {
 		struct listener *l = ls->l[first_short];
-		char b[CONFIG_ADDR_STRLEN];
+		char b[CONF_ADDR_STRLEN];
 
 		log_warnx("rcvbuf: asked for %" PRIu64 " bytes on %s, the "
 		    "kernel granted %d (%d usable; it reports twice the "
 		    "usable size and caps SO_RCVBUF at net.core.rmem_max = %d); "
 		    "%zu of %zu sockets are short; raise net.core.rmem_max "
 		    "or give the node CAP_NET_ADMIN", c->rcvbuf,
-		    config_addr_fmt(&l->cl.ss, b, sizeof(b)), l->rcvbuf,
+		    conf_addr_fmt(&l->cl.ss, b, sizeof(b)), l->rcvbuf,
 		    l->rcvbuf / 2, read_rmem_max(), short_n, ls->n);
 	}
 	for (size_t i = 0; i < ls->n; i++) {
-		char b[CONFIG_ADDR_STRLEN];
+		char b[CONF_ADDR_STRLEN];
 
 		log_info("listening on UDP %s (%s), rcvbuf %d",
-		    config_addr_fmt(&ls->l[i]->cl.ss, b, sizeof(b)),
+		    conf_addr_fmt(&ls->l[i]->cl.ss, b, sizeof(b)),
 		    config_proto_name(ls->l[i]->cl.proto), ls->l[i]->rcvbuf);
 	}
 	*out = ls;

@@ -195,7 +195,7 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 	const ingest_totals_t *t = &st->totals;
 	const decoder_stats_t *d = &st->decoder;
 	const ingest_tplstats_t *tp = &st->templates;
-	char b[CONFIG_ADDR_STRLEN];
+	char b[CONF_ADDR_STRLEN];
 
 	fprintf(fp, "{\"pid\":%ld,\"now_ms\":%" PRIu64 ",\"start_ms\":%"
 	    PRIu64 ",\"uptime_ms\":%" PRIu64 ",", st->pid, st->now_ms,
@@ -227,7 +227,7 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 		    "\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64
 		    ",\"truncated\":%" PRIu64 ",\"errors\":%" PRIu64
 		    ",\"rcvbuf\":%d,\"drops\":", i ? "," : "",
-		    config_addr_fmt(&s->ss, b, sizeof(b)),
+		    conf_addr_fmt(&s->ss, b, sizeof(b)),
 		    config_proto_name(s->proto), s->datagrams, s->bytes,
 		    s->truncated, s->errors, s->rcvbuf);
 		if (s->drops_known)
@@ -282,7 +282,7 @@ socket_row(const void *arg, long i, char cells[][CELL])
 		return;
 	}
 	s = &st->sockets[i];
-	config_addr_fmt(&s->ss, cells[0], CELL);
+	conf_addr_fmt(&s->ss, cells[0], CELL);
 	snprintf(cells[1], CELL, "%s", config_proto_name(s->proto));
 	NUM(cells[2], s->datagrams);
 	NUM(cells[3], s->bytes);

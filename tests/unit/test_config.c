@@ -56,10 +56,10 @@ parse_fails(const char *text, const char *want)
 static const char *
 addr_of(const struct node_config *c, size_t i)
 {
-	static char b[CONFIG_ADDR_STRLEN];
+	static char b[CONF_ADDR_STRLEN];
 
 	assert_true(i < c->nlisten);
-	return config_addr_fmt(&c->listen[i].ss, b, sizeof(b));
+	return conf_addr_fmt(&c->listen[i].ss, b, sizeof(b));
 }
 
 static void
@@ -433,13 +433,13 @@ test_limits(void **state)
 	config_free(c);
 	free(big);
 
-	/* A line longer than CONFIG_MAX_LINE bytes. */
-	big = malloc(CONFIG_MAX_LINE + 16);
+	/* A line longer than CONF_MAX_LINE bytes. */
+	big = malloc(CONF_MAX_LINE + 16);
 	assert_non_null(big);
 	memcpy(big, "# ok\n# ", 7);
-	memset(big + 7, 'x', CONFIG_MAX_LINE);
+	memset(big + 7, 'x', CONF_MAX_LINE);
 	c = NULL;
-	assert_int_equal(config_parse("t.conf", big, CONFIG_MAX_LINE + 7, &c,
+	assert_int_equal(config_parse("t.conf", big, CONF_MAX_LINE + 7, &c,
 	    err, sizeof(err)), FF_ESYNTAX);
 	assert_null(c);
 	assert_string_equal(err, "t.conf:2: line is longer than 1024 bytes");
@@ -502,7 +502,7 @@ test_print_roundtrip(void **state)
 		assert_int_equal(a->store_sync, b->store_sync);
 		assert_int_equal(a->store_queue, b->store_queue);
 		for (size_t i = 0; i < a->nlisten; i++) {
-			char x[CONFIG_ADDR_STRLEN];
+			char x[CONF_ADDR_STRLEN];
 
 			snprintf(x, sizeof(x), "%s", addr_of(a, i));
 			assert_string_equal(x, addr_of(b, i));

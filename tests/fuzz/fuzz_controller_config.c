@@ -1,5 +1,6 @@
 /*
- * libFuzzer target: the controller's config parser, ctlconf_parse().
+ * libFuzzer target: the controller's config parser,
+ * controller_config_parse().
  *
  * The input is the configuration text. What the parser promises is
  * checked, else the target aborts:
@@ -16,6 +17,7 @@
 
 #include "common/err.h"
 #include "controller/config.h"
+#include "wire/wire.h"
 
 #define FNAME	"fuzz.conf"
 
@@ -51,27 +53,30 @@ static void
 check_config(const struct controller_config *c)
 {
 	if (c->state_dir == NULL || c->state_dir[0] != '/' ||
-	    strlen(c->state_dir) > CTLCONF_MAX_PATH)
+	    strlen(c->state_dir) > CONTROLLER_CONFIG_MAX_PATH)
 		abort();
 	if (c->socket == NULL || c->socket[0] != '/' ||
-	    strlen(c->socket) > CTLCONF_MAX_PATH)
+	    strlen(c->socket) > CONTROLLER_CONFIG_MAX_PATH)
 		abort();
-	in_range(c->ping_interval_ms, CTLCONF_PING_MIN, CTLCONF_PING_MAX);
-	in_range(c->ping_misses, 1, CTLCONF_MISSES_MAX);
-	in_range(c->status_interval_ms, CTLCONF_STATUS_MIN,
-	    CTLCONF_STATUS_MAX);
-	in_range(c->clock_warn_ms, CTLCONF_CLOCK_MIN, CTLCONF_CLOCK_MAX);
-	in_range(c->reconnect_min_ms, CTLCONF_RECONNECT_MIN,
-	    CTLCONF_RECONNECT_MAX);
+	in_range(c->ping_interval_ms, CONTROLLER_CONFIG_PING_MIN,
+	    CONTROLLER_CONFIG_PING_MAX);
+	in_range(c->ping_misses, 1, CONTROLLER_CONFIG_MISSES_MAX);
+	in_range(c->status_interval_ms, CONTROLLER_CONFIG_STATUS_MIN,
+	    CONTROLLER_CONFIG_STATUS_MAX);
+	in_range(c->clock_warn_ms, CONTROLLER_CONFIG_CLOCK_MIN,
+	    CONTROLLER_CONFIG_CLOCK_MAX);
+	in_range(c->reconnect_min_ms, CONTROLLER_CONFIG_RECONNECT_MIN,
+	    CONTROLLER_CONFIG_RECONNECT_MAX);
 	in_range(c->reconnect_max_ms, c->reconnect_min_ms,
-	    CTLCONF_RECONNECT_MAX);
-	in_range(c->connect_timeout_ms, CTLCONF_CONNECT_MIN,
-	    CTLCONF_CONNECT_MAX);
+	    CONTROLLER_CONFIG_RECONNECT_MAX);
+	in_range(c->connect_timeout_ms, CONTROLLER_CONFIG_CONNECT_MIN,
+	    CONTROLLER_CONFIG_CONNECT_MAX);
 	in_range(c->token_ttl_ms, WIRE_TOKEN_TTL_MIN, WIRE_TOKEN_TTL_MAX);
-	in_range(c->flush_interval_ms, CTLCONF_FLUSH_MIN, CTLCONF_FLUSH_MAX);
+	in_range(c->flush_interval_ms, CONTROLLER_CONFIG_FLUSH_MIN,
+	    CONTROLLER_CONFIG_FLUSH_MAX);
 	in_range((uint64_t)c->log_level, 0, 2);
 	if (c->name != NULL && (c->name[0] == '\0' ||
-	    strlen(c->name) > CTLCONF_MAX_NAME))
+	    strlen(c->name) > CONTROLLER_CONFIG_MAX_NAME))
 		abort();
 }
 
@@ -85,10 +90,10 @@ check_roundtrip(const struct controller_config *a)
 
 	if ((fp = open_memstream(&out, &len)) == NULL)
 		return;
-	if (ctlconf_print(fp, a) != 0)
+	if (controller_config_print(fp, a) != 0)
 		abort();
 	fclose(fp);
-	if (ctlconf_parse(FNAME, out, len, &b, err, sizeof(err)) != 0)
+	if (controller_config_parse(FNAME, out, len, &b, err, sizeof(err)) != 0)
 		abort();
 	if (strcmp(a->state_dir, b->state_dir) != 0 ||
 	    strcmp(a->socket, b->socket) != 0 ||
@@ -105,7 +110,7 @@ check_roundtrip(const struct controller_config *a)
 	    a->flush_interval_ms != b->flush_interval_ms ||
 	    a->log_level != b->log_level)
 		abort();
-	ctlconf_free(b);
+	controller_config_free(b);
 	free(out);
 }
 
@@ -116,7 +121,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512] = "";
 	int rc;
 
-	rc = ctlconf_parse(FNAME, (const char *)data, size, &c, err,
+	rc = controller_config_parse(FNAME, (const char *)data, size, &c, err,
 	    sizeof(err));
 	if (rc == FF_ENOMEM)
 		return 0;
@@ -128,6 +133,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_config(c);
 	check_roundtrip(c);
-	ctlconf_free(c);
+	controller_config_free(c);
 	return 0;
 }

@@ -23,8 +23,8 @@ parse_ok(const char *text)
 {
 	struct controller_config *c = NULL;
 	char err[512] = "";
-	int rc = ctlconf_parse("t.conf", text, strlen(text), &c, err,
-	    sizeof(err));
+	int rc = controller_config_parse("t.conf", text, strlen(text), &c,
+	    err, sizeof(err));
 
 	if (rc != 0)
 		fail_msg("parse failed: %s", err);
@@ -37,8 +37,8 @@ parse_err(const char *text, const char *want)
 	struct controller_config *c = NULL;
 	char err[512] = "";
 
-	assert_int_equal(ctlconf_parse("t.conf", text, strlen(text), &c, err,
-	    sizeof(err)), FF_ESYNTAX);
+	assert_int_equal(controller_config_parse("t.conf", text, strlen(text),
+	    &c, err, sizeof(err)), FF_ESYNTAX);
 	assert_null(c);
 	if (strstr(err, want) == NULL)
 		fail_msg("error '%s' lacks '%s'", err, want);
@@ -51,7 +51,7 @@ test_defaults(void **state)
 	(void)state;
 
 	/* the documented defaults (config.h, deploy/...controller.conf) */
-	assert_string_equal(c->state_dir, CTLCONF_DEFAULT_STATE);
+	assert_string_equal(c->state_dir, CONTROLLER_CONFIG_DEFAULT_STATE);
 	assert_string_equal(c->socket, WIRE_CTL_SOCKET_DEFAULT);
 	assert_null(c->name);
 	assert_int_equal(c->ping_interval_ms, 2000);
@@ -65,7 +65,7 @@ test_defaults(void **state)
 	assert_int_equal(c->flush_interval_ms, 30000);
 	assert_int_equal(c->query_timeout_ms, 30000);
 	assert_int_equal(c->log_level, LOG_LVL_INFO);
-	ctlconf_free(c);
+	controller_config_free(c);
 }
 
 static void
@@ -104,7 +104,7 @@ test_every_keyword(void **state)
 	assert_int_equal(c->flush_interval_ms, 10000);
 	assert_int_equal(c->query_timeout_ms, 120000);
 	assert_int_equal(c->log_level, LOG_LVL_DEBUG);
-	ctlconf_free(c);
+	controller_config_free(c);
 }
 
 static void
@@ -141,8 +141,8 @@ test_errors(void **state)
 		struct controller_config *c = NULL;
 		char err[256];
 
-		assert_int_equal(ctlconf_parse("t.conf", nul, sizeof(nul) - 1,
-		    &c, err, sizeof(err)), FF_ESYNTAX);
+		assert_int_equal(controller_config_parse("t.conf", nul,
+		    sizeof(nul) - 1, &c, err, sizeof(err)), FF_ESYNTAX);
 	}
 }
 
@@ -157,7 +157,7 @@ test_print_roundtrip(void **state)
 	(void)state;
 
 	assert_non_null(fp);
-	assert_int_equal(ctlconf_print(fp, a), 0);
+	assert_int_equal(controller_config_print(fp, a), 0);
 	fclose(fp);
 	b = parse_ok(out);
 	assert_string_equal(a->state_dir, b->state_dir);
@@ -169,8 +169,8 @@ test_print_roundtrip(void **state)
 	assert_non_null(strstr(out, "ping-interval 1500ms\n"));
 	assert_non_null(strstr(out, "token-ttl 36h\n"));
 	free(out);
-	ctlconf_free(a);
-	ctlconf_free(b);
+	controller_config_free(a);
+	controller_config_free(b);
 }
 
 static void
