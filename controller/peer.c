@@ -639,12 +639,10 @@ on_join(struct chan *ch, const wire_msg_t *m)
 {
 	struct peer *p = ch->p;
 	fnode_t *n = p->n;
-	uint8_t hash[WIRE_TOKEN_HASH_LEN];
 	char name[64] = "";
-	const char *secret;
+	const char *secret, *why;
 	size_t slen;
 	struct join_ctx *j;
-	int wellformed, equal;
 
 	if (p->join_busy) {
 		ch_abort(ch, m->id, FF_EBUSY, "an enrollment is in progress");
@@ -655,22 +653,10 @@ on_join(struct chan *ch, const wire_msg_t *m)
 		return;
 	}
 	(void)wire_get_strbuf(&m->body, "name", name, sizeof(name));
-	/* the secret is checked first, so that only its holder learns
-	   whether the token is used or expired */
-	memset(hash, 0, sizeof(hash));
-	wellformed = wire_token_hash(secret, slen, hash) == 0;
-	equal = sodium_memcmp(hash, n->tok.hash, sizeof(hash)) == 0;
-	sodium_memzero(hash, sizeof(hash));
-	if (!wellformed || !equal || !n->has_tok) {
-		join_refuse(ch, m->id, "wrong");
-		return;
-	}
-	if (n->tok.used_ms != 0) {
-		join_refuse(ch, m->id, "used");
-		return;
-	}
-	if (now_ms() >= n->tok.expires_ms) {
-		join_refuse(ch, m->id, "expired");
+	why = wire_token_check(secret, slen, n->has_tok, n->tok.hash,
+	    n->tok.used_ms, n->tok.expires_ms, now_ms());
+	if (why != NULL) {
+		join_refuse(ch, m->id, why);
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {

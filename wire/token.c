@@ -90,3 +90,24 @@ wire_token_parse(const char *text, char fp[WIRE_FP_LEN],
 	memcpy(secret, text + 70, WIRE_TOKEN_SECRET_LEN + 1);
 	return 0;
 }
+
+const char *
+wire_token_check(const char *secret, size_t len, int have,
+    const uint8_t hash[WIRE_TOKEN_HASH_LEN], uint64_t used_ms,
+    uint64_t expires_ms, uint64_t now_ms)
+{
+	uint8_t h[WIRE_TOKEN_HASH_LEN];
+	int wellformed, equal;
+
+	memset(h, 0, sizeof(h));
+	wellformed = wire_token_hash(secret, len, h) == 0;
+	equal = sodium_memcmp(h, hash, sizeof(h)) == 0;
+	sodium_memzero(h, sizeof(h));
+	if (!wellformed || !equal || !have)
+		return "wrong";
+	if (used_ms != 0)
+		return "used";
+	if (now_ms >= expires_ms)
+		return "expired";
+	return NULL;
+}

@@ -262,6 +262,19 @@ int wire_token_parse(const char *text, char fp[WIRE_FP_LEN],
 int wire_token_hash(const char *secret, size_t len,
     uint8_t hash[WIRE_TOKEN_HASH_LEN]);
 
+/*
+ * The join-token check: may the secret a node sent in JOIN
+ * (secret[0..len)) enroll it, given the token the controller issued for
+ * that node (hash, when have is set; used_ms, 0 while unused;
+ * expires_ms) at time now_ms? The secret is checked first, and in
+ * constant time, so that only its holder learns whether the token is
+ * used or expired. Returns NULL when it may, else why not: "wrong" (no
+ * token, a malformed secret, or not the token's), "used" or "expired".
+ */
+const char *wire_token_check(const char *secret, size_t len, int have,
+    const uint8_t hash[WIRE_TOKEN_HASH_LEN], uint64_t used_ms,
+    uint64_t expires_ms, uint64_t now_ms);
+
 /* ---- connections ---------------------------------------------------------- */
 
 typedef struct wire_conn wire_conn_t;

@@ -520,6 +520,52 @@ test_hostport(void **state)
 	assert_int_equal(wire_parse_hostport("", 2210, &ss), FF_EINVAL);
 }
 
+/*
+ * The join-token check: a token made by wire_token_make() lets its own
+ * secret in while unused and unexpired; any other secret, a used or an
+ * expired token, or no token at all is refused with its reason.
+ */
+static void
+test_token_check(void **state)
+{
+	char tok[WIRE_TOKEN_LEN], other[WIRE_TOKEN_LEN];
+	char fp[WIRE_FP_LEN], secret[WIRE_TOKEN_SECRET_LEN + 1];
+	char osecret[WIRE_TOKEN_SECRET_LEN + 1];
+	uint8_t h[WIRE_TOKEN_HASH_LEN], oh[WIRE_TOKEN_HASH_LEN];
+	const char *cfp = "sha256:00112233445566778899aabbccddeeff0011223344"
+	    "5566778899aabbccddeeff";
+	size_t n = WIRE_TOKEN_SECRET_LEN;
+	(void)state;
+
+	assert_int_equal(wire_init(), 0);
+	assert_int_equal(wire_token_make(cfp, tok, h), 0);
+	assert_int_equal(wire_token_parse(tok, fp, secret), 0);
+	assert_int_equal(wire_token_make(cfp, other, oh), 0);
+	assert_int_equal(wire_token_parse(other, fp, osecret), 0);
+
+	/* its own secret, unused, expiring after now */
+	assert_null(wire_token_check(secret, n, 1, h, 0, 2000, 1999));
+	/* another token's secret, a secret cut short, garbage */
+	assert_string_equal(wire_token_check(osecret, n, 1, h, 0, 2000, 1),
+	    "wrong");
+	assert_string_equal(wire_token_check(secret, n - 1, 1, h, 0, 2000, 1),
+	    "wrong");
+	assert_string_equal(wire_token_check("x", 1, 1, h, 0, 2000, 1),
+	    "wrong");
+	/* no token issued for the node: even its hash's secret is wrong */
+	assert_string_equal(wire_token_check(secret, n, 0, h, 0, 2000, 1),
+	    "wrong");
+	/* used, then expired (at the expiry instant already) */
+	assert_string_equal(wire_token_check(secret, n, 1, h, 1500, 2000, 1),
+	    "used");
+	assert_string_equal(wire_token_check(secret, n, 1, h, 0, 2000, 2000),
+	    "expired");
+	/* the secret decides first: a wrong secret on a used token is
+	   "wrong", so only the holder learns that it was used */
+	assert_string_equal(wire_token_check(osecret, n, 1, h, 1500, 2000,
+	    3000), "wrong");
+}
+
 int
 main(void)
 {
@@ -530,6 +576,7 @@ main(void)
 		cmocka_unit_test(test_msg_rejects),
 		cmocka_unit_test(test_fingerprint_parse),
 		cmocka_unit_test(test_hostport),
+		cmocka_unit_test(test_token_check),
 		cmocka_unit_test(test_identity_persists),
 		cmocka_unit_test(test_tls_pinned),
 		cmocka_unit_test(test_tls_server_refuses_unknown_client),
