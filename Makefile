@@ -51,6 +51,8 @@ endif
 
 COMMON_SRCS := \
 	common/cmd.c \
+	common/ctlsock.c \
+	common/daemon.c \
 	common/err.c \
 	common/json.c \
 	common/log.c \
@@ -83,16 +85,17 @@ WIRE_SRCS := \
 	wire/token.c
 
 NODE_SRCS := \
+	node/cmd_common.c \
 	node/cmd_decode.c \
 	node/cmd_query.c \
 	node/cmd_run.c \
 	node/cmd_stats.c \
 	node/config.c \
-	node/ctl.c \
 	node/decode/decode.c \
 	node/decode/hold.c \
 	node/ingest.c \
 	node/listener.c \
+	node/localsock.c \
 	node/decode/nf5.c \
 	node/decode/nf9.c \
 	node/decode/packet.c \
@@ -112,13 +115,13 @@ NODE_SRCS := \
 NODE_MAIN := node/main.c
 
 CONTROLLER_SRCS := \
+	controller/clisock.c \
 	controller/config.c \
-	controller/ctlnodes.c \
-	controller/ctlsock.c \
 	controller/dquery.c \
 	controller/fleet.c \
 	controller/inventory.c \
-	controller/peer.c
+	controller/peer.c \
+	controller/req_nodes.c
 
 CONTROLLER_MAIN := controller/main.c
 CLI_MAIN := controller/cli/cli.c \

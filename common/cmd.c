@@ -1,9 +1,12 @@
 /*
  * Command tables and the help generated from them; see cmd.h.
  */
+#include <getopt.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "version.h"
 
 #define COLUMN	20	/* help starts here when "name args" fits */
 
@@ -23,7 +26,8 @@ cmd_usage(const cmd_prog_t *p, FILE *fp)
 {
 	char left[256];
 
-	fprintf(fp, "usage: %s %s\n", p->name, p->synopsis);
+	fprintf(fp, "usage: %s %s\n", p->name, p->synopsis ? p->synopsis :
+	    "COMMAND [ARGS]");
 	if (p->about != NULL)
 		fprintf(fp, "\n%s", p->about);
 	fprintf(fp, "\nCommands:\n");
@@ -138,7 +142,8 @@ cmd_main(const cmd_prog_t *p, int argc, char **argv)
 	}
 	if (strcmp(argv[0], "version") == 0 ||
 	    strcmp(argv[0], "--version") == 0) {
-		printf("%s %s\n", p->name, p->version);
+		printf("%s %s\n", p->name, p->version ? p->version :
+		    FF_VERSION);
 		return 0;
 	}
 	if (strcmp(argv[0], "help") == 0) {
@@ -177,4 +182,79 @@ cmd_main(const cmd_prog_t *p, int argc, char **argv)
 		return CMD_EX_USAGE;
 	}
 	return usage_error(p, "unknown command", argv[0]);
+}
+
+/* ---- a command's options ---- */
+
+#define MAX_OPTS	32
+#define LONG_ONLY	256	/* getopt values of long-only options */
+
+int
+cmd_getopt(int argc, char **argv, const cmd_opt_t *opts,
+    void (*usage)(FILE *fp), int min, int max, int *first)
+{
+	struct option lo[MAX_OPTS + 2];
+	char so[MAX_OPTS * 2 + 2] = "h", *sp = so + 1;
+	size_t n = 0, nl = 0;
+	int ch, left;
+
+	for (; opts[n].ch != 0 || opts[n].name != NULL; n++) {
+		if (n == MAX_OPTS)
+			return CMD_EX_USAGE;	/* a table this long is a bug */
+		if (opts[n].ch != 0) {
+			*sp++ = (char)opts[n].ch;
+			if (opts[n].arg != NULL)
+				*sp++ = ':';
+		}
+		if (opts[n].name != NULL)
+			lo[nl++] = (struct option){ opts[n].name,
+			    opts[n].arg ? required_argument : no_argument,
+			    NULL, opts[n].ch ? opts[n].ch : LONG_ONLY +
+			    (int)n };
+	}
+	*sp = '\0';
+	lo[nl++] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[nl] = (struct option){ NULL, 0, NULL, 0 };
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+		size_t i;
+
+		if (ch == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		for (i = 0; i < n; i++)
+			if (ch == (opts[i].ch ? opts[i].ch : LONG_ONLY +
+			    (int)i))
+				break;
+		if (i == n) {
+			usage(stderr);
+			return CMD_EX_USAGE;
+		}
+		if (opts[i].arg != NULL)
+			*opts[i].arg = optarg;
+		else
+			*opts[i].flag = 1;
+	}
+	left = argc - optind;
+	if (left < min || (max >= 0 && left > max)) {
+		usage(stderr);
+		return CMD_EX_USAGE;
+	}
+	if (first != NULL)
+		*first = optind;
+	return CMD_GO;
+}
+
+int
+cmd_fail(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
 }

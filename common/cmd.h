@@ -35,8 +35,10 @@ typedef struct cmd {
 
 typedef struct cmd_prog {
 	const char *name;	/* "flowfleet-node" */
-	const char *version;	/* printed by "version" and "--version" */
-	const char *synopsis;	/* after the name: "COMMAND [ARGS]" */
+	/* printed by "version" and "--version"; NULL: FF_VERSION */
+	const char *version;
+	/* after the name; NULL: "COMMAND [ARGS]" */
+	const char *synopsis;
 	const char *about;	/* a paragraph under the usage line, or NULL */
 	const cmd_t *cmds;	/* ends with an entry whose name is NULL */
 	const char *footer;	/* options, exit status...: text or NULL */
@@ -64,5 +66,39 @@ const cmd_t *cmd_find(const cmd_prog_t *p, int argc, char **argv,
  * stderr, CMD_EX_USAGE). Returns the exit status.
  */
 int cmd_main(const cmd_prog_t *p, int argc, char **argv);
+
+/* ---- a command's options ---- */
+
+/* One option of a command, for cmd_getopt(). */
+typedef struct cmd_opt {
+	int ch;			/* short option letter, or 0: long only */
+	const char *name;	/* long option, or NULL: short only */
+	const char **arg;	/* it takes a value, stored here; or NULL */
+	int *flag;		/* or it is a flag, set to 1 here */
+} cmd_opt_t;
+
+/* cmd_getopt(): the options are good, run the command. */
+#define CMD_GO	(-1)
+
+/*
+ * Read a command's options (argv[0] is the command's word) as the table
+ * opts says (it ends with an entry whose ch is 0 and name NULL); -h and
+ * --help are always known. Then at least min and at most max operands
+ * (max < 0: any number) must follow; *first (may be NULL) is set to the
+ * index of the first one.
+ *
+ * Returns CMD_GO to run the command; else the command's exit status: 0
+ * after -h/--help (usage on stdout), CMD_EX_USAGE after a bad option or
+ * operand count (usage on stderr).
+ */
+int cmd_getopt(int argc, char **argv, const cmd_opt_t *opts,
+    void (*usage)(FILE *fp), int min, int max, int *first);
+
+/*
+ * Report a failure of command prog ("flowfleet-node: ..." on stderr) and
+ * return the exit status for it, 1.
+ */
+int cmd_fail(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

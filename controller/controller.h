@@ -2,20 +2,22 @@
  * Internal to flowfleet-controller: the daemon's state shared by its
  * files.
  *
- *   main.c      start-up, signals, the loop (flowfleet-controller run)
+ *   main.c      the command table: run (start-up, the loop) and
+ *               fingerprint
  *   config.c    the configuration file
  *   inventory.c the LMDB inventory
  *   fleet.c     the nodes in memory and the serial write queue that
  *               persists them to the inventory off the loop thread
  *   peer.c      the sessions with each node on 2210 and 4210: dialing,
  *               backoff, HELLO, PING and clock offset, STATUS, JOIN
- *   ctlsock.c   the Unix control socket the CLI talks to
- *   ctlnodes.c  the CLI's node requests (add, remove, list/show/status)
+ *   clisock.c   the control socket the CLI talks to (frames and
+ *               messages on common/ctlsock.c), dispatch by request type
+ *   req_nodes.c the CLI's node requests (add, remove, list/show/status)
  *
  * Everything runs on the loop thread except inv_write() in the queue.
  */
-#ifndef FF_CTL_CONTROLLER_H
-#define FF_CTL_CONTROLLER_H
+#ifndef FF_CONTROLLER_CONTROLLER_H
+#define FF_CONTROLLER_CONTROLLER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -117,7 +119,7 @@ struct controller {
 	int flush_queued;
 	uint64_t next_flush;		/* mono ms */
 	uv_timer_t tick;
-	struct ctlsock *sock;
+	struct ctlsock *sock;		/* the CLI's socket (clisock.c) */
 	struct dquery *queries;		/* distributed queries (dquery.c) */
 	uint64_t queries_run;		/* since start */
 	uint64_t last_tick;		/* mono ms of peer_tick's last run */
