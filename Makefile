@@ -145,6 +145,8 @@ UNIT_TESTS := \
 	test_result \
 	test_trust \
 	test_session \
+	test_ctlsock \
+	test_daemon \
 	$(CONTROLLER_TESTS)
 
 FUZZ_TARGETS := \

@@ -215,7 +215,7 @@ cmd_getopt(int argc, char **argv, const cmd_opt_t *opts,
 	*sp = '\0';
 	lo[nl++] = (struct option){ "help", no_argument, NULL, 'h' };
 	lo[nl] = (struct option){ NULL, 0, NULL, 0 };
-	optind = 1;
+	optind = 0;	/* glibc: start afresh */
 	while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
 		size_t i;
 

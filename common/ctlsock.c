@@ -488,14 +488,65 @@ clear_stale(const char *path, const char *who, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Bind and listen on s->path. The socket is made here and handed to
+ * libuv (which would remove a path it bound itself at close, whoever's
+ * file is there by then); it has mode 0600 from the start: no window
+ * with a wider one.
+ */
+static int
+listen_on(ctlsock_t *s, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	mode_t old;
+	int fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, s->path, strlen(s->path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return FF_EIO;
+	}
+	old = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1) {
+		snprintf(err, errlen, "control socket %s: %s", s->path,
+		    strerror(errno));
+		close(fd);
+		return FF_EIO;
+	}
+	if (lstat(s->path, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+	    (st.st_mode & 0777) != 0600) {
+		snprintf(err, errlen, "control socket %s: not made with mode "
+		    "0600", s->path);
+		close(fd);
+		unlink(s->path);
+		return FF_EIO;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	if ((rc = uv_pipe_open(&s->pipe, fd)) != 0) {
+		close(fd);
+	} else
+		rc = uv_listen((uv_stream_t *)&s->pipe, BACKLOG,
+		    on_connection);
+	if (rc != 0) {
+		snprintf(err, errlen, "control socket %s: %s", s->path,
+		    uv_strerror(rc));
+		return FF_EIO;
+	}
+	return 0;
+}
+
 int
 ctlsock_open(uv_loop_t *loop, const char *path, const ctlsock_proto_t *p,
     ctlsock_t **out, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
-	struct stat st;
 	ctlsock_t *s;
-	mode_t old;
 	uint64_t tick;
 	int rc;
 
@@ -526,24 +577,9 @@ ctlsock_open(uv_loop_t *loop, const char *path, const ctlsock_proto_t *p,
 	s->pipe.data = s;
 	s->timer.data = s;
 	s->handles = 2;
-	/* created with 0600 from the start: no window with a wider mode */
-	old = umask(0177);
-	rc = uv_pipe_bind(&s->pipe, s->path);
-	umask(old);
-	if (rc == 0 && (lstat(s->path, &st) != 0 || !S_ISSOCK(st.st_mode) ||
-	    (st.st_mode & 0777) != 0600))
-		rc = UV_EACCES;
-	if (rc == 0) {
-		s->dev = st.st_dev;
-		s->ino = st.st_ino;
-		rc = uv_listen((uv_stream_t *)&s->pipe, BACKLOG,
-		    on_connection);
-	}
-	if (rc != 0) {
-		snprintf(err, errlen, "control socket %s: %s", s->path,
-		    uv_strerror(rc));
+	if ((rc = listen_on(s, err, errlen)) != 0) {
 		ctlsock_close(s, NULL);
-		return FF_EIO;
+		return rc;
 	}
 	/* often enough for the shorter of the two deadlines */
 	tick = FF_MIN(FF_MIN(p->idle_ms, s->grace_ms) / 4, 1000);
@@ -563,8 +599,8 @@ ctlsock_close(ctlsock_t *s, const char *why)
 		return;
 	s->closing = 1;
 	/* remove the file only if it is still the socket we made */
-	if (s->ino != 0 && lstat(s->path, &st) == 0 && st.st_dev == s->dev &&
-	    st.st_ino == s->ino)
+	if (s->ino != 0 && lstat(s->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_dev == s->dev && st.st_ino == s->ino)
 		unlink(s->path);
 	uv_close((uv_handle_t *)&s->pipe, server_handle_closed);
 	for (cl = s->clients; cl != NULL; cl = next) {
