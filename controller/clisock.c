@@ -44,12 +44,8 @@ clisock_send_error(ctlsock_client_t *cl, uint32_t id, int code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if ((rc = wire_msg_begin(&b, WIRE_ERROR, id, 2)) == 0) {
-		wire_put_i64(&b, "code", code);
-		wire_put_str(&b, "msg", msg);
-		if ((rc = wire_msg_end(&b, &f, &flen)) == 0)
-			rc = ctlsock_write(cl, f, flen);
-	}
+	if ((rc = wire_msg_error(&b, id, code, msg, &f, &flen)) == 0)
+		rc = ctlsock_write(cl, f, flen);
 	wire_builder_free(&b);
 	return rc;
 }
