@@ -33,7 +33,7 @@
 
 enum cl_state {
 	CL_OPEN = 1,	/* reading and writing */
-	CL_CLOSING,	/* shutting down or closing the pipe */
+	CL_CLOSING,	/* its writes going out, or its pipe closing */
 	CL_CLOSED	/* the pipe has closed */
 };
 
@@ -61,7 +61,8 @@ struct ctlsock {
 	uint32_t grace_ms;
 	char *path;
 	uv_pipe_t pipe;
-	uv_timer_t timer;
+	uv_timer_t timer;	/* idle clients, closing clients */
+	uint64_t tick_ms;
 	int handles;		/* of pipe and timer, not yet closed */
 	int timer_closing;
 	dev_t dev;		/* the socket file we made */
@@ -70,7 +71,6 @@ struct ctlsock {
 	size_t nclients;	/* connected (not yet closed) */
 	size_t nalive;		/* client structs not yet freed */
 	int closing;
-	char why[128];		/* why the server closes */
 	char rbuf[READ_CHUNK];	/* one read at a time on the loop */
 	alignas(max_align_t) unsigned char state[];
 };
@@ -84,6 +84,7 @@ struct wreq {
 
 static void client_close(ctlsock_client_t *cl, int err, const char *why,
     int orderly);
+static void on_timer(uv_timer_t *t);
 
 /* ---- lifetimes ---- */
 
@@ -362,6 +363,8 @@ on_connection(uv_stream_t *server, int status)
 	s->nclients++;
 	cl->next = s->clients;
 	s->clients = cl;
+	if (!uv_is_active((uv_handle_t *)&s->timer))
+		uv_timer_start(&s->timer, on_timer, s->tick_ms, s->tick_ms);
 	if (uv_accept(server, (uv_stream_t *)&cl->pipe) != 0) {
 		client_close(cl, FF_EIO, "accept failed", 0);
 		return;
@@ -375,15 +378,13 @@ on_connection(uv_stream_t *server, int status)
 		client_close(cl, 0, "too many clients", 1);
 		return;
 	}
-	if (uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_read) != 0) {
-		client_close(cl, FF_EIO, "read failed", 0);
-		return;
-	}
 	if (s->p->on_open != NULL && s->p->on_open(cl) != 0) {
 		client_close(cl, 0, "refused", 0);
 		return;
 	}
 	cl->opened = 1;
+	if (uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_read) != 0)
+		client_close(cl, FF_EIO, "read failed", 0);
 }
 
 static void
@@ -393,6 +394,10 @@ on_timer(uv_timer_t *t)
 	uint64_t now = mono_ms();
 	ctlsock_client_t *cl, *next;
 
+	if (s->clients == NULL) {
+		uv_timer_stop(t);	/* until the next client */
+		return;
+	}
 	for (cl = s->clients; cl != NULL; cl = next) {
 		next = cl->next;
 		if (cl->state == CL_OPEN && cl->holds == 0 &&
@@ -547,7 +552,6 @@ ctlsock_open(uv_loop_t *loop, const char *path, const ctlsock_proto_t *p,
 {
 	struct sockaddr_un sun;
 	ctlsock_t *s;
-	uint64_t tick;
 	int rc;
 
 	if (p->on_data == NULL || p->max_clients == 0 || p->idle_ms == 0) {
@@ -572,6 +576,10 @@ ctlsock_open(uv_loop_t *loop, const char *path, const ctlsock_proto_t *p,
 	s->loop = loop;
 	s->p = p;
 	s->grace_ms = p->grace_ms ? p->grace_ms : DEF_GRACE_MS;
+	/* the timer runs while there are clients, often enough for the
+	   shorter of the two deadlines */
+	s->tick_ms = FF_MIN(FF_MIN(p->idle_ms, s->grace_ms) / 4, 1000);
+	s->tick_ms = s->tick_ms < 10 ? 10 : s->tick_ms;
 	uv_pipe_init(loop, &s->pipe, 0);
 	uv_timer_init(loop, &s->timer);
 	s->pipe.data = s;
@@ -581,10 +589,6 @@ ctlsock_open(uv_loop_t *loop, const char *path, const ctlsock_proto_t *p,
 		ctlsock_close(s, NULL);
 		return rc;
 	}
-	/* often enough for the shorter of the two deadlines */
-	tick = FF_MIN(FF_MIN(p->idle_ms, s->grace_ms) / 4, 1000);
-	tick = tick < 10 ? 10 : tick;
-	uv_timer_start(&s->timer, on_timer, tick, tick);
 	*out = s;
 	return 0;
 }

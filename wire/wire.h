@@ -246,12 +246,12 @@ int wire_fp_equal(const char *a, const char *b);
 #define WIRE_TOKEN_HASH_LEN	32	/* SHA-256 of the secret's bytes */
 
 /*
- * Make a new join token for the controller key ctl_fp (any form
+ * Make a new join token for the controller key controller_fp (any form
  * wire_fp_parse() takes): token receives "ffj1.<hex>.<secret>" and hash
  * the SHA-256 the controller keeps. Call wire_init() first. Returns 0 or
  * FF_EINVAL (bad fingerprint).
  */
-int wire_token_make(const char *ctl_fp, char token[WIRE_TOKEN_LEN],
+int wire_token_make(const char *controller_fp, char token[WIRE_TOKEN_LEN],
     uint8_t hash[WIRE_TOKEN_HASH_LEN]);
 
 /*
