@@ -51,6 +51,7 @@ endif
 
 COMMON_SRCS := \
 	common/cmd.c \
+	common/ctlclient.c \
 	common/ctlsock.c \
 	common/daemon.c \
 	common/err.c \

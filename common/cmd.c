@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "version.h"
 
 #define COLUMN	20	/* help starts here when "name args" fits */
 
@@ -26,8 +25,7 @@ cmd_usage(const cmd_prog_t *p, FILE *fp)
 {
 	char left[256];
 
-	fprintf(fp, "usage: %s %s\n", p->name, p->synopsis ? p->synopsis :
-	    "COMMAND [ARGS]");
+	fprintf(fp, "usage: %s %s\n", p->name, p->synopsis);
 	if (p->about != NULL)
 		fprintf(fp, "\n%s", p->about);
 	fprintf(fp, "\nCommands:\n");
@@ -142,8 +140,7 @@ cmd_main(const cmd_prog_t *p, int argc, char **argv)
 	}
 	if (strcmp(argv[0], "version") == 0 ||
 	    strcmp(argv[0], "--version") == 0) {
-		printf("%s %s\n", p->name, p->version ? p->version :
-		    FF_VERSION);
+		printf("%s %s\n", p->name, p->version);
 		return 0;
 	}
 	if (strcmp(argv[0], "help") == 0) {
@@ -187,7 +184,7 @@ cmd_main(const cmd_prog_t *p, int argc, char **argv)
 /* ---- a command's options ---- */
 
 #define MAX_OPTS	32
-#define LONG_ONLY	256	/* getopt values of long-only options */
+#define LONG_ONLY	256	/* getopt's values for long options */
 
 int
 cmd_getopt(int argc, char **argv, const cmd_opt_t *opts,
@@ -195,22 +192,23 @@ cmd_getopt(int argc, char **argv, const cmd_opt_t *opts,
 {
 	struct option lo[MAX_OPTS + 2];
 	char so[MAX_OPTS * 2 + 2] = "h", *sp = so + 1;
-	size_t n = 0, nl = 0;
+	size_t n, nl = 0;
 	int ch, left;
 
-	for (; opts[n].ch != 0 || opts[n].name != NULL; n++) {
-		if (n == MAX_OPTS)
-			return CMD_EX_USAGE;	/* a table this long is a bug */
-		if (opts[n].ch != 0) {
-			*sp++ = (char)opts[n].ch;
+	/* "-x" goes to the short options, "--name" to the long ones */
+	for (n = 0; opts[n].name != NULL; n++) {
+		const char *w = opts[n].name;
+
+		if (n == MAX_OPTS || w[0] != '-' || w[1] == '\0')
+			return CMD_EX_USAGE;	/* a bad table is a bug */
+		if (w[1] != '-') {
+			*sp++ = w[1];
 			if (opts[n].arg != NULL)
 				*sp++ = ':';
-		}
-		if (opts[n].name != NULL)
-			lo[nl++] = (struct option){ opts[n].name,
-			    opts[n].arg ? required_argument : no_argument,
-			    NULL, opts[n].ch ? opts[n].ch : LONG_ONLY +
-			    (int)n };
+		} else
+			lo[nl++] = (struct option){ w + 2, opts[n].arg ?
+			    required_argument : no_argument, NULL,
+			    LONG_ONLY + (int)n };
 	}
 	*sp = '\0';
 	lo[nl++] = (struct option){ "help", no_argument, NULL, 'h' };
@@ -224,15 +222,15 @@ cmd_getopt(int argc, char **argv, const cmd_opt_t *opts,
 			return 0;
 		}
 		for (i = 0; i < n; i++)
-			if (ch == (opts[i].ch ? opts[i].ch : LONG_ONLY +
-			    (int)i))
+			if (ch == (opts[i].name[1] == '-' ? LONG_ONLY +
+			    (int)i : opts[i].name[1]))
 				break;
 		if (i == n) {
 			usage(stderr);
 			return CMD_EX_USAGE;
 		}
 		if (opts[i].arg != NULL)
-			*opts[i].arg = optarg;
+			*opts[i].val = optarg;
 		else
 			*opts[i].flag = 1;
 	}

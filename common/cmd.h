@@ -33,12 +33,22 @@ typedef struct cmd {
 	void (*usage)(FILE *fp);
 } cmd_t;
 
+/*
+ * An option ("-s SOCKET", "--json"): of a command, read by cmd_getopt()
+ * from the command's table.
+ */
+typedef struct cmd_opt {
+	const char *name;	/* as typed: "-s", "--json" */
+	const char *arg;	/* its value's name ("SOCKET"); NULL: a flag */
+	const char *help;	/* one line (wrapped when long) */
+	const char **val;	/* with arg: where the value goes */
+	int *flag;		/* without arg: set to 1 when given */
+} cmd_opt_t;
+
 typedef struct cmd_prog {
 	const char *name;	/* "flowfleet-node" */
-	/* printed by "version" and "--version"; NULL: FF_VERSION */
-	const char *version;
-	/* after the name; NULL: "COMMAND [ARGS]" */
-	const char *synopsis;
+	const char *version;	/* printed by "version" and "--version" */
+	const char *synopsis;	/* after the name: "COMMAND [ARGS]" */
 	const char *about;	/* a paragraph under the usage line, or NULL */
 	const cmd_t *cmds;	/* ends with an entry whose name is NULL */
 	const char *footer;	/* options, exit status...: text or NULL */
@@ -69,23 +79,15 @@ int cmd_main(const cmd_prog_t *p, int argc, char **argv);
 
 /* ---- a command's options ---- */
 
-/* One option of a command, for cmd_getopt(). */
-typedef struct cmd_opt {
-	int ch;			/* short option letter, or 0: long only */
-	const char *name;	/* long option, or NULL: short only */
-	const char **arg;	/* it takes a value, stored here; or NULL */
-	int *flag;		/* or it is a flag, set to 1 here */
-} cmd_opt_t;
-
 /* cmd_getopt(): the options are good, run the command. */
 #define CMD_GO	(-1)
 
 /*
  * Read a command's options (argv[0] is the command's word) as the table
- * opts says (it ends with an entry whose ch is 0 and name NULL); -h and
- * --help are always known. Then at least min and at most max operands
- * (max < 0: any number) must follow; *first (may be NULL) is set to the
- * index of the first one.
+ * opts says (it ends with an entry whose name is NULL); -h and --help
+ * are always known. Then at least min and at most max operands (max < 0:
+ * any number) must follow; *first (may be NULL) is set to the index of
+ * the first one. Options and operands may come in any order.
  *
  * Returns CMD_GO to run the command; else the command's exit status: 0
  * after -h/--help (usage on stdout), CMD_EX_USAGE after a bad option or

@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctlclient.h"
 #include "ctlsock.h"
 #include "err.h"
 #include "log.h"
@@ -410,28 +411,6 @@ on_timer(uv_timer_t *t)
 
 /* ---- the socket file ---- */
 
-int
-ctlsock_connect(const char *path)
-{
-	struct sockaddr_un sun;
-	int fd, e;
-
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return FF_EINVAL;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return FF_EIO;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return FF_EIO;
-	}
-	return fd;
-}
-
 /* Make the socket's directory if it is missing (one level, mode 0700). */
 static int
 make_dir(const char *path, char *err, size_t errlen)
@@ -474,7 +453,7 @@ clear_stale(const char *path, const char *who, char *err, size_t errlen)
 		    "touching it", path);
 		return FF_EEXIST;
 	}
-	if ((fd = ctlsock_connect(path)) >= 0) {
+	if ((fd = ctlclient_connect(path)) >= 0) {
 		close(fd);
 		snprintf(err, errlen, "another %s is running (%s answers)",
 		    who, path);

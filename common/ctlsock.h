@@ -15,6 +15,8 @@
  * idle timeouts, queued writes and the close lifecycle. A protocol sees
  * bytes (on_data) and writes bytes (ctlsock_write).
  *
+ * The other side, a blocking client, is in ctlclient.h.
+ *
  * Lifetime: a client's memory stays valid until its connection has
  * closed (on_close has run) and every ctlsock_hold() has been released,
  * so a reply that comes later (ctlsock_alive() then says whether anyone
@@ -152,14 +154,5 @@ const char *ctlsock_peer(const ctlsock_client_t *cl);
  * Returns 0, or FF_ENOENT when they could not be read.
  */
 int ctlsock_peer_cred(const ctlsock_client_t *cl, ctlsock_cred_t *out);
-
-/* ---- the other side ---- */
-
-/*
- * Connect to the Unix socket at path (blocking). Returns the connected
- * descriptor (close-on-exec; the caller closes it), or FF_EINVAL when
- * the path is too long, or FF_EIO with errno telling why.
- */
-int ctlsock_connect(const char *path);
 
 #endif

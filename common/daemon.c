@@ -37,11 +37,12 @@ daemon_args(int argc, char **argv, void (*usage)(FILE *fp),
     daemon_args_t *a)
 {
 	const cmd_opt_t opts[] = {
-		{ 'c', NULL, &a->conf, NULL },
-		{ 'f', NULL, NULL, &a->foreground },
-		{ 'n', NULL, NULL, &a->check },
-		{ 'v', NULL, NULL, &a->verbose },
-		{ 0, NULL, NULL, NULL }
+		{ "-c", "FILE", "configuration file", &a->conf, NULL },
+		{ "-f", NULL, "stay in the foreground", NULL, &a->foreground },
+		{ "-n", NULL, "check the configuration and exit", NULL,
+		    &a->check },
+		{ "-v", NULL, "log debug messages too", NULL, &a->verbose },
+		{ NULL, NULL, NULL, NULL, NULL }
 	};
 
 	memset(a, 0, sizeof(*a));

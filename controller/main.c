@@ -94,8 +94,8 @@ cmd_fingerprint(int argc, char **argv)
 {
 	const char *conf = NULL;
 	const cmd_opt_t opts[] = {
-		{ 'c', NULL, &conf, NULL },
-		{ 0, NULL, NULL, NULL }
+		{ "-c", "FILE", "configuration file", &conf, NULL },
+		{ NULL, NULL, NULL, NULL, NULL }
 	};
 	struct controller_config *cfg;
 	wire_identity_t *id = NULL;
@@ -299,6 +299,8 @@ static const cmd_t commands[] = {
 
 static const cmd_prog_t prog = {
 	.name = PROG,
+	.version = FF_VERSION,
+	.synopsis = "COMMAND [ARGS]",
 	.cmds = commands,
 	.footer = "Run '" PROG " COMMAND --help' for a command's options.\n"
 	    "\n"

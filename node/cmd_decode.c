@@ -123,10 +123,12 @@ cmd_decode(int argc, char **argv)
 	uint64_t truncated = 0;
 	const decoder_stats_t *ds;
 	const cmd_opt_t opts[] = {
-		{ 0, "json", NULL, &r.json },
-		{ 0, "no-hold", NULL, &no_hold },
-		{ 0, "exporters", NULL, &exporters },
-		{ 0, NULL, NULL, NULL }
+		{ "--json", NULL, "one JSON object per flow", NULL, &r.json },
+		{ "--no-hold", NULL, "drop data before its template", NULL,
+		    &no_hold },
+		{ "--exporters", NULL, "each exporter's counters", NULL,
+		    &exporters },
+		{ NULL, NULL, NULL, NULL, NULL }
 	};
 
 	memset(&r, 0, sizeof(r));

@@ -39,8 +39,8 @@ cmd_fingerprint(int argc, char **argv)
 {
 	const char *conf = NULL;
 	const cmd_opt_t opts[] = {
-		{ 'c', NULL, &conf, NULL },
-		{ 0, NULL, NULL, NULL }
+		{ "-c", "FILE", "configuration file", &conf, NULL },
+		{ NULL, NULL, NULL, NULL, NULL }
 	};
 	struct node_config *cfg = NULL;
 	wire_identity_t *id = NULL;

@@ -49,10 +49,10 @@ cmd_stats(int argc, char **argv)
 	const char *conf = NULL, *sock = NULL;
 	int json = 0, rc;
 	const cmd_opt_t opts[] = {
-		{ 'c', NULL, &conf, NULL },
-		{ 's', NULL, &sock, NULL },
-		{ 0, "json", NULL, &json },
-		{ 0, NULL, NULL, NULL }
+		{ "-c", "FILE", "the node's configuration", &conf, NULL },
+		{ "-s", "SOCKET", "the node's control socket", &sock, NULL },
+		{ "--json", NULL, "one JSON object", NULL, &json },
+		{ NULL, NULL, NULL, NULL, NULL }
 	};
 	char err[1024], path[4096];
 	char *reply = NULL;

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/ctlclient.h"
 #include "common/err.h"
 #include "localsock.h"
 
@@ -99,23 +99,6 @@ localsock_open(uv_loop_t *loop, const char *path, localsock_fn fn,
 	return 0;
 }
 
-/* Send all of p[0..n). 0 or -1 (errno). */
-static int
-send_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 localsock_request(const char *path, const char *request, FILE *out,
     int timeout_ms, char *err, size_t errlen)
@@ -123,7 +106,7 @@ localsock_request(const char *path, const char *request, FILE *out,
 	char buf[8192];
 	int fd;
 
-	if ((fd = ctlsock_connect(path)) == FF_EINVAL) {
+	if ((fd = ctlclient_connect(path)) == FF_EINVAL) {
 		snprintf(err, errlen, "control socket path %s is too long",
 		    path);
 		return FF_EIO;
@@ -133,8 +116,8 @@ localsock_request(const char *path, const char *request, FILE *out,
 		    "running?)", path, strerror(errno));
 		return FF_EIO;
 	}
-	if (send_all(fd, request, strlen(request)) != 0 ||
-	    send_all(fd, "\n", 1) != 0) {
+	if (ctlclient_send(fd, request, strlen(request)) != 0 ||
+	    ctlclient_send(fd, "\n", 1) != 0) {
 		snprintf(err, errlen, "%s: send: %s", path, strerror(errno));
 		close(fd);
 		return FF_EIO;

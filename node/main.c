@@ -6,6 +6,7 @@
 
 #include "common/cmd.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "node.h"
 
 static const cmd_t commands[] = {
@@ -26,6 +27,8 @@ static const cmd_t commands[] = {
 
 static const cmd_prog_t prog = {
 	.name = "flowfleet-node",
+	.version = FF_VERSION,
+	.synopsis = "COMMAND [ARGS]",
 	.cmds = commands,
 	.footer = "Run 'flowfleet-node COMMAND --help' for a command's "
 	    "options.\n",

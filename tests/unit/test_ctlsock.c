@@ -5,7 +5,8 @@
  * replaced, a live one or a plain file refused, removed at close only
  * while it is ours), replies and the peer's credentials, the client
  * cap, idle timeouts, held clients outliving their connection, replies
- * queued before the server closes, and every loop closing cleanly.
+ * queued before the server closes, every loop closing cleanly, and the
+ * blocking client's side (common/ctlclient.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "common/ctlclient.h"
 #include "common/ctlsock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -304,7 +306,7 @@ test_reply_and_credentials(void **state)
 	path_of(path, sizeof(path), "echo.sock");
 	assert_int_equal(open_echo(&loop, path, &s), 0);
 	st = ctlsock_state(s);
-	fd = ctlsock_connect(path);
+	fd = ctlclient_connect(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "hello", 5), 5);
 	assert_int_equal(read_reply(&loop, fd, buf, sizeof(buf)), 5);
@@ -333,7 +335,7 @@ test_reply_and_credentials(void **state)
 	assert_int_equal(S.close_err, 0);
 	assert_string_equal(S.close_why, "quit");
 	/* and a client that just goes away */
-	fd = ctlsock_connect(path);
+	fd = ctlclient_connect(path);
 	assert_true(fd >= 0);
 	assert_true(run_until(&loop, NULL, NULL, 20) == 0);
 	close(fd);
@@ -356,13 +358,13 @@ test_client_cap(void **state)
 	path_of(path, sizeof(path), "cap.sock");
 	assert_int_equal(open_echo(&loop, path, &s), 0);
 	for (int i = 0; i < 4; i++) {
-		fds[i] = ctlsock_connect(path);
+		fds[i] = ctlclient_connect(path);
 		assert_true(fds[i] >= 0);
 	}
 	assert_true(run_until(&loop, NULL, NULL, 50) == 0);
 	assert_int_equal(S.opened, 4);
 	/* one more is refused with the protocol's last words */
-	fds[4] = ctlsock_connect(path);
+	fds[4] = ctlclient_connect(path);
 	assert_true(fds[4] >= 0);
 	assert_int_equal(read_reply(&loop, fds[4], buf, sizeof(buf)), 5);
 	assert_string_equal(buf, "busy\n");
@@ -396,8 +398,8 @@ test_idle_timeout(void **state)
 	path_of(path, sizeof(path), "idle.sock");
 	assert_int_equal(ctlsock_open(&loop, path, &quick, &s, err,
 	    sizeof(err)), 0);
-	fd = ctlsock_connect(path);
-	fd2 = ctlsock_connect(path);
+	fd = ctlclient_connect(path);
+	fd2 = ctlclient_connect(path);
 	assert_true(fd >= 0 && fd2 >= 0);
 	/* fd2 holds a pending reply: never idle */
 	assert_int_equal(write(fd2, "hold", 4), 4);
@@ -433,7 +435,7 @@ test_held_client_outlives_connection(void **state)
 	uv_loop_init(&loop);
 	path_of(path, sizeof(path), "hold.sock");
 	assert_int_equal(open_echo(&loop, path, &s), 0);
-	fd = ctlsock_connect(path);
+	fd = ctlclient_connect(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "hold", 4), 4);
 	assert_true(run_until(&loop, NULL, NULL, 30) == 0);
@@ -466,7 +468,7 @@ test_close_lets_replies_out(void **state)
 	uv_loop_init(&loop);
 	path_of(path, sizeof(path), "stop.sock");
 	assert_int_equal(open_echo(&loop, path, &s), 0);
-	fd = ctlsock_connect(path);
+	fd = ctlclient_connect(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "hold", 4), 4);
 	assert_true(run_until(&loop, NULL, NULL, 30) == 0);
@@ -491,12 +493,30 @@ test_connect_errors(void **state)
 
 	(void)state;
 	path_of(path, sizeof(path), "nobody.sock");
-	assert_int_equal(ctlsock_connect(path), FF_EIO);
+	assert_int_equal(ctlclient_connect(path), FF_EIO);
 	assert_int_equal(errno, ENOENT);
 	memset(longp, 'x', sizeof(longp) - 1);
 	longp[0] = '/';
 	longp[sizeof(longp) - 1] = '\0';
-	assert_int_equal(ctlsock_connect(longp), FF_EINVAL);
+	assert_int_equal(ctlclient_connect(longp), FF_EINVAL);
+}
+
+static void
+test_client_send(void **state)
+{
+	char buf[16];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ctlclient_send(sv[0], "stats\n", 6), 0);
+	assert_int_equal(read(sv[1], buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "stats\n", 6);
+	/* the peer is gone: an error, not SIGPIPE */
+	close(sv[1]);
+	assert_int_equal(ctlclient_send(sv[0], "x", 1), FF_EIO);
+	assert_int_equal(errno, EPIPE);
+	close(sv[0]);
 }
 
 static int
@@ -531,6 +551,7 @@ main(void)
 		cmocka_unit_test(test_held_client_outlives_connection),
 		cmocka_unit_test(test_close_lets_replies_out),
 		cmocka_unit_test(test_connect_errors),
+		cmocka_unit_test(test_client_send),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

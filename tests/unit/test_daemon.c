@@ -278,10 +278,10 @@ test_getopt_long_only_and_operands(void **state)
 	const char *sock = NULL;
 	int json = 0, exporters = 0, first = 0;
 	const cmd_opt_t opts[] = {
-		{ 0, "json", NULL, &json },
-		{ 0, "exporters", NULL, &exporters },
-		{ 's', NULL, &sock, NULL },
-		{ 0, NULL, NULL, NULL }
+		{ "--json", NULL, "JSON", NULL, &json },
+		{ "--exporters", NULL, "exporters", NULL, &exporters },
+		{ "-s", "SOCKET", "the socket", &sock, NULL },
+		{ NULL, NULL, NULL, NULL, NULL }
 	};
 
 	(void)state;
