@@ -54,6 +54,9 @@ endif
 COMMON_SRCS := \
 	common/cmd.c \
 	common/conf.c \
+	common/ctlclient.c \
+	common/ctlsock.c \
+	common/daemon.c \
 	common/err.c \
 	common/json.c \
 	common/log.c \
@@ -87,17 +90,18 @@ WIRE_SRCS := \
 	wire/token.c
 
 NODE_SRCS := \
+	node/cmd_common.c \
 	node/cmd_decode.c \
 	node/cmd_query.c \
 	node/cmd_run.c \
 	node/cmd_stats.c \
 	node/config.c \
-	node/ctl.c \
 	node/decode/decode.c \
 	node/decode/exporter.c \
 	node/decode/hold.c \
 	node/ingest.c \
 	node/listener.c \
+	node/localsock.c \
 	node/decode/nf5.c \
 	node/decode/nf9.c \
 	node/decode/packet.c \
@@ -117,13 +121,13 @@ NODE_SRCS := \
 NODE_MAIN := node/main.c
 
 CONTROLLER_SRCS := \
+	controller/clisock.c \
 	controller/config.c \
-	controller/ctlnodes.c \
-	controller/ctlsock.c \
 	controller/dquery.c \
 	controller/fleet.c \
 	controller/inventory.c \
-	controller/peer.c
+	controller/peer.c \
+	controller/req_nodes.c
 
 CONTROLLER_MAIN := controller/main.c
 
@@ -161,6 +165,8 @@ UNIT_TESTS := \
 	test_result \
 	test_trust \
 	test_session \
+	test_ctlsock \
+	test_daemon \
 	$(CONTROLLER_TESTS) \
 	$(CLI_TESTS)
 

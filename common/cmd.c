@@ -1,6 +1,8 @@
 /*
  * Command tables and the help generated from them; see cmd.h.
  */
+#include <getopt.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -309,4 +311,80 @@ cmd_main(const cmd_prog_t *p, int argc, char **argv)
 		return CMD_EX_USAGE;
 	}
 	return usage_error(p, "unknown command", argv[0]);
+}
+
+/* ---- a command's options ---- */
+
+#define MAX_OPTS	32
+#define LONG_ONLY	256	/* getopt's values for long options */
+
+int
+cmd_getopt(int argc, char **argv, const cmd_opt_t *opts,
+    void (*usage)(FILE *fp), int min, int max, int *first)
+{
+	struct option lo[MAX_OPTS + 2];
+	char so[MAX_OPTS * 2 + 2] = "h", *sp = so + 1;
+	size_t n, nl = 0;
+	int ch, left;
+
+	/* "-x" goes to the short options, "--name" to the long ones */
+	for (n = 0; opts[n].name != NULL; n++) {
+		const char *w = opts[n].name;
+
+		if (n == MAX_OPTS || w[0] != '-' || w[1] == '\0')
+			return CMD_EX_USAGE;	/* a bad table is a bug */
+		if (w[1] != '-') {
+			*sp++ = w[1];
+			if (opts[n].arg != NULL)
+				*sp++ = ':';
+		} else
+			lo[nl++] = (struct option){ w + 2, opts[n].arg ?
+			    required_argument : no_argument, NULL,
+			    LONG_ONLY + (int)n };
+	}
+	*sp = '\0';
+	lo[nl++] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[nl] = (struct option){ NULL, 0, NULL, 0 };
+	optind = 0;	/* glibc: start afresh */
+	while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+		size_t i;
+
+		if (ch == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		for (i = 0; i < n; i++)
+			if (ch == (opts[i].name[1] == '-' ? LONG_ONLY +
+			    (int)i : opts[i].name[1]))
+				break;
+		if (i == n) {
+			usage(stderr);
+			return CMD_EX_USAGE;
+		}
+		if (opts[i].arg != NULL)
+			*opts[i].val = optarg;
+		else
+			*opts[i].flag = 1;
+	}
+	left = argc - optind;
+	if (left < min || (max >= 0 && left > max)) {
+		usage(stderr);
+		return CMD_EX_USAGE;
+	}
+	if (first != NULL)
+		*first = optind;
+	return CMD_GO;
+}
+
+int
+cmd_fail(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
 }

@@ -34,9 +34,10 @@ typedef struct cmd {
 } cmd_t;
 
 /*
- * An option of the program itself, given before the command ("-s
- * SOCKET", "--json"). cmd_main() stores it; a program whose commands
- * also accept it after the command says so in cmd_prog_t.opts_title.
+ * An option ("-s SOCKET", "--json"). Of the program itself, given
+ * before the command: cmd_main() stores it (a program whose commands
+ * also accept it after the command says so in cmd_prog_t.opts_title).
+ * Of a command: read by cmd_getopt() from the command's table.
  */
 typedef struct cmd_opt {
 	const char *name;	/* as typed: "-s", "--json" */
@@ -87,5 +88,31 @@ const cmd_t *cmd_find(const cmd_prog_t *p, int argc, char **argv,
  * and the usage on stderr, CMD_EX_USAGE). Returns the exit status.
  */
 int cmd_main(const cmd_prog_t *p, int argc, char **argv);
+
+/* ---- a command's options ---- */
+
+/* cmd_getopt(): the options are good, run the command. */
+#define CMD_GO	(-1)
+
+/*
+ * Read a command's options (argv[0] is the command's word) as the table
+ * opts says (it ends with an entry whose name is NULL); -h and --help
+ * are always known. Then at least min and at most max operands (max < 0:
+ * any number) must follow; *first (may be NULL) is set to the index of
+ * the first one. Options and operands may come in any order.
+ *
+ * Returns CMD_GO to run the command; else the command's exit status: 0
+ * after -h/--help (usage on stdout), CMD_EX_USAGE after a bad option or
+ * operand count (usage on stderr).
+ */
+int cmd_getopt(int argc, char **argv, const cmd_opt_t *opts,
+    void (*usage)(FILE *fp), int min, int max, int *first);
+
+/*
+ * Report a failure of command prog ("flowfleet-node: ..." on stderr) and
+ * return the exit status for it, 1.
+ */
+int cmd_fail(const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

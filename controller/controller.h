@@ -2,7 +2,8 @@
  * Internal to flowfleet-controller: the daemon's state shared by its
  * files.
  *
- *   main.c      start-up, signals, the loop (flowfleet-controller run)
+ *   main.c      the command table: run (start-up, the loop) and
+ *               fingerprint
  *   config.c    the configuration file
  *   inventory.c the LMDB inventory
  *   fleet.c     the nodes in memory and the serial write queue that
@@ -12,13 +13,14 @@
  *   dquery.c    distributed queries: the fan-out over the query
  *               channels (through a qtransport_t), the TPUT rounds,
  *               the merge
- *   ctlsock.c   the Unix control socket the CLI talks to
- *   ctlnodes.c  the CLI's node requests (add, remove, list/show/status)
+ *   clisock.c   the control socket the CLI talks to (frames and
+ *               messages on common/ctlsock.c), dispatch by request type
+ *   req_nodes.c the CLI's node requests (add, remove, list/show/status)
  *
  * Everything runs on the loop thread except inv_write() in the queue.
  */
-#ifndef FF_CTL_CONTROLLER_H
-#define FF_CTL_CONTROLLER_H
+#ifndef FF_CONTROLLER_CONTROLLER_H
+#define FF_CONTROLLER_CONTROLLER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -152,7 +154,7 @@ struct controller {
 	int flush_queued;
 	uint64_t next_flush;		/* mono ms */
 	uv_timer_t tick;
-	struct ctlsock *sock;
+	struct ctlsock *sock;		/* the CLI's socket (clisock.c) */
 	struct dquery *queries;		/* distributed queries (dquery.c) */
 	const qtransport_t *qt;		/* how dquery.c reaches the nodes */
 	qtransport_msg_fn on_qmsg;	/* peer.c delivers query channel */

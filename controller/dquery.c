@@ -83,7 +83,7 @@ struct dqn {
 
 struct dquery {
 	controller_t *c;
-	ctlclient_t *cl;
+	ctlsock_client_t *cl;
 	uint32_t cl_id;
 	store_qspec_t spec;
 	char filter[FILTER_MAX];
@@ -294,7 +294,7 @@ send_reply(struct dquery *dq, const store_result_t *final, int complete,
 		return 0;
 	if (final != NULL && (rc = store_result_pack(final, &buf, &blen))
 	    != 0) {
-		ctlsock_send_error(dq->cl, dq->cl_id, rc, "cannot pack the "
+		clisock_send_error(dq->cl, dq->cl_id, rc, "cannot pack the "
 		    "merged answer: %s", ff_strerror(rc));
 		return rc;
 	}
@@ -308,7 +308,7 @@ send_reply(struct dquery *dq, const store_result_t *final, int complete,
 		wire_put_bin(&b, "data", buf + off, n);
 		if (wire_msg_end(&b, &f, &flen) != 0)
 			goto oom;
-		ctlsock_send(dq->cl, f, flen);
+		clisock_send(dq->cl, f, flen);
 		wire_builder_free(&b);
 		off += n;
 		chunks++;
@@ -359,13 +359,13 @@ send_reply(struct dquery *dq, const store_result_t *final, int complete,
 	}
 	if (wire_msg_end(&b, &f, &flen) != 0)
 		goto oom;
-	ctlsock_send(dq->cl, f, flen);
+	clisock_send(dq->cl, f, flen);
 	wire_builder_free(&b);
 	return 0;
 oom:
 	free(buf);
 	wire_builder_free(&b);
-	ctlsock_send_error(dq->cl, dq->cl_id, FF_ENOMEM, "out of memory");
+	clisock_send_error(dq->cl, dq->cl_id, FF_ENOMEM, "out of memory");
 	return FF_ENOMEM;
 }
 
@@ -408,7 +408,7 @@ dq_abort(struct dquery *dq, int code, const char *why)
 			node_fail(&dq->nodes[i], DQN_CANCELLED, "%s", why);
 		}
 	if (ctlsock_alive(dq->cl))
-		ctlsock_send_error(dq->cl, dq->cl_id, code, "%s", why);
+		clisock_send_error(dq->cl, dq->cl_id, code, "%s", why);
 	log_info("query %u from %s: %s", dq->cl_id, ctlsock_peer(dq->cl),
 	    why);
 	dq_free(dq);
@@ -1083,7 +1083,7 @@ dquery_parse_request(const msgpack_object *b, uint64_t default_timeout,
 }
 
 static void
-on_query(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_query(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 {
 	struct dquery *dq;
 	store_result_t *probe;
@@ -1093,7 +1093,7 @@ on_query(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	int k, rc;
 
 	if ((dq = calloc(1, sizeof(*dq))) == NULL) {
-		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		clisock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
 	dq->c = c;
@@ -1101,21 +1101,21 @@ on_query(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	    &dq->spec, dq->filter, dq->method, &timeout, err, sizeof(err)))
 	    != 0 || (rc = store_query_compile(&dq->spec, &dq->q, err,
 	    sizeof(err))) != 0) {
-		ctlsock_send_error(cl, m->id, rc, "%s", err);
+		clisock_send_error(cl, m->id, rc, "%s", err);
 		free(dq);
 		return;
 	}
 	if ((probe = store_result_new(dq->q)) == NULL) {
 		store_query_free(dq->q);
 		free(dq);
-		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		clisock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
 	store_result_get_info(probe, &dq->inf);
 	dq->inf.filter = NULL;	/* points into probe */
 	store_result_free(probe);
 	if ((k = select_nodes(c, &m->body, &sel, err, sizeof(err))) < 0) {
-		ctlsock_send_error(cl, m->id, k == -2 ? FF_ENOENT : FF_EINVAL,
+		clisock_send_error(cl, m->id, k == -2 ? FF_ENOENT : FF_EINVAL,
 		    "%s", err);
 		store_query_free(dq->q);
 		free(dq);
@@ -1125,7 +1125,7 @@ on_query(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 		free(sel);
 		store_query_free(dq->q);
 		free(dq);
-		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		clisock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
 	dq->cl = cl;
@@ -1165,7 +1165,7 @@ on_query(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 }
 
 static void
-on_cancel(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_cancel(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 {
 	wire_builder_t b;
 	const uint8_t *f;
@@ -1174,7 +1174,7 @@ on_cancel(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	struct dquery *dq;
 
 	if (wire_get_u64(&m->body, "id", &id) != 0) {
-		ctlsock_send_error(cl, m->id, FF_EINVAL, "CTL_QUERY_CANCEL "
+		clisock_send_error(cl, m->id, FF_EINVAL, "CTL_QUERY_CANCEL "
 		    "needs 'id'");
 		return;
 	}
@@ -1182,7 +1182,7 @@ on_cancel(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 		if (dq->cl == cl && dq->cl_id == id)
 			break;
 	if (dq == NULL) {
-		ctlsock_send_error(cl, m->id, FF_ENOENT, "no query %" PRIu64
+		clisock_send_error(cl, m->id, FF_ENOENT, "no query %" PRIu64
 		    " is running for this client", id);
 		return;
 	}
@@ -1190,7 +1190,7 @@ on_cancel(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	if (wire_msg_begin(&b, WIRE_CTL_OK, m->id, 1) == 0) {
 		wire_put_u64(&b, "id", id);
 		if (wire_msg_end(&b, &f, &flen) == 0)
-			ctlsock_send(cl, f, flen);
+			clisock_send(cl, f, flen);
 	}
 	wire_builder_free(&b);
 }
@@ -1205,8 +1205,8 @@ dquery_init(controller_t *c, const qtransport_t *qt)
 int
 dquery_register(ctlsock_t *s)
 {
-	if (ctlsock_register(s, WIRE_CTL_QUERY, on_query) != 0 ||
-	    ctlsock_register(s, WIRE_CTL_QUERY_CANCEL, on_cancel) != 0)
+	if (clisock_register(s, WIRE_CTL_QUERY, on_query) != 0 ||
+	    clisock_register(s, WIRE_CTL_QUERY_CANCEL, on_cancel) != 0)
 		return FF_EINVAL;
 	return 0;
 }

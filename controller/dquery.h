@@ -18,7 +18,7 @@
 #define FF_CTL_DQUERY_H
 
 #include "controller.h"
-#include "ctlsock.h"
+#include "clisock.h"
 #include "store/store.h"
 
 #define DQUERY_FILTER_MAX	4096	/* filter text bytes, NUL included */

@@ -6,12 +6,12 @@
  * print one line (or JSON object) per flow on stdout and a summary on
  * stderr.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cmd.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "node/decode/decode.h"
@@ -116,47 +116,30 @@ usage(FILE *fp)
 int
 cmd_decode(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "no-hold", no_argument, NULL, 'H' },
-		{ "exporters", no_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct decode_run r;
 	decoder_opts_t dopts;
 	pcapfile_stats_t tot, st;
-	int c, exporters = 0, ret = 0;
+	int exporters = 0, no_hold = 0, ret = 0, first;
 	uint64_t truncated = 0;
 	const decoder_stats_t *ds;
+	const cmd_opt_t opts[] = {
+		{ "--json", NULL, "one JSON object per flow", NULL, &r.json },
+		{ "--no-hold", NULL, "drop data before its template", NULL,
+		    &no_hold },
+		{ "--exporters", NULL, "each exporter's counters", NULL,
+		    &exporters },
+		{ NULL, NULL, NULL, NULL, NULL }
+	};
 
 	memset(&r, 0, sizeof(r));
 	memset(&dopts, 0, sizeof(dopts));
 	memset(&tot, 0, sizeof(tot));
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			r.json = 1;
-			break;
-		case 'H':
-			dopts.hold_unknown = -1;
-			break;
-		case 'e':
-			exporters = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return 2;
-	}
+	if ((ret = cmd_getopt(argc, argv, opts, usage, 1, -1, &first)) !=
+	    CMD_GO)
+		return ret;
+	ret = 0;
+	if (no_hold)
+		dopts.hold_unknown = -1;
 	if ((r.dec = decoder_new(&dopts)) == NULL) {
 		fprintf(stderr, "flowfleet-node decode: out of memory\n");
 		return 1;
@@ -170,7 +153,7 @@ cmd_decode(int argc, char **argv)
 	r.sink.flush = print_flush;
 	r.sink.arg = &r;
 
-	for (int i = optind; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		char err[512];
 
 		if (pcapfile_read(argv[i], on_datagram, &r, &st, err,

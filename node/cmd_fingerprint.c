@@ -6,17 +6,15 @@
  * directory; when there is none yet it is made now (as the first start
  * would), so a node can be enrolled before it ever runs.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "common/log.h"
+#include "common/cmd.h"
+#include "common/daemon.h"
 #include "wire/wire.h"
 #include "config.h"
 #include "node.h"
+
+#define PROG	"flowfleet-node"
 
 static void
 usage(FILE *fp)
@@ -39,61 +37,29 @@ usage(FILE *fp)
 int
 cmd_fingerprint(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const char *conf = NULL;
+	const cmd_opt_t opts[] = {
+		{ "-c", "FILE", "configuration file", &conf, NULL },
+		{ NULL, NULL, NULL, NULL, NULL }
+	};
 	struct node_config *cfg = NULL;
 	wire_identity_t *id = NULL;
 	char err[1024] = "";
-	int c, created, rc = 1;
+	int created, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			conf = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	if (config_load(conf ? conf : CONFIG_DEFAULT_PATH, conf == NULL, &cfg,
-	    err, sizeof(err)) != 0) {
-		fprintf(stderr, "flowfleet-node: %s\n", err);
+	if ((rc = cmd_getopt(argc, argv, opts, usage, 0, 0, NULL)) != CMD_GO)
+		return rc;
+	if (node_config_read(PROG, conf, &cfg) != 0)
 		return 1;
-	}
-	if (mkdir(cfg->state_dir, 0700) == -1 && errno != EEXIST) {
-		fprintf(stderr, "flowfleet-node: cannot create state directory "
-		    "%s: %s\n", cfg->state_dir, strerror(errno));
-		goto out;
-	}
-	if (wire_init() != 0) {
-		fprintf(stderr, "flowfleet-node: cannot initialize "
-		    "libsodium\n");
-		goto out;
-	}
-	if (wire_identity_load(cfg->state_dir, cfg->name ? cfg->name : "node",
+	if (daemon_state_dir(cfg->state_dir, err, sizeof(err)) != 0 ||
+	    wire_init() != 0 ||
+	    wire_identity_load(cfg->state_dir, cfg->name ? cfg->name : "node",
 	    &id, &created, err, sizeof(err)) != 0) {
-		fprintf(stderr, "flowfleet-node: %s\n", err);
-		goto out;
-	}
-	if (created)
-		fprintf(stderr, "flowfleet-node: made a new key in "
-		    "%s/key.pem\n",
-		    cfg->state_dir);
-	printf("%s\n", wire_identity_fp(id));
-	rc = fflush(stdout) == 0 ? 0 : 1;
-out:
+		rc = cmd_fail(PROG, "%s", err[0] ? err : "cannot initialize "
+		    "libsodium");
+	} else
+		rc = daemon_print_fp(PROG, cfg->state_dir, wire_identity_fp(id),
+		    created);
 	wire_identity_free(id);
 	config_free(cfg);
 	return rc;

@@ -143,20 +143,10 @@ parse_args(int argc, char **argv, struct qopts *o)
 static int
 store_dir(const struct qopts *o, char *path, size_t len)
 {
-	struct node_config *cfg;
-	char err[512];
-
-	if (o->dir != NULL) {
-		snprintf(path, len, "%s", o->dir);
-		return 0;
-	}
-	if (config_load(o->conf ? o->conf : CONFIG_DEFAULT_PATH,
-	    o->conf == NULL, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, PROG ": %s\n", err);
-		return EX_FAIL;
-	}
-	snprintf(path, len, "%s/%s", cfg->state_dir, NODE_STORE_DIR);
-	config_free(cfg);
+	if (o->dir == NULL)
+		return node_state_path(PROG, o->conf, NODE_STORE_DIR, path,
+		    len);
+	snprintf(path, len, "%s", o->dir);
 	return 0;
 }
 

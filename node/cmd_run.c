@@ -6,37 +6,34 @@
  * STATE_DIR/flows; the local control socket and the control plane
  * (2210/4210), on one libuv loop.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/cmd.h"
+#include "common/daemon.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "config.h"
 #include "control.h"
-#include "ctl.h"
 #include "ingest.h"
 #include "listener.h"
+#include "localsock.h"
 #include "node.h"
 #include "qengine.h"
 #include "stats.h"
 #include "writer.h"
 
+#define PROG		"flowfleet-node"
 #define PID_FILE	"node.pid"
 
 struct node {
-	uv_loop_t loop;
+	daemon_t *d;		/* state directory, pid file, loop, signals */
+	uv_loop_t *loop;
 	struct node_config *cfg;
 	/*
 	 * The flow store, open read-write from before control_start() until
@@ -48,13 +45,9 @@ struct node {
 	writer_t *writer;	/* the store's writer thread */
 	listeners_t *ls;
 	ingest_t *ing;
-	ctl_t *ctl;
+	ctlsock_t *sock;	/* STATE_DIR/node.sock (localsock.c) */
 	control_t *cp;		/* control plane: 2210/4210 (control.c) */
 	qengine_t *qe;		/* queries on 4210 on n->store (qengine.c) */
-	uv_signal_t sig[2];
-	int nsig;
-	int pidfd;
-	int loop_init;		/* the loop needs draining and closing */
 	uint64_t start_ms;
 	int stopping;
 };
@@ -86,8 +79,9 @@ usage(FILE *fp)
 "the configuration is bad or start-up fails, 2 on a usage error.\n");
 }
 
+/* A request on node.sock (a localsock_fn). */
 static void
-ctl_handle(void *arg, const char *req, FILE *fp)
+sock_request(void *arg, const char *req, FILE *fp)
 {
 	struct node *n = arg;
 	node_stats_t st;
@@ -163,7 +157,7 @@ node_plug_queries(struct node *n, char *err, size_t errlen)
 	qo.max_mem = n->cfg->query_max_mem;
 	qo.max_rows = n->cfg->query_max_rows;
 	qo.max_result = n->cfg->query_max_result;
-	if ((n->qe = qengine_new(&n->loop, n->store, &qo)) == NULL) {
+	if ((n->qe = qengine_new(n->loop, n->store, &qo)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -171,9 +165,11 @@ node_plug_queries(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* Close every handle so the loop ends (a daemon_stop_fn). */
 static void
-node_stop(struct node *n, const char *why)
+node_stop(void *arg, const char *why)
 {
+	struct node *n = arg;
 	const ingest_totals_t *t;
 
 	if (n->stopping)
@@ -193,141 +189,10 @@ node_stop(struct node *n, const char *why)
 			    " packets; committing to the store", why,
 			    t->datagrams, t->flows, t->bytes, t->packets);
 	}
-	ctl_close(n->ctl);
-	n->ctl = NULL;
-	for (int i = 0; i < n->nsig; i++)
-		uv_close((uv_handle_t *)&n->sig[i], NULL);
-	n->nsig = 0;
-}
-
-static void
-on_signal(uv_signal_t *s, int signum)
-{
-	node_stop(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
-}
-
-/* Create the state directory (mode 0700) if it is missing. */
-static int
-make_state_dir(const char *dir, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create state directory %s: %s",
-		    dir, strerror(errno));
-		return -1;
-	}
-	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "state directory %s is not a directory",
-		    dir);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Take the state directory for this process: an flock()ed pid file, so
- * two nodes never share one directory. Returns the fd or -1.
- */
-static int
-lock_state_dir(const char *dir, char *err, size_t errlen)
-{
-	char path[512];		/* config.c bounds state-dir far below */
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, PID_FILE);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
-			snprintf(err, errlen, "another flowfleet-node is "
-			    "running with state directory %s (%s is locked)",
-			    dir, path);
-		else
-			snprintf(err, errlen, "%s: flock: %s", path,
-			    strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void
-write_pid(int fd)
-{
-	char b[32];
-	int len = snprintf(b, sizeof(b), "%ld\n", (long)getpid());
-
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, b, (size_t)len, 0) != len)
-		log_warn("cannot write the pid file");
-}
-
-/*
- * Detach before start-up, so that every thread and the store's LMDB
- * environment belong to the process that runs (neither survives a
- * fork): fork, and the parent waits on a pipe until the child reports
- * that it started (the parent exits 0) or the child exits (the parent
- * exits with its status; the child printed why on the terminal's stderr,
- * which it keeps until then). Returns, in the child, the pipe's write
- * end for detach_done(), or -1 when the fork failed.
- */
-static int
-detach_begin(void)
-{
-	int p[2], st;
-	pid_t pid;
-	char c;
-
-	fflush(NULL);
-	if (pipe2(p, O_CLOEXEC) == -1) {
-		log_warn("pipe");
-		return -1;
-	}
-	if ((pid = fork()) == -1) {
-		log_warn("fork");
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid > 0) {
-		ssize_t r;
-
-		close(p[1]);
-		while ((r = read(p[0], &c, 1)) == -1 && errno == EINTR)
-			;
-		if (r == 1)
-			_exit(0);
-		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-			;
-		_exit(WIFEXITED(st) && WEXITSTATUS(st) != 0 ?
-		    WEXITSTATUS(st) : 1);
-	}
-	close(p[0]);
-	setsid();
-	return p[1];
-}
-
-/* In the started child: stdio to /dev/null, then release the parent. */
-static void
-detach_done(int fd)
-{
-	int nfd;
-
-	if (chdir("/") == -1)
-		log_warn("chdir /");
-	if ((nfd = open("/dev/null", O_RDWR)) != -1) {
-		dup2(nfd, STDIN_FILENO);
-		dup2(nfd, STDOUT_FILENO);
-		dup2(nfd, STDERR_FILENO);
-		if (nfd > STDERR_FILENO)
-			close(nfd);
-	}
-	if (write(fd, "", 1) != 1)
-		log_warn("cannot tell the starting process");
-	close(fd);
+	ctlsock_close(n->sock, "the node is stopping");
+	n->sock = NULL;
+	if (n->d != NULL)
+		daemon_signals_close(n->d);
 }
 
 /* Open the flow store in STATE_DIR/flows and start its writer. */
@@ -340,7 +205,11 @@ node_open_store(struct node *n, char *err, size_t errlen)
 	char path[4096], msg[512];
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/%s", c->state_dir, NODE_STORE_DIR);
+	if (daemon_path(path, sizeof(path), c->state_dir, NODE_STORE_DIR)
+	    != 0) {
+		snprintf(err, errlen, "%s: path too long", c->state_dir);
+		return -1;
+	}
 	memset(&so, 0, sizeof(so));
 	so.path = path;
 	so.map_size = c->store_map_size;
@@ -362,65 +231,42 @@ node_open_store(struct node *n, char *err, size_t errlen)
 	return 0;
 }
 
-/* Start everything; on failure return -1 with a message in err. */
+/*
+ * Start everything after the shell (daemon_start): on failure return -1
+ * with a message in err.
+ */
 static int
 node_start(struct node *n, char *err, size_t errlen)
 {
-	static const int sigs[2] = { SIGTERM, SIGINT };
 	char path[4096];
-	int rc;
 
-	if (make_state_dir(n->cfg->state_dir, err, errlen) != 0)
-		return -1;
-	if ((n->pidfd = lock_state_dir(n->cfg->state_dir, err, errlen)) < 0)
-		return -1;
-	write_pid(n->pidfd);
-	if ((rc = uv_loop_init(&n->loop)) != 0) {
-		snprintf(err, errlen, "uv_loop_init: %s", uv_strerror(rc));
-		return -1;
-	}
-	n->loop_init = 1;
 	if (node_open_store(n, err, errlen) != 0)
 		return -1;
-	if ((n->ing = ingest_new(&n->loop, n->cfg, n->writer)) == NULL) {
+	if ((n->ing = ingest_new(n->loop, n->cfg, n->writer)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (listeners_open(&n->loop, n->cfg, ingest_datagram, n->ing, &n->ls,
+	if (listeners_open(n->loop, n->cfg, ingest_datagram, n->ing, &n->ls,
 	    err, errlen) != 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", n->cfg->state_dir,
-	    CTL_SOCK_NAME);
-	if (ctl_open(&n->loop, path, ctl_handle, n, &n->ctl, err,
+	if (daemon_path(path, sizeof(path), n->cfg->state_dir,
+	    LOCALSOCK_NAME) != 0) {
+		snprintf(err, errlen, "%s: path too long", n->cfg->state_dir);
+		return -1;
+	}
+	if (localsock_open(n->loop, path, sock_request, n, &n->sock, err,
 	    errlen) != 0)
 		return -1;
-	if (control_start(&n->loop, n->cfg, node_status, n, &n->cp, err,
+	if (control_start(n->loop, n->cfg, node_status, n, &n->cp, err,
 	    errlen) != 0)
 		return -1;
 	if (node_plug_queries(n, err, errlen) != 0)
 		return -1;
-	for (int i = 0; i < 2; i++) {
-		uv_signal_init(&n->loop, &n->sig[i]);
-		n->sig[i].data = n;
-		n->nsig++;
-		if ((rc = uv_signal_start(&n->sig[i], on_signal,
-		    sigs[i])) != 0) {
-			snprintf(err, errlen, "signal: %s", uv_strerror(rc));
-			return -1;
-		}
-	}
 	if (ingest_start(n->ing) != 0) {
 		snprintf(err, errlen, "cannot start the housekeeping timer");
 		return -1;
 	}
 	return 0;
-}
-
-static void
-walk_cb(uv_handle_t *h, void *arg)
-{
-	(void)arg;
-	log_warnx("handle left open at exit: %s", uv_handle_type_name(h->type));
 }
 
 /* Close what is open, drain the loop, free everything. Returns 0 when the
@@ -430,14 +276,9 @@ node_finish(struct node *n)
 {
 	int rc = 0;
 
-	if (n->loop_init) {
+	if (n->d != NULL) {
 		node_stop(n, NULL);
-		uv_run(&n->loop, UV_RUN_DEFAULT);
-		if ((rc = uv_loop_close(&n->loop)) != 0) {
-			uv_walk(&n->loop, walk_cb, NULL);
-			log_warnx("event loop not closed cleanly: %s",
-			    uv_strerror(rc));
-		}
+		rc = daemon_drain(n->d);
 	}
 	/* With the loop stopped: final template save, then free. */
 	ingest_free(n->ing);
@@ -456,95 +297,56 @@ node_finish(struct node *n)
 	}
 	store_close(n->store);
 	n->store = NULL;
-	if (n->pidfd >= 0) {
-		/* Still holding the lock: the file is ours to remove. */
-		char path[512];
-
-		snprintf(path, sizeof(path), "%s/%s", n->cfg->state_dir,
-		    PID_FILE);
-		unlink(path);
-		close(n->pidfd);
-	}
+	daemon_free(n->d);
+	n->d = NULL;
 	return rc == 0 ? 0 : -1;
 }
 
 int
 cmd_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *conf = NULL;
+	daemon_args_t a;
+	daemon_opts_t o;
 	struct node n;
 	char err[1024];
-	int c, fg = 0, check = 0, verbose = 0, rc, readyfd = -1;
+	int rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:fnvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			conf = optarg;
-			break;
-		case 'f':
-			fg = 1;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if ((rc = daemon_args(argc, argv, usage, &a)) != CMD_GO)
+		return rc;
 	memset(&n, 0, sizeof(n));
-	n.pidfd = -1;
-	if (config_load(conf ? conf : CONFIG_DEFAULT_PATH, conf == NULL,
-	    &n.cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "flowfleet-node: %s\n", err);
+	if (node_config_read(PROG, a.conf, &n.cfg) != 0)
 		return 1;
-	}
-	if (check) {
-		if (verbose)
+	if (a.check) {
+		if (a.verbose)
 			config_print(stdout, n.cfg);
 		fprintf(stderr, "%s: configuration OK\n", n.cfg->file);
 		config_free(n.cfg);
 		return 0;
 	}
-	/* stderr until start-up is over, so its errors reach the operator */
-	log_init("flowfleet-node", 1, verbose ? LOG_LVL_DEBUG :
-	    n.cfg->log_level);
-	signal(SIGPIPE, SIG_IGN);
-	if (!fg && (readyfd = detach_begin()) == -1) {
-		config_free(n.cfg);
-		return 1;
-	}
+	memset(&o, 0, sizeof(o));
+	o.prog = PROG;
+	o.who = PROG;
+	o.state_dir = n.cfg->state_dir;
+	o.pid_file = PID_FILE;
+	o.foreground = a.foreground;
+	o.log_level = a.verbose ? LOG_LVL_DEBUG : n.cfg->log_level;
+	o.stop = node_stop;
+	o.arg = &n;
 	n.start_ms = now_ms();
-
-	if (node_start(&n, err, sizeof(err)) != 0) {
-		fprintf(stderr, "flowfleet-node: %s\n", err);
+	if ((rc = daemon_start(&o, &n.d, err, sizeof(err))) == 0) {
+		n.loop = daemon_loop(n.d);
+		rc = node_start(&n, err, sizeof(err));
+	}
+	if (rc != 0) {
+		cmd_fail(PROG, "%s", err);
 		node_finish(&n);
 		config_free(n.cfg);
 		return 1;
 	}
-	if (!fg) {
-		log_init("flowfleet-node", 0, verbose ? LOG_LVL_DEBUG :
-		    n.cfg->log_level);
-		detach_done(readyfd);
-	}
+	daemon_ready(n.d);
 	log_info("started: pid %ld, %zu sockets, state directory %s",
 	    (long)getpid(), listeners_count(n.ls), n.cfg->state_dir);
-	uv_run(&n.loop, UV_RUN_DEFAULT);
+	uv_run(n.loop, UV_RUN_DEFAULT);
 	rc = node_finish(&n);
 	log_info("stopped%s", rc == 0 ? "" : " (event loop not clean)");
 	config_free(n.cfg);

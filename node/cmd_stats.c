@@ -3,15 +3,16 @@
  *
  * Ask a running node for its counters over its local control socket.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/err.h"
+#include "common/cmd.h"
 #include "config.h"
-#include "ctl.h"
+#include "localsock.h"
 #include "node.h"
+
+#define PROG			"flowfleet-node stats"
 
 #define STATS_TIMEOUT_MS	10000
 
@@ -32,7 +33,7 @@ usage(FILE *fp)
 "flows dropped because the queue was full or a write failed, retention).\n"
 "\n"
 "  -c FILE     find the node's control socket through this configuration\n"
-"              (STATE_DIR/" CTL_SOCK_NAME "; default " CONFIG_DEFAULT_PATH
+"              (STATE_DIR/" LOCALSOCK_NAME "; default " CONFIG_DEFAULT_PATH
 ")\n"
 "  -s SOCKET   the control socket itself\n"
 "  --json      one JSON object instead of tables\n"
@@ -45,69 +46,43 @@ usage(FILE *fp)
 int
 cmd_stats(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const char *conf = NULL, *sock = NULL;
-	struct node_config *cfg = NULL;
+	int json = 0, rc;
+	const cmd_opt_t opts[] = {
+		{ "-c", "FILE", "the node's configuration", &conf, NULL },
+		{ "-s", "SOCKET", "the node's control socket", &sock, NULL },
+		{ "--json", NULL, "one JSON object", NULL, &json },
+		{ NULL, NULL, NULL, NULL, NULL }
+	};
 	char err[1024], path[4096];
 	char *reply = NULL;
 	size_t rlen = 0;
 	FILE *fp;
-	int c, json = 0, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			conf = optarg;
-			break;
-		case 's':
-			sock = optarg;
-			break;
-		case 'j':
-			json = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc || (conf != NULL && sock != NULL)) {
+	if ((rc = cmd_getopt(argc, argv, opts, usage, 0, 0, NULL)) != CMD_GO)
+		return rc;
+	if (conf != NULL && sock != NULL) {
 		usage(stderr);
-		return 2;
+		return CMD_EX_USAGE;
 	}
 	if (sock == NULL) {
-		if (config_load(conf ? conf : CONFIG_DEFAULT_PATH, conf == NULL,
-		    &cfg, err, sizeof(err)) != 0) {
-			fprintf(stderr, "flowfleet-node stats: %s\n", err);
+		if (node_state_path(PROG, conf, LOCALSOCK_NAME, path,
+		    sizeof(path)) != 0)
 			return 1;
-		}
-		snprintf(path, sizeof(path), "%s/%s", cfg->state_dir,
-		    CTL_SOCK_NAME);
-		config_free(cfg);
 		sock = path;
 	}
-	if ((fp = open_memstream(&reply, &rlen)) == NULL) {
-		fprintf(stderr, "flowfleet-node stats: out of memory\n");
-		return 1;
-	}
-	rc = ctl_request(sock, json ? "stats json" : "stats", fp,
+	if ((fp = open_memstream(&reply, &rlen)) == NULL)
+		return cmd_fail(PROG, "out of memory");
+	rc = localsock_request(sock, json ? "stats json" : "stats", fp,
 	    STATS_TIMEOUT_MS, err, sizeof(err));
 	fclose(fp);
 	if (rc != 0) {
-		fprintf(stderr, "flowfleet-node stats: %s\n", err);
 		free(reply);
-		return 1;
+		return cmd_fail(PROG, "%s", err);
 	}
 	if (rlen == 0 || strncmp(reply, "error:", 6) == 0) {
-		fprintf(stderr, "flowfleet-node stats: %s: %s", sock,
-		    rlen ? reply : "empty reply\n");
+		fprintf(stderr, PROG ": %s: %s", sock, rlen ? reply :
+		    "empty reply\n");
 		free(reply);
 		return 1;
 	}

@@ -347,7 +347,7 @@ joined(struct control *c, const char *how)
 }
 
 static void
-ctl_open(void *arg, sess_t *s, const sess_hello_t *h)
+chan_open(void *arg, sess_t *s, const sess_hello_t *h)
 {
 	struct control *c = arg;
 	const char *secret = trust_secret(c->trust);
@@ -369,7 +369,7 @@ ctl_open(void *arg, sess_t *s, const sess_hello_t *h)
 }
 
 static int
-ctl_msg(void *arg, sess_t *s, const wire_msg_t *m)
+chan_msg(void *arg, sess_t *s, const wire_msg_t *m)
 {
 	struct control *c = arg;
 	char text[256] = "", name[64] = "";
@@ -411,7 +411,7 @@ ctl_msg(void *arg, sess_t *s, const wire_msg_t *m)
 }
 
 static void
-ctl_freed(void *arg)
+chan_freed(void *arg)
 {
 	struct control *c = arg;
 
@@ -423,10 +423,11 @@ ctl_freed(void *arg)
 	}
 }
 
-static const sess_handler_t ctl_handler = {
-	.on_open = ctl_open,
-	.on_msg = ctl_msg,
-	.on_server_freed = ctl_freed,
+/* The control channel's sessions (2210). */
+static const sess_handler_t chan_handler = {
+	.on_open = chan_open,
+	.on_msg = chan_msg,
+	.on_server_freed = chan_freed,
 };
 
 static void
@@ -506,7 +507,7 @@ control_start(uv_loop_t *loop, struct node_config *cfg,
 	so.trust = trust_cb;
 	so.trust_arg = c;
 	so.name = c->name;
-	so.h = &ctl_handler;
+	so.h = &chan_handler;
 	so.arg = c;
 	c->srv_open = 1;
 	if ((rc = sess_server_open(loop, &so, &c->srv, err, errlen)) != 0) {

@@ -10,13 +10,16 @@
 #include "node.h"
 
 static const cmd_t commands[] = {
-	{ "run", "", "run the collector node daemon", cmd_run, NULL },
-	{ "stats", "", "print a running node's counters", cmd_stats, NULL },
-	{ "query", "", "query the node's flow store", cmd_query, NULL },
-	{ "fingerprint", "",
+	{ "run", "[-c FILE] [-f] [-n] [-v]",
+	    "run the collector node daemon", cmd_run, NULL },
+	{ "stats", "[-c FILE | -s SOCKET] [--json]",
+	    "print a running node's counters", cmd_stats, NULL },
+	{ "query", "[-c FILE | --store DIR] [OPTIONS]",
+	    "query the node's flow store", cmd_query, NULL },
+	{ "fingerprint", "[-c FILE]",
 	    "print the node's key fingerprint (for enrollment)",
 	    cmd_fingerprint, NULL },
-	{ "decode", "FILE...",
+	{ "decode", "[--json] [--no-hold] [--exporters] FILE...",
 	    "decode flow exports in capture files and print flows",
 	    cmd_decode, NULL },
 	{ NULL, NULL, NULL, NULL, NULL }

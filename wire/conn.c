@@ -39,11 +39,7 @@ enum conn_state {
 };
 
 struct wire_conn {
-	union {
-		uv_tcp_t tcp;		/* TLS connections */
-		uv_pipe_t pipe;		/* plain: Unix sockets only */
-	} u;
-	int plain;			/* no TLS: a local Unix socket */
+	uv_tcp_t tcp;
 	uv_timer_t timer;		/* handshake deadline, close grace */
 	uv_connect_t connect_req;
 	int handles_open;		/* of tcp and timer */
@@ -124,8 +120,8 @@ static void
 close_handles(wire_conn_t *c)
 {
 	uv_timer_stop(&c->timer);
-	if (!uv_is_closing((uv_handle_t *)&c->u))
-		uv_close((uv_handle_t *)&c->u, on_handle_closed);
+	if (!uv_is_closing((uv_handle_t *)&c->tcp))
+		uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 	if (!uv_is_closing((uv_handle_t *)&c->timer))
 		uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
@@ -156,16 +152,15 @@ conn_begin_close(wire_conn_t *c, int err, const char *why, int graceful)
 		return;
 	c->close_err = err;
 	snprintf(c->close_why, sizeof(c->close_why), "%s", why);
-	uv_read_stop((uv_stream_t *)&c->u);
+	uv_read_stop((uv_stream_t *)&c->tcp);
 	if (graceful && c->state == CS_READY) {
-		if (!c->plain)
-			mbedtls_ssl_close_notify(&c->ssl);
+		mbedtls_ssl_close_notify(&c->ssl);
 		c->state = CS_CLOSING;
 		conn_flush(c);
 	}
 	c->state = CS_CLOSING;
 	if (!graceful || c->handles_open < 2 ||
-	    uv_is_closing((uv_handle_t *)&c->u)) {
+	    uv_is_closing((uv_handle_t *)&c->tcp)) {
 		close_handles(c);
 		return;
 	}
@@ -177,7 +172,7 @@ conn_begin_close(wire_conn_t *c, int err, const char *why, int graceful)
 		return;
 	}
 	req->data = c;
-	if (uv_shutdown(req, (uv_stream_t *)&c->u, on_shutdown) != 0) {
+	if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
 		free(req);
 		close_handles(c);
 	}
@@ -286,7 +281,7 @@ conn_flush(wire_conn_t *c)
 	uv_buf_t b;
 	int rc;
 
-	if (c->out_len == 0 || uv_is_closing((uv_handle_t *)&c->u))
+	if (c->out_len == 0 || uv_is_closing((uv_handle_t *)&c->tcp))
 		return;
 	if ((w = malloc(sizeof(*w) + c->out_len)) == NULL) {
 		conn_fail(c, FF_ENOMEM, "out of memory");
@@ -297,7 +292,7 @@ conn_flush(wire_conn_t *c)
 	memcpy(w->data, c->out, c->out_len);
 	c->out_len = 0;
 	b = uv_buf_init((char *)w->data, (unsigned)w->len);
-	if ((rc = uv_write(&w->req, (uv_stream_t *)&c->u, &b, 1,
+	if ((rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1,
 	    on_written)) != 0) {
 		free(w);
 		conn_fail(c, FF_EIO, "write: %s", uv_strerror(rc));
@@ -315,14 +310,6 @@ wire_conn_send(wire_conn_t *c, const uint8_t *frame, size_t len)
 
 	if (c->state != CS_READY)
 		return FF_EINVAL;
-	if (c->plain) {
-		if (bio_send(c, frame, len) < 0) {
-			conn_fail(c, FF_ENOMEM, "out of memory");
-			return FF_ENOMEM;
-		}
-		conn_flush(c);
-		return 0;
-	}
 	while (off < len) {
 		int n = mbedtls_ssl_write(&c->ssl, frame + off, len - off);
 
@@ -347,12 +334,8 @@ wire_conn_send_error(wire_conn_t *c, uint32_t id, int code, const char *msg)
 	size_t flen;
 	int rc;
 
-	if ((rc = wire_msg_begin(&b, WIRE_ERROR, id, 2)) == 0) {
-		wire_put_i64(&b, "code", code);
-		wire_put_str(&b, "msg", msg);
-		if ((rc = wire_msg_end(&b, &f, &flen)) == 0)
-			rc = wire_conn_send(c, f, flen);
-	}
+	if ((rc = wire_msg_error(&b, id, code, msg, &f, &flen)) == 0)
+		rc = wire_conn_send(c, f, flen);
 	wire_builder_free(&b);
 	return rc;
 }
@@ -508,10 +491,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		free(buf->base);
 		return;
 	}
-	if (nread > 0 && c->state != CS_CLOSING && c->plain) {
-		deliver(c, (const uint8_t *)buf->base, (size_t)nread);
-		conn_flush(c);
-	} else if (nread > 0 && c->state != CS_CLOSING) {
+	if (nread > 0 && c->state != CS_CLOSING) {
 		c->in = (const uint8_t *)buf->base;
 		c->in_len = (size_t)nread;
 		process_input(c);
@@ -533,13 +513,12 @@ on_handshake_timeout(uv_timer_t *t)
 /* ---- set-up ---- */
 
 static wire_conn_t *
-conn_new(uv_loop_t *loop, const wire_conn_opts_t *o, int is_server,
-    int plain)
+conn_new(uv_loop_t *loop, const wire_conn_opts_t *o, int is_server)
 {
 	wire_conn_t *c;
 
-	if (o->cbs == NULL || o->cbs->on_msg == NULL ||
-	    (!plain && (o->verify == NULL || o->id == NULL)))
+	if (o->cbs == NULL || o->cbs->on_msg == NULL || o->verify == NULL ||
+	    o->id == NULL)
 		return NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
@@ -552,14 +531,10 @@ conn_new(uv_loop_t *loop, const wire_conn_opts_t *o, int is_server,
 	if (c->o.max_frame == 0)
 		c->o.max_frame = WIRE_MAX_FRAME_CONTROL;
 	c->is_server = is_server;
-	c->plain = plain;
 	wire_framer_init(&c->framer, c->o.max_frame);
-	if (plain)
-		uv_pipe_init(loop, &c->u.pipe, 0);
-	else
-		uv_tcp_init(loop, &c->u.tcp);
+	uv_tcp_init(loop, &c->tcp);
 	uv_timer_init(loop, &c->timer);
-	((uv_handle_t *)&c->u)->data = c;
+	((uv_handle_t *)&c->tcp)->data = c;
 	c->timer.data = c;
 	c->handles_open = 2;
 	return c;
@@ -606,7 +581,7 @@ peer_name(wire_conn_t *c)
 	uint16_t port;
 	char ab[ADDR_STRLEN];
 
-	if (uv_tcp_getpeername(&c->u.tcp, (struct sockaddr *)&ss, &len) != 0) {
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) {
 		snprintf(c->peer, sizeof(c->peer), "?");
 		return;
 	}
@@ -621,15 +596,15 @@ start_tls(wire_conn_t *c)
 {
 	int rc;
 
-	uv_tcp_nodelay(&c->u.tcp, 1);
-	uv_tcp_keepalive(&c->u.tcp, 1, 30);
+	uv_tcp_nodelay(&c->tcp, 1);
+	uv_tcp_keepalive(&c->tcp, 1, 30);
 	if ((rc = tls_setup(c)) != 0) {
 		conn_fail(c, rc, "TLS set-up failed");
 		return rc;
 	}
 	c->state = CS_HANDSHAKE;
 	uv_timer_start(&c->timer, on_handshake_timeout, c->o.handshake_ms, 0);
-	if ((rc = uv_read_start((uv_stream_t *)&c->u, on_alloc, on_read))
+	if ((rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read))
 	    != 0) {
 		conn_fail(c, FF_EIO, "read: %s", uv_strerror(rc));
 		return FF_EIO;
@@ -646,7 +621,7 @@ wire_conn_accept(uv_stream_t *server, const wire_conn_opts_t *o,
 	wire_conn_t *c;
 	int rc;
 
-	if ((c = conn_new(server->loop, o, 1, 0)) == NULL) {
+	if ((c = conn_new(server->loop, o, 1)) == NULL) {
 		/* accept and drop, so the backlog does not fill */
 		uv_tcp_t *tmp = malloc(sizeof(*tmp));
 
@@ -661,7 +636,7 @@ wire_conn_accept(uv_stream_t *server, const wire_conn_opts_t *o,
 		}
 		return FF_ENOMEM;
 	}
-	if ((rc = uv_accept(server, (uv_stream_t *)&c->u)) != 0) {
+	if ((rc = uv_accept(server, (uv_stream_t *)&c->tcp)) != 0) {
 		c->close_reported = 1;	/* nobody to tell yet */
 		conn_begin_close(c, FF_EIO, "accept failed", 0);
 		return FF_EIO;
@@ -669,61 +644,6 @@ wire_conn_accept(uv_stream_t *server, const wire_conn_opts_t *o,
 	peer_name(c);
 	*out = c;
 	start_tls(c);
-	return 0;
-}
-
-/* "unix:pid 123 uid 0" from the peer's credentials. */
-static void
-pipe_peer_name(wire_conn_t *c)
-{
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-	uv_os_fd_t fd;
-
-	if (uv_fileno((uv_handle_t *)&c->u, &fd) == 0 &&
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
-		snprintf(c->peer, sizeof(c->peer), "unix:pid %ld uid %lu",
-		    (long)cr.pid, (unsigned long)cr.uid);
-	else
-		snprintf(c->peer, sizeof(c->peer), "unix");
-}
-
-int
-wire_conn_accept_plain(uv_stream_t *server, const wire_conn_opts_t *o,
-    wire_conn_t **out)
-{
-	wire_conn_t *c;
-	int rc;
-
-	if ((c = conn_new(server->loop, o, 1, 1)) == NULL) {
-		uv_pipe_t *tmp = malloc(sizeof(*tmp));
-
-		if (tmp != NULL) {
-			uv_pipe_init(server->loop, tmp, 0);
-			(void)uv_accept(server, (uv_stream_t *)tmp);
-			uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
-		}
-		return FF_ENOMEM;
-	}
-	if ((rc = uv_accept(server, (uv_stream_t *)&c->u)) != 0) {
-		c->close_reported = 1;
-		conn_begin_close(c, FF_EIO, "accept failed", 0);
-		return FF_EIO;
-	}
-	pipe_peer_name(c);
-	if ((rc = uv_read_start((uv_stream_t *)&c->u, on_alloc, on_read))
-	    != 0) {
-		c->close_reported = 1;
-		conn_begin_close(c, FF_EIO, "read failed", 0);
-		return FF_EIO;
-	}
-	c->state = CS_READY;
-	*out = c;
-	if (c->cbs.on_ready) {
-		c->in_callback++;
-		c->cbs.on_ready(c);
-		c->in_callback--;
-	}
 	return 0;
 }
 
@@ -761,7 +681,7 @@ wire_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
 	char ab[ADDR_STRLEN];
 	int rc;
 
-	if ((c = conn_new(loop, o, 0, 0)) == NULL)
+	if ((c = conn_new(loop, o, 0)) == NULL)
 		return FF_ENOMEM;
 	addr_from_sockaddr(addr, a, &port);
 	addr_fmt(a, ab, sizeof(ab));
@@ -769,7 +689,7 @@ wire_conn_connect(uv_loop_t *loop, const struct sockaddr *addr,
 	    "[%s]:%u", ab, port);
 	c->state = CS_CONNECTING;
 	c->connect_req.data = c;
-	if ((rc = uv_tcp_connect(&c->connect_req, &c->u.tcp, addr,
+	if ((rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr,
 	    on_connected)) != 0) {
 		c->close_reported = 1;	/* the caller learns it from rc */
 		conn_begin_close(c, FF_EIO, "connect failed", 0);

@@ -295,6 +295,19 @@ wire_put_bin(wire_builder_t *b, const char *key, const void *p, size_t len)
 }
 
 int
+wire_msg_error(wire_builder_t *b, uint32_t id, int code, const char *msg,
+    const uint8_t **frame, size_t *frame_len)
+{
+	int rc;
+
+	if ((rc = wire_msg_begin(b, WIRE_ERROR, id, 2)) != 0)
+		return rc;
+	wire_put_i64(b, "code", code);
+	wire_put_str(b, "msg", msg);
+	return wire_msg_end(b, frame, frame_len);
+}
+
+int
 wire_msg_end(wire_builder_t *b, const uint8_t **frame, size_t *frame_len)
 {
 	if (b->err || b->sb.data == NULL || b->sb.size < 5 ||

@@ -43,14 +43,14 @@ out:
 }
 
 int
-wire_token_make(const char *ctl_fp, char token[WIRE_TOKEN_LEN],
+wire_token_make(const char *controller_fp, char token[WIRE_TOKEN_LEN],
     uint8_t hash[WIRE_TOKEN_HASH_LEN])
 {
 	uint8_t bin[SECRET_BYTES];
 	char secret[WIRE_TOKEN_SECRET_LEN + 1];
 	char fp[WIRE_FP_LEN];
 
-	if (wire_fp_parse(ctl_fp, fp) != 0)
+	if (wire_fp_parse(controller_fp, fp) != 0)
 		return FF_EINVAL;
 	randombytes_buf(bin, sizeof(bin));
 	sodium_bin2base64(secret, sizeof(secret), bin, sizeof(bin),

@@ -201,6 +201,13 @@ int wire_msg_end(wire_builder_t *b, const uint8_t **frame,
     size_t *frame_len);
 /* Release the builder. Accepts a builder that was never begun. */
 void wire_builder_free(wire_builder_t *b);
+/*
+ * Build, in b, an ERROR reply to request id: {code, msg}. Returns 0 with
+ * *frame (owned by b) and *frame_len as wire_msg_end() gives them, or
+ * FF_ENOMEM. Free b with wire_builder_free() in either case.
+ */
+int wire_msg_error(wire_builder_t *b, uint32_t id, int code,
+    const char *msg, const uint8_t **frame, size_t *frame_len);
 
 /* ---- identity ------------------------------------------------------------- */
 
@@ -239,12 +246,12 @@ int wire_fp_equal(const char *a, const char *b);
 #define WIRE_TOKEN_HASH_LEN	32	/* SHA-256 of the secret's bytes */
 
 /*
- * Make a new join token for the controller key ctl_fp (any form
+ * Make a new join token for the controller key controller_fp (any form
  * wire_fp_parse() takes): token receives "ffj1.<hex>.<secret>" and hash
  * the SHA-256 the controller keeps. Call wire_init() first. Returns 0 or
  * FF_EINVAL (bad fingerprint).
  */
-int wire_token_make(const char *ctl_fp, char token[WIRE_TOKEN_LEN],
+int wire_token_make(const char *controller_fp, char token[WIRE_TOKEN_LEN],
     uint8_t hash[WIRE_TOKEN_HASH_LEN]);
 
 /*
@@ -320,18 +327,6 @@ typedef struct wire_conn_opts {
  * (the pending connection is dropped).
  */
 int wire_conn_accept(uv_stream_t *server, const wire_conn_opts_t *o,
-    wire_conn_t **out);
-
-/*
- * Plain mode, for the local Unix control socket only (never TCP): accept
- * a pending connection on a listening uv_pipe_t and carry frames and
- * messages over it without TLS. The connection is ready at once:
- * on_ready runs before this returns (after *out is set). o->id and
- * o->verify are not used. wire_conn_peer() gives "unix:pid P uid U"
- * from the peer's credentials, wire_conn_peer_fp() "". Returns 0 and
- * *out, or a negative ff_err code (the pending connection is dropped).
- */
-int wire_conn_accept_plain(uv_stream_t *server, const wire_conn_opts_t *o,
     wire_conn_t **out);
 
 /*

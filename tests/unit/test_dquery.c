@@ -40,6 +40,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "controller/controller.h"
+#include "controller/clisock.h"
 #include "controller/dquery.h"
 #include "store/store.h"
 #include "wire/wire.h"
@@ -1024,7 +1025,7 @@ setup(void **state)
 	if (H.on_msg == NULL || H.on_down == NULL)
 		return -1;
 	snprintf(path, sizeof(path), "%s/ctl.sock", H.dir);
-	if (ctlsock_open(&H.c, path, &H.c.sock, err, sizeof(err)) != 0 ||
+	if (clisock_open(&H.c, path, &H.c.sock, err, sizeof(err)) != 0 ||
 	    dquery_register(H.c.sock) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -1048,7 +1049,7 @@ teardown(void **state)
 	dquery_stop_all(&H.c, "the test is over");
 	close(H.fd);
 	wire_framer_free(&H.fr);
-	ctlsock_close(H.c.sock);
+	ctlsock_close(H.c.sock, "test over");
 	uv_run(&H.loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&H.loop) != 0)
 		return -1;

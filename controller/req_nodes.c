@@ -15,12 +15,11 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/version.h"
-#include "ctlnodes.h"
-#include "ctlsock.h"
+#include "req_nodes.h"
 
 /* A request waiting for its write to the inventory. */
 struct pending {
-	ctlclient_t *cl;
+	ctlsock_client_t *cl;
 	uint32_t id;
 	char name[WIRE_NAME_MAX + 1];
 	char token[WIRE_TOKEN_LEN];	/* add: the token to print */
@@ -69,14 +68,14 @@ kv_bool(msgpack_packer *pk, const char *k, int v)
 }
 
 static int
-reply(ctlclient_t *cl, wire_builder_t *b)
+reply(ctlsock_client_t *cl, wire_builder_t *b)
 {
 	const uint8_t *f;
 	size_t flen;
 	int rc;
 
 	if ((rc = wire_msg_end(b, &f, &flen)) == 0)
-		rc = ctlsock_send(cl, f, flen);
+		rc = clisock_send(cl, f, flen);
 	wire_builder_free(b);
 	return rc;
 }
@@ -202,7 +201,7 @@ pack_node(msgpack_packer *pk, const controller_t *c, const fnode_t *n)
 }
 
 static void
-on_get(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_get(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 {
 	wire_builder_t b;
 	msgpack_packer *pk;
@@ -214,12 +213,12 @@ on_get(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	rc = wire_get_strbuf(&m->body, "name", name, sizeof(name));
 	if (rc == 0) {
 		if ((one = fleet_find(c, name)) == NULL || one->adding) {
-			ctlsock_send_error(cl, m->id, FF_ENOENT, "no node "
+			clisock_send_error(cl, m->id, FF_ENOENT, "no node "
 			    "named '%s'", name);
 			return;
 		}
 	} else if (rc != FF_ENOENT) {
-		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad node name");
+		clisock_send_error(cl, m->id, FF_EINVAL, "bad node name");
 		return;
 	}
 	for (const fnode_t *n = c->nodes; n != NULL; n = n->next)
@@ -247,7 +246,7 @@ on_get(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 			pack_node(pk, c, n);
 	if (b.err || b.sb.size - 4 > WIRE_MAX_FRAME_LOCAL) {
 		wire_builder_free(&b);
-		ctlsock_send_error(cl, m->id, FF_ELIMIT, "the answer is too "
+		clisock_send_error(cl, m->id, FF_ELIMIT, "the answer is too "
 		    "large; ask for one node");
 		return;
 	}
@@ -268,7 +267,7 @@ add_done(controller_t *c, void *arg, int rc, const char *err)
 			fleet_unlink(c, n);
 			free(n);
 		}
-		ctlsock_send_error(pd->cl, pd->id, rc, "cannot store the "
+		clisock_send_error(pd->cl, pd->id, rc, "cannot store the "
 		    "node: %s", err);
 	} else if (n != NULL) {
 		n->adding = 0;
@@ -297,7 +296,7 @@ add_done(controller_t *c, void *arg, int rc, const char *err)
 }
 
 static void
-on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_add(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 {
 	fnode_t *n;
 	struct pending *pd;
@@ -310,12 +309,12 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	if ((n = calloc(1, sizeof(*n))) == NULL ||
 	    (pd = calloc(1, sizeof(*pd))) == NULL) {
 		free(n);
-		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		clisock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
 	if (wire_get_strbuf(&m->body, "name", n->rec.name,
 	    sizeof(n->rec.name)) != 0 || !wire_name_ok(n->rec.name)) {
-		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad node name (1 to "
+		clisock_send_error(cl, m->id, FF_EINVAL, "bad node name (1 to "
 		    "%d letters, digits, '.', '_' or '-', not starting with "
 		    "'.' or '-')", WIRE_NAME_MAX);
 		goto fail;
@@ -323,14 +322,14 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	if (wire_get_strbuf(&m->body, "address", n->rec.address,
 	    sizeof(n->rec.address)) != 0 || wire_node_addr_parse(n->rec.address,
 	    host, sizeof(host), &cp, &qp) != 0) {
-		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad address: write "
+		clisock_send_error(cl, m->id, FF_EINVAL, "bad address: write "
 		    "HOST[:CONTROL_PORT[:QUERY_PORT]], IPv6 in brackets");
 		goto fail;
 	}
 	if ((labels = wire_get(&m->body, "labels")) != NULL) {
 		if (labels->type != MSGPACK_OBJECT_ARRAY ||
 		    labels->via.array.size > WIRE_LABELS_MAX) {
-			ctlsock_send_error(cl, m->id, FF_EINVAL, "at most %d "
+			clisock_send_error(cl, m->id, FF_EINVAL, "at most %d "
 			    "labels", WIRE_LABELS_MAX);
 			goto fail;
 		}
@@ -343,14 +342,14 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 			    l->via.str.size > WIRE_LABEL_MAX ||
 			    memchr(l->via.str.ptr, '\0', l->via.str.size) !=
 			    NULL) {
-				ctlsock_send_error(cl, m->id, FF_EINVAL,
+				clisock_send_error(cl, m->id, FF_EINVAL,
 				    "bad label");
 				goto fail;
 			}
 			memcpy(dst, l->via.str.ptr, l->via.str.size);
 			dst[l->via.str.size] = '\0';
 			if (!wire_label_ok(dst)) {
-				ctlsock_send_error(cl, m->id, FF_EINVAL, "bad "
+				clisock_send_error(cl, m->id, FF_EINVAL, "bad "
 				    "label '%s' (1 to %d of letters, digits "
 				    "and . _ : = / -)", dst, WIRE_LABEL_MAX);
 				goto fail;
@@ -363,34 +362,34 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	}
 	rc = wire_get_strbuf(&m->body, "fingerprint", fpt, sizeof(fpt));
 	if (rc == 0 && wire_fp_parse(fpt, n->rec.fp) != 0) {
-		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad fingerprint "
+		clisock_send_error(cl, m->id, FF_EINVAL, "bad fingerprint "
 		    "(sha256: and 64 hex digits, as 'flowfleet-node "
 		    "fingerprint' prints it)");
 		goto fail;
 	} else if (rc != 0 && rc != FF_ENOENT) {
-		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad fingerprint");
+		clisock_send_error(cl, m->id, FF_EINVAL, "bad fingerprint");
 		goto fail;
 	}
 	rc = wire_get_u64(&m->body, "ttl_ms", &ttl);
 	if ((rc != 0 && rc != FF_ENOENT) || ttl < WIRE_TOKEN_TTL_MIN ||
 	    ttl > WIRE_TOKEN_TTL_MAX) {
-		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad token lifetime "
+		clisock_send_error(cl, m->id, FF_EINVAL, "bad token lifetime "
 		    "(1s to 30d)");
 		goto fail;
 	}
 	if (fleet_find(c, n->rec.name) != NULL) {
-		ctlsock_send_error(cl, m->id, FF_EEXIST, "node %s exists "
+		clisock_send_error(cl, m->id, FF_EEXIST, "node %s exists "
 		    "already", n->rec.name);
 		goto fail;
 	}
 	for (const fnode_t *o = c->nodes; o != NULL; o = o->next) {
 		if (strcmp(o->rec.address, n->rec.address) == 0) {
-			ctlsock_send_error(cl, m->id, FF_EEXIST, "node %s has "
+			clisock_send_error(cl, m->id, FF_EEXIST, "node %s has "
 			    "that address already", o->rec.name);
 			goto fail;
 		}
 		if (n->rec.fp[0] && strcmp(o->rec.fp, n->rec.fp) == 0) {
-			ctlsock_send_error(cl, m->id, FF_EEXIST, "node %s has "
+			clisock_send_error(cl, m->id, FF_EEXIST, "node %s has "
 			    "that key already", o->rec.name);
 			goto fail;
 		}
@@ -401,7 +400,7 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	} else {
 		if (wire_token_make(wire_identity_fp(c->id), pd->token,
 		    n->tok.hash) != 0) {
-			ctlsock_send_error(cl, m->id, FF_ECRYPTO, "cannot make "
+			clisock_send_error(cl, m->id, FF_ECRYPTO, "cannot make "
 			    "a token");
 			goto fail;
 		}
@@ -417,7 +416,7 @@ on_add(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	memcpy(pd->name, n->rec.name, sizeof(pd->name));
 	if (fleet_put(c, n->rec.name, add_done, pd) != 0) {
 		fleet_unlink(c, n);
-		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		clisock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
 		goto fail;
 	}
 	ctlsock_hold(cl);
@@ -438,7 +437,7 @@ remove_done(controller_t *c, void *arg, int rc, const char *err)
 
 	(void)c;
 	if (rc != 0)
-		ctlsock_send_error(pd->cl, pd->id, rc, "the node is stopped, "
+		clisock_send_error(pd->cl, pd->id, rc, "the node is stopped, "
 		    "but removing it from the inventory failed (it will be "
 		    "back at the next start): %s", err);
 	else if (wire_msg_begin(&b, WIRE_CTL_OK, pd->id, 1) == 0) {
@@ -451,23 +450,23 @@ remove_done(controller_t *c, void *arg, int rc, const char *err)
 }
 
 static void
-on_remove(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
+on_remove(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 {
 	char name[WIRE_NAME_MAX + 2];
 	struct pending *pd;
 	fnode_t *n;
 
 	if (wire_get_strbuf(&m->body, "name", name, sizeof(name)) != 0) {
-		ctlsock_send_error(cl, m->id, FF_EINVAL, "bad node name");
+		clisock_send_error(cl, m->id, FF_EINVAL, "bad node name");
 		return;
 	}
 	if ((n = fleet_find(c, name)) == NULL || n->adding) {
-		ctlsock_send_error(cl, m->id, FF_ENOENT, "no node named '%s'",
+		clisock_send_error(cl, m->id, FF_ENOENT, "no node named '%s'",
 		    name);
 		return;
 	}
 	if ((pd = calloc(1, sizeof(*pd))) == NULL) {
-		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		clisock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
 	pd->cl = cl;
@@ -475,7 +474,7 @@ on_remove(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 	memcpy(pd->name, n->rec.name, sizeof(pd->name));
 	if (fleet_del(c, name, remove_done, pd) != 0) {
 		free(pd);
-		ctlsock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
+		clisock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
 	ctlsock_hold(cl);
@@ -486,13 +485,13 @@ on_remove(controller_t *c, ctlclient_t *cl, const wire_msg_t *m)
 }
 
 int
-ctlnodes_register(ctlsock_t *s)
+req_nodes_register(ctlsock_t *s)
 {
 	int rc;
 
-	if ((rc = ctlsock_register(s, WIRE_CTL_NODES_ADD, on_add)) != 0 ||
-	    (rc = ctlsock_register(s, WIRE_CTL_NODES_REMOVE, on_remove)) != 0 ||
-	    (rc = ctlsock_register(s, WIRE_CTL_NODES_GET, on_get)) != 0)
+	if ((rc = clisock_register(s, WIRE_CTL_NODES_ADD, on_add)) != 0 ||
+	    (rc = clisock_register(s, WIRE_CTL_NODES_REMOVE, on_remove)) != 0 ||
+	    (rc = clisock_register(s, WIRE_CTL_NODES_GET, on_get)) != 0)
 		return rc;
 	return 0;
 }
