@@ -9,8 +9,8 @@
  * Writes go in one transaction per call (inv_write), which may run on a
  * worker thread; reads happen once, at start (inv_load).
  */
-#ifndef FF_CTL_INVENTORY_H
-#define FF_CTL_INVENTORY_H
+#ifndef FF_CONTROLLER_INVENTORY_H
+#define FF_CONTROLLER_INVENTORY_H
 
 #include <stddef.h>
 #include <stdint.h>

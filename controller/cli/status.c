@@ -94,16 +94,16 @@ print_status(const msgpack_object *body, const msgpack_object *nodes,
     size_t up)
 {
 	static const int left[] = { 1, 1, 1, 1, 0, 0, 0, 0, 0, 1 };
-	const msgpack_object *ctl = wire_get(body, "controller");
-	struct status_rows s = { nodes, cli_u64(ctl, "time_ms") };
+	const msgpack_object *controller = wire_get(body, "controller");
+	struct status_rows s = { nodes, cli_u64(controller, "time_ms") };
 	uint32_t total = nodes->via.array.size;
 	char nm[64], ver[32], fp[WIRE_FP_LEN], uptime[64];
 
-	cli_duration(cli_u64(ctl, "uptime_ms"), uptime, sizeof(uptime));
+	cli_duration(cli_u64(controller, "uptime_ms"), uptime, sizeof(uptime));
 	printf("controller %s, version %s, up %s, key %s\n",
-	    cli_str(ctl, "name", "", nm, sizeof(nm)),
-	    cli_str(ctl, "version", "", ver, sizeof(ver)), uptime,
-	    cli_str(ctl, "fingerprint", "", fp, sizeof(fp)));
+	    cli_str(controller, "name", "", nm, sizeof(nm)),
+	    cli_str(controller, "version", "", ver, sizeof(ver)), uptime,
+	    cli_str(controller, "fingerprint", "", fp, sizeof(fp)));
 	printf("nodes: %u, up %zu, not up %zu\n\n", total, up, total - up);
 	if (total > 0)
 		table_print(stdout, &s, total, FF_NELEM(left), status_row,
