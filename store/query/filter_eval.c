@@ -18,12 +18,12 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "filter_int.h"
+#include "filter.h"
 
 enum { M_SET, M_AND, M_OR };
 
 struct evctx {
-	const colbatch_t *cb;
+	const store_colbatch_t *cb;
 	size_t n, nw;
 	uint64_t *scratch;
 };
@@ -343,40 +343,40 @@ k_list16(KERNEL_ARGS, const uint8_t (*col)[16])
 }
 
 static const void *
-int_col(const colbatch_t *cb, unsigned col)
+int_col(const store_colbatch_t *cb, unsigned col)
 {
 	switch (col) {
-	case COL_FIRST: return cb->first_ms;
-	case COL_LAST: return cb->last_ms;
-	case COL_BYTES: return cb->bytes;
-	case COL_PACKETS: return cb->packets;
-	case COL_IN_IF: return cb->in_if;
-	case COL_OUT_IF: return cb->out_if;
-	case COL_SRC_AS: return cb->src_as;
-	case COL_DST_AS: return cb->dst_as;
-	case COL_SAMPLING: return cb->sampling;
-	case COL_TAGS: return cb->tags;
-	case COL_SPORT: return cb->sport;
-	case COL_DPORT: return cb->dport;
-	case COL_PROTO: return cb->proto;
-	case COL_TCP_FLAGS: return cb->tcp_flags;
-	case COL_TOS: return cb->tos;
-	case COL_SRC_MASK: return cb->src_mask;
-	case COL_DST_MASK: return cb->dst_mask;
+	case STORE_COL_FIRST: return cb->first_ms;
+	case STORE_COL_LAST: return cb->last_ms;
+	case STORE_COL_BYTES: return cb->bytes;
+	case STORE_COL_PACKETS: return cb->packets;
+	case STORE_COL_IN_IF: return cb->in_if;
+	case STORE_COL_OUT_IF: return cb->out_if;
+	case STORE_COL_SRC_AS: return cb->src_as;
+	case STORE_COL_DST_AS: return cb->dst_as;
+	case STORE_COL_SAMPLING: return cb->sampling;
+	case STORE_COL_TAGS: return cb->tags;
+	case STORE_COL_SPORT: return cb->sport;
+	case STORE_COL_DPORT: return cb->dport;
+	case STORE_COL_PROTO: return cb->proto;
+	case STORE_COL_TCP_FLAGS: return cb->tcp_flags;
+	case STORE_COL_TOS: return cb->tos;
+	case STORE_COL_SRC_MASK: return cb->src_mask;
+	case STORE_COL_DST_MASK: return cb->dst_mask;
 	default: return cb->flags;
 	}
 }
 
 static void
-addr_col(const colbatch_t *cb, unsigned col, const uint32_t **a4,
+addr_col(const store_colbatch_t *cb, unsigned col, const uint32_t **a4,
     const uint8_t (**a16)[16])
 {
 	*a4 = NULL;
 	*a16 = NULL;
 	switch (col) {
-	case COL_SRC: *a4 = cb->src4; *a16 = cb->src16; break;
-	case COL_DST: *a4 = cb->dst4; *a16 = cb->dst16; break;
-	case COL_NEXTHOP: *a4 = cb->nexthop4; *a16 = cb->nexthop16; break;
+	case STORE_COL_SRC: *a4 = cb->src4; *a16 = cb->src16; break;
+	case STORE_COL_DST: *a4 = cb->dst4; *a16 = cb->dst16; break;
+	case STORE_COL_NEXTHOP: *a4 = cb->nexthop4; *a16 = cb->nexthop16; break;
 	default: *a4 = cb->exporter4; *a16 = cb->exporter16; break;
 	}
 	if (cb->v4 & STORE_COLBIT(col))
@@ -477,7 +477,7 @@ popcount64(uint64_t x)
 }
 
 size_t
-filter_eval(const store_filter_t *f, const colbatch_t *cb, uint64_t *sel,
+filter_eval(const query_filter_t *f, const store_colbatch_t *cb, uint64_t *sel,
     uint64_t *scratch)
 {
 	struct evctx e;
@@ -516,23 +516,23 @@ static uint64_t
 flow_int(const store_flow_t *fl, unsigned col)
 {
 	switch (col) {
-	case COL_FIRST: return fl->first_ms;
-	case COL_LAST: return fl->last_ms;
-	case COL_BYTES: return fl->bytes;
-	case COL_PACKETS: return fl->packets;
-	case COL_IN_IF: return fl->in_if;
-	case COL_OUT_IF: return fl->out_if;
-	case COL_SRC_AS: return fl->src_as;
-	case COL_DST_AS: return fl->dst_as;
-	case COL_SAMPLING: return fl->sampling;
-	case COL_TAGS: return fl->tags;
-	case COL_SPORT: return fl->sport;
-	case COL_DPORT: return fl->dport;
-	case COL_PROTO: return fl->proto;
-	case COL_TCP_FLAGS: return fl->tcp_flags;
-	case COL_TOS: return fl->tos;
-	case COL_SRC_MASK: return fl->src_mask;
-	case COL_DST_MASK: return fl->dst_mask;
+	case STORE_COL_FIRST: return fl->first_ms;
+	case STORE_COL_LAST: return fl->last_ms;
+	case STORE_COL_BYTES: return fl->bytes;
+	case STORE_COL_PACKETS: return fl->packets;
+	case STORE_COL_IN_IF: return fl->in_if;
+	case STORE_COL_OUT_IF: return fl->out_if;
+	case STORE_COL_SRC_AS: return fl->src_as;
+	case STORE_COL_DST_AS: return fl->dst_as;
+	case STORE_COL_SAMPLING: return fl->sampling;
+	case STORE_COL_TAGS: return fl->tags;
+	case STORE_COL_SPORT: return fl->sport;
+	case STORE_COL_DPORT: return fl->dport;
+	case STORE_COL_PROTO: return fl->proto;
+	case STORE_COL_TCP_FLAGS: return fl->tcp_flags;
+	case STORE_COL_TOS: return fl->tos;
+	case STORE_COL_SRC_MASK: return fl->src_mask;
+	case STORE_COL_DST_MASK: return fl->dst_mask;
 	default: return fl->flags;
 	}
 }
@@ -541,9 +541,9 @@ static const uint8_t *
 flow_addr(const store_flow_t *fl, unsigned col)
 {
 	switch (col) {
-	case COL_SRC: return fl->src;
-	case COL_DST: return fl->dst;
-	case COL_NEXTHOP: return fl->nexthop;
+	case STORE_COL_SRC: return fl->src;
+	case STORE_COL_DST: return fl->dst;
+	case STORE_COL_NEXTHOP: return fl->nexthop;
 	default: return fl->exporter;
 	}
 }
@@ -621,7 +621,7 @@ match_node(const struct fnode *nd, const store_flow_t *fl)
 }
 
 int
-filter_match(const store_filter_t *f, const store_flow_t *flow)
+filter_match(const query_filter_t *f, const store_flow_t *flow)
 {
 	return match_node(f->root, flow);
 }

@@ -15,7 +15,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "filter_int.h"
+#include "filter.h"
 
 /* ---------------------------------------------------------------------
  * Arena: every piece of a compiled filter lives in its chunks, so that
@@ -31,7 +31,7 @@ struct farena_chunk {
 #define ARENA_CHUNK	4096
 
 static void *
-arena_alloc(store_filter_t *f, size_t n)
+arena_alloc(query_filter_t *f, size_t n)
 {
 	struct farena_chunk *c = f->chunks;
 	size_t sz;
@@ -160,7 +160,7 @@ struct parser {
 	size_t line_start;
 	struct token tok;	/* current token */
 	struct token term;	/* first token of the current term */
-	store_filter_t *f;
+	query_filter_t *f;
 	unsigned depth;
 	unsigned nodes;
 	char *err;
@@ -1116,8 +1116,8 @@ parse_net(struct parser *p, enum dq dq)
 	}
 	for (int i = 0; i < 16; i++)
 		a[i] &= mk[i];
-	return by_dq(p, dq, leaf_addr(p, COL_SRC, a, mk),
-	    leaf_addr(p, COL_DST, a, mk));
+	return by_dq(p, dq, leaf_addr(p, STORE_COL_SRC, a, mk),
+	    leaf_addr(p, STORE_COL_DST, a, mk));
 }
 
 /* port CMP N, port in [ LIST ] */
@@ -1215,7 +1215,7 @@ parse_proto(struct parser *p)
 		fail(p, &p->tok, "unknown protocol");
 		return NULL;
 	}
-	return leaf_cmp(p, COL_PROTO, T_EQ, v);
+	return leaf_cmp(p, STORE_COL_PROTO, T_EQ, v);
 }
 
 /* flags LETTERS (all given flags set) or flags CMP N; implies proto tcp */
@@ -1236,7 +1236,7 @@ parse_flags(struct parser *p)
 
 		if (expect_number(p, "a TCP flags value", 255, &v) != 0)
 			return NULL;
-		fl = leaf_cmp(p, COL_TCP_FLAGS, cmp, v);
+		fl = leaf_cmp(p, STORE_COL_TCP_FLAGS, cmp, v);
 	} else {
 		unsigned m = 0;
 
@@ -1263,9 +1263,9 @@ parse_flags(struct parser *p)
 			m |= b;
 		}
 		lex(p);
-		fl = leaf_mask(p, COL_TCP_FLAGS, m, m, FST_FLAGS_LETTERS);
+		fl = leaf_mask(p, STORE_COL_TCP_FLAGS, m, m, FST_FLAGS_LETTERS);
 	}
-	tcp = leaf_cmp(p, COL_PROTO, T_EQ, 6);
+	tcp = leaf_cmp(p, STORE_COL_PROTO, T_EQ, 6);
 	return new_op2(p, FN_AND, tcp, fl);
 }
 
@@ -1279,12 +1279,12 @@ parse_icmp(struct parser *p, int code)
 	if (expect_number(p, code ? "an ICMP code" : "an ICMP type", 255,
 	    &v) != 0)
 		return NULL;
-	proto = new_op2(p, FN_OR, leaf_cmp(p, COL_PROTO, T_EQ, 1),
-	    leaf_cmp(p, COL_PROTO, T_EQ, 58));
+	proto = new_op2(p, FN_OR, leaf_cmp(p, STORE_COL_PROTO, T_EQ, 1),
+	    leaf_cmp(p, STORE_COL_PROTO, T_EQ, 58));
 	if (code)
-		t = leaf_mask(p, COL_DPORT, 0x00ff, v, FST_ICMP_CODE);
+		t = leaf_mask(p, STORE_COL_DPORT, 0x00ff, v, FST_ICMP_CODE);
 	else
-		t = leaf_mask(p, COL_DPORT, 0xff00, v << 8, FST_ICMP_TYPE);
+		t = leaf_mask(p, STORE_COL_DPORT, 0xff00, v << 8, FST_ICMP_TYPE);
 	return new_op2(p, FN_AND, proto, t);
 }
 
@@ -1299,7 +1299,7 @@ parse_tag(struct parser *p)
 	}
 	if (expect_number(p, "a reputation category", 31, &v) != 0)
 		return NULL;
-	return leaf_mask(p, COL_TAGS, (uint64_t)1 << v, (uint64_t)1 << v,
+	return leaf_mask(p, STORE_COL_TAGS, (uint64_t)1 << v, (uint64_t)1 << v,
 	    FST_TAG);
 }
 
@@ -1323,7 +1323,7 @@ parse_term(struct parser *p)
 	case KW_INET:
 	case KW_INET6:
 		lex(p);
-		return leaf_mask(p, COL_FLAGS, STORE_FLOW_F_V6,
+		return leaf_mask(p, STORE_COL_FLAGS, STORE_FLOW_F_V6,
 		    t.kw == KW_INET6 ? STORE_FLOW_F_V6 : 0, FST_INET);
 	case KW_PROTO:
 		lex(p);
@@ -1349,8 +1349,8 @@ parse_term(struct parser *p)
 		}
 		lex(p);
 		if (t.kw == KW_NEXT)
-			return parse_ip(p, DQ_NONE, COL_NEXTHOP, COL_NEXTHOP);
-		return parse_ip(p, DQ_NONE, COL_EXPORTER, COL_EXPORTER);
+			return parse_ip(p, DQ_NONE, STORE_COL_NEXTHOP, STORE_COL_NEXTHOP);
+		return parse_ip(p, DQ_NONE, STORE_COL_EXPORTER, STORE_COL_EXPORTER);
 	case KW_SRC:
 	case KW_DST:
 		lex(p);
@@ -1392,7 +1392,7 @@ parse_term(struct parser *p)
 		if (dq_srcdst(p, dq, &field) != 0)
 			return NULL;
 		lex(p);
-		return parse_ip(p, dq, COL_SRC, COL_DST);
+		return parse_ip(p, dq, STORE_COL_SRC, STORE_COL_DST);
 	case KW_NET:
 		if (dq_srcdst(p, dq, &field) != 0)
 			return NULL;
@@ -1402,13 +1402,13 @@ parse_term(struct parser *p)
 		if (dq_srcdst(p, dq, &field) != 0)
 			return NULL;
 		lex(p);
-		return parse_port_as(p, dq, COL_SPORT, COL_DPORT,
+		return parse_port_as(p, dq, STORE_COL_SPORT, STORE_COL_DPORT,
 		    "a port number", UINT16_MAX);
 	case KW_AS:
 		if (dq_srcdst(p, dq, &field) != 0)
 			return NULL;
 		lex(p);
-		return parse_port_as(p, dq, COL_SRC_AS, COL_DST_AS,
+		return parse_port_as(p, dq, STORE_COL_SRC_AS, STORE_COL_DST_AS,
 		    "an AS number", UINT32_MAX);
 	case KW_MASK:
 		if (dq_srcdst(p, dq, &field) != 0)
@@ -1417,8 +1417,8 @@ parse_term(struct parser *p)
 		cmp = parse_cmp(p);
 		if (expect_number(p, "a mask length", 255, &v) != 0)
 			return NULL;
-		return by_dq(p, dq, leaf_cmp(p, COL_SRC_MASK, cmp, v),
-		    leaf_cmp(p, COL_DST_MASK, cmp, v));
+		return by_dq(p, dq, leaf_cmp(p, STORE_COL_SRC_MASK, cmp, v),
+		    leaf_cmp(p, STORE_COL_DST_MASK, cmp, v));
 	case KW_TOS:
 		if (dq != DQ_NONE && dq != DQ_SRC) {
 			fail(p, &field, dq == DQ_IN || dq == DQ_OUT ?
@@ -1431,7 +1431,7 @@ parse_term(struct parser *p)
 		cmp = parse_cmp(p);
 		if (expect_number(p, "a ToS value", 255, &v) != 0)
 			return NULL;
-		return leaf_cmp(p, COL_TOS, cmp, v);
+		return leaf_cmp(p, STORE_COL_TOS, cmp, v);
 	case KW_IF:
 		if (dq != DQ_NONE && dq != DQ_IN && dq != DQ_OUT) {
 			fail(p, &field, "'%s' does not go with 'if' (use 'in "
@@ -1444,11 +1444,11 @@ parse_term(struct parser *p)
 		    &v) != 0)
 			return NULL;
 		if (dq == DQ_IN)
-			return leaf_cmp(p, COL_IN_IF, cmp, v);
+			return leaf_cmp(p, STORE_COL_IN_IF, cmp, v);
 		if (dq == DQ_OUT)
-			return leaf_cmp(p, COL_OUT_IF, cmp, v);
-		return new_op2(p, FN_OR, leaf_cmp(p, COL_IN_IF, cmp, v),
-		    leaf_cmp(p, COL_OUT_IF, cmp, v));
+			return leaf_cmp(p, STORE_COL_OUT_IF, cmp, v);
+		return new_op2(p, FN_OR, leaf_cmp(p, STORE_COL_IN_IF, cmp, v),
+		    leaf_cmp(p, STORE_COL_OUT_IF, cmp, v));
 	case KW_BYTES:
 	case KW_PACKETS:
 		if (dq == DQ_OUT) {
@@ -1466,8 +1466,8 @@ parse_term(struct parser *p)
 		if (expect_number(p, field.kw == KW_BYTES ? "a byte count" :
 		    "a packet count", UINT64_MAX, &v) != 0)
 			return NULL;
-		return leaf_cmp(p, field.kw == KW_BYTES ? COL_BYTES :
-		    COL_PACKETS, cmp, v);
+		return leaf_cmp(p, field.kw == KW_BYTES ? STORE_COL_BYTES :
+		    STORE_COL_PACKETS, cmp, v);
 	case KW_UNSUPPORTED:
 		fail(p, &field, "nfdump term not supported by flowfleet");
 		return NULL;
@@ -1574,14 +1574,14 @@ unsigned
 filter_col_width(unsigned col)
 {
 	switch (col) {
-	case COL_FIRST: case COL_LAST: case COL_BYTES: case COL_PACKETS:
+	case STORE_COL_FIRST: case STORE_COL_LAST: case STORE_COL_BYTES: case STORE_COL_PACKETS:
 		return 8;
-	case COL_SRC: case COL_DST: case COL_NEXTHOP: case COL_EXPORTER:
+	case STORE_COL_SRC: case STORE_COL_DST: case STORE_COL_NEXTHOP: case STORE_COL_EXPORTER:
 		return 16;
-	case COL_IN_IF: case COL_OUT_IF: case COL_SRC_AS: case COL_DST_AS:
-	case COL_SAMPLING: case COL_TAGS:
+	case STORE_COL_IN_IF: case STORE_COL_OUT_IF: case STORE_COL_SRC_AS: case STORE_COL_DST_AS:
+	case STORE_COL_SAMPLING: case STORE_COL_TAGS:
 		return 4;
-	case COL_SPORT: case COL_DPORT:
+	case STORE_COL_SPORT: case STORE_COL_DPORT:
 		return 2;
 	default:
 		return 1;
@@ -1709,7 +1709,7 @@ cmp_kid(const void *a, const void *b)
 }
 
 struct normctx {
-	store_filter_t *f;
+	query_filter_t *f;
 	int rc;
 };
 
@@ -1859,12 +1859,12 @@ cols_of(const struct fnode *n)
  * --------------------------------------------------------------------- */
 
 int
-filter_compile(const char *text, store_filter_t **out, char *err,
+filter_compile(const char *text, query_filter_t **out, char *err,
     size_t errlen)
 {
 	struct parser p;
 	struct normctx nc;
-	store_filter_t *f;
+	query_filter_t *f;
 	struct fnode *root;
 
 	if (err != NULL && errlen > 0)
@@ -1930,7 +1930,7 @@ filter_compile(const char *text, store_filter_t **out, char *err,
 }
 
 void
-filter_free(store_filter_t *f)
+filter_free(query_filter_t *f)
 {
 	struct farena_chunk *c, *next;
 
@@ -1944,19 +1944,19 @@ filter_free(store_filter_t *f)
 }
 
 uint32_t
-filter_columns(const store_filter_t *f)
+filter_columns(const query_filter_t *f)
 {
 	return f->cols;
 }
 
 int
-filter_is_any(const store_filter_t *f)
+filter_is_any(const query_filter_t *f)
 {
 	return f->root->kind == FN_TRUE;
 }
 
 size_t
-filter_scratch_words(const store_filter_t *f)
+filter_scratch_words(const query_filter_t *f)
 {
 	return f->scratch;
 }
@@ -2035,24 +2035,24 @@ static const char *
 col_name(unsigned col)
 {
 	switch (col) {
-	case COL_BYTES: return "bytes";
-	case COL_PACKETS: return "packets";
-	case COL_SRC: return "src";
-	case COL_DST: return "dst";
-	case COL_NEXTHOP: return "next";
-	case COL_EXPORTER: return "router";
-	case COL_IN_IF: return "in if";
-	case COL_OUT_IF: return "out if";
-	case COL_SRC_AS: return "src as";
-	case COL_DST_AS: return "dst as";
-	case COL_TAGS: return "tag";
-	case COL_SPORT: return "src port";
-	case COL_DPORT: return "dst port";
-	case COL_PROTO: return "proto";
-	case COL_TCP_FLAGS: return "flags";
-	case COL_TOS: return "tos";
-	case COL_SRC_MASK: return "src mask";
-	case COL_DST_MASK: return "dst mask";
+	case STORE_COL_BYTES: return "bytes";
+	case STORE_COL_PACKETS: return "packets";
+	case STORE_COL_SRC: return "src";
+	case STORE_COL_DST: return "dst";
+	case STORE_COL_NEXTHOP: return "next";
+	case STORE_COL_EXPORTER: return "router";
+	case STORE_COL_IN_IF: return "in if";
+	case STORE_COL_OUT_IF: return "out if";
+	case STORE_COL_SRC_AS: return "src as";
+	case STORE_COL_DST_AS: return "dst as";
+	case STORE_COL_TAGS: return "tag";
+	case STORE_COL_SPORT: return "src port";
+	case STORE_COL_DPORT: return "dst port";
+	case STORE_COL_PROTO: return "proto";
+	case STORE_COL_TCP_FLAGS: return "flags";
+	case STORE_COL_TOS: return "tos";
+	case STORE_COL_SRC_MASK: return "src mask";
+	case STORE_COL_DST_MASK: return "dst mask";
 	default: return "?";
 	}
 }
@@ -2080,7 +2080,7 @@ pr_leaf(struct pbuf *b, const struct fnode *n)
 	case FOP_RANGE:
 		lo = n->u.range.lo;
 		hi = n->u.range.hi;
-		if (n->col == COL_PROTO && lo == hi &&
+		if (n->col == STORE_COL_PROTO && lo == hi &&
 		    filter_proto_name((unsigned)lo) != NULL) {
 			const char *pn = filter_proto_name((unsigned)lo);
 
@@ -2140,7 +2140,7 @@ pr_leaf(struct pbuf *b, const struct fnode *n)
 
 		if (len == 128)
 			pr(b, "%s ip ", name);
-		else if (n->col != COL_SRC && n->col != COL_DST) {
+		else if (n->col != STORE_COL_SRC && n->col != STORE_COL_DST) {
 			/* not produced by the parser; print as a list */
 			struct fprefix pf;
 			struct flist l = { 1, &pf, NULL, 0, NULL, 0, NULL, 0,
@@ -2197,7 +2197,7 @@ pr_node(struct pbuf *b, const struct fnode *n)
 }
 
 size_t
-filter_print(const store_filter_t *f, char *buf, size_t len)
+filter_print(const query_filter_t *f, char *buf, size_t len)
 {
 	struct pbuf b = { buf, len, 0 };
 

@@ -6,10 +6,10 @@
 #include <stdio.h>
 
 #include "common/util.h"
-#include "store/store.h"
+#include "query.h"
 
 const char *
-store_proto_name(uint8_t p, char buf[8])
+query_proto_name(uint8_t p, char buf[8])
 {
 	switch (p) {
 	case 1:   return "ICMP";
@@ -30,7 +30,7 @@ store_proto_name(uint8_t p, char buf[8])
 }
 
 const char *
-store_tcp_flags_str(uint8_t flags, char buf[9])
+query_tcp_flags_str(uint8_t flags, char buf[9])
 {
 	static const char names[] = "CEUAPRSF";
 
@@ -61,7 +61,7 @@ clamp(int n, size_t len)
 }
 
 size_t
-store_flow_fmt_line(const store_flow_t *f, char *buf, size_t len)
+query_flow_fmt_line(const store_flow_t *f, char *buf, size_t len)
 {
 	char tb[32], sb[64], db[64], nh[ADDR_STRLEN], ex[ADDR_STRLEN];
 	char pb[8], fb[9];
@@ -74,15 +74,15 @@ store_flow_fmt_line(const store_flow_t *f, char *buf, size_t len)
 	    "%s %" PRIu64 ".%03" PRIu64 "s %-5s %s -> %s %s %" PRIu64
 	    " pkts %" PRIu64 " bytes if %u->%u as %u->%u tos %u nh %s"
 	    " rate %u exp %s",
-	    tb, dur / 1000, dur % 1000, store_proto_name(f->proto, pb), sb, db,
-	    store_tcp_flags_str(f->tcp_flags, fb), f->packets, f->bytes,
+	    tb, dur / 1000, dur % 1000, query_proto_name(f->proto, pb), sb, db,
+	    query_tcp_flags_str(f->tcp_flags, fb), f->packets, f->bytes,
 	    f->in_if, f->out_if, f->src_as, f->dst_as, f->tos,
 	    addr_fmt(f->nexthop, nh, sizeof(nh)), f->sampling,
 	    addr_fmt(f->exporter, ex, sizeof(ex))), len);
 }
 
 size_t
-store_flow_fmt_json(const store_flow_t *f, char *buf, size_t len)
+query_flow_fmt_json(const store_flow_t *f, char *buf, size_t len)
 {
 	char t1[32], t2[32], sa[ADDR_STRLEN], da[ADDR_STRLEN];
 	char nh[ADDR_STRLEN], ex[ADDR_STRLEN];

@@ -1,7 +1,7 @@
 /*
  * A query's identity in a msgpack map, as the controller sends it to the
  * nodes (QUERY) and the CLI to the controller (CTL_QUERY): the fields of
- * store_qspec_t that make the query what it is (wire/PROTOCOL.md).
+ * query_spec_t that make the query what it is (wire/PROTOCOL.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +9,7 @@
 #include <msgpack.h>
 
 #include "common/err.h"
-#include "store/store.h"
+#include "query.h"
 
 static int
 put(msgpack_packer *pk, const char *k, uint64_t v)
@@ -19,10 +19,10 @@ put(msgpack_packer *pk, const char *k, uint64_t v)
 }
 
 int
-store_qspec_write(msgpack_packer *pk, const store_qspec_t *q)
+query_spec_write(msgpack_packer *pk, const query_spec_t *q)
 {
 	const char *f = q->filter ? q->filter : "";
-	int keyed = q->kind == STORE_Q_TOPN || q->kind == STORE_Q_DISTINCT;
+	int keyed = q->kind == QUERY_TOPN || q->kind == QUERY_DISTINCT;
 
 	if (put(pk, "kind", q->kind) || put(pk, "t0", q->t0) ||
 	    put(pk, "t1", q->t1) ||
@@ -73,23 +73,23 @@ u64(const msgpack_object *m, const char *k, uint64_t max, uint64_t *v,
 }
 
 int
-store_qspec_read(const msgpack_object *m, store_qspec_t *q, char *filter,
+query_spec_read(const msgpack_object *m, query_spec_t *q, char *filter,
     size_t filterlen, char *err, size_t errlen)
 {
 	const msgpack_object *f;
 	uint64_t kind, key, p4, p6, order, n, limit;
 
 	memset(q, 0, sizeof(*q));
-	if (u64(m, "kind", STORE_Q_DISTINCT, &kind, err, errlen) ||
+	if (u64(m, "kind", QUERY_DISTINCT, &kind, err, errlen) ||
 	    u64(m, "t0", UINT64_MAX, &q->t0, err, errlen) ||
 	    u64(m, "t1", UINT64_MAX, &q->t1, err, errlen) ||
-	    u64(m, "key", STORE_KEY_DSTAS, &key, err, errlen) ||
+	    u64(m, "key", QUERY_KEY_DSTAS, &key, err, errlen) ||
 	    u64(m, "p4", 32, &p4, err, errlen) ||
 	    u64(m, "p6", 128, &p6, err, errlen) ||
-	    u64(m, "order", STORE_ORD_FLOWS, &order, err, errlen) ||
-	    u64(m, "n", STORE_TOPN_MAX, &n, err, errlen) ||
+	    u64(m, "order", QUERY_ORDER_FLOWS, &order, err, errlen) ||
+	    u64(m, "n", QUERY_TOPN_MAX, &n, err, errlen) ||
 	    u64(m, "step", UINT64_MAX, &q->step_ms, err, errlen) ||
-	    u64(m, "limit", STORE_LIST_MAX, &limit, err, errlen))
+	    u64(m, "limit", QUERY_LIST_MAX, &limit, err, errlen))
 		return FF_EPROTO;
 	filter[0] = '\0';
 	if ((f = get(m, "filter")) != NULL) {
@@ -103,11 +103,11 @@ store_qspec_read(const msgpack_object *m, store_qspec_t *q, char *filter,
 		memcpy(filter, f->via.str.ptr, f->via.str.size);
 		filter[f->via.str.size] = '\0';
 	}
-	q->kind = (store_qkind_t)kind;
-	q->key = (store_key_t)key;
+	q->kind = (query_kind_t)kind;
+	q->key = (query_key_t)key;
 	q->prefix4 = (uint8_t)p4;
 	q->prefix6 = (uint8_t)p6;
-	q->order = (store_order_t)order;
+	q->order = (query_order_t)order;
 	q->n = (uint32_t)n;
 	q->limit = (uint32_t)limit;
 	q->filter = filter[0] != '\0' ? filter : NULL;

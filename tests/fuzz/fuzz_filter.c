@@ -25,7 +25,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "store/query/filter_int.h"
+#include "store/query/filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -138,10 +138,10 @@ fill_columns(void)
 }
 
 static void
-batch(colbatch_t *cb, size_t n, uint32_t cols, int v4form)
+batch(store_colbatch_t *cb, size_t n, uint32_t cols, int v4form)
 {
-	static const unsigned acol[4] = { COL_SRC, COL_DST, COL_NEXTHOP,
-	    COL_EXPORTER };
+	static const unsigned acol[4] = { STORE_COL_SRC, STORE_COL_DST, STORE_COL_NEXTHOP,
+	    STORE_COL_EXPORTER };
 
 	memset(cb, 0, sizeof(*cb));
 	cb->n = n;
@@ -149,21 +149,21 @@ batch(colbatch_t *cb, size_t n, uint32_t cols, int v4form)
 #define SET(c, field, arr)						\
 	if (cols & STORE_COLBIT(c))					\
 		cb->field = arr
-	SET(COL_BYTES, bytes, c_bytes);
-	SET(COL_PACKETS, packets, c_packets);
-	SET(COL_IN_IF, in_if, c_in_if);
-	SET(COL_OUT_IF, out_if, c_out_if);
-	SET(COL_SRC_AS, src_as, c_src_as);
-	SET(COL_DST_AS, dst_as, c_dst_as);
-	SET(COL_TAGS, tags, c_tags);
-	SET(COL_SPORT, sport, c_sport);
-	SET(COL_DPORT, dport, c_dport);
-	SET(COL_PROTO, proto, c_proto);
-	SET(COL_TCP_FLAGS, tcp_flags, c_tcp_flags);
-	SET(COL_TOS, tos, c_tos);
-	SET(COL_SRC_MASK, src_mask, c_src_mask);
-	SET(COL_DST_MASK, dst_mask, c_dst_mask);
-	SET(COL_FLAGS, flags, c_flags);
+	SET(STORE_COL_BYTES, bytes, c_bytes);
+	SET(STORE_COL_PACKETS, packets, c_packets);
+	SET(STORE_COL_IN_IF, in_if, c_in_if);
+	SET(STORE_COL_OUT_IF, out_if, c_out_if);
+	SET(STORE_COL_SRC_AS, src_as, c_src_as);
+	SET(STORE_COL_DST_AS, dst_as, c_dst_as);
+	SET(STORE_COL_TAGS, tags, c_tags);
+	SET(STORE_COL_SPORT, sport, c_sport);
+	SET(STORE_COL_DPORT, dport, c_dport);
+	SET(STORE_COL_PROTO, proto, c_proto);
+	SET(STORE_COL_TCP_FLAGS, tcp_flags, c_tcp_flags);
+	SET(STORE_COL_TOS, tos, c_tos);
+	SET(STORE_COL_SRC_MASK, src_mask, c_src_mask);
+	SET(STORE_COL_DST_MASK, dst_mask, c_dst_mask);
+	SET(STORE_COL_FLAGS, flags, c_flags);
 #undef SET
 	for (int k = 0; k < 4; k++) {
 		const uint32_t *a4 = NULL;
@@ -187,11 +187,11 @@ batch(colbatch_t *cb, size_t n, uint32_t cols, int v4form)
 
 /* filter_eval on n rows, checked against filter_match; bits into sel8. */
 static void
-eval_check(const store_filter_t *f, size_t n, int v4form, uint8_t *sel8)
+eval_check(const query_filter_t *f, size_t n, int v4form, uint8_t *sel8)
 {
 	size_t nw = (n + 63) / 64, scr = filter_scratch_words(f), cnt, ones = 0;
 	uint64_t *sel = malloc(nw * 8), *scratch = NULL;
-	colbatch_t cb;
+	store_colbatch_t cb;
 
 	if (sel == NULL)
 		abort();
@@ -256,7 +256,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t s16[NROWS], s4[NROWS], again[NROWS];
-	store_filter_t *f = (store_filter_t *)s16, *g = NULL;
+	query_filter_t *f = (query_filter_t *)s16, *g = NULL;
 	char err[256], *text, *p1, *p2;
 	size_t plen;
 	int rc;

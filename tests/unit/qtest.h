@@ -119,7 +119,7 @@ qt_flows(size_t n, unsigned v6_pct)
 
 /* A batch with every column, owning its arrays. */
 typedef struct qt_batch {
-	colbatch_t cb;
+	store_colbatch_t cb;
 	uint64_t *first, *last, *bytes, *packets;
 	uint32_t *a4[4];
 	uint8_t (*a16[4])[16];
@@ -137,8 +137,8 @@ qt_batch(const store_flow_t *f, size_t n, int v4form)
 {
 	qt_batch_t *b = calloc(1, sizeof(*b));
 	size_t m = n ? n : 1;
-	static const int cols[4] = { COL_SRC, COL_DST, COL_NEXTHOP,
-	    COL_EXPORTER };
+	static const int cols[4] = { STORE_COL_SRC, STORE_COL_DST, STORE_COL_NEXTHOP,
+	    STORE_COL_EXPORTER };
 
 	b->first = calloc(m, 8);
 	b->last = calloc(m, 8);
@@ -210,19 +210,19 @@ qt_batch(const store_flow_t *f, size_t n, int v4form)
 	b->cb.nexthop4 = b->a4[2];
 	b->cb.exporter4 = b->a4[3];
 	/* The other form of each address column is left unreadable. */
-	b->cb.src16 = (b->cb.v4 & STORE_COLBIT(COL_SRC)) ? NULL : b->a16[0];
-	b->cb.dst16 = (b->cb.v4 & STORE_COLBIT(COL_DST)) ? NULL : b->a16[1];
-	b->cb.nexthop16 = (b->cb.v4 & STORE_COLBIT(COL_NEXTHOP)) ? NULL :
+	b->cb.src16 = (b->cb.v4 & STORE_COLBIT(STORE_COL_SRC)) ? NULL : b->a16[0];
+	b->cb.dst16 = (b->cb.v4 & STORE_COLBIT(STORE_COL_DST)) ? NULL : b->a16[1];
+	b->cb.nexthop16 = (b->cb.v4 & STORE_COLBIT(STORE_COL_NEXTHOP)) ? NULL :
 	    b->a16[2];
-	b->cb.exporter16 = (b->cb.v4 & STORE_COLBIT(COL_EXPORTER)) ? NULL :
+	b->cb.exporter16 = (b->cb.v4 & STORE_COLBIT(STORE_COL_EXPORTER)) ? NULL :
 	    b->a16[3];
-	if (!(b->cb.v4 & STORE_COLBIT(COL_SRC)))
+	if (!(b->cb.v4 & STORE_COLBIT(STORE_COL_SRC)))
 		b->cb.src4 = NULL;
-	if (!(b->cb.v4 & STORE_COLBIT(COL_DST)))
+	if (!(b->cb.v4 & STORE_COLBIT(STORE_COL_DST)))
 		b->cb.dst4 = NULL;
-	if (!(b->cb.v4 & STORE_COLBIT(COL_NEXTHOP)))
+	if (!(b->cb.v4 & STORE_COLBIT(STORE_COL_NEXTHOP)))
 		b->cb.nexthop4 = NULL;
-	if (!(b->cb.v4 & STORE_COLBIT(COL_EXPORTER)))
+	if (!(b->cb.v4 & STORE_COLBIT(STORE_COL_EXPORTER)))
 		b->cb.exporter4 = NULL;
 	b->cb.in_if = b->in_if;
 	b->cb.out_if = b->out_if;
@@ -273,10 +273,10 @@ qt_batch_free(qt_batch_t *b)
 
 /* --- query identities ----------------------------------------------------- */
 
-static inline store_qspec_t
-qt_spec(store_qkind_t kind, store_key_t key, store_order_t order)
+static inline query_spec_t
+qt_spec(query_kind_t kind, query_key_t key, query_order_t order)
 {
-	store_qspec_t s;
+	query_spec_t s;
 
 	memset(&s, 0, sizeof(s));
 	s.kind = kind;
@@ -288,7 +288,7 @@ qt_spec(store_qkind_t kind, store_key_t key, store_order_t order)
 	s.order = order;
 	s.n = 10;
 	s.limit = 25;
-	if (kind == STORE_Q_SERIES) {
+	if (kind == QUERY_SERIES) {
 		s.t0 = QT_T0;
 		s.t1 = QT_T0 + QT_SPAN;
 		s.step_ms = 7000;	/* the last bucket is short */
@@ -298,33 +298,33 @@ qt_spec(store_qkind_t kind, store_key_t key, store_order_t order)
 
 /* Every kind, key and order the engine knows. */
 static const struct qt_case {
-	store_qkind_t kind;
-	store_key_t key;
-	store_order_t order;
+	query_kind_t kind;
+	query_key_t key;
+	query_order_t order;
 } qt_cases[] = {
-	{ STORE_Q_TOTALS, 0, 0 },
-	{ STORE_Q_SERIES, 0, 0 },
-	{ STORE_Q_LIST, 0, 0 },
-	{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_PACKETS },
-	{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_FLOWS },
-	{ STORE_Q_TOPN, STORE_KEY_DSTIP, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_SRCPORT, STORE_ORD_FLOWS },
-	{ STORE_Q_TOPN, STORE_KEY_DSTPORT, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_DSTPORT, STORE_ORD_PACKETS },
-	{ STORE_Q_TOPN, STORE_KEY_PROTO, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_SRCNET, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_DSTNET, STORE_ORD_FLOWS },
-	{ STORE_Q_TOPN, STORE_KEY_EXPORTER, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_INIF, STORE_ORD_PACKETS },
-	{ STORE_Q_TOPN, STORE_KEY_OUTIF, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_SRCAS, STORE_ORD_FLOWS },
-	{ STORE_Q_TOPN, STORE_KEY_DSTAS, STORE_ORD_BYTES },
-	{ STORE_Q_DISTINCT, STORE_KEY_SRCIP, 0 },
-	{ STORE_Q_DISTINCT, STORE_KEY_DSTPORT, 0 },
-	{ STORE_Q_DISTINCT, STORE_KEY_PROTO, 0 },
-	{ STORE_Q_DISTINCT, STORE_KEY_DSTNET, 0 },
-	{ STORE_Q_DISTINCT, STORE_KEY_SRCAS, 0 },
+	{ QUERY_TOTALS, 0, 0 },
+	{ QUERY_SERIES, 0, 0 },
+	{ QUERY_LIST, 0, 0 },
+	{ QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_PACKETS },
+	{ QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_FLOWS },
+	{ QUERY_TOPN, QUERY_KEY_DSTIP, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_SRCPORT, QUERY_ORDER_FLOWS },
+	{ QUERY_TOPN, QUERY_KEY_DSTPORT, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_DSTPORT, QUERY_ORDER_PACKETS },
+	{ QUERY_TOPN, QUERY_KEY_PROTO, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_SRCNET, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_DSTNET, QUERY_ORDER_FLOWS },
+	{ QUERY_TOPN, QUERY_KEY_EXPORTER, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_INIF, QUERY_ORDER_PACKETS },
+	{ QUERY_TOPN, QUERY_KEY_OUTIF, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_SRCAS, QUERY_ORDER_FLOWS },
+	{ QUERY_TOPN, QUERY_KEY_DSTAS, QUERY_ORDER_BYTES },
+	{ QUERY_DISTINCT, QUERY_KEY_SRCIP, 0 },
+	{ QUERY_DISTINCT, QUERY_KEY_DSTPORT, 0 },
+	{ QUERY_DISTINCT, QUERY_KEY_PROTO, 0 },
+	{ QUERY_DISTINCT, QUERY_KEY_DSTNET, 0 },
+	{ QUERY_DISTINCT, QUERY_KEY_SRCAS, 0 },
 };
 
 /* --- the reference ------------------------------------------------------------ */
@@ -345,42 +345,42 @@ qt_key(const qident_t *id, const store_flow_t *f, uint8_t k[16])
 
 	memset(k, 0, 16);
 	switch (id->key) {
-	case STORE_KEY_SRCIP:
+	case QUERY_KEY_SRCIP:
 		memcpy(k, f->src, 16);
 		return;
-	case STORE_KEY_DSTIP:
+	case QUERY_KEY_DSTIP:
 		memcpy(k, f->dst, 16);
 		return;
-	case STORE_KEY_EXPORTER:
+	case QUERY_KEY_EXPORTER:
 		memcpy(k, f->exporter, 16);
 		return;
-	case STORE_KEY_SRCNET:
-	case STORE_KEY_DSTNET:
-		memcpy(k, id->key == STORE_KEY_SRCNET ? f->src : f->dst, 16);
+	case QUERY_KEY_SRCNET:
+	case QUERY_KEY_DSTNET:
+		memcpy(k, id->key == QUERY_KEY_SRCNET ? f->src : f->dst, 16);
 		if (addr_is_v4(k))
 			qt_mask(k + 12, 32, id->prefix4);
 		else
 			qt_mask(k, 128, id->prefix6);
 		return;
-	case STORE_KEY_SRCPORT:
+	case QUERY_KEY_SRCPORT:
 		v = f->sport;
 		break;
-	case STORE_KEY_DSTPORT:
+	case QUERY_KEY_DSTPORT:
 		v = f->dport;
 		break;
-	case STORE_KEY_PROTO:
+	case QUERY_KEY_PROTO:
 		v = f->proto;
 		break;
-	case STORE_KEY_INIF:
+	case QUERY_KEY_INIF:
 		v = f->in_if;
 		break;
-	case STORE_KEY_OUTIF:
+	case QUERY_KEY_OUTIF:
 		v = f->out_if;
 		break;
-	case STORE_KEY_SRCAS:
+	case QUERY_KEY_SRCAS:
 		v = f->src_as;
 		break;
-	case STORE_KEY_DSTAS:
+	case QUERY_KEY_DSTAS:
 		v = f->dst_as;
 		break;
 	}
@@ -390,17 +390,17 @@ qt_key(const qident_t *id, const store_flow_t *f, uint8_t k[16])
 static int qt_order;	/* the order metric of qt_rowcmp */
 
 static inline uint64_t
-qt_metric(const store_row_t *r)
+qt_metric(const query_row_t *r)
 {
-	return qt_order == STORE_ORD_PACKETS ? r->packets :
-	    qt_order == STORE_ORD_FLOWS ? r->flows : r->bytes;
+	return qt_order == QUERY_ORDER_PACKETS ? r->packets :
+	    qt_order == QUERY_ORDER_FLOWS ? r->flows : r->bytes;
 }
 
 /* Answer order: metric descending, then key ascending (memcmp). */
 static inline int
 qt_rowcmp(const void *x, const void *y)
 {
-	const store_row_t *a = x, *b = y;
+	const query_row_t *a = x, *b = y;
 
 	if (qt_metric(a) != qt_metric(b))
 		return qt_metric(a) > qt_metric(b) ? -1 : 1;
@@ -410,8 +410,8 @@ qt_rowcmp(const void *x, const void *y)
 static inline int
 qt_keycmp(const void *x, const void *y)
 {
-	return memcmp(((const store_row_t *)x)->key,
-	    ((const store_row_t *)y)->key, 16);
+	return memcmp(((const query_row_t *)x)->key,
+	    ((const query_row_t *)y)->key, 16);
 }
 
 /*
@@ -421,9 +421,9 @@ qt_keycmp(const void *x, const void *y)
  */
 static inline size_t
 qt_ref_keyed(const qident_t *id, const store_flow_t *f, size_t n,
-    const uint8_t *sel, store_row_t **out, aggv_t *tot)
+    const uint8_t *sel, query_row_t **out, aggv_t *tot)
 {
-	store_row_t *r = calloc(n ? n : 1, sizeof(*r));
+	query_row_t *r = calloc(n ? n : 1, sizeof(*r));
 	size_t m = 0, k = 0;
 
 	memset(tot, 0, sizeof(*tot));
@@ -448,7 +448,7 @@ qt_ref_keyed(const qident_t *id, const store_flow_t *f, size_t n,
 		} else
 			r[k++] = r[i];
 	}
-	if (id->kind == STORE_Q_DISTINCT) {
+	if (id->kind == QUERY_DISTINCT) {
 		for (size_t i = 0; i < k; i++)
 			r[i].flows = r[i].bytes = r[i].packets = 0;
 	} else {
@@ -549,12 +549,12 @@ qt_ref_series(const qident_t *id, const store_flow_t *f, size_t n,
  * the rows selected by sel (NULL: all; the bitmaps are built from it),
  * then fold both into a new result. NULL on error (*err set).
  */
-static inline store_result_t *
+static inline query_result_t *
 qt_agg(const qident_t *id, const store_flow_t *f, size_t n,
     const uint8_t *sel, size_t bsize, int v4form, int *err)
 {
 	agg_t a[2];
-	store_result_t *r;
+	query_result_t *r;
 	memacct_t ma;
 
 	atomic_init(&ma.used, 0);
@@ -585,7 +585,7 @@ qt_agg(const qident_t *id, const store_flow_t *f, size_t n,
 	r = *err == 0 ? result_new_id(id, 0, 0) : NULL;
 	if (r != NULL && ((*err = agg_finish(&a[0], r)) != 0 ||
 	    (*err = agg_finish(&a[1], r)) != 0)) {
-		store_result_free(r);
+		query_result_free(r);
 		r = NULL;
 	}
 	agg_free(&a[0]);
