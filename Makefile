@@ -79,8 +79,12 @@ STORE_SRCS := \
 QUERY_SRCS := \
 	store/query/agg.c \
 	store/query/compile.c \
+	store/query/filter.c \
 	store/query/filter_eval.c \
+	store/query/filter_lex.c \
+	store/query/filter_norm.c \
 	store/query/filter_parse.c \
+	store/query/filter_print.c \
 	store/query/flowfmt.c \
 	store/query/ktab.c \
 	store/query/listing.c \

@@ -177,8 +177,31 @@ struct query_filter {
 	struct farena_chunk *chunks;
 };
 
-/* Column geometry: value width in bytes (16 for addresses). */
-unsigned filter_col_width(unsigned col);
+/* The largest value of integer column col. */
+static inline uint64_t
+filter_col_max(unsigned col)
+{
+	switch (store_col_width(col)) {
+	case 1: return UINT8_MAX;
+	case 2: return UINT16_MAX;
+	case 4: return UINT32_MAX;
+	default: return UINT64_MAX;
+	}
+}
+
+/*
+ * n bytes (16-aligned) of f's compiled form (filter.c), freed with f.
+ * NULL when out of memory or past FILTER_MAX_MEM (then f->over is set).
+ */
+void *filter_alloc(query_filter_t *f, size_t n);
+
+/*
+ * Normalize the parsed tree *root of f in place (filter_norm.c) into the
+ * shape described above, and set f's columns and scratch needs. Returns
+ * 0, FF_ENOMEM, or FF_ESYNTAX when the compiled form grew past
+ * FILTER_MAX_MEM.
+ */
+int filter_normalize(query_filter_t *f, struct fnode **root);
 
 /*
  * Print the compiled filter f in normalized form (fully parenthesized,
