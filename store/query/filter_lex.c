@@ -72,8 +72,8 @@ filter_word_char(int c)
 	return isalnum(c) || c == '_' || c == ':' || c == '.' || c == '-';
 }
 
-static int
-word_eq(const struct token *t, const char *s)
+int
+filter_word_eq(const struct token *t, const char *s)
 {
 	size_t n = strlen(s);
 
@@ -152,25 +152,25 @@ filter_lex(struct flexer *p)
 		    filter_word_char((unsigned char)s[i + t->len]))
 			t->len++;
 		t->t = T_WORD;
-		if (word_eq(t, "and"))
+		if (filter_word_eq(t, "and"))
 			t->t = T_AND;
-		else if (word_eq(t, "or"))
+		else if (filter_word_eq(t, "or"))
 			t->t = T_OR;
-		else if (word_eq(t, "not"))
+		else if (filter_word_eq(t, "not"))
 			t->t = T_NOT;
-		else if (word_eq(t, "eq"))
+		else if (filter_word_eq(t, "eq"))
 			t->t = T_EQ;
-		else if (word_eq(t, "lt"))
+		else if (filter_word_eq(t, "lt"))
 			t->t = T_LT;
-		else if (word_eq(t, "gt"))
+		else if (filter_word_eq(t, "gt"))
 			t->t = T_GT;
-		else if (word_eq(t, "le"))
+		else if (filter_word_eq(t, "le"))
 			t->t = T_LE;
-		else if (word_eq(t, "ge"))
+		else if (filter_word_eq(t, "ge"))
 			t->t = T_GE;
 		else {
 			for (size_t k = 0; k < FF_NELEM(keywords); k++)
-				if (word_eq(t, keywords[k].name)) {
+				if (filter_word_eq(t, keywords[k].name)) {
 					t->kw = keywords[k].kw;
 					break;
 				}

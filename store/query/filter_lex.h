@@ -55,6 +55,9 @@ void filter_lex(struct flexer *lx);
 /* 1 if c may appear in a word token. */
 int filter_word_char(int c);
 
+/* 1 if t is the word s, in any case. */
+int filter_word_eq(const struct token *t, const char *s);
+
 /*
  * The number token t stands for, as nfdump reads it: decimal, 0x hex, or
  * decimal with one k/m/g/t suffix (powers of 1000). Returns 0, -1 (not

@@ -871,6 +871,55 @@ parse_tag(struct parser *p)
 	    FST_TAG);
 }
 
+/*
+ * The integer column whose filter field (columns.def) is the single
+ * word t, or -1.
+ */
+static int
+field_column(const struct token *t)
+{
+	static const struct {
+		const char *name;
+		int col;
+	} fields[] = {
+#define STORE_COLUMN(id, name, type, rank, filter, list) \
+	{ filter, STORE_ISADDR_##type ? -1 : STORE_COL_##id },
+#include "store/columns.def"
+#undef STORE_COLUMN
+	};
+
+	for (size_t i = 0; i < FF_NELEM(fields); i++)
+		if (fields[i].name != NULL && fields[i].col >= 0 &&
+		    filter_word_eq(t, fields[i].name))
+			return fields[i].col;
+	return -1;
+}
+
+/* FIELD [CMP] N, FIELD in [ LIST ] on an integer column of the table. */
+static struct fnode *
+parse_field(struct parser *p, int col)
+{
+	uint64_t max = filter_col_max((unsigned)col), v;
+	const struct fset *set;
+	enum tok cmp;
+
+	if (p->lx.tok.t == T_WORD && p->lx.tok.kw == KW_IN) {
+		if (store_col_width((unsigned)col) > 4) {
+			fail(p, &p->lx.tok, "no list of values for this field");
+			return NULL;
+		}
+		lex(p);
+		if ((set = parse_num_list(p, "a number", max,
+		    store_col_width((unsigned)col))) == NULL)
+			return NULL;
+		return leaf_set(p, (enum store_col)col, set);
+	}
+	cmp = parse_cmp(p);
+	if (expect_number(p, "a number", max, &v) != 0)
+		return NULL;
+	return leaf_cmp(p, (enum store_col)col, cmp, v);
+}
+
 static struct fnode *
 parse_term(struct parser *p)
 {
@@ -878,6 +927,7 @@ parse_term(struct parser *p)
 	enum dq dq = DQ_NONE;
 	uint64_t v;
 	enum tok cmp;
+	int col;
 
 	p->term = t;
 	if (t.t != T_WORD) {
@@ -1040,6 +1090,11 @@ parse_term(struct parser *p)
 		fail(p, &field, "nfdump term not supported by flowfleet");
 		return NULL;
 	default:
+		if (dq == DQ_NONE && field.kw == KW_NONE &&
+		    (col = field_column(&field)) >= 0) {
+			lex(p);
+			return parse_field(p, col);
+		}
 		if (dq == DQ_NONE)
 			fail(p, &field, "expected a filter term");
 		else

@@ -2,6 +2,7 @@
  * Listed flows (QUERY_LIST): their total order and the merge of two
  * sorted listings.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,41 +10,55 @@
 #include "common/util.h"
 #include "query_int.h"
 
-/* --- flows of a listing --------------------------------------------------- */
+/*
+ * The fields of a flow by rank (columns.def): the order listings sort
+ * by, and the order of a listed flow's fields on the wire (pack.c).
+ */
+const struct flow_field flow_fields[STORE_COL_COUNT] = {
+#define STORE_COLUMN(id, name, type, rank, filter, list) \
+	[rank] = { offsetof(store_flow_t, name), STORE_WIDTH_##type },
+#include "store/columns.def"
+#undef STORE_COLUMN
+};
 
 #define CMP(x, y) do { if ((x) != (y)) return (x) < (y) ? -1 : 1; } while (0)
+
+/* Compare field width w (a number, or a 16-byte address) at x and y. */
+#define CMP_LOAD(T, x, y) do {						\
+	T u_, v_;							\
+									\
+	memcpy(&u_, (x), sizeof(T));					\
+	memcpy(&v_, (y), sizeof(T));					\
+	CMP(u_, v_);							\
+} while (0)
 
 int
 flow_cmp(const store_flow_t *a, const store_flow_t *b)
 {
-	int c;
+	for (size_t r = 0; r < STORE_COL_COUNT; r++) {
+		const uint8_t *x = (const uint8_t *)a + flow_fields[r].off;
+		const uint8_t *y = (const uint8_t *)b + flow_fields[r].off;
+		int c;
 
-	CMP(a->first_ms, b->first_ms);
-	CMP(a->last_ms, b->last_ms);
-	if ((c = memcmp(a->src, b->src, 16)) != 0)
-		return c;
-	if ((c = memcmp(a->dst, b->dst, 16)) != 0)
-		return c;
-	CMP(a->sport, b->sport);
-	CMP(a->dport, b->dport);
-	CMP(a->proto, b->proto);
-	CMP(a->bytes, b->bytes);
-	CMP(a->packets, b->packets);
-	if ((c = memcmp(a->exporter, b->exporter, 16)) != 0)
-		return c;
-	if ((c = memcmp(a->nexthop, b->nexthop, 16)) != 0)
-		return c;
-	CMP(a->in_if, b->in_if);
-	CMP(a->out_if, b->out_if);
-	CMP(a->src_as, b->src_as);
-	CMP(a->dst_as, b->dst_as);
-	CMP(a->tcp_flags, b->tcp_flags);
-	CMP(a->tos, b->tos);
-	CMP(a->src_mask, b->src_mask);
-	CMP(a->dst_mask, b->dst_mask);
-	CMP(a->sampling, b->sampling);
-	CMP(a->tags, b->tags);
-	CMP(a->flags, b->flags);
+		switch (flow_fields[r].width) {
+		case 1:
+			CMP(*x, *y);
+			break;
+		case 2:
+			CMP_LOAD(uint16_t, x, y);
+			break;
+		case 4:
+			CMP_LOAD(uint32_t, x, y);
+			break;
+		case 8:
+			CMP_LOAD(uint64_t, x, y);
+			break;
+		default:
+			if ((c = memcmp(x, y, 16)) != 0)
+				return c;
+			break;
+		}
+	}
 	return 0;
 }
 

@@ -22,7 +22,9 @@
  *   DISTINCT  "kw", "keys"
  *   SERIES    "idx" ascending indexes of the non-empty buckets, "flows",
  *             "bytes", "packets"
- *   LIST      "fl": array of flows, each a bin of FLOW_WIRE_LEN bytes
+ *   LIST      "fl": array of flows, each a bin of FLOW_WIRE_LEN bytes:
+ *             the fields of the flow by rank (store/columns.def),
+ *             numbers big-endian in their width, addresses 16 bytes
  *
  * Keys on the wire are the last kw bytes of the 16-byte key: for address
  * keys kw 4 means IPv4-mapped; numbers always use 4.
@@ -42,63 +44,57 @@
 #include "query_int.h"
 
 #define RESULT_VERSION	1
-#define FLOW_WIRE_LEN	130
+
+/* Bytes of a listed flow on the wire: every column, packed. */
+enum {
+	FLOW_WIRE_LEN = 0
+#define STORE_COLUMN(id, name, type, rank, filter, list) + STORE_WIDTH_##type
+#include "store/columns.def"
+#undef STORE_COLUMN
+};
 
 /* --- flows on the wire ---------------------------------------------------- */
 
+/* The fields of a flow, by rank (flow_fields), each big-endian. */
 static void
 flow_encode(const store_flow_t *f, uint8_t *p)
 {
-	put_be64(p, f->first_ms);
-	put_be64(p + 8, f->last_ms);
-	memcpy(p + 16, f->src, 16);
-	memcpy(p + 32, f->dst, 16);
-	put_be16(p + 48, f->sport);
-	put_be16(p + 50, f->dport);
-	p[52] = f->proto;
-	put_be64(p + 53, f->bytes);
-	put_be64(p + 61, f->packets);
-	memcpy(p + 69, f->exporter, 16);
-	memcpy(p + 85, f->nexthop, 16);
-	put_be32(p + 101, f->in_if);
-	put_be32(p + 105, f->out_if);
-	put_be32(p + 109, f->src_as);
-	put_be32(p + 113, f->dst_as);
-	p[117] = f->tcp_flags;
-	p[118] = f->tos;
-	p[119] = f->src_mask;
-	p[120] = f->dst_mask;
-	put_be32(p + 121, f->sampling);
-	put_be32(p + 125, f->tags);
-	p[129] = f->flags;
+	for (size_t r = 0; r < STORE_COL_COUNT; r++) {
+		const uint8_t *x = (const uint8_t *)f + flow_fields[r].off;
+		unsigned w = flow_fields[r].width;
+		uint64_t v = 0;
+
+		switch (w) {
+		case 1: v = *x; break;
+		case 2: { uint16_t u; memcpy(&u, x, 2); v = u; break; }
+		case 4: { uint32_t u; memcpy(&u, x, 4); v = u; break; }
+		case 8: memcpy(&v, x, 8); break;
+		default: memcpy(p, x, 16); p += 16; continue;
+		}
+		for (unsigned i = 0; i < w; i++)
+			p[i] = (uint8_t)(v >> (8 * (w - 1 - i)));
+		p += w;
+	}
 }
 
 static void
 flow_decode(const uint8_t *p, store_flow_t *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->first_ms = be64(p);
-	f->last_ms = be64(p + 8);
-	memcpy(f->src, p + 16, 16);
-	memcpy(f->dst, p + 32, 16);
-	f->sport = be16(p + 48);
-	f->dport = be16(p + 50);
-	f->proto = p[52];
-	f->bytes = be64(p + 53);
-	f->packets = be64(p + 61);
-	memcpy(f->exporter, p + 69, 16);
-	memcpy(f->nexthop, p + 85, 16);
-	f->in_if = be32(p + 101);
-	f->out_if = be32(p + 105);
-	f->src_as = be32(p + 109);
-	f->dst_as = be32(p + 113);
-	f->tcp_flags = p[117];
-	f->tos = p[118];
-	f->src_mask = p[119];
-	f->dst_mask = p[120];
-	f->sampling = be32(p + 121);
-	f->tags = be32(p + 125);
-	f->flags = p[129];
+	for (size_t r = 0; r < STORE_COL_COUNT; r++) {
+		uint8_t *x = (uint8_t *)f + flow_fields[r].off;
+		unsigned w = flow_fields[r].width;
+		uint64_t v = beN(p, w == 16 ? 0 : w);
+
+		switch (w) {
+		case 1: *x = (uint8_t)v; break;
+		case 2: { uint16_t u = (uint16_t)v; memcpy(x, &u, 2); break; }
+		case 4: { uint32_t u = (uint32_t)v; memcpy(x, &u, 4); break; }
+		case 8: memcpy(x, &v, 8); break;
+		default: memcpy(x, p, 16); break;
+		}
+		p += w;
+	}
 }
 
 /* --- packing ---------------------------------------------------------------- */

@@ -455,7 +455,7 @@ print_csv(const query_result_t *r, FILE *fp)
 	query_row_t *rows = NULL;
 	size_t n = 0;
 	char a[32], kb[CELL], s[ADDR_STRLEN], d[ADDR_STRLEN];
-	char nh[ADDR_STRLEN], ex[ADDR_STRLEN];
+	char nh[ADDR_STRLEN], ex[ADDR_STRLEN], extra[512];
 	int err;
 
 	switch (id->kind) {
@@ -491,15 +491,18 @@ print_csv(const query_result_t *r, FILE *fp)
 		free(rows);
 		break;
 	case QUERY_LIST:
+		flow_fmt_extra(NULL, FLOW_EXTRA_CSV_HEADER, extra,
+		    sizeof(extra));
 		fprintf(fp, "first_ms,last_ms,proto,src,sport,dst,dport,"
 		    "tcp_flags,packets,bytes,in_if,out_if,src_as,dst_as,tos,"
-		    "src_mask,dst_mask,nexthop,exporter,sampling,tags\n");
+		    "src_mask,dst_mask,nexthop,exporter,sampling,tags%s\n",
+		    extra);
 		for (size_t i = 0; i < r->nfl; i++) {
 			const store_flow_t *f = &r->fl[i];
 
 			fprintf(fp, "%" PRIu64 ",%" PRIu64 ",%u,%s,%u,%s,%u,"
 			    "%u,%" PRIu64 ",%" PRIu64 ",%u,%u,%u,%u,%u,%u,%u,"
-			    "%s,%s,%u,%u\n", f->first_ms, f->last_ms,
+			    "%s,%s,%u,%u", f->first_ms, f->last_ms,
 			    f->proto, addr_fmt(f->src, s, sizeof(s)),
 			    f->sport, addr_fmt(f->dst, d, sizeof(d)),
 			    f->dport, f->tcp_flags, f->packets, f->bytes,
@@ -508,6 +511,9 @@ print_csv(const query_result_t *r, FILE *fp)
 			    addr_fmt(f->nexthop, nh, sizeof(nh)),
 			    addr_fmt(f->exporter, ex, sizeof(ex)),
 			    f->sampling, f->tags);
+			flow_fmt_extra(f, FLOW_EXTRA_CSV, extra,
+			    sizeof(extra));
+			fprintf(fp, "%s\n", extra);
 		}
 		break;
 	}

@@ -105,13 +105,42 @@ int flows_merge(const store_flow_t *a, size_t na, const store_flow_t *b,
     size_t nb, size_t limit, memacct_t *ma, store_flow_t **out,
     size_t *nout);
 
+/* A field of a flow record: where it is, how wide (16: an address). */
+struct flow_field {
+	size_t off;
+	unsigned width;
+};
+
 /*
- * The total order of listings: first_ms, then last_ms, src, dst, sport,
- * dport, proto, bytes, packets, exporter, nexthop, in_if, out_if, src_as,
- * dst_as, tcp_flags, tos, src_mask, dst_mask, sampling, tags, flags
- * (addresses as 16 bytes, numbers numerically). <0, 0, >0.
+ * The fields of store_flow_t by rank (columns.def): the total order of
+ * listings, and the order of a listed flow's fields on the wire.
+ */
+extern const struct flow_field flow_fields[STORE_COL_COUNT];
+
+/*
+ * The total order of listings: the fields by rank (columns.def: first_ms,
+ * then last_ms, src, dst, sport, dport, proto, bytes, packets, exporter,
+ * nexthop, in_if, out_if, src_as, dst_as, tcp_flags, tos, src_mask,
+ * dst_mask, sampling, tags, flags), addresses as 16 bytes, numbers
+ * numerically. <0, 0, >0.
  */
 int flow_cmp(const store_flow_t *a, const store_flow_t *b);
+
+/*
+ * The columns listings print after their fixed fields (columns.def: list
+ * 1) of flow f, appended to buf (len bytes; truncated, NUL-terminated):
+ * FLOW_EXTRA_LINE " name value" (the flow line), FLOW_EXTRA_JSON
+ * ",\"name\":value", FLOW_EXTRA_CSV ",value", FLOW_EXTRA_CSV_HEADER
+ * ",name" (f may be NULL). Returns the length written.
+ */
+enum {
+	FLOW_EXTRA_LINE = 1,
+	FLOW_EXTRA_JSON,
+	FLOW_EXTRA_CSV,
+	FLOW_EXTRA_CSV_HEADER
+};
+size_t flow_fmt_extra(const store_flow_t *f, int form, char *buf,
+    size_t len);
 
 /* Key <-> bytes. */
 static inline void

@@ -117,128 +117,89 @@ qt_flows(size_t n, unsigned v6_pct)
 
 /* --- column batches ---------------------------------------------------------- */
 
-/* A batch with every column, owning its arrays. */
+/* A batch built from flows, owning its arrays (from store/columns.def). */
 typedef struct qt_batch {
 	store_colbatch_t cb;
-	uint64_t *first, *last, *bytes, *packets;
-	uint32_t *a4[4];
-	uint8_t (*a16[4])[16];
-	uint32_t *in_if, *out_if, *src_as, *dst_as, *sampling, *tags;
-	uint16_t *sport, *dport;
-	uint8_t *proto, *tcp_flags, *tos, *src_mask, *dst_mask, *flags;
+	void *arr[STORE_COL_COUNT];	/* rows; 16-byte rows for addresses */
+	uint32_t *a4[STORE_COL_COUNT];	/* address columns in IPv4 form */
 } qt_batch_t;
 
+/* Integer column `name` of the flows into b (valid when in cols). */
+#define QT_FILL_INT(id, name, T) do {					\
+	T *a_ = calloc(m, sizeof(T));					\
+									\
+	for (size_t i = 0; i < n; i++)					\
+		a_[i] = f[i].name;					\
+	b->arr[STORE_COL_##id] = a_;					\
+	if (cols & STORE_COLBIT(STORE_COL_##id))			\
+		b->cb.name = a_;					\
+} while (0);
+#define QT_FILL_U8(id, name)	QT_FILL_INT(id, name, uint8_t)
+#define QT_FILL_U16(id, name)	QT_FILL_INT(id, name, uint16_t)
+#define QT_FILL_U32(id, name)	QT_FILL_INT(id, name, uint32_t)
+#define QT_FILL_U64(id, name)	QT_FILL_INT(id, name, uint64_t)
 /*
- * Build a batch of flows f[0..n). With v4form, every address column whose
- * rows are all IPv4 is given in IPv4 form (a4), as the store does.
+ * Address column `name`: in IPv4 form when asked for in v4mask and every
+ * row is IPv4, else 16-byte rows; the other form is left unreadable.
+ */
+#define QT_FILL_ADDR(id, name) do {					\
+	const uint32_t bit_ = STORE_COLBIT(STORE_COL_##id);		\
+	uint8_t (*a16_)[16] = calloc(m, 16);				\
+	uint32_t *a4_ = calloc(m, 4);					\
+	int all4_ = 1;							\
+									\
+	for (size_t i = 0; i < n; i++) {				\
+		memcpy(a16_[i], f[i].name, 16);				\
+		a4_[i] = be32(f[i].name + 12);				\
+		all4_ &= addr_is_v4(f[i].name);				\
+	}								\
+	b->arr[STORE_COL_##id] = a16_;					\
+	b->a4[STORE_COL_##id] = a4_;					\
+	if (all4_ && (v4mask & bit_))					\
+		b->cb.v4 |= bit_;					\
+	if ((cols & bit_) && (b->cb.v4 & bit_))				\
+		b->cb.name##4 = a4_;					\
+	else if (cols & bit_)						\
+		b->cb.name##16 = (const uint8_t (*)[16])a16_;		\
+} while (0);
+
+/*
+ * Build a batch of flows f[0..n) holding the columns in cols (the others
+ * NULL). The address columns in v4mask whose rows are all IPv4 are given
+ * in IPv4 form, as the store does.
  */
 static inline qt_batch_t *
-qt_batch(const store_flow_t *f, size_t n, int v4form)
+qt_batch_cols(const store_flow_t *f, size_t n, uint32_t v4mask,
+    uint32_t cols)
 {
 	qt_batch_t *b = calloc(1, sizeof(*b));
 	size_t m = n ? n : 1;
-	static const int cols[4] = { STORE_COL_SRC, STORE_COL_DST, STORE_COL_NEXTHOP,
-	    STORE_COL_EXPORTER };
 
-	b->first = calloc(m, 8);
-	b->last = calloc(m, 8);
-	b->bytes = calloc(m, 8);
-	b->packets = calloc(m, 8);
-	for (int c = 0; c < 4; c++) {
-		b->a4[c] = calloc(m, 4);
-		b->a16[c] = calloc(m, 16);
-	}
-	b->in_if = calloc(m, 4);
-	b->out_if = calloc(m, 4);
-	b->src_as = calloc(m, 4);
-	b->dst_as = calloc(m, 4);
-	b->sampling = calloc(m, 4);
-	b->tags = calloc(m, 4);
-	b->sport = calloc(m, 2);
-	b->dport = calloc(m, 2);
-	b->proto = calloc(m, 1);
-	b->tcp_flags = calloc(m, 1);
-	b->tos = calloc(m, 1);
-	b->src_mask = calloc(m, 1);
-	b->dst_mask = calloc(m, 1);
-	b->flags = calloc(m, 1);
 	b->cb.n = n;
-	b->cb.cols = STORE_COLS_ALL;
+	b->cb.cols = cols;
 	b->cb.min_first = UINT64_MAX;
 	b->cb.min_last = UINT64_MAX;
-	for (int c = 0; c < 4; c++)
-		b->cb.v4 |= v4form ? STORE_COLBIT(cols[c]) : 0;
 	for (size_t i = 0; i < n; i++) {
-		const uint8_t *a[4] = { f[i].src, f[i].dst, f[i].nexthop,
-		    f[i].exporter };
-
-		b->first[i] = f[i].first_ms;
-		b->last[i] = f[i].last_ms;
 		b->cb.min_first = FF_MIN(b->cb.min_first, f[i].first_ms);
 		b->cb.max_first = FF_MAX(b->cb.max_first, f[i].first_ms);
 		b->cb.min_last = FF_MIN(b->cb.min_last, f[i].last_ms);
 		b->cb.max_last = FF_MAX(b->cb.max_last, f[i].last_ms);
-		b->bytes[i] = f[i].bytes;
-		b->packets[i] = f[i].packets;
-		for (int c = 0; c < 4; c++) {
-			memcpy(b->a16[c][i], a[c], 16);
-			b->a4[c][i] = be32(a[c] + 12);
-			if (!addr_is_v4(a[c]))
-				b->cb.v4 &= ~STORE_COLBIT(cols[c]);
-		}
-		b->in_if[i] = f[i].in_if;
-		b->out_if[i] = f[i].out_if;
-		b->src_as[i] = f[i].src_as;
-		b->dst_as[i] = f[i].dst_as;
-		b->sampling[i] = f[i].sampling;
-		b->tags[i] = f[i].tags;
-		b->sport[i] = f[i].sport;
-		b->dport[i] = f[i].dport;
-		b->proto[i] = f[i].proto;
-		b->tcp_flags[i] = f[i].tcp_flags;
-		b->tos[i] = f[i].tos;
-		b->src_mask[i] = f[i].src_mask;
-		b->dst_mask[i] = f[i].dst_mask;
-		b->flags[i] = f[i].flags;
 	}
-	b->cb.first_ms = b->first;
-	b->cb.last_ms = b->last;
-	b->cb.bytes = b->bytes;
-	b->cb.packets = b->packets;
-	b->cb.src4 = b->a4[0];
-	b->cb.dst4 = b->a4[1];
-	b->cb.nexthop4 = b->a4[2];
-	b->cb.exporter4 = b->a4[3];
-	/* The other form of each address column is left unreadable. */
-	b->cb.src16 = (b->cb.v4 & STORE_COLBIT(STORE_COL_SRC)) ? NULL : b->a16[0];
-	b->cb.dst16 = (b->cb.v4 & STORE_COLBIT(STORE_COL_DST)) ? NULL : b->a16[1];
-	b->cb.nexthop16 = (b->cb.v4 & STORE_COLBIT(STORE_COL_NEXTHOP)) ? NULL :
-	    b->a16[2];
-	b->cb.exporter16 = (b->cb.v4 & STORE_COLBIT(STORE_COL_EXPORTER)) ? NULL :
-	    b->a16[3];
-	if (!(b->cb.v4 & STORE_COLBIT(STORE_COL_SRC)))
-		b->cb.src4 = NULL;
-	if (!(b->cb.v4 & STORE_COLBIT(STORE_COL_DST)))
-		b->cb.dst4 = NULL;
-	if (!(b->cb.v4 & STORE_COLBIT(STORE_COL_NEXTHOP)))
-		b->cb.nexthop4 = NULL;
-	if (!(b->cb.v4 & STORE_COLBIT(STORE_COL_EXPORTER)))
-		b->cb.exporter4 = NULL;
-	b->cb.in_if = b->in_if;
-	b->cb.out_if = b->out_if;
-	b->cb.src_as = b->src_as;
-	b->cb.dst_as = b->dst_as;
-	b->cb.sampling = b->sampling;
-	b->cb.tags = b->tags;
-	b->cb.sport = b->sport;
-	b->cb.dport = b->dport;
-	b->cb.proto = b->proto;
-	b->cb.tcp_flags = b->tcp_flags;
-	b->cb.tos = b->tos;
-	b->cb.src_mask = b->src_mask;
-	b->cb.dst_mask = b->dst_mask;
-	b->cb.flags = b->flags;
+#define STORE_COLUMN(id, name, type, rank, filter, list) QT_FILL_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	return b;
+}
+
+/*
+ * A batch of every column of flows f[0..n). With v4form, every address
+ * column whose rows are all IPv4 is given in IPv4 form, as the store does.
+ */
+static inline qt_batch_t *
+qt_batch(const store_flow_t *f, size_t n, int v4form)
+{
+	return qt_batch_cols(f, n, v4form ? STORE_COLS_ADDR : 0,
+	    STORE_COLS_ALL);
 }
 
 static inline void
@@ -246,28 +207,10 @@ qt_batch_free(qt_batch_t *b)
 {
 	if (b == NULL)
 		return;
-	free(b->first);
-	free(b->last);
-	free(b->bytes);
-	free(b->packets);
-	for (int c = 0; c < 4; c++) {
+	for (int c = 0; c < STORE_COL_COUNT; c++) {
+		free(b->arr[c]);
 		free(b->a4[c]);
-		free(b->a16[c]);
 	}
-	free(b->in_if);
-	free(b->out_if);
-	free(b->src_as);
-	free(b->dst_as);
-	free(b->sampling);
-	free(b->tags);
-	free(b->sport);
-	free(b->dport);
-	free(b->proto);
-	free(b->tcp_flags);
-	free(b->tos);
-	free(b->src_mask);
-	free(b->dst_mask);
-	free(b->flags);
 	free(b);
 }
 

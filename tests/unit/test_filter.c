@@ -19,6 +19,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "store/query/filter.h"
+#include "qtest.h"
 
 /* ---------------------------------------------------------------------
  * Helpers: flows, batches, evaluation in every form
@@ -73,17 +74,6 @@ mk(const struct fspec *s)
 }
 
 /* Column arrays of one batch, owned by the test. */
-struct batch {
-	store_colbatch_t cb;
-	size_t n;
-	uint64_t *first, *last, *bytes, *packets;
-	uint32_t *a4[4];
-	uint8_t (*a16[4])[16];
-	uint32_t *in_if, *out_if, *src_as, *dst_as, *sampling, *tags;
-	uint16_t *sport, *dport;
-	uint8_t *proto, *tcp_flags, *tos, *src_mask, *dst_mask, *flags;
-};
-
 static void *
 xcalloc(size_t n, size_t sz)
 {
@@ -93,146 +83,18 @@ xcalloc(size_t n, size_t sz)
 	return p;
 }
 
-static const uint8_t *
-faddr_of(const store_flow_t *f, int k)
+/* The address columns of v4mask bits 0..3: src, dst, nexthop, exporter. */
+static uint32_t
+v4_columns(unsigned v4mask)
 {
-	return k == 0 ? f->src : k == 1 ? f->dst : k == 2 ? f->nexthop :
-	    f->exporter;
-}
+	static const unsigned addr_cols[4] = { STORE_COL_SRC, STORE_COL_DST,
+	    STORE_COL_NEXTHOP, STORE_COL_EXPORTER };
+	uint32_t m = 0;
 
-static const unsigned addr_cols[4] = { STORE_COL_SRC, STORE_COL_DST, STORE_COL_NEXTHOP,
-    STORE_COL_EXPORTER };
-
-/*
- * Build a batch from n flows. v4mask selects (by index 0..3: src, dst,
- * nexthop, exporter) the address columns to put in IPv4 form where every
- * row allows it. cols limits the valid columns (others stay NULL).
- */
-static void
-batch_build(struct batch *b, const store_flow_t *fl, size_t n,
-    unsigned v4mask, uint32_t cols)
-{
-	memset(b, 0, sizeof(*b));
-	b->n = n;
-	b->first = xcalloc(n, 8);
-	b->last = xcalloc(n, 8);
-	b->bytes = xcalloc(n, 8);
-	b->packets = xcalloc(n, 8);
-	b->in_if = xcalloc(n, 4);
-	b->out_if = xcalloc(n, 4);
-	b->src_as = xcalloc(n, 4);
-	b->dst_as = xcalloc(n, 4);
-	b->sampling = xcalloc(n, 4);
-	b->tags = xcalloc(n, 4);
-	b->sport = xcalloc(n, 2);
-	b->dport = xcalloc(n, 2);
-	b->proto = xcalloc(n, 1);
-	b->tcp_flags = xcalloc(n, 1);
-	b->tos = xcalloc(n, 1);
-	b->src_mask = xcalloc(n, 1);
-	b->dst_mask = xcalloc(n, 1);
-	b->flags = xcalloc(n, 1);
-	for (int k = 0; k < 4; k++) {
-		b->a4[k] = xcalloc(n, 4);
-		b->a16[k] = xcalloc(n, 16);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const store_flow_t *f = &fl[i];
-
-		b->first[i] = f->first_ms;
-		b->last[i] = f->last_ms;
-		b->bytes[i] = f->bytes;
-		b->packets[i] = f->packets;
-		b->in_if[i] = f->in_if;
-		b->out_if[i] = f->out_if;
-		b->src_as[i] = f->src_as;
-		b->dst_as[i] = f->dst_as;
-		b->sampling[i] = f->sampling;
-		b->tags[i] = f->tags;
-		b->sport[i] = f->sport;
-		b->dport[i] = f->dport;
-		b->proto[i] = f->proto;
-		b->tcp_flags[i] = f->tcp_flags;
-		b->tos[i] = f->tos;
-		b->src_mask[i] = f->src_mask;
-		b->dst_mask[i] = f->dst_mask;
-		b->flags[i] = f->flags;
-		for (int k = 0; k < 4; k++) {
-			memcpy(b->a16[k][i], faddr_of(f, k), 16);
-			b->a4[k][i] = be32(faddr_of(f, k) + 12);
-		}
-	}
-	b->cb.n = n;
-	b->cb.cols = cols;
-	for (int k = 0; k < 4; k++) {
-		int all4 = 1;
-
-		for (size_t i = 0; i < n && all4; i++)
-			all4 = addr_is_v4(faddr_of(&fl[i], k));
-		if ((v4mask & (1u << k)) && all4)
-			b->cb.v4 |= STORE_COLBIT(addr_cols[k]);
-	}
-#define COLSET(c, field, val)						\
-	if (cols & STORE_COLBIT(c))					\
-		b->cb.field = val
-	COLSET(STORE_COL_FIRST, first_ms, b->first);
-	COLSET(STORE_COL_LAST, last_ms, b->last);
-	COLSET(STORE_COL_BYTES, bytes, b->bytes);
-	COLSET(STORE_COL_PACKETS, packets, b->packets);
-	COLSET(STORE_COL_IN_IF, in_if, b->in_if);
-	COLSET(STORE_COL_OUT_IF, out_if, b->out_if);
-	COLSET(STORE_COL_SRC_AS, src_as, b->src_as);
-	COLSET(STORE_COL_DST_AS, dst_as, b->dst_as);
-	COLSET(STORE_COL_SAMPLING, sampling, b->sampling);
-	COLSET(STORE_COL_TAGS, tags, b->tags);
-	COLSET(STORE_COL_SPORT, sport, b->sport);
-	COLSET(STORE_COL_DPORT, dport, b->dport);
-	COLSET(STORE_COL_PROTO, proto, b->proto);
-	COLSET(STORE_COL_TCP_FLAGS, tcp_flags, b->tcp_flags);
-	COLSET(STORE_COL_TOS, tos, b->tos);
-	COLSET(STORE_COL_SRC_MASK, src_mask, b->src_mask);
-	COLSET(STORE_COL_DST_MASK, dst_mask, b->dst_mask);
-	COLSET(STORE_COL_FLAGS, flags, b->flags);
-#define ADDRSET(k, c, f4, f16)						\
-	if (cols & STORE_COLBIT(c)) {					\
-		if (b->cb.v4 & STORE_COLBIT(c))				\
-			b->cb.f4 = b->a4[k];				\
-		else							\
-			b->cb.f16 = (const uint8_t (*)[16])b->a16[k];	\
-	}
-	ADDRSET(0, STORE_COL_SRC, src4, src16);
-	ADDRSET(1, STORE_COL_DST, dst4, dst16);
-	ADDRSET(2, STORE_COL_NEXTHOP, nexthop4, nexthop16);
-	ADDRSET(3, STORE_COL_EXPORTER, exporter4, exporter16);
-#undef COLSET
-#undef ADDRSET
-}
-
-static void
-batch_free(struct batch *b)
-{
-	free(b->first);
-	free(b->last);
-	free(b->bytes);
-	free(b->packets);
-	free(b->in_if);
-	free(b->out_if);
-	free(b->src_as);
-	free(b->dst_as);
-	free(b->sampling);
-	free(b->tags);
-	free(b->sport);
-	free(b->dport);
-	free(b->proto);
-	free(b->tcp_flags);
-	free(b->tos);
-	free(b->src_mask);
-	free(b->dst_mask);
-	free(b->flags);
-	for (int k = 0; k < 4; k++) {
-		free(b->a4[k]);
-		free(b->a16[k]);
-	}
+	for (int k = 0; k < 4; k++)
+		if (v4mask & (1u << k))
+			m |= STORE_COLBIT(addr_cols[k]);
+	return m;
 }
 
 /*
@@ -245,18 +107,18 @@ static void
 eval_batch(const query_filter_t *f, const store_flow_t *fl, size_t n,
     unsigned v4mask, uint8_t *out)
 {
-	struct batch b;
+	qt_batch_t *b;
 	size_t nw = (n + 63) / 64, cnt, ones = 0;
 	uint64_t *sel, *scratch;
 
-	batch_build(&b, fl, n, v4mask, filter_columns(f));
+	b = qt_batch_cols(fl, n, v4_columns(v4mask), filter_columns(f));
 	sel = xcalloc(nw, 8);
 	memset(sel, 0xa5, nw * 8);	/* garbage in: all bits get written */
 	scratch = filter_scratch_words(f) ? malloc(filter_scratch_words(f) *
 	    nw * 8) : NULL;
 	if (filter_scratch_words(f))
 		assert_non_null(scratch);
-	cnt = filter_eval(f, &b.cb, sel, scratch);
+	cnt = filter_eval(f, &b->cb, sel, scratch);
 	for (size_t i = 0; i < n; i++) {
 		out[i] = (uint8_t)((sel[i / 64] >> (i % 64)) & 1);
 		ones += out[i];
@@ -266,7 +128,7 @@ eval_batch(const query_filter_t *f, const store_flow_t *fl, size_t n,
 		assert_int_equal(sel[nw - 1] >> (n % 64), 0);
 	free(sel);
 	free(scratch);
-	batch_free(&b);
+	qt_batch_free(b);
 }
 
 /*
