@@ -242,50 +242,45 @@ test_roundtrip_max_rows(void **state)
 static unsigned
 int_size(int c)
 {
-	if (c <= STORE_COL_PACKETS)
-		return 8;
-	if (c >= STORE_COL_IN_IF && c <= STORE_COL_TAGS)
-		return 4;
-	if (c == STORE_COL_SPORT || c == STORE_COL_DPORT)
-		return 2;
-	return 1;
+	return store_col_width((unsigned)c);
 }
+
+/* Set integer column c of f to v (columns.def). */
+#define SET_INT(id, name, T)	case STORE_COL_##id: f->name = (T)v; return;
+#define SET_U8(id, name)	SET_INT(id, name, uint8_t)
+#define SET_U16(id, name)	SET_INT(id, name, uint16_t)
+#define SET_U32(id, name)	SET_INT(id, name, uint32_t)
+#define SET_U64(id, name)	SET_INT(id, name, uint64_t)
+#define SET_ADDR(id, name)
 
 static void
 set_int(store_flow_t *f, int c, uint64_t v)
 {
 	switch (c) {
-	case STORE_COL_FIRST:		f->first_ms = v; break;
-	case STORE_COL_LAST:		f->last_ms = v; break;
-	case STORE_COL_BYTES:		f->bytes = v; break;
-	case STORE_COL_PACKETS:	f->packets = v; break;
-	case STORE_COL_IN_IF:		f->in_if = (uint32_t)v; break;
-	case STORE_COL_OUT_IF:	f->out_if = (uint32_t)v; break;
-	case STORE_COL_SRC_AS:	f->src_as = (uint32_t)v; break;
-	case STORE_COL_DST_AS:	f->dst_as = (uint32_t)v; break;
-	case STORE_COL_SAMPLING:	f->sampling = (uint32_t)v; break;
-	case STORE_COL_TAGS:		f->tags = (uint32_t)v; break;
-	case STORE_COL_SPORT:		f->sport = (uint16_t)v; break;
-	case STORE_COL_DPORT:		f->dport = (uint16_t)v; break;
-	case STORE_COL_PROTO:		f->proto = (uint8_t)v; break;
-	case STORE_COL_TCP_FLAGS:	f->tcp_flags = (uint8_t)v; break;
-	case STORE_COL_TOS:		f->tos = (uint8_t)v; break;
-	case STORE_COL_SRC_MASK:	f->src_mask = (uint8_t)v; break;
-	case STORE_COL_DST_MASK:	f->dst_mask = (uint8_t)v; break;
-	case STORE_COL_FLAGS:		f->flags = (uint8_t)v; break;
-	default:		fail_msg("not an integer column %d", c);
+#define STORE_COLUMN(id, name, type, rank, filter, list) SET_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	}
+	fail_msg("not an integer column %d", c);
 }
+
+/* Address column c of f (columns.def). */
+#define ADDR_U8(id, name)
+#define ADDR_U16(id, name)
+#define ADDR_U32(id, name)
+#define ADDR_U64(id, name)
+#define ADDR_ADDR(id, name)	case STORE_COL_##id: return &f->name;
 
 static uint8_t (*
 addr_of(store_flow_t *f, int c))[16]
 {
 	switch (c) {
-	case STORE_COL_SRC:		return &f->src;
-	case STORE_COL_DST:		return &f->dst;
-	case STORE_COL_NEXTHOP:	return &f->nexthop;
-	default:		return &f->exporter;
+#define STORE_COLUMN(id, name, type, rank, filter, list) ADDR_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	}
+	fail_msg("not an address column %d", c);
+	return NULL;
 }
 
 /* Start from rows where every column is constant. */
@@ -1204,6 +1199,104 @@ test_random_damage(void **state)
 	blk_dec_free(d);
 }
 
+/*
+ * A block written before the later columns of the table existed stores
+ * fewer columns (ncols): rebuild an encoded block as it would have been
+ * with only its first ncols columns, for every ncols from 1 up, and
+ * decode it: the columns it stores come back as written, the others
+ * read 0 (addresses ::), in row and in dictionary form. ncols 0 and
+ * more than the table has are damage.
+ */
+static void
+test_fewer_columns(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new(), *dd = blk_dec_new();
+	blk_coldesc_t desc[STORE_COL_COUNT];
+	store_colbatch_t in, out;
+	const uint8_t *buf;
+	blk_info_t info;
+	struct rows r;
+	uint32_t rows;
+	size_t len;
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(d);
+	assert_non_null(dd);
+	blk_dec_set_dict(dd, STORE_COLS_ALL);
+	rows_init(&r, 1000);
+	rows_fill(&r, 77, 30);
+	colbuf_view(&r.b, &in);
+	assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
+	assert_int_equal(blk_describe(buf, len, &rows, desc), 0);
+	for (unsigned ncols = 0; ncols <= STORE_COL_COUNT + 1; ncols++) {
+		size_t data = BLK_FIXED_LEN, keep = 0, olen;
+		uint8_t *old;
+
+		for (unsigned c = 0; c < STORE_COL_COUNT; c++)
+			if (c < ncols)
+				keep += desc[c].clen;
+		olen = BLK_HDR_LEN + (size_t)ncols * BLK_DIR_LEN + keep;
+		old = malloc(olen);
+		assert_non_null(old);
+		memcpy(old, buf, BLK_HDR_LEN);
+		old[5] = (uint8_t)ncols;
+		if (ncols > STORE_COL_COUNT) {
+			/* one directory entry and no bytes more than it has */
+			old = realloc(old, len + BLK_DIR_LEN);
+			assert_non_null(old);
+			memcpy(old, buf, BLK_FIXED_LEN);
+			memset(old + BLK_FIXED_LEN, 0, BLK_DIR_LEN);
+			old[BLK_FIXED_LEN] = BLK_REP_CONST;
+			memcpy(old + BLK_FIXED_LEN + BLK_DIR_LEN,
+			    buf + BLK_FIXED_LEN, len - BLK_FIXED_LEN);
+			old[5] = (uint8_t)ncols;
+			assert_int_equal(blk_decode(d, old, len + BLK_DIR_LEN,
+			    STORE_COLS_ALL, &out), FF_EPROTO);
+			free(old);
+			continue;
+		}
+		memcpy(old + BLK_HDR_LEN, buf + BLK_HDR_LEN,
+		    (size_t)ncols * BLK_DIR_LEN);
+		memcpy(old + BLK_HDR_LEN + (size_t)ncols * BLK_DIR_LEN,
+		    buf + data, keep);
+		if (ncols == 0) {
+			assert_int_equal(blk_decode(d, old, olen,
+			    STORE_COLS_ALL, &out), FF_EPROTO);
+			free(old);
+			continue;
+		}
+		assert_int_equal(blk_describe(old, olen, &rows, NULL), 0);
+		assert_int_equal(rows, r.n);
+		assert_int_equal(blk_decode(d, old, olen, STORE_COLS_ALL,
+		    &out), 0);
+		assert_int_equal(out.n, r.n);
+		for (size_t i = 0; i < r.n; i++) {
+			store_flow_t want = r.f[i], got;
+
+			for (unsigned c = ncols; c < STORE_COL_COUNT; c++) {
+				if (store_col_width(c) == 16)
+					memset(*addr_of(&want, (int)c), 0, 16);
+				else
+					set_int(&want, (int)c, 0);
+			}
+			store_colbatch_row(&out, i, &got);
+			assert_memory_equal(&got, &want, sizeof(got));
+		}
+		/* dictionary form asked for: the missing ones come as rows */
+		assert_int_equal(blk_decode(dd, old, olen, STORE_COLS_ALL,
+		    &out), 0);
+		for (unsigned c = ncols; c < STORE_COL_COUNT; c++)
+			assert_false(out.dict & STORE_COLBIT(c));
+		free(old);
+	}
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+	blk_dec_free(dd);
+}
+
 int
 main(void)
 {
@@ -1217,6 +1310,7 @@ main(void)
 		cmocka_unit_test(test_dict_form),
 		cmocka_unit_test(test_fits),
 		cmocka_unit_test(test_version1),
+		cmocka_unit_test(test_fewer_columns),
 		cmocka_unit_test(test_adict_code_beyond),
 		cmocka_unit_test(test_partial_and_v4_form),
 		cmocka_unit_test(test_truncated_and_extended),

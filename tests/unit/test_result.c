@@ -1022,10 +1022,44 @@ test_print_kinds(void **state)
 	qident_clear(&id);
 }
 
+/*
+ * The ranks of the column table (store/columns.def) order every column
+ * once: each rank names a field of store_flow_t of its column's width,
+ * and no two ranks the same field.
+ */
+static void
+test_column_ranks(void **state)
+{
+	static const struct {
+		size_t off;
+		unsigned width;
+	} cols[] = {
+#define STORE_COLUMN(id, name, type, rank, filter, list) \
+	{ offsetof(store_flow_t, name), STORE_WIDTH_##type },
+#include "store/columns.def"
+#undef STORE_COLUMN
+	};
+	int seen[STORE_COL_COUNT] = { 0 };
+
+	(void)state;
+	for (size_t r = 0; r < STORE_COL_COUNT; r++) {
+		size_t c;
+
+		for (c = 0; c < STORE_COL_COUNT; c++)
+			if (cols[c].off == flow_fields[r].off)
+				break;
+		assert_true(c < STORE_COL_COUNT);
+		assert_int_equal(flow_fields[r].width, cols[c].width);
+		assert_int_equal(seen[c], 0);
+		seen[c] = 1;
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_column_ranks),
 		cmocka_unit_test(test_merge_property),
 		cmocka_unit_test(test_merge_mismatch),
 		cmocka_unit_test(test_merge_limits),
