@@ -10,6 +10,7 @@
 
 #include "common/err.h"
 #include "query.h"
+#include "wire/wire.h"
 
 static int
 put(msgpack_packer *pk, const char *k, uint64_t v)
@@ -36,39 +37,19 @@ query_spec_write(msgpack_packer *pk, const query_spec_t *q)
 	return 0;
 }
 
-/* The value of key k in map m, or NULL. */
-static const msgpack_object *
-get(const msgpack_object *m, const char *k)
-{
-	size_t n = strlen(k);
-
-	if (m->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *key = &m->via.map.ptr[i].key;
-
-		if (key->type == MSGPACK_OBJECT_STR &&
-		    key->via.str.size == n &&
-		    memcmp(key->via.str.ptr, k, n) == 0)
-			return &m->via.map.ptr[i].val;
-	}
-	return NULL;
-}
-
 /* A required unsigned field in [0, max]. */
 static int
 u64(const msgpack_object *m, const char *k, uint64_t max, uint64_t *v,
     char *err, size_t errlen)
 {
-	const msgpack_object *o = get(m, k);
+	uint64_t x;
 
-	if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-	    o->via.u64 > max) {
+	if (wire_get_u64(m, k, &x) != 0 || x > max) {
 		snprintf(err, errlen, "the query's '%s' is missing or out of "
 		    "range", k);
 		return FF_EPROTO;
 	}
-	*v = o->via.u64;
+	*v = x;
 	return 0;
 }
 
@@ -76,8 +57,8 @@ int
 query_spec_read(const msgpack_object *m, query_spec_t *q, char *filter,
     size_t filterlen, char *err, size_t errlen)
 {
-	const msgpack_object *f;
 	uint64_t kind, key, p4, p6, order, n, limit;
+	int rc;
 
 	memset(q, 0, sizeof(*q));
 	if (u64(m, "kind", QUERY_DISTINCT, &kind, err, errlen) ||
@@ -92,16 +73,12 @@ query_spec_read(const msgpack_object *m, query_spec_t *q, char *filter,
 	    u64(m, "limit", QUERY_LIST_MAX, &limit, err, errlen))
 		return FF_EPROTO;
 	filter[0] = '\0';
-	if ((f = get(m, "filter")) != NULL) {
-		if (f->type != MSGPACK_OBJECT_STR ||
-		    f->via.str.size >= filterlen ||
-		    memchr(f->via.str.ptr, '\0', f->via.str.size) != NULL) {
-			snprintf(err, errlen, "the query's filter is not text "
-			    "of at most %zu bytes", filterlen - 1);
-			return FF_EPROTO;
-		}
-		memcpy(filter, f->via.str.ptr, f->via.str.size);
-		filter[f->via.str.size] = '\0';
+	rc = wire_get_strbuf(m, "filter", filter, filterlen);
+	if (rc != 0 && rc != FF_ENOENT) {
+		filter[0] = '\0';
+		snprintf(err, errlen, "the query's filter is not text of at "
+		    "most %zu bytes", filterlen - 1);
+		return FF_EPROTO;
 	}
 	q->kind = (query_kind_t)kind;
 	q->key = (query_key_t)key;
