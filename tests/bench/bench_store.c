@@ -208,10 +208,9 @@ append_all(store_t *s, uint64_t *ns, uint64_t *wall)
 }
 
 static const char *col_names[STORE_COL_COUNT] = {
-	"first_ms", "last_ms", "bytes", "packets", "src", "dst", "nexthop",
-	"exporter", "in_if", "out_if", "src_as", "dst_as", "sampling", "tags",
-	"sport", "dport", "proto", "tcp_flags", "tos", "src_mask",
-	"dst_mask", "flags"
+#define STORE_COLUMN(id, name, type, rank, filter, list) #name,
+#include "store/columns.def"
+#undef STORE_COLUMN
 };
 
 int
