@@ -90,7 +90,7 @@ CONFIG_DEFAULT_PATH ")\n"
 
 struct qopts {
 	const char *conf, *dir;
-	query_args_t a;	/* the query options (store_qargs_*) */
+	query_args_t a;	/* the query options (query_args_*) */
 };
 
 /*

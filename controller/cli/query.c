@@ -2,7 +2,7 @@
  * flowfleet query: one question to every selected node, answered by the
  * controller with the exact merged answer and its coverage.
  *
- * The query options are the node's (store_qargs_*); the CLI adds the
+ * The query options are the node's (query_args_*); the CLI adds the
  * node selection, the deadline, --allow-partial, --verbose and --method.
  * Ctrl-C sends CTL_QUERY_CANCEL, so the controller cancels the scans on
  * every node, and exits 130.

@@ -1,5 +1,5 @@
 /*
- * Evaluation of compiled filters (see filter_int.h for their shape).
+ * Evaluation of compiled filters (see filter.h for their shape).
  *
  * filter_eval works column-wise: every leaf is one tight loop over one
  * typed column that produces 64 selection bits per word; AND/OR combine

@@ -116,7 +116,7 @@ int ktab_grow_(ktab_t *t);
 /*
  * Before the keys of src are added to t in src's slot order (a merge):
  * room for all the keys the merge will hold (estimated from a sample of
- * src's keys, see result.c), in at least as many slots as src has. Every
+ * src's keys, see ktab.c), in at least as many slots as src has. Every
  * table hashes alike, so a table's slots are in hash order, and keys
  * added in that order to a table that has to grow on the way pile up in
  * its front: one probe run that lengthens with every key, a quadratic

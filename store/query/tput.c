@@ -76,7 +76,7 @@ query_result_select(const query_result_t *r, uint64_t min,
 		if (e->v.flows != 0 && aggv_metric(&e->v, r->id.order) >= min)
 			n++;
 	}
-	/* room for every key first: filled in r's slot order (agg.h) */
+	/* room for every key first: filled in r's slot order (ktab.h) */
 	if (n > 0 && (err = ktab_reserve(&o->tab, n)) != 0) {
 		query_result_free(o);
 		return err == FF_ELIMIT ? FF_ENOMEM : err;

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the block decoder (store/block.c), which reads blocks
+ * libFuzzer target: the block decoder (store/block_dec.c), which reads blocks
  * back from the store and must survive any damage to them.
  *
  * The input is one block, copied into a buffer of its exact size (so a

@@ -2,7 +2,7 @@
  * Helpers shared by test_query.c and test_result.c: a seeded random flow
  * set, column batches built from flows (in both address forms), and a
  * brute-force reference of every query kind. The reference is written
- * independently of store/agg.c and store/result.c: keys are built byte
+ * independently of store/query/agg.c and result.c: keys are built byte
  * by byte from the flow record, aggregated by sorting, and ordered with
  * memcmp; listings are ordered by memcmp of a canonical byte encoding.
  * Every expected value in the tests comes from it, over the same rows.

@@ -1,5 +1,5 @@
 /*
- * Block codec tests (store/block.c): every column round-trips through
+ * Block codec tests (store/block_enc.c, block_dec.c): every column round-trips through
  * every representation the encoder can choose (constant, frame of
  * reference at each width, IPv4-only and mixed IPv6 addresses), for
  * empty, one-row, typical and maximal blocks of seeded random rows; and

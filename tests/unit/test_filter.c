@@ -1,7 +1,7 @@
 /*
- * Unit tests of the filter language (store/filter_parse.c,
- * store/filter_eval.c): accepted forms and their normalized print, every
- * error message with its column, the semantics of each term on hand-built
+ * Unit tests of the filter language (store/query/filter_*.c): accepted
+ * forms and their normalized print, every error message with its
+ * column, the semantics of each term on hand-built
  * IPv4 and IPv6 flows, nfdump 1.7 as an oracle on a shared flow set
  * (filter_xcheck.inc), limits, and a property test holding filter_eval
  * (both address column forms) to filter_match on random filters.
