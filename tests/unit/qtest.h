@@ -402,38 +402,56 @@ qt_ref_keyed(const qident_t *id, const store_flow_t *f, size_t n,
 	return k;
 }
 
-/* Canonical bytes of a flow in listing order (see flow_cmp). */
+/* Bytes of a flow's canonical form: every column, packed. */
+enum {
+	QT_FLOW_LEN = 0
+#define STORE_COLUMN(id, name, type, rank, filter, list) + STORE_WIDTH_##type
+#include "store/columns.def"
+#undef STORE_COLUMN
+};
+
+/*
+ * Canonical bytes of a flow in listing order (see flow_cmp), as a listed
+ * flow goes on the wire: the columns by rank (store/columns.def), each
+ * big-endian in its width, addresses as their 16 bytes.
+ */
 static inline void
-qt_flow_bytes(const store_flow_t *f, uint8_t b[130])
+qt_flow_bytes(const store_flow_t *f, uint8_t b[QT_FLOW_LEN])
 {
-	put_be64(b, f->first_ms);
-	put_be64(b + 8, f->last_ms);
-	memcpy(b + 16, f->src, 16);
-	memcpy(b + 32, f->dst, 16);
-	put_be16(b + 48, f->sport);
-	put_be16(b + 50, f->dport);
-	b[52] = f->proto;
-	put_be64(b + 53, f->bytes);
-	put_be64(b + 61, f->packets);
-	memcpy(b + 69, f->exporter, 16);
-	memcpy(b + 85, f->nexthop, 16);
-	put_be32(b + 101, f->in_if);
-	put_be32(b + 105, f->out_if);
-	put_be32(b + 109, f->src_as);
-	put_be32(b + 113, f->dst_as);
-	b[117] = f->tcp_flags;
-	b[118] = f->tos;
-	b[119] = f->src_mask;
-	b[120] = f->dst_mask;
-	put_be32(b + 121, f->sampling);
-	put_be32(b + 125, f->tags);
-	b[129] = f->flags;
+	uint8_t field[STORE_COL_COUNT][16];
+	unsigned width[STORE_COL_COUNT] = { 0 }, pos = 0;
+	int rank[STORE_COL_COUNT];
+	size_t c = 0;
+
+#define QT_BE(v, w) do {						\
+	for (unsigned j_ = 0; j_ < (w); j_++)				\
+		field[c][j_] = (uint8_t)((uint64_t)(v) >>		\
+		    (8 * ((w) - 1 - j_)));				\
+} while (0)
+#define QT_BYTES_U8(name)	QT_BE(f->name, 1);
+#define QT_BYTES_U16(name)	QT_BE(f->name, 2);
+#define QT_BYTES_U32(name)	QT_BE(f->name, 4);
+#define QT_BYTES_U64(name)	QT_BE(f->name, 8);
+#define QT_BYTES_ADDR(name)	memcpy(field[c], f->name, 16);
+#define STORE_COLUMN(id, name, type, rk, filter, list)			\
+	QT_BYTES_##type(name)						\
+	width[c] = STORE_WIDTH_##type;					\
+	rank[c++] = rk;
+#include "store/columns.def"
+#undef STORE_COLUMN
+#undef QT_BE
+	for (int r = 0; r < STORE_COL_COUNT; r++)
+		for (c = 0; c < STORE_COL_COUNT; c++)
+			if (rank[c] == r) {
+				memcpy(b + pos, field[c], width[c]);
+				pos += width[c];
+			}
 }
 
 static inline int
 qt_flowcmp(const void *x, const void *y)
 {
-	uint8_t a[130], b[130];
+	uint8_t a[QT_FLOW_LEN], b[QT_FLOW_LEN];
 
 	qt_flow_bytes(x, a);
 	qt_flow_bytes(y, b);

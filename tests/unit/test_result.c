@@ -480,7 +480,7 @@ craft(query_kind_t kind, query_key_t qkey, enum fault fault,
 		uints(&pk, "bytes", by, 2);
 		uints(&pk, "packets", pa, 2);
 	} else if (kind == QUERY_LIST) {
-		uint8_t w[2][130];
+		uint8_t w[2][QT_FLOW_LEN];
 		store_flow_t fl;
 
 		key(&pk, "fl");
@@ -496,7 +496,8 @@ craft(query_kind_t kind, query_key_t qkey, enum fault fault,
 			fl.packets = 1;
 			qt_flow_bytes(&fl, w[i]);
 			if (fault != F_LISTCOUNT || i == 0)
-				msgpack_pack_bin_with_body(&pk, w[i], 130);
+				msgpack_pack_bin_with_body(&pk, w[i],
+				    QT_FLOW_LEN);
 		}
 	} else if (kind == QUERY_SERIES) {
 		uint64_t idx[2] = { 0, 2 }, fl[2] = { 1, 2 };
