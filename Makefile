@@ -210,9 +210,9 @@ all: $(BINS)
 
 # The block encoder and decoder (the store's hot loops: min/max, packing,
 # dictionaries over 32768-row columns) gain from GCC's vectorizer, which
-# -O2 runs with its "very cheap" cost model only: with block.c at -O3
+# -O2 runs with its "very cheap" cost model only: with the block codec at -O3
 # bench_store's encode went from 81 to 57-59 ns/flow and append+commit
-# from 92 to 80 (the decoders and the rest gained nothing measurable and
+# from 92 to 80 (the flow decoders and the rest gained nothing measurable and
 # stay at -O2). Set HOT_OPT= to drop it.
 HOT_OPT ?= -O3
 $(BUILD)/obj/store/block_enc.o $(BUILD)/obj/store/block_dec.o: \

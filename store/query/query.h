@@ -30,7 +30,7 @@ typedef enum query_kind {
 	QUERY_TOPN,		/* top N keys by an order metric */
 	QUERY_SERIES,		/* totals per time step */
 	QUERY_LIST,		/* raw flows ordered by time, limited */
-	QUERY_DISTINCT	/* number of distinct keys */
+	QUERY_DISTINCT		/* number of distinct keys */
 } query_kind_t;
 
 typedef enum query_key {
@@ -82,6 +82,7 @@ typedef struct query_result query_result_t;
  */
 int query_compile(const query_spec_t *spec, query_t **out,
     char *err, size_t errlen);
+/* Free a compiled query. Accepts NULL. */
 void query_free(query_t *q);
 
 /*
@@ -96,6 +97,7 @@ int query_run(store_t *s, const query_t *q,
 
 /* An empty result for q, to merge partials into. NULL on ENOMEM. */
 query_result_t *query_result_new(const query_t *q);
+/* Free a result. Accepts NULL. */
 void query_result_free(query_result_t *r);
 
 /*
@@ -356,12 +358,16 @@ int query_result_print(const query_result_t *r, FILE *fp,
 /*
  * Format flow f as one human-readable line (no newline) into buf of len
  * bytes: start time, duration, protocol, src:port -> dst:port, TCP flags,
- * packets, bytes, interfaces, AS, ToS, next hop, sampling, exporter.
+ * packets, bytes, interfaces, AS, ToS, next hop, sampling, exporter, then
+ * " name value" for each column store/columns.def marks for listings.
  * Returns the length written (truncated to len - 1).
  */
 size_t query_flow_fmt_line(const store_flow_t *f, char *buf, size_t len);
 
-/* Format flow f as one JSON object (no newline). Returns the length. */
+/*
+ * Format flow f as one JSON object (no newline; the columns marked for
+ * listings last). Returns the length.
+ */
 size_t query_flow_fmt_json(const store_flow_t *f, char *buf, size_t len);
 
 /* Name of IP protocol p ("TCP", "UDP", ...) or its number in buf. */
