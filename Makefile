@@ -32,8 +32,17 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 OPT ?= -O2 -g
 CPPFLAGS += -I. -D_GNU_SOURCE -MMD -MP
 CFLAGS += -std=c11 $(OPT) $(WARN) -fno-strict-aliasing
-LDLIBS += -luv -lmbedtls -lmbedx509 -lmbedcrypto -llmdb -lmsgpackc \
+# What each program links: the system libraries its code uses, no more
+# (the controller and the CLI read no flow store: no libstore.a, no zstd;
+# the controller keeps its inventory in LMDB). LDLIBS is added to every
+# link line.
+NODE_LDLIBS := -luv -lmbedtls -lmbedx509 -lmbedcrypto -llmdb -lmsgpackc \
 	-lsodium -lpcap -lzstd -lpthread -lm
+CTL_LDLIBS := -luv -lmbedtls -lmbedx509 -lmbedcrypto -llmdb -lmsgpackc \
+	-lsodium -lpthread -lm
+CLI_LDLIBS := -lmbedx509 -lmbedcrypto -lmsgpackc -lsodium -lm
+# tests, benchmarks and fuzz targets link everything
+ALL_LDLIBS := $(NODE_LDLIBS)
 
 ifneq ($(SANITIZER),)
 CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer \
@@ -65,21 +74,37 @@ COMMON_SRCS := \
 	common/util.c
 
 STORE_SRCS := \
-	store/block.c \
+	store/block_dec.c \
+	store/block_enc.c \
+	store/columns.c \
 	store/maintain.c \
 	store/scan.c \
+	store/storage.c \
 	store/store.c \
-	store/write.c \
-	store/query/filter_eval.c \
-	store/query/filter_parse.c \
-	store/query/flowfmt.c \
+	store/write.c
+
+QUERY_SRCS := \
 	store/query/agg.c \
-	store/query/query.c \
-	store/query/result.c \
-	store/query/result_pack.c \
-	store/query/result_print.c \
+	store/query/compile.c \
+	store/query/filter.c \
+	store/query/filter_eval.c \
+	store/query/filter_lex.c \
+	store/query/filter_norm.c \
+	store/query/filter_parse.c \
+	store/query/filter_print.c \
+	store/query/flowfmt.c \
+	store/query/ktab.c \
+	store/query/listing.c \
+	store/query/names.c \
+	store/query/order.c \
+	store/query/pack.c \
+	store/query/print.c \
 	store/query/qargs.c \
-	store/query/qspec.c
+	store/query/qident.c \
+	store/query/qspec.c \
+	store/query/result.c \
+	store/query/run.c \
+	store/query/tput.c
 
 WIRE_SRCS := \
 	wire/addr.c \
@@ -194,18 +219,16 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBCOMMON := $(BUILD)/lib/libcommon.a
 LIBSTORE := $(BUILD)/lib/libstore.a
+LIBQUERY := $(BUILD)/lib/libquery.a
 LIBWIRE := $(BUILD)/lib/libwire.a
 LIBNODE := $(BUILD)/lib/libnode.a
-NODE_LIBS := $(LIBNODE) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
+NODE_LIBS := $(LIBNODE) $(LIBQUERY) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
 LIBCTL := $(BUILD)/lib/libcontroller.a
-CTL_LIBS := $(LIBCTL) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
+CTL_LIBS := $(LIBCTL) $(LIBQUERY) $(LIBWIRE) $(LIBCOMMON)
 LIBCLI := $(BUILD)/lib/libcli.a
 # the CLI: its own files, the query engine (the query command's
-# arguments and answers), wire and common; and only the system libraries
-# those pull in (no libuv, no libpcap)
-CLI_LIBS := $(LIBCLI) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
-CLI_LDLIBS := -lmbedx509 -lmbedcrypto -lsodium -llmdb -lmsgpackc -lzstd \
-	-lm
+# arguments and answers), wire and common
+CLI_LIBS := $(LIBCLI) $(LIBQUERY) $(LIBWIRE) $(LIBCOMMON)
 
 BINS := $(BUILD)/bin/flowfleet-node
 BINS += $(BUILD)/bin/flowfleet-controller
@@ -217,12 +240,19 @@ all: $(BINS)
 
 # The block encoder and decoder (the store's hot loops: min/max, packing,
 # dictionaries over 32768-row columns) gain from GCC's vectorizer, which
-# -O2 runs with its "very cheap" cost model only: with block.c at -O3
+# -O2 runs with its "very cheap" cost model only: with the block codec at -O3
 # bench_store's encode went from 81 to 57-59 ns/flow and append+commit
-# from 92 to 80 (the decoders and the rest gained nothing measurable and
+# from 92 to 80 (the flow decoders and the rest gained nothing measurable and
 # stay at -O2). Set HOT_OPT= to drop it.
 HOT_OPT ?= -O3
-$(BUILD)/obj/store/block.o: CFLAGS += $(HOT_OPT)
+$(BUILD)/obj/store/block_enc.o $(BUILD)/obj/store/block_dec.o: \
+	CFLAGS += $(HOT_OPT)
+
+# Packing a result (store/query/pack.c) loops over every key of a table
+# through msgpack-c's inline writers: the same machine code ran 5-7%
+# slower where the linker happened to place it otherwise (bench_merge's
+# pack), so its functions start on 64-byte boundaries.
+$(BUILD)/obj/store/query/pack.o: CFLAGS += -falign-functions=64
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$<)
@@ -231,6 +261,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(LIBCOMMON): $(call obj,$(COMMON_SRCS))
 $(LIBSTORE): $(call obj,$(STORE_SRCS))
+$(LIBQUERY): $(call obj,$(QUERY_SRCS))
 $(LIBWIRE): $(call obj,$(WIRE_SRCS))
 $(LIBNODE): $(call obj,$(NODE_SRCS))
 $(LIBCTL): $(call obj,$(CONTROLLER_SRCS))
@@ -244,17 +275,17 @@ $(BUILD)/lib/%.a:
 $(BUILD)/bin/flowfleet-node: $(call obj,$(NODE_MAIN)) $(NODE_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(NODE_LDLIBS) $(LDLIBS)
 
 $(BUILD)/bin/flowfleet-controller: $(call obj,$(CONTROLLER_MAIN)) $(CTL_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CTL_LDLIBS) $(LDLIBS)
 
 $(BUILD)/bin/flowfleet: $(call obj,$(CLI_MAIN)) $(CLI_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CLI_LDLIBS) $(LDLIBS)
 
 # --- unit tests (cmocka) -----------------------------------------------------
 
@@ -263,21 +294,21 @@ UNIT_BINS := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(NODE_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(ALL_LDLIBS) $(LDLIBS)
 
 # the controller's unit tests link its library too
 $(addprefix $(BUILD)/tests/,$(CONTROLLER_TESTS)): $(BUILD)/tests/%: \
 	$(BUILD)/obj/tests/unit/%.o $(LIBCTL) $(NODE_LIBS)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(ALL_LDLIBS) $(LDLIBS)
 
 # the CLI's unit test links its own library, wire and common only
 $(addprefix $(BUILD)/tests/,$(CLI_TESTS)): $(BUILD)/tests/%: \
 	$(BUILD)/obj/tests/unit/%.o $(LIBCLI) $(LIBWIRE) $(LIBCOMMON)
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(CLI_LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(CLI_LDLIBS) $(LDLIBS)
 
 unit-build: $(UNIT_BINS)
 
@@ -311,8 +342,8 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 FUZZ_LIBFLAGS := -std=c11 -g -O1 -I. -D_GNU_SOURCE -MMD -MP \
 	-fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_CFLAGS := -std=c11 -g -O1 -I. -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN)
-FUZZ_SRCS := $(COMMON_SRCS) $(STORE_SRCS) $(WIRE_SRCS) $(NODE_SRCS) \
-	$(CONTROLLER_SRCS)
+FUZZ_SRCS := $(COMMON_SRCS) $(STORE_SRCS) $(QUERY_SRCS) $(WIRE_SRCS) \
+	$(NODE_SRCS) $(CONTROLLER_SRCS)
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))
 FUZZ_LIB := $(FUZZ_BUILD)/libfuzzsrc.a
 FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
@@ -329,7 +360,7 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(ALL_LDLIBS) $(LDLIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -358,15 +389,15 @@ $(BUILD)/bench/bench_sflow: $(call obj,tests/bench/bench_sflow.c) $(NODE_LIBS)
 $(BUILD)/bench/bench_store: $(call obj,tests/bench/bench_store.c \
 	tests/bench/flowgen.c) $(NODE_LIBS)
 $(BUILD)/bench/bench_filter: $(call obj,tests/bench/bench_filter.c) \
-	$(LIBSTORE) $(LIBCOMMON)
+	$(LIBQUERY) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/bench/bench_merge: $(call obj,tests/bench/bench_merge.c) \
-	$(LIBSTORE) $(LIBCOMMON)
+	$(LIBQUERY) $(LIBSTORE) $(LIBCOMMON)
 $(BUILD)/bench/ctlpeers: $(call obj,tests/bench/ctlpeers.c) $(NODE_LIBS)
 
 $(BUILD)/bench/%:
 	$(call msg,LD,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS) $(LDLIBS)
 
 bench-build: $(BENCH_BINS)
 

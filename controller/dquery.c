@@ -37,7 +37,6 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "store/store.h"
 #include "dquery.h"
 
 #define FILTER_MAX	DQUERY_FILTER_MAX
@@ -73,8 +72,8 @@ struct dqn {
 	uint8_t *buf;		/* answer being assembled */
 	size_t len, cap;
 	uint64_t seq;
-	store_result_t *r1;	/* TPUT: its first N keys */
-	store_result_t *r2;	/* TPUT: its keys >= T */
+	query_result_t *r1;	/* TPUT: its first N keys */
+	query_result_t *r2;	/* TPUT: its keys >= T */
 	uint64_t top1;		/* TPUT: its largest value (from r1) */
 	uint64_t bytes_in, bytes_out;
 	uint64_t flows_scanned;
@@ -85,10 +84,10 @@ struct dquery {
 	controller_t *c;
 	ctlsock_client_t *cl;
 	uint32_t cl_id;
-	store_qspec_t spec;
+	query_spec_t spec;
 	char filter[FILTER_MAX];
-	store_query_t *q;
-	store_result_info_t inf;	/* identity: kind, n, order, qid */
+	query_t *q;
+	query_info_t inf;	/* identity: kind, n, order, qid */
 	char method[8];			/* asked: auto, full, tput */
 	int round;
 	int restart;			/* a TPUT node failed in round 2/3 */
@@ -99,8 +98,8 @@ struct dquery {
 	uint64_t T, tau1, tau2;
 	size_t nn;
 	struct dqn *nodes;
-	store_result_t *accf;		/* complete partials, merged */
-	store_result_t *acc3;		/* accf + round-3 lookups */
+	query_result_t *accf;		/* complete partials, merged */
+	query_result_t *acc3;		/* accf + round-3 lookups */
 	size_t ncands;
 	uint64_t buffered;		/* bytes of answers being assembled */
 	struct dquery *next;
@@ -111,23 +110,23 @@ static void dq_step(struct dquery *dq);
 /* ---- small helpers ---- */
 
 static uint64_t
-metric(const store_row_t *r, store_order_t o)
+metric(const query_row_t *r, query_order_t o)
 {
-	return o == STORE_ORD_PACKETS ? r->packets :
-	    o == STORE_ORD_FLOWS ? r->flows : r->bytes;
+	return o == QUERY_ORDER_PACKETS ? r->packets :
+	    o == QUERY_ORDER_FLOWS ? r->flows : r->bytes;
 }
 
 /* The k-th largest value of r's order metric, 0 if r has fewer keys. */
 static int
-kth_value(const store_result_t *r, uint32_t k, store_order_t o,
+kth_value(const query_result_t *r, uint32_t k, query_order_t o,
     uint64_t *v)
 {
-	store_row_t *rows;
+	query_row_t *rows;
 	size_t n;
 	int rc;
 
 	*v = 0;
-	if ((rc = store_result_rows(r, k, &rows, &n)) != 0)
+	if ((rc = query_result_rows(r, k, &rows, &n)) != 0)
 		return rc;
 	if (n == k && k > 0)
 		*v = metric(&rows[k - 1], o);
@@ -136,22 +135,22 @@ kth_value(const store_result_t *r, uint32_t k, store_order_t o,
 }
 
 static int
-merge_into(store_result_t **acc, const store_query_t *q,
-    const store_result_t *r)
+merge_into(query_result_t **acc, const query_t *q,
+    const query_result_t *r)
 {
-	if (*acc == NULL && (*acc = store_result_new(q)) == NULL)
+	if (*acc == NULL && (*acc = query_result_new(q)) == NULL)
 		return FF_ENOMEM;
-	return store_result_merge(*acc, r);
+	return query_result_merge(*acc, r);
 }
 
 /* A fresh acc3 holding the complete partials (accf) to build on. */
 static int
 acc3_start(struct dquery *dq)
 {
-	store_result_free(dq->acc3);
-	if ((dq->acc3 = store_result_new(dq->q)) == NULL)
+	query_result_free(dq->acc3);
+	if ((dq->acc3 = query_result_new(dq->q)) == NULL)
 		return FF_ENOMEM;
-	return dq->accf != NULL ? store_result_merge(dq->acc3, dq->accf) : 0;
+	return dq->accf != NULL ? query_result_merge(dq->acc3, dq->accf) : 0;
 }
 
 static int
@@ -222,12 +221,12 @@ static int
 send_query(struct dqn *d)
 {
 	struct dquery *dq = d->dq;
-	const store_qspec_t *q = &dq->spec;
+	const query_spec_t *q = &dq->spec;
 	wire_builder_t b;
 
 	d->ref = d->req = dq->c->qt->next_id(d->n);
-	if (wire_msg_begin(&b, WIRE_QUERY, d->ref, STORE_QSPEC_FIELDS + 3) !=
-	    0 || store_qspec_write(wire_builder_pk(&b), q) != 0) {
+	if (wire_msg_begin(&b, WIRE_QUERY, d->ref, QUERY_SPEC_FIELDS + 3) !=
+	    0 || query_spec_write(wire_builder_pk(&b), q) != 0) {
 		wire_builder_free(&b);
 		return FF_ENOMEM;
 	}
@@ -278,7 +277,7 @@ put_strarr(msgpack_packer *pk, const char *k)
 }
 
 static int
-send_reply(struct dquery *dq, const store_result_t *final, int complete,
+send_reply(struct dquery *dq, const query_result_t *final, int complete,
     int bound_known, uint64_t bound, const char *method)
 {
 	wire_builder_t b;
@@ -292,7 +291,7 @@ send_reply(struct dquery *dq, const store_result_t *final, int complete,
 
 	if (!ctlsock_alive(dq->cl))
 		return 0;
-	if (final != NULL && (rc = store_result_pack(final, &buf, &blen))
+	if (final != NULL && (rc = query_result_pack(final, &buf, &blen))
 	    != 0) {
 		clisock_send_error(dq->cl, dq->cl_id, rc, "cannot pack the "
 		    "merged answer: %s", ff_strerror(rc));
@@ -387,13 +386,13 @@ dq_free(struct dquery *dq)
 
 		node_cancel(d);
 		free(d->buf);
-		store_result_free(d->r1);
-		store_result_free(d->r2);
+		query_result_free(d->r1);
+		query_result_free(d->r2);
 	}
 	free(dq->nodes);
-	store_result_free(dq->accf);
-	store_result_free(dq->acc3);
-	store_query_free(dq->q);
+	query_result_free(dq->accf);
+	query_result_free(dq->acc3);
+	query_free(dq->q);
 	ctlsock_release(dq->cl);
 	free(dq);
 }
@@ -417,8 +416,8 @@ dq_abort(struct dquery *dq, int code, const char *why)
 static void
 dq_finish(struct dquery *dq)
 {
-	const store_result_t *final;
-	store_result_t *shown = NULL, *empty = NULL;
+	const query_result_t *final;
+	query_result_t *shown = NULL, *empty = NULL;
 	size_t answered = 0, nfull = 0, ntput = 0;
 	int complete, bound_known = 1;
 	uint64_t bound = 0;
@@ -459,20 +458,20 @@ dq_finish(struct dquery *dq)
 	complete = answered == dq->nn;
 	if (dq->aborted)
 		bound_known = 0;
-	final = dq->inf.kind == STORE_Q_TOPN && ntput > 0 ? dq->acc3 :
+	final = dq->inf.kind == QUERY_TOPN && ntput > 0 ? dq->acc3 :
 	    dq->accf;
 	if (final == NULL && answered > 0)
-		final = empty = store_result_new(dq->q);
+		final = empty = query_result_new(dq->q);
 	/* a top N travels to the CLI as its first N keys only */
-	if (final != NULL && dq->inf.kind == STORE_Q_TOPN &&
-	    store_result_topk(final, dq->inf.n, &shown) == 0)
+	if (final != NULL && dq->inf.kind == QUERY_TOPN &&
+	    query_result_topk(final, dq->inf.n, &shown) == 0)
 		final = shown;
-	method = dq->inf.kind != STORE_Q_TOPN ? "full" :
+	method = dq->inf.kind != QUERY_TOPN ? "full" :
 	    ntput == 0 ? "full" : nfull == 0 ? "tput" : "tput+full";
 	send_reply(dq, answered > 0 ? final : NULL, complete, bound_known,
 	    bound, answered > 0 ? method : "none");
-	store_result_free(shown);
-	store_result_free(empty);
+	query_result_free(shown);
+	query_result_free(empty);
 	dq->c->queries_run++;
 	dq_free(dq);
 }
@@ -481,29 +480,29 @@ dq_finish(struct dquery *dq)
 static void
 round2(struct dquery *dq)
 {
-	store_result_t *p1 = NULL;
+	query_result_t *p1 = NULL;
 	size_t m = 0;
 	int rc = 0;
 
 	dq->restart = 0;
-	store_result_free(dq->acc3);
+	query_result_free(dq->acc3);
 	dq->acc3 = NULL;
-	if ((p1 = store_result_new(dq->q)) == NULL ||
-	    (dq->accf != NULL && store_result_merge(p1, dq->accf) != 0))
+	if ((p1 = query_result_new(dq->q)) == NULL ||
+	    (dq->accf != NULL && query_result_merge(p1, dq->accf) != 0))
 		rc = FF_ENOMEM;
 	for (size_t i = 0; rc == 0 && i < dq->nn; i++) {
 		struct dqn *d = &dq->nodes[i];
 
 		if (!d->tput || !alive(d))
 			continue;
-		store_result_free(d->r2);
+		query_result_free(d->r2);
 		d->r2 = NULL;
-		rc = store_result_merge(p1, d->r1);
+		rc = query_result_merge(p1, d->r1);
 		m++;
 	}
 	if (rc == 0)
 		rc = kth_value(p1, dq->inf.n, dq->inf.order, &dq->tau1);
-	store_result_free(p1);
+	query_result_free(p1);
 	if (rc != 0) {
 		dq_abort(dq, rc, "out of memory while merging");
 		return;
@@ -536,13 +535,13 @@ key_cmp(const void *a, const void *b)
 
 /* Sorted keys of r (caller frees). */
 static int
-sorted_keys(const store_result_t *r, uint8_t (**keys)[16], size_t *n)
+sorted_keys(const query_result_t *r, uint8_t (**keys)[16], size_t *n)
 {
-	store_row_t *rows;
+	query_row_t *rows;
 	int rc;
 
 	*keys = NULL;
-	if ((rc = store_result_rows(r, 0, &rows, n)) != 0)
+	if ((rc = query_result_rows(r, 0, &rows, n)) != 0)
 		return rc;
 	if ((*keys = malloc(*n ? *n * 16 : 1)) == NULL) {
 		free(rows);
@@ -559,16 +558,16 @@ sorted_keys(const store_result_t *r, uint8_t (**keys)[16], size_t *n)
 static void
 round3(struct dquery *dq)
 {
-	store_result_t *p2 = NULL;
-	store_row_t *rows = NULL;
+	query_result_t *p2 = NULL;
+	query_row_t *rows = NULL;
 	uint8_t (*cand)[16] = NULL;
 	uint8_t (**have)[16] = NULL;
 	size_t *nhave = NULL, nrows = 0, m = 0;
 	uint64_t slack = dq->T > 0 ? dq->T - 1 : 0;
 	int rc = 0;
 
-	if ((p2 = store_result_new(dq->q)) == NULL ||
-	    (dq->accf != NULL && store_result_merge(p2, dq->accf) != 0) ||
+	if ((p2 = query_result_new(dq->q)) == NULL ||
+	    (dq->accf != NULL && query_result_merge(p2, dq->accf) != 0) ||
 	    (have = calloc(dq->nn, sizeof(*have))) == NULL ||
 	    (nhave = calloc(dq->nn, sizeof(*nhave))) == NULL)
 		rc = FF_ENOMEM;
@@ -578,13 +577,13 @@ round3(struct dquery *dq)
 		if (!d->tput || !alive(d))
 			continue;
 		m++;
-		if ((rc = store_result_merge(p2, d->r2)) == 0)
+		if ((rc = query_result_merge(p2, d->r2)) == 0)
 			rc = sorted_keys(d->r2, &have[i], &nhave[i]);
 	}
 	if (rc == 0)
 		rc = kth_value(p2, dq->inf.n, dq->inf.order, &dq->tau2);
 	if (rc == 0)
-		rc = store_result_rows(p2, 0, &rows, &nrows);
+		rc = query_result_rows(p2, 0, &rows, &nrows);
 	if (rc == 0 && (cand = malloc(nrows ? nrows * 16 : 1)) == NULL)
 		rc = FF_ENOMEM;
 	dq->ncands = 0;
@@ -607,7 +606,7 @@ round3(struct dquery *dq)
 	free(have);
 	free(nhave);
 	free(rows);
-	store_result_free(p2);
+	query_result_free(p2);
 	if (rc == 0)
 		rc = acc3_start(dq);
 	if (rc != 0) {
@@ -649,7 +648,7 @@ all_in_round2(struct dquery *dq)
 		struct dqn *d = &dq->nodes[i];
 
 		if (d->tput && alive(d))
-			rc = store_result_merge(dq->acc3, d->r2);
+			rc = query_result_merge(dq->acc3, d->r2);
 	}
 	if (rc != 0) {
 		dq_abort(dq, rc, "out of memory while merging");
@@ -666,7 +665,7 @@ all_in_round2(struct dquery *dq)
 static int
 lone_tput(struct dquery *dq)
 {
-	store_result_info_t inf;
+	query_info_t inf;
 	struct dqn *one = NULL;
 
 	for (size_t i = 0; i < dq->nn; i++) {
@@ -681,11 +680,11 @@ lone_tput(struct dquery *dq)
 	if (one == NULL)
 		return 0;
 	if (dq->accf != NULL) {
-		store_result_get_info(dq->accf, &inf);
+		query_result_get_info(dq->accf, &inf);
 		if (inf.rows > 0)
 			return 0;
 	}
-	if (acc3_start(dq) != 0 || store_result_merge(dq->acc3, one->r1) != 0) {
+	if (acc3_start(dq) != 0 || query_result_merge(dq->acc3, one->r1) != 0) {
 		dq_abort(dq, FF_ENOMEM, "out of memory while merging");
 		return 1;
 	}
@@ -704,7 +703,7 @@ dq_step(struct dquery *dq)
 			return;
 		tput |= dq->nodes[i].tput && alive(&dq->nodes[i]);
 	}
-	if (dq->inf.kind != STORE_Q_TOPN || !tput) {
+	if (dq->inf.kind != QUERY_TOPN || !tput) {
 		dq_finish(dq);
 		return;
 	}
@@ -728,39 +727,39 @@ dq_step(struct dquery *dq)
 
 /* A node's complete answer to its outstanding request. */
 static void
-on_answer(struct dqn *d, store_result_t *r, int kept)
+on_answer(struct dqn *d, query_result_t *r, int kept)
 {
 	struct dquery *dq = d->dq;
-	store_result_info_t inf;
-	store_result_meta_t meta;
-	store_row_t *rows;
+	query_info_t inf;
+	query_meta_t meta;
+	query_row_t *rows;
 	size_t n;
 	int rc = 0;
 
 	d->req = 0;
 	d->done_at = mono_ms();
-	store_result_get_info(r, &inf);
+	query_result_get_info(r, &inf);
 	if (inf.qid != dq->inf.qid || inf.kind != dq->inf.kind) {
 		node_fail(d, DQN_ERROR, "answered another query");
-		store_result_free(r);
+		query_result_free(r);
 		return;
 	}
 	switch (dq->round) {
 	case 1:
-		store_result_get_meta(r, &meta);
+		query_result_get_meta(r, &meta);
 		d->flows_scanned = meta.flows_scanned;
-		if (inf.kind == STORE_Q_TOPN && inf.subset) {
+		if (inf.kind == QUERY_TOPN && inf.subset) {
 			/* its first N keys: a TPUT node */
 			if (!kept) {
 				node_fail(d, DQN_ERROR, "sent a top N without "
 				    "keeping its aggregate");
-				store_result_free(r);
+				query_result_free(r);
 				return;
 			}
 			d->kept = 1;
 			d->tput = 1;
 			d->r1 = r;
-			if (store_result_rows(r, 1, &rows, &n) == 0) {
+			if (query_result_rows(r, 1, &rows, &n) == 0) {
 				d->top1 = n > 0 ? metric(&rows[0],
 				    dq->inf.order) : 0;
 				free(rows);
@@ -772,15 +771,15 @@ on_answer(struct dqn *d, store_result_t *r, int kept)
 		rc = merge_into(&dq->accf, dq->q, r);
 		break;
 	case 2:
-		store_result_free(d->r2);
+		query_result_free(d->r2);
 		d->r2 = r;
 		d->st = DQN_ANSWERED;
 		return;
 	default:
-		rc = store_result_merge(dq->acc3, r);
+		rc = query_result_merge(dq->acc3, r);
 		break;
 	}
-	store_result_free(r);
+	query_result_free(r);
 	if (rc != 0)
 		node_fail(d, DQN_ERROR, "its answer does not merge: %s",
 		    ff_strerror(rc));
@@ -815,7 +814,7 @@ on_node_msg(controller_t *c, fnode_t *n, const wire_msg_t *m)
 	char text[256] = "", mode[16] = "";
 	int64_t code = 0;
 	int kept = 0, rc;
-	store_result_t *r;
+	query_result_t *r;
 
 	if (d == NULL)
 		return 0;
@@ -836,9 +835,9 @@ on_node_msg(controller_t *c, fnode_t *n, const wire_msg_t *m)
 			    "without data");
 			break;
 		}
-		if (d->len + dlen > STORE_RESULT_MAX_BYTES) {
+		if (d->len + dlen > QUERY_RESULT_MAX_BYTES) {
 			node_fail(d, DQN_ERROR, "its answer is over %u bytes",
-			    STORE_RESULT_MAX_BYTES);
+			    QUERY_RESULT_MAX_BYTES);
 			break;
 		}
 		if (dq->buffered + dlen > DQ_MAX_BUFFERED) {
@@ -873,7 +872,7 @@ on_node_msg(controller_t *c, fnode_t *n, const wire_msg_t *m)
 			    " bytes, %zu came", len, d->len);
 			break;
 		}
-		rc = store_result_unpack(d->buf, d->len, &r);
+		rc = query_result_unpack(d->buf, d->len, &r);
 		dq->buffered -= d->len;
 		free(d->buf);
 		d->buf = NULL;
@@ -1056,12 +1055,12 @@ select_nodes(controller_t *c, const msgpack_object *body, fnode_t ***out,
 
 int
 dquery_parse_request(const msgpack_object *b, uint64_t default_timeout,
-    store_qspec_t *q, char filter[DQUERY_FILTER_MAX], char method[8],
+    query_spec_t *q, char filter[DQUERY_FILTER_MAX], char method[8],
     uint64_t *timeout, char *err, size_t errlen)
 {
 	int rc;
 
-	if (store_qspec_read(b, q, filter, DQUERY_FILTER_MAX, err, errlen)
+	if (query_spec_read(b, q, filter, DQUERY_FILTER_MAX, err, errlen)
 	    != 0)
 		return FF_EINVAL;
 	rc = wire_get_strbuf(b, "method", method, 8);
@@ -1086,7 +1085,7 @@ static void
 on_query(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 {
 	struct dquery *dq;
-	store_result_t *probe;
+	query_result_t *probe;
 	fnode_t **sel = NULL;
 	uint64_t timeout;
 	char err[512];
@@ -1099,31 +1098,31 @@ on_query(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 	dq->c = c;
 	if ((rc = dquery_parse_request(&m->body, c->cfg->query_timeout_ms,
 	    &dq->spec, dq->filter, dq->method, &timeout, err, sizeof(err)))
-	    != 0 || (rc = store_query_compile(&dq->spec, &dq->q, err,
+	    != 0 || (rc = query_compile(&dq->spec, &dq->q, err,
 	    sizeof(err))) != 0) {
 		clisock_send_error(cl, m->id, rc, "%s", err);
 		free(dq);
 		return;
 	}
-	if ((probe = store_result_new(dq->q)) == NULL) {
-		store_query_free(dq->q);
+	if ((probe = query_result_new(dq->q)) == NULL) {
+		query_free(dq->q);
 		free(dq);
 		clisock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
-	store_result_get_info(probe, &dq->inf);
+	query_result_get_info(probe, &dq->inf);
 	dq->inf.filter = NULL;	/* points into probe */
-	store_result_free(probe);
+	query_result_free(probe);
 	if ((k = select_nodes(c, &m->body, &sel, err, sizeof(err))) < 0) {
 		clisock_send_error(cl, m->id, k == -2 ? FF_ENOENT : FF_EINVAL,
 		    "%s", err);
-		store_query_free(dq->q);
+		query_free(dq->q);
 		free(dq);
 		return;
 	}
 	if ((dq->nodes = calloc((size_t)k, sizeof(*dq->nodes))) == NULL) {
 		free(sel);
-		store_query_free(dq->q);
+		query_free(dq->q);
 		free(dq);
 		clisock_send_error(cl, m->id, FF_ENOMEM, "out of memory");
 		return;
@@ -1141,7 +1140,7 @@ on_query(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 	dq->next = c->queries;
 	c->queries = dq;
 	log_info("query %u from %s: %s on %d node%s, deadline %" PRIu64
-	    " ms", m->id, ctlsock_peer(cl), store_qkind_name(dq->spec.kind),
+	    " ms", m->id, ctlsock_peer(cl), query_kind_name(dq->spec.kind),
 	    k, k > 1 ? "s" : "", timeout);
 	for (size_t i = 0; i < dq->nn; i++) {
 		struct dqn *d = &dq->nodes[i];

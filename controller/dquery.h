@@ -19,7 +19,7 @@
 
 #include "controller.h"
 #include "clisock.h"
-#include "store/store.h"
+#include "store/query/query.h"
 
 #define DQUERY_FILTER_MAX	4096	/* filter text bytes, NUL included */
 
@@ -29,7 +29,7 @@
  * when none is given). Returns 0, or FF_EINVAL with a message in err.
  */
 int dquery_parse_request(const msgpack_object *b, uint64_t default_timeout,
-    store_qspec_t *q, char filter[DQUERY_FILTER_MAX], char method[8],
+    query_spec_t *q, char filter[DQUERY_FILTER_MAX], char method[8],
     uint64_t *timeout, char *err, size_t errlen);
 
 /*

@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "node/decode/decode.h"
+#include "store/query/query.h"
 #include "node.h"
 #include "node/decode/pcapfile.h"
 
@@ -29,13 +30,13 @@ static void
 print_flush(flow_sink_t *s)
 {
 	struct decode_run *r = s->arg;
-	char buf[STORE_FLOW_JSON_MAX];
+	char buf[QUERY_FLOW_JSON_MAX];
 
 	for (size_t i = 0; i < s->n; i++) {
 		if (r->json)
-			store_flow_fmt_json(&s->flows[i], buf, sizeof(buf));
+			query_flow_fmt_json(&s->flows[i], buf, sizeof(buf));
 		else
-			store_flow_fmt_line(&s->flows[i], buf, sizeof(buf));
+			query_flow_fmt_line(&s->flows[i], buf, sizeof(buf));
 		puts(buf);
 	}
 	s->n = 0;

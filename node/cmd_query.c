@@ -12,7 +12,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "store/store.h"
+#include "store/query/query.h"
 #include "config.h"
 #include "node.h"
 
@@ -90,12 +90,12 @@ CONFIG_DEFAULT_PATH ")\n"
 
 struct qopts {
 	const char *conf, *dir;
-	store_qargs_t a;	/* the query options (store_qargs_*) */
+	query_args_t a;	/* the query options (query_args_*) */
 };
 
 /*
  * -c/--config and --store here; every other option is a query option
- * (store_qargs_opt), as for flowfleet query. --name=value and --name
+ * (query_args_opt), as for flowfleet query. --name=value and --name
  * value both work; -f is --filter.
  */
 static int
@@ -103,14 +103,14 @@ parse_args(int argc, char **argv, struct qopts *o)
 {
 	static const char *const valued[] = { "c", "config", "store", NULL };
 	static const char *const flags[] = { "h", "help", NULL };
-	store_qargs_iter_t it = { .argc = argc, .argv = argv,
+	query_args_iter_t it = { .argc = argc, .argv = argv,
 	    .valued = valued, .flags = flags, .i = 1 };
 	char err[256];
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	store_qargs_init(&o->a);
-	while ((rc = store_qargs_next(&it, err, sizeof(err))) == 1) {
+	query_args_init(&o->a);
+	while ((rc = query_args_next(&it, err, sizeof(err))) == 1) {
 		if (strcmp(it.name, "h") == 0 || strcmp(it.name, "help") == 0) {
 			usage(stdout);
 			return -1;
@@ -119,7 +119,7 @@ parse_args(int argc, char **argv, struct qopts *o)
 			o->conf = it.val;
 		else if (strcmp(it.name, "store") == 0)
 			o->dir = it.val;
-		else if (store_qargs_opt(&o->a, it.name, it.val, err,
+		else if (query_args_opt(&o->a, it.name, it.val, err,
 		    sizeof(err)) != 0)
 			break;
 	}
@@ -132,7 +132,7 @@ parse_args(int argc, char **argv, struct qopts *o)
 		fprintf(stderr, PROG ": use -c or --store, not both\n");
 		return EX_USAGE;
 	}
-	if (store_qargs_finish(&o->a, now_ms(), err, sizeof(err)) != 0) {
+	if (query_args_finish(&o->a, now_ms(), err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return EX_USAGE;
 	}
@@ -157,9 +157,9 @@ cmd_query(int argc, char **argv)
 	struct sigaction sa;
 	store_opts_t so;
 	store_t *s = NULL;
-	store_query_t *q = NULL;
-	store_result_t *r = NULL;
-	store_result_meta_t meta;
+	query_t *q = NULL;
+	query_result_t *r = NULL;
+	query_meta_t meta;
 	char path[4096], err[512];
 	int rc;
 
@@ -174,15 +174,15 @@ cmd_query(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", err);
 		return EX_FAIL;
 	}
-	if (o.a.spec.kind == STORE_Q_SERIES) {
+	if (o.a.spec.kind == QUERY_SERIES) {
 		store_stats_t st;
 
 		/* the window, where not given: the stored flows' */
 		store_get_stats(s, &st);
-		store_qargs_series_window(&o.a, now_ms(), st.flows > 0,
+		query_args_series_window(&o.a, now_ms(), st.flows > 0,
 		    st.oldest_ms, st.newest_ms);
 	}
-	if ((rc = store_query_compile(&o.a.spec, &q, err, sizeof(err))) != 0) {
+	if ((rc = query_compile(&o.a.spec, &q, err, sizeof(err))) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		store_close(s);
 		return rc == FF_ENOMEM ? EX_FAIL : EX_USAGE;
@@ -192,9 +192,9 @@ cmd_query(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	rc = store_query_run(s, q, (const volatile int *)&interrupted, &r,
+	rc = query_run(s, q, (const volatile int *)&interrupted, &r,
 	    err, sizeof(err));
-	store_query_free(q);
+	query_free(q);
 	store_close(s);
 	if (rc != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
@@ -208,9 +208,9 @@ cmd_query(int argc, char **argv)
 			return EX_FAIL;
 		}
 	}
-	rc = store_result_print(r, stdout, o.a.fmt);
-	store_result_get_meta(r, &meta);
-	store_result_free(r);
+	rc = query_result_print(r, stdout, o.a.fmt);
+	query_result_get_meta(r, &meta);
+	query_result_free(r);
 	if (rc != 0) {
 		fprintf(stderr, PROG ": cannot write the answer: %s\n",
 		    ff_strerror(rc));

@@ -38,7 +38,7 @@ struct node {
 	/*
 	 * The flow store, open read-write from before control_start() until
 	 * after the loop (and with it the query channel) has closed. Any
-	 * thread may run queries on it (store_query_run); only the writer
+	 * thread may run queries on it (query_run); only the writer
 	 * writes.
 	 */
 	store_t *store;

@@ -59,7 +59,7 @@ struct job {
 	uint8_t *buf;
 	size_t len;
 	const char *mode;
-	store_result_t *agg;	/* RUN: the aggregate to keep */
+	query_result_t *agg;	/* RUN: the aggregate to keep */
 	uint64_t scanned;
 	struct job *next_done;	/* done list (under the mutex) */
 	struct job *next;	/* every job not yet joined (loop thread) */
@@ -70,8 +70,8 @@ struct qe_query {
 	struct qe_sess *qs;	/* NULL once the session closed */
 	uint32_t ref;		/* request id of the QUERY */
 	enum method method;
-	store_query_t *q;
-	store_result_t *agg;	/* kept aggregate (TOPN) */
+	query_t *q;
+	query_result_t *agg;	/* kept aggregate (TOPN) */
 	volatile int cancel;
 	int jobs;		/* in flight */
 	int run_done;		/* the scan finished */
@@ -128,11 +128,11 @@ full_rows(uint32_t n)
 }
 
 static void
-job_pack(struct job *j, store_result_t *r)
+job_pack(struct job *j, query_result_t *r)
 {
 	int rc;
 
-	if ((rc = store_result_pack(r, &j->buf, &j->len)) != 0) {
+	if ((rc = query_result_pack(r, &j->buf, &j->len)) != 0) {
 		j->rc = rc;
 		snprintf(j->err, sizeof(j->err), "cannot pack the answer: %s",
 		    ff_strerror(rc));
@@ -153,55 +153,55 @@ static void
 job_run(struct job *j)
 {
 	struct qe_query *qq = j->qq;
-	store_result_t *r = NULL, *sel = NULL;
-	store_result_info_t inf;
-	store_result_meta_t meta;
+	query_result_t *r = NULL, *sel = NULL;
+	query_info_t inf;
+	query_meta_t meta;
 
-	j->rc = store_query_run(j->qe->store, qq->q, &qq->cancel, &r, j->err,
+	j->rc = query_run(j->qe->store, qq->q, &qq->cancel, &r, j->err,
 	    sizeof(j->err));
 	if (j->rc != 0)
 		return;
-	store_result_get_meta(r, &meta);
-	store_result_get_info(r, &inf);
+	query_result_get_meta(r, &meta);
+	query_result_get_info(r, &inf);
 	j->scanned = meta.flows_scanned;
-	if (inf.kind == STORE_Q_TOPN && qq->method != M_FULL &&
+	if (inf.kind == QUERY_TOPN && qq->method != M_FULL &&
 	    (qq->method == M_TPUT || inf.rows > full_rows(inf.n))) {
-		if ((j->rc = store_result_topk(r, inf.n, &sel)) != 0) {
+		if ((j->rc = query_result_topk(r, inf.n, &sel)) != 0) {
 			snprintf(j->err, sizeof(j->err), "out of memory");
-			store_result_free(r);
+			query_result_free(r);
 			return;
 		}
 		j->mode = "topk";
 		job_pack(j, sel);
-		store_result_free(sel);
+		query_result_free(sel);
 		if (j->rc == 0)
 			j->agg = r;
 		else
-			store_result_free(r);
+			query_result_free(r);
 		return;
 	}
 	j->mode = "full";
 	job_pack(j, r);
-	store_result_free(r);
+	query_result_free(r);
 }
 
 static void
 job_select(struct job *j)
 {
-	const store_result_t *agg = j->qq->agg;
-	store_result_t *r = NULL;
+	const query_result_t *agg = j->qq->agg;
+	query_result_t *r = NULL;
 
 	switch (j->op) {
 	case OP_TOPK:
-		j->rc = store_result_topk(agg, (uint32_t)j->arg, &r);
+		j->rc = query_result_topk(agg, (uint32_t)j->arg, &r);
 		j->mode = "topk";
 		break;
 	case OP_SELECT:
-		j->rc = store_result_select(agg, j->arg, &r);
+		j->rc = query_result_select(agg, j->arg, &r);
 		j->mode = "select";
 		break;
 	default:
-		j->rc = store_result_lookup(agg, (const uint8_t (*)[16])
+		j->rc = query_result_lookup(agg, (const uint8_t (*)[16])
 		    j->keys, j->nkeys, &r);
 		j->mode = "lookup";
 		break;
@@ -211,7 +211,7 @@ job_select(struct job *j)
 		return;
 	}
 	job_pack(j, r);
-	store_result_free(r);
+	query_result_free(r);
 }
 
 static void *
@@ -246,7 +246,7 @@ job_main(void *arg)
 /* ---- queries (loop thread) ---- */
 
 static void
-query_free(struct qe_query *qq)
+qe_free(struct qe_query *qq)
 {
 	qengine_t *qe = qq->qe;
 	struct qe_query **pp;
@@ -257,10 +257,10 @@ query_free(struct qe_query *qq)
 			break;
 		}
 	if (qq->agg != NULL) {
-		store_result_free(qq->agg);
+		query_result_free(qq->agg);
 		qe->st.kept--;
 	}
-	store_query_free(qq->q);
+	query_free(qq->q);
 	qe->slots--;
 	free(qq);
 }
@@ -268,18 +268,18 @@ query_free(struct qe_query *qq)
 /* Free qq once nothing needs it: no job in flight, and either no
    aggregate to keep or nobody left to ask for it. */
 static void
-query_maybe_free(struct qe_query *qq)
+qe_maybe_free(struct qe_query *qq)
 {
 	if (qq->jobs > 0 || !qq->run_done)
 		return;
 	if (qq->agg != NULL && qq->qs != NULL && !qq->released &&
 	    !qq->cancel)
 		return;
-	query_free(qq);
+	qe_free(qq);
 }
 
 static struct qe_query *
-query_find(struct qe_sess *qs, uint32_t ref)
+qe_find(struct qe_sess *qs, uint32_t ref)
 {
 	for (struct qe_query *qq = qs->qe->queries; qq != NULL; qq = qq->next)
 		if (qq->qs == qs && qq->ref == ref)
@@ -417,7 +417,7 @@ job_done(qengine_t *qe, struct job *j)
 	if (qq->qs == NULL || qq->cancel || qe->stopping) {
 		if (j->op == OP_RUN)
 			qe->st.cancelled++;
-		store_result_free(j->agg);
+		query_result_free(j->agg);
 		free(j->buf);
 	} else if (j->rc != 0) {
 		if (j->rc == FF_ECANCELED)
@@ -436,7 +436,7 @@ job_done(qengine_t *qe, struct job *j)
 	}
 	free(j->keys);
 	free(j);
-	query_maybe_free(qq);
+	qe_maybe_free(qq);
 }
 
 static void
@@ -471,7 +471,7 @@ on_tick(uv_timer_t *t)
 			    qq->qs ? sess_peer(qq->qs->s) : "a closed session",
 			    now - qq->last_use);
 			qe->st.expired++;
-			query_free(qq);
+			qe_free(qq);
 		}
 	}
 }
@@ -502,12 +502,12 @@ parse_method(const msgpack_object *body, enum method *m)
 }
 
 static int
-parse_spec(const msgpack_object *body, store_qspec_t *q, char *filter,
+parse_spec(const msgpack_object *body, query_spec_t *q, char *filter,
     uint64_t *qid, char *err, size_t errlen)
 {
 	int rc;
 
-	if ((rc = store_qspec_read(body, q, filter, FILTER_MAX, err, errlen))
+	if ((rc = query_spec_read(body, q, filter, FILTER_MAX, err, errlen))
 	    != 0)
 		return rc;
 	if (wire_get_u64(body, "qid", qid) != 0) {
@@ -518,7 +518,7 @@ parse_spec(const msgpack_object *body, store_qspec_t *q, char *filter,
 }
 
 int
-qengine_parse_query(const msgpack_object *body, store_qspec_t *q,
+qengine_parse_query(const msgpack_object *body, query_spec_t *q,
     char filter[QENGINE_FILTER_MAX], uint64_t *qid, int *method, char *err,
     size_t errlen)
 {
@@ -538,10 +538,10 @@ qengine_parse_query(const msgpack_object *body, store_qspec_t *q,
 static void
 on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 {
-	store_qspec_t spec;
-	store_query_t *q = NULL;
-	store_result_t *probe;
-	store_result_info_t inf;
+	query_spec_t spec;
+	query_t *q = NULL;
+	query_result_t *probe;
+	query_info_t inf;
 	struct qe_query *qq;
 	enum method method;
 	uint64_t qid, max_ms;
@@ -549,7 +549,7 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	int rc, mi = 0;
 
 	qe->st.received++;
-	if (query_find(qs, m->id) != NULL) {
+	if (qe_find(qs, m->id) != NULL) {
 		sess_send_error(qs->s, m->id, FF_EEXIST, "query %u is already "
 		    "open on this session", m->id);
 		return;
@@ -580,7 +580,7 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	spec.max_mem = qe->o.max_mem;
 	spec.max_rows = qe->o.max_rows;
 	spec.threads = qe->o.threads;
-	rc = store_query_compile(&spec, &q, err, sizeof(err));
+	rc = query_compile(&spec, &q, err, sizeof(err));
 	free(filter);
 	if (rc != 0) {
 		qe->st.failed++;
@@ -588,23 +588,23 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 		return;
 	}
 	/* Same identity on both sides, or the partials would not merge. */
-	if ((probe = store_result_new(q)) == NULL) {
-		store_query_free(q);
+	if ((probe = query_result_new(q)) == NULL) {
+		query_free(q);
 		sess_send_error(qs->s, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
-	store_result_get_info(probe, &inf);
-	store_result_free(probe);
+	query_result_get_info(probe, &inf);
+	query_result_free(probe);
 	if (inf.qid != qid) {
 		qe->st.failed++;
-		store_query_free(q);
+		query_free(q);
 		sess_send_error(qs->s, m->id, FF_EPROTO, "QUERY: the query's "
 		    "fingerprint is %016" PRIx64 " here, %016" PRIx64 " at the "
 		    "controller", inf.qid, qid);
 		return;
 	}
 	if ((qq = calloc(1, sizeof(*qq))) == NULL) {
-		store_query_free(q);
+		query_free(q);
 		sess_send_error(qs->s, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
@@ -618,7 +618,7 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	qe->slots++;
 	if (job_start(qe, qq, m->id, OP_RUN, 0, NULL, 0) != 0) {
 		qq->run_done = 1;
-		query_free(qq);
+		qe_free(qq);
 		sess_send_error(qs->s, m->id, FF_ENOMEM, "cannot start the "
 		    "query");
 	}
@@ -636,7 +636,7 @@ ref_query(struct qe_sess *qs, const wire_msg_t *m, int reply)
 		    wire_type_name(m->type));
 		return NULL;
 	}
-	qq = query_find(qs, (uint32_t)ref);
+	qq = qe_find(qs, (uint32_t)ref);
 	if (qq == NULL && reply)
 		sess_send_error(qs->s, m->id, FF_ENOENT, "no query %u on this "
 		    "session (finished, released or expired)", (uint32_t)ref);
@@ -665,7 +665,7 @@ on_tput(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	case WIRE_TPUT_TOPK:
 		op = OP_TOPK;
 		if (wire_get_u64(&m->body, "k", &arg) != 0 || arg == 0 ||
-		    arg > STORE_TOPN_MAX) {
+		    arg > QUERY_TOPN_MAX) {
 			sess_send_error(qs->s, m->id, FF_EPROTO, "TPUT_TOPK: "
 			    "'k' missing or out of range");
 			return;
@@ -720,13 +720,13 @@ h_msg(void *arg, sess_t *s, const wire_msg_t *m)
 	case WIRE_CANCEL:
 		if ((qq = ref_query(qs, m, 0)) != NULL) {
 			qq->cancel = 1;
-			query_maybe_free(qq);
+			qe_maybe_free(qq);
 		}
 		return 0;
 	case WIRE_QUERY_RELEASE:
 		if ((qq = ref_query(qs, m, 0)) != NULL) {
 			qq->released = 1;
-			query_maybe_free(qq);
+			qe_maybe_free(qq);
 		}
 		return 0;
 	case WIRE_TPUT_TOPK:
@@ -790,7 +790,7 @@ h_close(void *arg, sess_t *s)
 			continue;
 		qq->qs = NULL;
 		qq->cancel = 1;
-		query_maybe_free(qq);
+		qe_maybe_free(qq);
 	}
 	sess_free(qs);
 }
@@ -893,7 +893,7 @@ qengine_stop(qengine_t *qe)
 	for (qq = qe->queries; qq != NULL; qq = next) {
 		next = qq->next;
 		qq->run_done = 1;
-		query_free(qq);
+		qe_free(qq);
 	}
 	/* the listener closes next, without calling us back: forget the
 	   sessions now */

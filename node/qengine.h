@@ -23,7 +23,7 @@
 #include <msgpack.h>
 #include <uv.h>
 
-#include "store/store.h"
+#include "store/query/query.h"
 #include "qserver.h"
 
 typedef struct qengine qengine_t;
@@ -78,9 +78,9 @@ void qengine_stop(qengine_t *qe);
  * filter points into filter), the controller's fingerprint of the query
  * into *qid and the method (0 auto, 1 full, 2 tput) into *method.
  * Returns 0, or FF_EPROTO with a message in err. The query is not
- * compiled yet (store_query_compile checks the rest).
+ * compiled yet (query_compile checks the rest).
  */
-int qengine_parse_query(const msgpack_object *body, store_qspec_t *q,
+int qengine_parse_query(const msgpack_object *body, query_spec_t *q,
     char filter[QENGINE_FILTER_MAX], uint64_t *qid, int *method, char *err,
     size_t errlen);
 

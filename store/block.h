@@ -1,15 +1,20 @@
 /*
- * Block encoding: one block holds up to STORE_BLOCK_ROWS_MAX flows, each
- * column (enum store_col) encoded and compressed on its own behind a small
+ * Blocks: one block holds up to STORE_BLOCK_ROWS_MAX flows, each column
+ * (enum store_col) encoded and compressed on its own behind a small
  * column directory, so a reader decodes only the columns it asks for.
- * Internal to the storage engine (store.c, write.c, maintain.c, scan.c).
+ * The encoder is block_enc.c, the decoder block_dec.c. Internal to the
+ * storage (storage.c puts blocks into LMDB; scan.c and maintain.c read
+ * them back).
  *
  * Layout (integers little-endian):
  *
  *	0	"FFBK"
  *	4	u8 version (BLK_VERSION; version 1 blocks, which have no
  *		ADICT columns, are still read)
- *	5	u8 ncols (COL_COUNT)
+ *	5	u8 ncols: the first ncols columns of the column table
+ *		(columns.def) are stored, 1 <= ncols <= STORE_COL_COUNT; a
+ *		block written before the later columns existed has fewer,
+ *		and they read as 0 (addresses as ::)
  *	6	u16 reserved, 0
  *	8	u32 rows
  *	12	ncols directory entries of 16 bytes:
@@ -41,7 +46,7 @@
  *			code >= n4 + n6 makes the block damaged. Flag V4 is
  *			set exactly when n6 = 0; base 0; codec RAW.
  *			A reader may take the column in this form
- *			(coldict_t) instead of one address per row: a top N
+ *			(store_coldict_t) instead of one address per row: a top N
  *			by address then adds each row to its code's slot of
  *			a small array and probes its hash table once per
  *			entry, not once per row.
@@ -62,16 +67,25 @@
 #ifndef FF_STORE_BLOCK_H
 #define FF_STORE_BLOCK_H
 
+#include <endian.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "store_int.h"
+#include "common/err.h"
 
+#include "store/store.h"
+
+#define BLK_MAGIC	"FFBK"
 #define BLK_VERSION	2
 #define BLK_VERSION_MIN	1	/* oldest version still read */
 #define BLK_HDR_LEN	12
 #define BLK_DIR_LEN	16
-#define BLK_FIXED_LEN	(BLK_HDR_LEN + COL_COUNT * BLK_DIR_LEN)
+/* Header and directory of a block of every column (as the encoder writes) */
+#define BLK_FIXED_LEN	(BLK_HDR_LEN + STORE_COL_COUNT * BLK_DIR_LEN)
+#define BLK_BITS_MAX	56	/* widest BITS row (one 64-bit load) */
+#define BLK_ADICT_HDR	8	/* u32 n4, u32 n6 */
 
 #define BLK_REP_CONST	0
 #define BLK_REP_FOR	1
@@ -111,12 +125,12 @@ void blk_enc_free(blk_enc_t *e);
 
 /*
  * Encode the cb->n rows of cb, which must hold every column
- * (STORE_COLS_ALL; address columns in either form), into *out, *len
+ * (STORE_COLS_ALL; address columns in row form, either one), into *out, *len
  * bytes owned by e and valid until the next blk_encode() or
  * blk_enc_free(). Fills *info. Returns 0, FF_EINVAL (missing columns or
  * more than STORE_BLOCK_ROWS_MAX rows) or FF_ENOMEM.
  */
-int blk_encode(blk_enc_t *e, const colbatch_t *cb, const uint8_t **out,
+int blk_encode(blk_enc_t *e, const store_colbatch_t *cb, const uint8_t **out,
     size_t *len, blk_info_t *info);
 
 /* Make a decoder with its scratch arrays. NULL on ENOMEM. */
@@ -141,14 +155,83 @@ void blk_dec_set_dict(blk_dec_t *d, uint32_t dcols);
  * FF_ENOMEM.
  */
 int blk_decode(blk_dec_t *d, const uint8_t *buf, size_t len, uint32_t cols,
-    colbatch_t *cb);
+    store_colbatch_t *cb);
 
 /*
  * Check the header and directory of buf and report its row count and,
- * when desc is not NULL, its COL_COUNT directory entries. Returns 0 or
+ * when desc is not NULL, its STORE_COL_COUNT directory entries (those of
+ * the columns the block does not store: CONST 0). Returns 0 or
  * FF_EPROTO.
  */
 int blk_describe(const uint8_t *buf, size_t len, uint32_t *rows,
     blk_coldesc_t *desc);
+
+/* --- helpers of the encoder and the decoder ---------------------------- */
+
+static inline void
+put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static inline void
+put_le64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+static inline uint16_t
+le16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return le16toh(v);
+}
+
+static inline uint32_t
+le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static inline uint64_t
+le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+/* Bits needed to hold v (0 for 0). */
+static inline unsigned
+bits_of(uint64_t v)
+{
+	return v == 0 ? 0 : 64 - (unsigned)__builtin_clzll(v);
+}
+
+/* Grow *buf to at least need bytes. Returns 0 or FF_ENOMEM. */
+static inline int
+blk_grow(void **buf, size_t *cap, size_t need)
+{
+	void *p;
+	size_t n;
+
+	if (*cap >= need && *buf != NULL)
+		return 0;
+	n = need < 4096 ? 4096 : need;
+	p = realloc(*buf, n);
+	if (p == NULL)
+		return FF_ENOMEM;
+	*buf = p;
+	*cap = n;
+	return 0;
+}
 
 #endif

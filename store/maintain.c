@@ -2,7 +2,7 @@
  * Maintenance: retention by age and by size (oldest blocks first) and
  * compaction of runs of small blocks, in short write transactions. Every
  * transaction that deletes or rewrites blocks holds view_lock, so the
- * scans of a scan_open_parts() group all see the same blocks; a
+ * scans of a store_scan_open_parts() group all see the same blocks; a
  * compaction writes the merged block and deletes its parts in one
  * transaction, so a reader sees every flow exactly once.
  */
@@ -173,7 +173,7 @@ compact_txn(store_t *s, uint64_t now, uint64_t *from, int *done)
 	MDB_cursor *cur;
 	MDB_txn *txn;
 	MDB_val k, v;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	store_flow_t f;
 	size_t ng = 0, sum = 0;
 	int rc;
@@ -243,7 +243,7 @@ compact_txn(store_t *s, uint64_t now, uint64_t *from, int *done)
 			return 0;
 		}
 		for (size_t r = 0; r < cb.n; r++) {
-			colbatch_row(&cb, r, &f);
+			store_colbatch_row(&cb, r, &f);
 			colbuf_add(&s->mbuf, &f);
 		}
 	}

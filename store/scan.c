@@ -19,7 +19,7 @@ struct cand {
 	int bad;		/* idx entry damaged */
 };
 
-/* The shared block list of a scan_open_parts() group. */
+/* The shared block list of a store_scan_open_parts() group. */
 struct scan_group {
 	_Atomic size_t next;	/* next candidate to hand out */
 	_Atomic unsigned refs;	/* scans still open */
@@ -81,7 +81,7 @@ scan_new(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
 }
 
 int
-scan_open(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
+store_scan_open(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
     unsigned part, unsigned nparts, store_scan_t **out)
 {
 	store_scan_t *sc;
@@ -93,12 +93,12 @@ scan_open(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
 		return FF_ENOMEM;
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sc->txn)) != 0) {
 		sc->txn = NULL;
-		scan_close(sc);
+		store_scan_close(sc);
 		return storage_err(rc);
 	}
 	if ((rc = mdb_cursor_open(sc->txn, s->dbi_idx, &sc->cur)) != 0) {
 		sc->cur = NULL;
-		scan_close(sc);
+		store_scan_close(sc);
 		return storage_err(rc);
 	}
 	*out = sc;
@@ -106,7 +106,7 @@ scan_open(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
 }
 
 int
-scan_open_parts(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
+store_scan_open_parts(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
     unsigned nparts, store_scan_t **out)
 {
 	struct scan_group *g;
@@ -194,7 +194,7 @@ scan_open_parts(store_t *s, uint64_t t0, uint64_t t1, uint32_t cols,
 
 /* Read and decode block id of entry e into cb. */
 static int
-load(store_scan_t *sc, uint64_t id, const struct idx_ent *e, colbatch_t *cb)
+load(store_scan_t *sc, uint64_t id, const struct idx_ent *e, store_colbatch_t *cb)
 {
 	store_t *s = sc->s;
 	uint8_t kb[8];
@@ -233,7 +233,7 @@ load(store_scan_t *sc, uint64_t id, const struct idx_ent *e, colbatch_t *cb)
 }
 
 int
-scan_next(store_scan_t *sc, colbatch_t *cb)
+store_scan_next(store_scan_t *sc, store_colbatch_t *cb)
 {
 	struct idx_ent e;
 	MDB_val k, v;
@@ -279,25 +279,25 @@ scan_next(store_scan_t *sc, colbatch_t *cb)
 }
 
 void
-scan_set_dict(store_scan_t *sc, uint32_t dcols)
+store_scan_set_dict(store_scan_t *sc, uint32_t dcols)
 {
 	blk_dec_set_dict(sc->dec, dcols & sc->cols);
 }
 
 void
-scan_set_edge(store_scan_t *sc, uint32_t ecols)
+store_scan_set_edge(store_scan_t *sc, uint32_t ecols)
 {
 	sc->ecols = ecols & sc->cols;
 }
 
 uint64_t
-scan_skipped(const store_scan_t *sc)
+store_scan_skipped(const store_scan_t *sc)
 {
 	return sc->skipped;
 }
 
 void
-scan_close(store_scan_t *sc)
+store_scan_close(store_scan_t *sc)
 {
 	if (sc == NULL)
 		return;
@@ -311,42 +311,4 @@ scan_close(store_scan_t *sc)
 	}
 	blk_dec_free(sc->dec);
 	free(sc);
-}
-
-void
-colbatch_row(const colbatch_t *cb, size_t i, store_flow_t *f)
-{
-	uint8_t b[4];
-
-	memset(f, 0, sizeof(*f));
-	f->first_ms = cb->first_ms[i];
-	f->last_ms = cb->last_ms[i];
-	f->bytes = cb->bytes[i];
-	f->packets = cb->packets[i];
-#define ADDR(col, dst, a4, a16) do {					\
-	if (cb->v4 & STORE_COLBIT(col)) {				\
-		put_be32(b, cb->a4[i]);					\
-		addr_from_v4(dst, b);					\
-	} else								\
-		memcpy(dst, cb->a16[i], 16);				\
-} while (0)
-	ADDR(COL_SRC, f->src, src4, src16);
-	ADDR(COL_DST, f->dst, dst4, dst16);
-	ADDR(COL_NEXTHOP, f->nexthop, nexthop4, nexthop16);
-	ADDR(COL_EXPORTER, f->exporter, exporter4, exporter16);
-#undef ADDR
-	f->in_if = cb->in_if[i];
-	f->out_if = cb->out_if[i];
-	f->src_as = cb->src_as[i];
-	f->dst_as = cb->dst_as[i];
-	f->sampling = cb->sampling[i];
-	f->tags = cb->tags[i];
-	f->sport = cb->sport[i];
-	f->dport = cb->dport[i];
-	f->proto = cb->proto[i];
-	f->tcp_flags = cb->tcp_flags[i];
-	f->tos = cb->tos[i];
-	f->src_mask = cb->src_mask[i];
-	f->dst_mask = cb->dst_mask[i];
-	f->flags = cb->flags[i];
 }

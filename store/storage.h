@@ -1,6 +1,7 @@
 /*
- * Internal to the storage engine (store.c, write.c, maintain.c, scan.c):
- * the store structure, the LMDB layout and the helpers they share.
+ * Internal to the storage (store.c, write.c, maintain.c, scan.c,
+ * storage.c, columns.c): the store structure, the LMDB layout and the
+ * helpers they share.
  *
  * LMDB layout, one environment in the store directory:
  *	"meta"	"version" -> u32 LE STORAGE_VERSION; "next_id" -> u64 LE
@@ -17,7 +18,7 @@
 #include <stdatomic.h>
 
 #include "block.h"
-#include "store_int.h"
+#include "store/store.h"
 
 #define STORAGE_VERSION	1
 
@@ -36,13 +37,17 @@ struct idx_ent {
 };
 
 /* Row buffer of the writer: one array per column, 16-byte addresses. */
+#define COLBUF_MEMBER_U8(n)	uint8_t *n;
+#define COLBUF_MEMBER_U16(n)	uint16_t *n;
+#define COLBUF_MEMBER_U32(n)	uint32_t *n;
+#define COLBUF_MEMBER_U64(n)	uint64_t *n;
+#define COLBUF_MEMBER_ADDR(n)	uint8_t (*n)[16];
 struct colbuf {
 	size_t n, cap;
-	uint64_t *first_ms, *last_ms, *bytes, *packets;
-	uint8_t (*src)[16], (*dst)[16], (*nexthop)[16], (*exporter)[16];
-	uint32_t *in_if, *out_if, *src_as, *dst_as, *sampling, *tags;
-	uint16_t *sport, *dport;
-	uint8_t *proto, *tcp_flags, *tos, *src_mask, *dst_mask, *flags;
+#define STORE_COLUMN(id, name, type, rank, filter, list) \
+	COLBUF_MEMBER_##type(name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 };
 
 struct store {
@@ -62,7 +67,7 @@ struct store {
 	/*
 	 * Held by maintenance from the start to the end of every write
 	 * transaction that deletes or rewrites blocks, and by
-	 * scan_open_parts while it starts its read transactions, so the
+	 * store_scan_open_parts while it starts its read transactions, so the
 	 * scans of one group all see the same old blocks.
 	 */
 	pthread_mutex_t view_lock;
@@ -83,6 +88,8 @@ struct store {
 #define CNT_SET(s, f, v) \
 	atomic_store_explicit(&(s)->f, (uint64_t)(v), memory_order_relaxed)
 
+/* --- storage.c: the LMDB layout -------------------------------------- */
+
 /* Map an LMDB (or errno) code to an ff_err code. */
 int storage_err(int rc);
 
@@ -90,6 +97,18 @@ int storage_err(int rc);
 void storage_key(uint8_t k[8], uint64_t id);
 uint64_t storage_key_id(const MDB_val *k);
 
+/*
+ * Read meta value name (4 or 8 bytes, little-endian) in txn into *out.
+ * Returns 0 or an LMDB code (MDB_NOTFOUND, MDB_CORRUPTED for another
+ * length).
+ */
+int storage_meta_get(store_t *s, MDB_txn *txn, const char *name,
+    uint64_t *out);
+/* Put meta value name as width (4 or 8) bytes LE. Returns an LMDB code. */
+int storage_meta_put(store_t *s, MDB_txn *txn, const char *name,
+    uint64_t val, size_t width);
+
+/* An idx entry <-> its IDX_ENT_LEN bytes. */
 void idx_pack(const struct idx_ent *e, uint8_t out[IDX_ENT_LEN]);
 /* Parse an idx value. Returns 0 or FF_EPROTO. */
 int idx_unpack(const MDB_val *v, struct idx_ent *e);
@@ -119,17 +138,24 @@ int storage_room(store_t *s, MDB_txn *txn, size_t need);
  * ff_err code (the caller aborts txn).
  */
 int storage_put_block(store_t *s, MDB_txn *txn, uint64_t id,
-    const colbatch_t *cb, uint32_t flags, uint64_t committed_ms,
+    const store_colbatch_t *cb, uint32_t flags, uint64_t committed_ms,
     struct idx_ent *ent);
 
 /* Delete block id (blk and idx) in write txn. Returns 0 or an error. */
 int storage_del_block(store_t *s, MDB_txn *txn, uint64_t id);
 
-/* Column row buffers (write.c). */
+/* --- columns.c: the writer's row buffers ------------------------------- */
+
+/*
+ * Allocate b for cap rows (1 .. STORE_BLOCK_ROWS_MAX). Returns 0,
+ * FF_EINVAL or FF_ENOMEM (b is then empty).
+ */
 int colbuf_init(struct colbuf *b, size_t cap);
+/* Free b's arrays; b is left empty. */
 void colbuf_free(struct colbuf *b);
+/* Append flow f (the caller checks that b->n < b->cap). */
 void colbuf_add(struct colbuf *b, const store_flow_t *f);
-/* A colbatch_t (all columns, 16-byte addresses) over the buffered rows. */
-void colbuf_view(const struct colbuf *b, colbatch_t *cb);
+/* A batch (all columns, 16-byte addresses) over the buffered rows. */
+void colbuf_view(const struct colbuf *b, store_colbatch_t *cb);
 
 #endif

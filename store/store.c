@@ -1,6 +1,6 @@
 /*
- * The store's LMDB environment: open, close, counters, and the helpers
- * the writer, maintenance and scans share (layout in storage.h).
+ * The store's LMDB environment: open (creating or checking the layout
+ * described in storage.h), close, and the counters.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,169 +21,6 @@
 #define MIN_MAP_SIZE		(256 * 1024)
 #define MAX_READERS		254
 
-/* Pages kept free so that maintenance can always delete blocks. */
-#define RESERVE_PAGES		64
-
-int
-storage_err(int rc)
-{
-	switch (rc) {
-	case 0:
-		return 0;
-	case MDB_MAP_FULL:
-	case ENOSPC:
-		return FF_ENOSPC;
-	case ENOMEM:
-		return FF_ENOMEM;
-	case EIO:
-		return FF_EIO;
-	case MDB_VERSION_MISMATCH:
-		return FF_EVERSION;
-	case ENOENT:
-	case MDB_NOTFOUND:
-		return FF_ENOENT;
-	}
-	return FF_ESTORE;
-}
-
-void
-storage_key(uint8_t k[8], uint64_t id)
-{
-	put_be64(k, id);
-}
-
-uint64_t
-storage_key_id(const MDB_val *k)
-{
-	if (k->mv_size != 8)
-		return UINT64_MAX;
-	return be64(k->mv_data);
-}
-
-static void
-put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-le_n(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = n - 1; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-void
-idx_pack(const struct idx_ent *e, uint8_t out[IDX_ENT_LEN])
-{
-	put_le32(out, e->rows);
-	put_le32(out + 4, e->flags);
-	put_le64(out + 8, e->min_first);
-	put_le64(out + 16, e->max_first);
-	put_le64(out + 24, e->min_last);
-	put_le64(out + 32, e->max_last);
-	put_le32(out + 40, e->enc_size);
-	put_le32(out + 44, 0);
-	put_le64(out + 48, e->committed_ms);
-}
-
-int
-idx_unpack(const MDB_val *v, struct idx_ent *e)
-{
-	const uint8_t *p = v->mv_data;
-
-	if (v->mv_size != IDX_ENT_LEN)
-		return FF_EPROTO;
-	e->rows = (uint32_t)le_n(p, 4);
-	e->flags = (uint32_t)le_n(p + 4, 4);
-	e->min_first = le_n(p + 8, 8);
-	e->max_first = le_n(p + 16, 8);
-	e->min_last = le_n(p + 24, 8);
-	e->max_last = le_n(p + 32, 8);
-	e->enc_size = (uint32_t)le_n(p + 40, 4);
-	e->committed_ms = le_n(p + 48, 8);
-	if (e->rows > STORE_BLOCK_ROWS_MAX || e->min_first > e->max_first ||
-	    e->min_last > e->max_last)
-		return FF_EPROTO;
-	return 0;
-}
-
-int
-storage_recount(store_t *s, MDB_txn *txn)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	struct idx_ent e;
-	uint64_t flows = 0, blocks = 0, oldest = UINT64_MAX, newest = 0;
-	int rc;
-
-	if ((rc = mdb_cursor_open(txn, s->dbi_idx, &cur)) != 0)
-		return storage_err(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (idx_unpack(&v, &e) != 0)
-			continue;
-		blocks++;
-		flows += e.rows;
-		if (e.rows > 0) {
-			oldest = FF_MIN(oldest, e.min_first);
-			newest = FF_MAX(newest, e.max_first);
-		}
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND)
-		return storage_err(rc);
-	CNT_SET(s, flows, flows);
-	CNT_SET(s, blocks, blocks);
-	CNT_SET(s, oldest_ms, oldest == UINT64_MAX ? 0 : oldest);
-	CNT_SET(s, newest_ms, newest);
-	return 0;
-}
-
-uint64_t
-storage_used_pages(store_t *s, MDB_txn *txn)
-{
-	MDB_dbi dbis[5] = { 0, 1, s->dbi_meta, s->dbi_idx, s->dbi_blk };
-	MDB_stat st;
-	uint64_t used = 2;	/* the two meta pages */
-
-	for (size_t i = 0; i < FF_NELEM(dbis); i++) {
-		if (mdb_stat(txn, dbis[i], &st) != 0)
-			continue;
-		used += st.ms_branch_pages + st.ms_leaf_pages +
-		    st.ms_overflow_pages;
-	}
-	return used;
-}
-
-int
-storage_room(store_t *s, MDB_txn *txn, size_t need)
-{
-	MDB_envinfo info;
-	uint64_t map_pages, need_pages;
-
-	if (mdb_env_info(s->env, &info) != 0)
-		return FF_ESTORE;
-	map_pages = info.me_mapsize / s->psize;
-	/* the value's overflow pages, plus the tree pages it touches */
-	need_pages = (need + 16 + s->psize - 1) / s->psize + 16;
-	if (storage_used_pages(s, txn) + need_pages + RESERVE_PAGES >
-	    map_pages)
-		return FF_ENOSPC;
-	return 0;
-}
-
 /* --- open / close -------------------------------------------------------- */
 
 static int
@@ -196,20 +33,6 @@ fail(char *err, size_t errlen, int code, const char *path, const char *what,
 	return code;
 }
 
-static int
-meta_get_u64(store_t *s, MDB_txn *txn, const char *name, uint64_t *out)
-{
-	MDB_val k = { strlen(name), (void *)(uintptr_t)name }, v;
-	int rc;
-
-	if ((rc = mdb_get(txn, s->dbi_meta, &k, &v)) != 0)
-		return rc;
-	if (v.mv_size != 4 && v.mv_size != 8)
-		return MDB_CORRUPTED;
-	*out = le_n(v.mv_data, (int)v.mv_size);
-	return 0;
-}
-
 /* Open the named databases, check or write the format version. */
 static int
 open_dbs(store_t *s, MDB_txn *txn, const char *path, char *err,
@@ -219,7 +42,6 @@ open_dbs(store_t *s, MDB_txn *txn, const char *path, char *err,
 	uint64_t version = 0, next = 0;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	uint8_t buf[4];
 	int rc;
 
 	if ((rc = mdb_dbi_open(txn, "meta", flags, &s->dbi_meta)) != 0 ||
@@ -231,17 +53,13 @@ open_dbs(store_t *s, MDB_txn *txn, const char *path, char *err,
 		return fail(err, errlen, storage_err(rc), path,
 		    "cannot open databases", mdb_strerror(rc));
 	}
-	rc = meta_get_u64(s, txn, "version", &version);
+	rc = storage_meta_get(s, txn, "version", &version);
 	if (rc == MDB_NOTFOUND) {
 		if (s->readonly)
 			return fail(err, errlen, FF_ENOENT, path,
 			    "not a flow store", NULL);
-		put_le32(buf, STORAGE_VERSION);
-		k.mv_data = (void *)(uintptr_t)"version";
-		k.mv_size = 7;
-		v.mv_data = buf;
-		v.mv_size = 4;
-		if ((rc = mdb_put(txn, s->dbi_meta, &k, &v, 0)) != 0)
+		if ((rc = storage_meta_put(s, txn, "version",
+		    STORAGE_VERSION, 4)) != 0)
 			return fail(err, errlen, storage_err(rc), path,
 			    "cannot initialize", mdb_strerror(rc));
 		version = STORAGE_VERSION;
@@ -253,7 +71,7 @@ open_dbs(store_t *s, MDB_txn *txn, const char *path, char *err,
 		return fail(err, errlen, FF_EVERSION, path,
 		    "unsupported store format version", NULL);
 
-	rc = meta_get_u64(s, txn, "next_id", &next);
+	rc = storage_meta_get(s, txn, "next_id", &next);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return fail(err, errlen, FF_ESTORE, path, "bad meta",
 		    mdb_strerror(rc));

@@ -2,7 +2,7 @@
  * flowfleet query: one question to every selected node, answered by the
  * controller with the exact merged answer and its coverage.
  *
- * The query options are the node's (store_qargs_*); the CLI adds the
+ * The query options are the node's (query_args_*); the CLI adds the
  * node selection, the deadline, --allow-partial, --verbose and --method.
  * Ctrl-C sends CTL_QUERY_CANCEL, so the controller cancels the scans on
  * every node, and exits 130.
@@ -15,7 +15,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "store/store.h"
+#include "store/query/query.h"
 #include "wire/wire.h"
 #include "cli.h"
 #include "client.h"
@@ -90,7 +90,7 @@ cli_query_usage(FILE *fp)
 }
 
 struct cliq {
-	store_qargs_t a;
+	query_args_t a;
 	const char *nodes[MAX_SEL];
 	size_t nnodes;
 	char *nodebuf[MAX_SEL];
@@ -137,18 +137,18 @@ parse(int argc, char **argv, struct cliq *o)
 	    "timeout", "s", NULL };
 	static const char *const flags[] = { "h", "help", "v", "verbose",
 	    "allow-partial", NULL };
-	store_qargs_iter_t it = { .argc = argc, .argv = argv,
+	query_args_iter_t it = { .argc = argc, .argv = argv,
 	    .valued = valued, .flags = flags, .i = 1 };
 	char err[256];
 	uint64_t now = now_ms();
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	store_qargs_init(&o->a);
+	query_args_init(&o->a);
 	o->method = "auto";
 	if (cli.json)
-		o->a.fmt = STORE_FMT_JSON;
-	while ((rc = store_qargs_next(&it, err, sizeof(err))) == 1) {
+		o->a.fmt = QUERY_FMT_JSON;
+	while ((rc = query_args_next(&it, err, sizeof(err))) == 1) {
 		const char *name = it.name, *val = it.val;
 
 		if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) {
@@ -184,20 +184,20 @@ parse(int argc, char **argv, struct cliq *o)
 		    strcmp(name, "max-mem") == 0) {
 			return bad("--%s is a node's setting (query-... in its "
 			    "configuration)", name);
-		} else if (store_qargs_opt(&o->a, name, val, err,
+		} else if (query_args_opt(&o->a, name, val, err,
 		    sizeof(err)) != 0)
 			return bad("%s", err);
 	}
 	if (rc != 0)
 		return bad("%s", err);
-	if (store_qargs_finish(&o->a, now, err, sizeof(err)) != 0)
+	if (query_args_finish(&o->a, now, err, sizeof(err)) != 0)
 		return bad("%s", err);
-	if (o->a.spec.kind == STORE_Q_SERIES) {
+	if (o->a.spec.kind == QUERY_SERIES) {
 		if (!o->a.since_set && !o->a.from_set)
 			return bad("%s", "a series needs a window: --since DUR "
 			    "or --from T [--to T]");
 		/* the window's end: --to, else now */
-		store_qargs_series_window(&o->a, now, 1, 0, now);
+		query_args_series_window(&o->a, now, 1, 0, now);
 	}
 	return 0;
 }
@@ -216,12 +216,12 @@ put_strs(wire_builder_t *b, const char *k, const char *const *v, size_t n)
 static int
 build(const struct cliq *o, wire_builder_t *b)
 {
-	const store_qspec_t *q = &o->a.spec;
-	uint32_t nf = STORE_QSPEC_FIELDS + 1 + (o->nnodes > 0) +
+	const query_spec_t *q = &o->a.spec;
+	uint32_t nf = QUERY_SPEC_FIELDS + 1 + (o->nnodes > 0) +
 	    (o->nlabels > 0) + (o->timeout_ms > 0);
 
 	if (wire_msg_begin(b, WIRE_CTL_QUERY, QUERY_ID, nf) != 0 ||
-	    store_qspec_write(wire_builder_pk(b), q) != 0)
+	    query_spec_write(wire_builder_pk(b), q) != 0)
 		return -1;
 	wire_put_str(b, "method", o->method);
 	if (o->nnodes > 0)
@@ -268,7 +268,7 @@ send_cancel(ctlc_t *cc)
 /* The coverage footer (to fp): one line, the missing nodes, and with
    verbose a line per node. */
 static void
-print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
+print_footer(FILE *fp, const msgpack_object *body, const query_spec_t *q,
     int verbose)
 {
 	const msgpack_object *nodes = cli_array(body, "nodes");
@@ -284,10 +284,10 @@ print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
 	    "scanned, %" PRIu64 " ms, %s on the wire", complete ? "complete" :
 	    "PARTIAL", cli_u64(body, "answered"), cli_u64(body, "targeted"), b1,
 	    cli_u64(body, "elapsed_ms"), b2);
-	if (q->kind == STORE_Q_TOPN)
+	if (q->kind == QUERY_TOPN)
 		fprintf(fp, ", %s%s", method, strcmp(method, "full") == 0 ?
 		    " aggregates" : "");
-	if (q->kind == STORE_Q_TOPN && strncmp(method, "tput", 4) == 0) {
+	if (q->kind == QUERY_TOPN && strncmp(method, "tput", 4) == 0) {
 		if (cli_u64(body, "rounds") > 1)
 			fprintf(fp, " (%" PRIu64 " rounds, threshold %" PRIu64
 			    ", %" PRIu64 " candidates)",
@@ -320,17 +320,17 @@ print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
 	}
 	if (complete)
 		return;
-	if (q->kind == STORE_Q_TOPN) {
+	if (q->kind == QUERY_TOPN) {
 		if (cli_bool(body, "bound_known")) {
 			uint64_t bound = cli_u64(body, "bound");
 
-			if (q->order == STORE_ORD_BYTES)
+			if (q->order == QUERY_ORDER_BYTES)
 				size_fmt(bound, b1, sizeof(b1));
 			else
 				cli_count(bound, b1, sizeof(b1));
 			fprintf(fp, "-- error bound: the missing nodes could "
 			    "add at most %" PRIu64 " %s (%s) to any key\n",
-			    bound, store_order_name(q->order), b1);
+			    bound, query_order_name(q->order), b1);
 		} else
 			fprintf(fp, "-- the ranking is not guaranteed: no "
 			    "bound on what the missing nodes hold\n");
@@ -340,7 +340,7 @@ print_footer(FILE *fp, const msgpack_object *body, const store_qspec_t *q,
 
 /* JSON: the answer (the store's form) and every coverage field. */
 static int
-print_json_all(const store_result_t *r, const msgpack_object *body,
+print_json_all(const query_result_t *r, const msgpack_object *body,
     int show)
 {
 	fputs("{\"answer\":", stdout);
@@ -351,7 +351,7 @@ print_json_all(const store_result_t *r, const msgpack_object *body,
 
 		if (mem == NULL)
 			return -1;
-		if (store_result_print(r, mem, STORE_FMT_JSON) != 0) {
+		if (query_result_print(r, mem, QUERY_FMT_JSON) != 0) {
 			fclose(mem);
 			free(text);
 			return -1;
@@ -400,7 +400,7 @@ take_data(struct answer *a, const wire_msg_t *m)
 
 	if (wire_get_u64(&m->body, "seq", &seq) != 0 || seq != a->seq ||
 	    wire_get_bin(&m->body, "data", &d, &n) != 0 ||
-	    a->len + n > STORE_RESULT_MAX_BYTES)
+	    a->len + n > QUERY_RESULT_MAX_BYTES)
 		return -1;
 	if (a->len + n > a->cap) {
 		size_t nc = FF_MAX(a->cap * 2, a->len + n);
@@ -497,7 +497,7 @@ cli_query(int argc, char **argv)
 	wire_builder_t b;
 	wire_msg_t m;
 	ctlc_t cc;
-	store_result_t *r = NULL;
+	query_result_t *r = NULL;
 	char err[512];
 	uint64_t len;
 	int rc, complete, show;
@@ -539,7 +539,7 @@ cli_query(int argc, char **argv)
 		rc = EX_FAILED;
 		goto out_msg;
 	}
-	if (a.len > 0 && (rc = store_result_unpack(a.buf, a.len, &r)) != 0) {
+	if (a.len > 0 && (rc = query_result_unpack(a.buf, a.len, &r)) != 0) {
 		fprintf(stderr, PROG ": the answer does not decode: %s\n",
 		    ff_strerror(rc));
 		rc = EX_FAILED;
@@ -547,11 +547,11 @@ cli_query(int argc, char **argv)
 	}
 	complete = cli_bool(&m.body, "complete");
 	show = r != NULL && (complete || o.allow_partial);
-	cov = o.a.fmt == STORE_FMT_TABLE ? stdout : stderr;
-	if (o.a.fmt == STORE_FMT_JSON) {
+	cov = o.a.fmt == QUERY_FMT_TABLE ? stdout : stderr;
+	if (o.a.fmt == QUERY_FMT_JSON) {
 		rc = print_json_all(r, &m.body, show) == 0 ? 0 : FF_EIO;
 	} else {
-		rc = show ? store_result_print(r, stdout, o.a.fmt) : 0;
+		rc = show ? query_result_print(r, stdout, o.a.fmt) : 0;
 		print_footer(cov, &m.body, &o.a.spec, o.verbose);
 		fflush(cov);
 	}
@@ -571,7 +571,7 @@ cli_query(int argc, char **argv)
 out_msg:
 	wire_msg_free(&m);
 out:
-	store_result_free(r);
+	query_result_free(r);
 	free(a.buf);
 	ctlc_close(&cc);
 out_opts:

@@ -71,7 +71,7 @@ enum {
 
 /* Gather up to CHUNK selected row indexes from row *pos on into idx. */
 static size_t
-gather(const colbatch_t *cb, const uint64_t *sel, size_t *pos, uint32_t *idx)
+gather(const store_colbatch_t *cb, const uint64_t *sel, size_t *pos, uint32_t *idx)
 {
 	size_t n = 0, i = *pos;
 
@@ -113,7 +113,7 @@ ktab_prefetch(const ktab_t *t, uint64_t hi, uint64_t lo)
 
 /* Aggregate the selected rows by 32-bit key col[i] & mask. */
 static int
-add_u32(agg_t *a, const colbatch_t *cb, const uint64_t *sel,
+add_u32(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel,
     const uint32_t *col, uint32_t mask)
 {
 	const uint64_t *by = cb->bytes, *pk = cb->packets;
@@ -145,7 +145,7 @@ add_u32(agg_t *a, const colbatch_t *cb, const uint64_t *sel,
  * probe loops are tight and prefetch the right table.
  */
 static int
-add_a16(agg_t *a, const colbatch_t *cb, const uint64_t *sel,
+add_a16(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel,
     const uint8_t (*col)[16], uint32_t m4, uint64_t mhi, uint64_t mlo)
 {
 	const uint64_t *by = cb->bytes, *pk = cb->packets;
@@ -227,8 +227,8 @@ dacc_room(agg_t *a, size_t n)
  * its slot emptied again. One probe per entry instead of one per row.
  */
 static int
-add_adict(agg_t *a, const colbatch_t *cb, const uint64_t *sel,
-    const coldict_t *d, uint32_t m4, uint64_t mhi, uint64_t mlo)
+add_adict(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel,
+    const store_coldict_t *d, uint32_t m4, uint64_t mhi, uint64_t mlo)
 {
 	const uint64_t *by = cb->bytes, *pk = cb->packets;
 	const uint16_t *code = d->code;
@@ -282,61 +282,6 @@ add_adict(agg_t *a, const colbatch_t *cb, const uint64_t *sel,
 }
 
 static int
-key_column(int key)
-{
-	switch (key) {
-	case STORE_KEY_SRCIP:
-	case STORE_KEY_SRCNET:
-		return COL_SRC;
-	case STORE_KEY_DSTIP:
-	case STORE_KEY_DSTNET:
-		return COL_DST;
-	case STORE_KEY_SRCPORT:
-		return COL_SPORT;
-	case STORE_KEY_DSTPORT:
-		return COL_DPORT;
-	case STORE_KEY_PROTO:
-		return COL_PROTO;
-	case STORE_KEY_EXPORTER:
-		return COL_EXPORTER;
-	case STORE_KEY_INIF:
-		return COL_IN_IF;
-	case STORE_KEY_OUTIF:
-		return COL_OUT_IF;
-	case STORE_KEY_SRCAS:
-		return COL_SRC_AS;
-	default:
-		return COL_DST_AS;
-	}
-}
-
-uint32_t
-agg_columns(const qident_t *id)
-{
-	uint32_t c = STORE_COLBIT(COL_BYTES) | STORE_COLBIT(COL_PACKETS);
-
-	switch (id->kind) {
-	case STORE_Q_SERIES:
-		return c | STORE_COLBIT(COL_FIRST);
-	case STORE_Q_LIST:
-		return STORE_COLS_ALL;
-	case STORE_Q_TOPN:
-	case STORE_Q_DISTINCT:
-		return c | STORE_COLBIT(key_column(id->key));
-	}
-	return c;
-}
-
-uint32_t
-agg_dict_columns(const qident_t *id)
-{
-	if ((id->kind != STORE_Q_TOPN && id->kind != STORE_Q_DISTINCT) ||
-	    !key_is_addr(id->key))
-		return 0;
-	return STORE_COLBIT(key_column(id->key));
-}
-
-static int
 alloc_acct(memacct_t *ma, size_t n, size_t size, void **out)
 {
 	int err;
@@ -364,31 +309,31 @@ agg_init(agg_t *a, const qident_t *id, memacct_t *ma, uint64_t max_rows)
 	utab_init(&a->u, ma, max_rows);
 	ktab_init(&a->k, ma, max_rows);
 	switch (id->kind) {
-	case STORE_Q_TOTALS:
+	case QUERY_TOTALS:
 		a->mode = AGG_TOTALS;
 		break;
-	case STORE_Q_SERIES:
+	case QUERY_SERIES:
 		a->mode = AGG_SERIES;
 		err = alloc_acct(ma, (size_t)id->nbuckets, sizeof(aggv_t),
 		    (void **)&a->bk);
 		break;
-	case STORE_Q_LIST:
+	case QUERY_LIST:
 		a->mode = AGG_LIST;
 		break;
 	default:
 		switch (id->key) {
-		case STORE_KEY_SRCPORT:
-		case STORE_KEY_DSTPORT:
-		case STORE_KEY_PROTO:
+		case QUERY_KEY_SRCPORT:
+		case QUERY_KEY_DSTPORT:
+		case QUERY_KEY_PROTO:
 			a->mode = AGG_DIR;
-			a->ndir = id->key == STORE_KEY_PROTO ? 256 : 65536;
+			a->ndir = id->key == QUERY_KEY_PROTO ? 256 : 65536;
 			err = alloc_acct(ma, a->ndir, sizeof(aggv_t),
 			    (void **)&a->dir);
 			break;
-		case STORE_KEY_INIF:
-		case STORE_KEY_OUTIF:
-		case STORE_KEY_SRCAS:
-		case STORE_KEY_DSTAS:
+		case QUERY_KEY_INIF:
+		case QUERY_KEY_OUTIF:
+		case QUERY_KEY_SRCAS:
+		case QUERY_KEY_DSTAS:
 			a->mode = AGG_NUM;
 			break;
 		default:
@@ -433,7 +378,7 @@ agg_free(agg_t *a)
 /* --- the fast paths ------------------------------------------------------ */
 
 static int
-add_totals(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
+add_totals(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 {
 	const uint64_t *by = cb->bytes, *pk = cb->packets;
 	aggv_t t = a->tot;
@@ -444,17 +389,17 @@ add_totals(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
 }
 
 static int
-add_dir(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
+add_dir(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 {
 	const uint64_t *by = cb->bytes, *pk = cb->packets;
 	aggv_t *d = a->dir;
 
-	if (a->id->key == STORE_KEY_PROTO) {
+	if (a->id->key == QUERY_KEY_PROTO) {
 		const uint8_t *c = cb->proto;
 
 		ROWS(cb, sel, ADDV(d[c[i]], i););
 	} else {
-		const uint16_t *c = a->id->key == STORE_KEY_SRCPORT ?
+		const uint16_t *c = a->id->key == QUERY_KEY_SRCPORT ?
 		    cb->sport : cb->dport;
 
 		ROWS(cb, sel, ADDV(d[c[i]], i););
@@ -463,18 +408,18 @@ add_dir(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
 }
 
 static int
-add_num(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
+add_num(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 {
 	const uint32_t *c;
 
 	switch (a->id->key) {
-	case STORE_KEY_INIF:
+	case QUERY_KEY_INIF:
 		c = cb->in_if;
 		break;
-	case STORE_KEY_OUTIF:
+	case QUERY_KEY_OUTIF:
 		c = cb->out_if;
 		break;
-	case STORE_KEY_SRCAS:
+	case QUERY_KEY_SRCAS:
 		c = cb->src_as;
 		break;
 	default:
@@ -485,7 +430,7 @@ add_num(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
 }
 
 static int
-add_addr(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
+add_addr(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 {
 	const uint32_t *c4;
 	const uint8_t (*c16)[16];
@@ -493,22 +438,22 @@ add_addr(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
 	uint64_t mhi, mlo;
 
 	switch (a->id->key) {
-	case STORE_KEY_SRCIP:
-	case STORE_KEY_SRCNET:
+	case QUERY_KEY_SRCIP:
+	case QUERY_KEY_SRCNET:
 		c4 = cb->src4;
 		c16 = cb->src16;
-		bit = STORE_COLBIT(COL_SRC);
+		bit = STORE_COLBIT(STORE_COL_SRC);
 		break;
-	case STORE_KEY_DSTIP:
-	case STORE_KEY_DSTNET:
+	case QUERY_KEY_DSTIP:
+	case QUERY_KEY_DSTNET:
 		c4 = cb->dst4;
 		c16 = cb->dst16;
-		bit = STORE_COLBIT(COL_DST);
+		bit = STORE_COLBIT(STORE_COL_DST);
 		break;
 	default:
 		c4 = cb->exporter4;
 		c16 = cb->exporter16;
-		bit = STORE_COLBIT(COL_EXPORTER);
+		bit = STORE_COLBIT(STORE_COL_EXPORTER);
 		break;
 	}
 	key_masks(a->id, &m4, &mhi, &mlo);
@@ -521,7 +466,7 @@ add_addr(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
 }
 
 static int
-add_series(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
+add_series(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 {
 	const uint64_t *by = cb->bytes, *pk = cb->packets, *f = cb->first_ms;
 	const uint64_t t0 = a->id->t0, step = a->id->step_ms;
@@ -587,7 +532,7 @@ heap_room(agg_t *a)
 }
 
 static int
-add_list(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
+add_list(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 {
 	const uint64_t *by = cb->bytes, *pk = cb->packets, *f = cb->first_ms;
 	const size_t limit = a->id->limit;
@@ -600,7 +545,7 @@ add_list(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
 		/* Past the last kept flow: it cannot enter the listing. */
 		if (a->nheap == limit && f[i] > a->heap[0].first_ms)
 			continue;
-		colbatch_row(cb, i, &fl);
+		store_colbatch_row(cb, i, &fl);
 		if (a->nheap < limit) {
 			size_t c;
 
@@ -629,7 +574,7 @@ add_list(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
 }
 
 int
-agg_add(agg_t *a, const colbatch_t *cb, const uint64_t *sel)
+agg_add(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 {
 	switch (a->mode) {
 	case AGG_TOTALS:
@@ -656,7 +601,7 @@ flow_qcmp(const void *x, const void *y)
 }
 
 static int
-finish_list(agg_t *a, store_result_t *r)
+finish_list(agg_t *a, query_result_t *r)
 {
 	store_flow_t *m;
 	size_t nm;
@@ -677,7 +622,7 @@ finish_list(agg_t *a, store_result_t *r)
 
 /* Move a's 16-byte table into r's empty one. */
 static int
-steal_ktab(agg_t *a, store_result_t *r)
+steal_ktab(agg_t *a, query_result_t *r)
 {
 	size_t bytes = a->k.cap * sizeof(kent_t);
 	int err;
@@ -700,7 +645,7 @@ steal_ktab(agg_t *a, store_result_t *r)
 		if (e->v.flows == 0)
 			continue;
 		aggv_add(&r->tot, &e->v);
-		if (r->id.kind == STORE_Q_DISTINCT) {
+		if (r->id.kind == QUERY_DISTINCT) {
 			e->v.flows = 1;
 			e->v.bytes = e->v.packets = 0;
 		}
@@ -709,7 +654,7 @@ steal_ktab(agg_t *a, store_result_t *r)
 }
 
 static int
-finish_keyed(agg_t *a, store_result_t *r)
+finish_keyed(agg_t *a, query_result_t *r)
 {
 	int err;
 
@@ -796,7 +741,7 @@ agg_merge(agg_t *dst, agg_t *src)
 }
 
 int
-agg_finish(agg_t *a, store_result_t *r)
+agg_finish(agg_t *a, query_result_t *r)
 {
 	int err = 0;
 

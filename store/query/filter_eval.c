@@ -1,5 +1,5 @@
 /*
- * Evaluation of compiled filters (see filter_int.h for their shape).
+ * Evaluation of compiled filters (see filter.h for their shape).
  *
  * filter_eval works column-wise: every leaf is one tight loop over one
  * typed column that produces 64 selection bits per word; AND/OR combine
@@ -18,12 +18,12 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "filter_int.h"
+#include "filter.h"
 
 enum { M_SET, M_AND, M_OR };
 
 struct evctx {
-	const colbatch_t *cb;
+	const store_colbatch_t *cb;
 	size_t n, nw;
 	uint64_t *scratch;
 };
@@ -342,42 +342,44 @@ k_list16(KERNEL_ARGS, const uint8_t (*col)[16])
 		WORD_LOOP(0, BIT_ROWS(iv6_has(l, col[i])));
 }
 
+/* The rows of integer column col (columns.def) of cb. */
+#define INT_COL_U8(id, name)	case STORE_COL_##id: return cb->name;
+#define INT_COL_U16(id, name)	case STORE_COL_##id: return cb->name;
+#define INT_COL_U32(id, name)	case STORE_COL_##id: return cb->name;
+#define INT_COL_U64(id, name)	case STORE_COL_##id: return cb->name;
+#define INT_COL_ADDR(id, name)
+
 static const void *
-int_col(const colbatch_t *cb, unsigned col)
+int_col(const store_colbatch_t *cb, unsigned col)
 {
 	switch (col) {
-	case COL_FIRST: return cb->first_ms;
-	case COL_LAST: return cb->last_ms;
-	case COL_BYTES: return cb->bytes;
-	case COL_PACKETS: return cb->packets;
-	case COL_IN_IF: return cb->in_if;
-	case COL_OUT_IF: return cb->out_if;
-	case COL_SRC_AS: return cb->src_as;
-	case COL_DST_AS: return cb->dst_as;
-	case COL_SAMPLING: return cb->sampling;
-	case COL_TAGS: return cb->tags;
-	case COL_SPORT: return cb->sport;
-	case COL_DPORT: return cb->dport;
-	case COL_PROTO: return cb->proto;
-	case COL_TCP_FLAGS: return cb->tcp_flags;
-	case COL_TOS: return cb->tos;
-	case COL_SRC_MASK: return cb->src_mask;
-	case COL_DST_MASK: return cb->dst_mask;
-	default: return cb->flags;
+#define STORE_COLUMN(id, name, type, rank, filter, list) INT_COL_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	}
+	return NULL;
 }
 
+/* The rows of address column col of cb: in IPv4 form (*a4) or not (*a16). */
+#define ADDR_COL_U8(id, name)
+#define ADDR_COL_U16(id, name)
+#define ADDR_COL_U32(id, name)
+#define ADDR_COL_U64(id, name)
+#define ADDR_COL_ADDR(id, name)	case STORE_COL_##id:			\
+	*a4 = cb->name##4;						\
+	*a16 = cb->name##16;						\
+	break;
+
 static void
-addr_col(const colbatch_t *cb, unsigned col, const uint32_t **a4,
+addr_col(const store_colbatch_t *cb, unsigned col, const uint32_t **a4,
     const uint8_t (**a16)[16])
 {
 	*a4 = NULL;
 	*a16 = NULL;
 	switch (col) {
-	case COL_SRC: *a4 = cb->src4; *a16 = cb->src16; break;
-	case COL_DST: *a4 = cb->dst4; *a16 = cb->dst16; break;
-	case COL_NEXTHOP: *a4 = cb->nexthop4; *a16 = cb->nexthop16; break;
-	default: *a4 = cb->exporter4; *a16 = cb->exporter16; break;
+#define STORE_COLUMN(id, name, type, rank, filter, list) ADDR_COL_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	}
 	if (cb->v4 & STORE_COLBIT(col))
 		*a16 = NULL;
@@ -422,7 +424,7 @@ eval_leaf(struct evctx *e, const struct fnode *nd, uint64_t *dst, int mode,
 			k_set_##T(nd, n, dst, mode, care, c);		\
 	} while (0)
 
-	switch (filter_col_width(nd->col)) {
+	switch (store_col_width(nd->col)) {
 	case 1: DISPATCH(u8); break;
 	case 2: DISPATCH(u16); break;
 	case 4: DISPATCH(u32); break;
@@ -477,7 +479,7 @@ popcount64(uint64_t x)
 }
 
 size_t
-filter_eval(const store_filter_t *f, const colbatch_t *cb, uint64_t *sel,
+filter_eval(const query_filter_t *f, const store_colbatch_t *cb, uint64_t *sel,
     uint64_t *scratch)
 {
 	struct evctx e;
@@ -512,40 +514,40 @@ filter_eval(const store_filter_t *f, const colbatch_t *cb, uint64_t *sel,
  * One record at a time: the reference semantics.
  * --------------------------------------------------------------------- */
 
+/* Integer column col of a flow record. */
+#define FLOW_INT_U8(id, name)	case STORE_COL_##id: return fl->name;
+#define FLOW_INT_U16(id, name)	case STORE_COL_##id: return fl->name;
+#define FLOW_INT_U32(id, name)	case STORE_COL_##id: return fl->name;
+#define FLOW_INT_U64(id, name)	case STORE_COL_##id: return fl->name;
+#define FLOW_INT_ADDR(id, name)
+
 static uint64_t
 flow_int(const store_flow_t *fl, unsigned col)
 {
 	switch (col) {
-	case COL_FIRST: return fl->first_ms;
-	case COL_LAST: return fl->last_ms;
-	case COL_BYTES: return fl->bytes;
-	case COL_PACKETS: return fl->packets;
-	case COL_IN_IF: return fl->in_if;
-	case COL_OUT_IF: return fl->out_if;
-	case COL_SRC_AS: return fl->src_as;
-	case COL_DST_AS: return fl->dst_as;
-	case COL_SAMPLING: return fl->sampling;
-	case COL_TAGS: return fl->tags;
-	case COL_SPORT: return fl->sport;
-	case COL_DPORT: return fl->dport;
-	case COL_PROTO: return fl->proto;
-	case COL_TCP_FLAGS: return fl->tcp_flags;
-	case COL_TOS: return fl->tos;
-	case COL_SRC_MASK: return fl->src_mask;
-	case COL_DST_MASK: return fl->dst_mask;
-	default: return fl->flags;
+#define STORE_COLUMN(id, name, type, rank, filter, list) FLOW_INT_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	}
+	return 0;
 }
+
+/* Address column col of a flow record. */
+#define FLOW_ADDR_U8(id, name)
+#define FLOW_ADDR_U16(id, name)
+#define FLOW_ADDR_U32(id, name)
+#define FLOW_ADDR_U64(id, name)
+#define FLOW_ADDR_ADDR(id, name) case STORE_COL_##id: return fl->name;
 
 static const uint8_t *
 flow_addr(const store_flow_t *fl, unsigned col)
 {
 	switch (col) {
-	case COL_SRC: return fl->src;
-	case COL_DST: return fl->dst;
-	case COL_NEXTHOP: return fl->nexthop;
-	default: return fl->exporter;
+#define STORE_COLUMN(id, name, type, rank, filter, list) FLOW_ADDR_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	}
+	return fl->src;
 }
 
 /* Do the first len bits of a and p agree? */
@@ -621,7 +623,7 @@ match_node(const struct fnode *nd, const store_flow_t *fl)
 }
 
 int
-filter_match(const store_filter_t *f, const store_flow_t *flow)
+filter_match(const query_filter_t *f, const store_flow_t *flow)
 {
 	return match_node(f->root, flow);
 }

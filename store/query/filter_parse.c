@@ -1,12 +1,13 @@
 /*
- * The filter language: nfdump's filter syntax (nfdump 1.7, see nfdump(1)
- * section FILTER and docs/FILTER.md), parsed by recursive descent into a
- * tree that is then normalized for column-wise evaluation (filter_eval.c).
+ * The filter parser: nfdump's filter syntax (nfdump 1.7, see nfdump(1)
+ * section FILTER and docs/FILTER.md), parsed by recursive descent over
+ * the tokens of filter_lex.c into a tree of leaves, which
+ * filter_normalize (filter_norm.c) then shapes for column-wise
+ * evaluation (filter_eval.c).
  *
  * Precedence as in nfdump: 'not' binds tighter than 'and', which binds
  * tighter than 'or'; parentheses group. Keywords are case-insensitive.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,152 +16,13 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "filter_int.h"
-
-/* ---------------------------------------------------------------------
- * Arena: every piece of a compiled filter lives in its chunks, so that
- * filter_free releases it at once and FILTER_MAX_MEM bounds it.
- * --------------------------------------------------------------------- */
-
-struct farena_chunk {
-	struct farena_chunk *next;
-	size_t size, used;
-	_Alignas(16) unsigned char data[];
-};
-
-#define ARENA_CHUNK	4096
-
-static void *
-arena_alloc(store_filter_t *f, size_t n)
-{
-	struct farena_chunk *c = f->chunks;
-	size_t sz;
-
-	n = (n + 15) & ~(size_t)15;
-	if (n == 0)
-		n = 16;
-	if (c != NULL && c->size - c->used >= n) {
-		void *p = c->data + c->used;
-
-		c->used += n;
-		return p;
-	}
-	sz = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-	if (n > FILTER_MAX_MEM ||
-	    f->mem + sz + sizeof(*c) > FILTER_MAX_MEM) {
-		f->over = 1;
-		return NULL;
-	}
-	if ((c = malloc(sizeof(*c) + sz)) == NULL)
-		return NULL;
-	f->mem += sizeof(*c) + sz;
-	c->size = sz;
-	c->used = n;
-	/* Keep a big one-off allocation from hiding the current chunk. */
-	if (n > ARENA_CHUNK && f->chunks != NULL) {
-		c->next = f->chunks->next;
-		f->chunks->next = c;
-	} else {
-		c->next = f->chunks;
-		f->chunks = c;
-	}
-	return c->data;
-}
-
-/* ---------------------------------------------------------------------
- * Tokens
- * --------------------------------------------------------------------- */
-
-enum tok {
-	T_END = 0,
-	T_WORD,			/* [A-Za-z0-9_:.-]+ */
-	T_LPAREN, T_RPAREN, T_LBRACK, T_RBRACK, T_COMMA, T_SLASH,
-	T_AND, T_OR, T_NOT,	/* and &&, or ||, not ! */
-	T_EQ, T_LT, T_GT, T_LE, T_GE,	/* = == eq, < lt, > gt, <= le, >= ge */
-	T_BAD			/* any other character */
-};
-
-enum kw {
-	KW_NONE = 0,
-	KW_ANY, KW_IP, KW_NET, KW_PORT, KW_PROTO, KW_SRC, KW_DST, KW_IN,
-	KW_OUT, KW_AS, KW_IF, KW_TOS, KW_MASK, KW_BYTES, KW_PACKETS,
-	KW_FLAGS, KW_NEXT, KW_ROUTER, KW_INET, KW_INET6, KW_ICMP_TYPE,
-	KW_ICMP_CODE, KW_TAG,
-	KW_UNSUPPORTED		/* an nfdump keyword we do not implement */
-};
-
-static const struct {
-	const char *name;
-	enum kw kw;
-} keywords[] = {
-	{ "any", KW_ANY },
-	{ "ip", KW_IP },
-	{ "host", KW_IP },
-	{ "net", KW_NET },
-	{ "port", KW_PORT },
-	{ "proto", KW_PROTO },
-	{ "src", KW_SRC },
-	{ "dst", KW_DST },
-	{ "in", KW_IN },
-	{ "out", KW_OUT },
-	{ "as", KW_AS },
-	{ "if", KW_IF },
-	{ "tos", KW_TOS },
-	{ "mask", KW_MASK },
-	{ "bytes", KW_BYTES },
-	{ "packets", KW_PACKETS },
-	{ "flags", KW_FLAGS },
-	{ "next", KW_NEXT },
-	{ "router", KW_ROUTER },
-	{ "inet", KW_INET },
-	{ "ipv4", KW_INET },
-	{ "inet6", KW_INET6 },
-	{ "ipv6", KW_INET6 },
-	{ "icmp-type", KW_ICMP_TYPE },
-	{ "icmp-code", KW_ICMP_CODE },
-	{ "tag", KW_TAG },
-	/* nfdump 1.7 terms for fields the flow store does not keep */
-	{ "tunip", KW_UNSUPPORTED }, { "tun", KW_UNSUPPORTED },
-	{ "mac", KW_UNSUPPORTED }, { "mpls", KW_UNSUPPORTED },
-	{ "ident", KW_UNSUPPORTED }, { "nfversion", KW_UNSUPPORTED },
-	{ "count", KW_UNSUPPORTED }, { "dir", KW_UNSUPPORTED },
-	{ "flowdir", KW_UNSUPPORTED }, { "geo", KW_UNSUPPORTED },
-	{ "flowlabel", KW_UNSUPPORTED }, { "flows", KW_UNSUPPORTED },
-	{ "bpp", KW_UNSUPPORTED }, { "bps", KW_UNSUPPORTED },
-	{ "pps", KW_UNSUPPORTED }, { "duration", KW_UNSUPPORTED },
-	{ "engine-type", KW_UNSUPPORTED }, { "engine-id", KW_UNSUPPORTED },
-	{ "prev", KW_UNSUPPORTED }, { "previous", KW_UNSUPPORTED },
-	{ "ingress", KW_UNSUPPORTED }, { "egress", KW_UNSUPPORTED },
-	{ "bgpnext", KW_UNSUPPORTED }, { "vlan", KW_UNSUPPORTED },
-	{ "fwdstat", KW_UNSUPPORTED }, { "client", KW_UNSUPPORTED },
-	{ "server", KW_UNSUPPORTED }, { "app", KW_UNSUPPORTED },
-	{ "latency", KW_UNSUPPORTED }, { "sysid", KW_UNSUPPORTED },
-	{ "observation", KW_UNSUPPORTED }, { "asa", KW_UNSUPPORTED },
-	{ "event", KW_UNSUPPORTED }, { "xevent", KW_UNSUPPORTED },
-	{ "xip", KW_UNSUPPORTED }, { "xnet", KW_UNSUPPORTED },
-	{ "xport", KW_UNSUPPORTED }, { "nip", KW_UNSUPPORTED },
-	{ "nport", KW_UNSUPPORTED }, { "nat", KW_UNSUPPORTED },
-	{ "vrf", KW_UNSUPPORTED }, { "pblock", KW_UNSUPPORTED },
-	{ "payload", KW_UNSUPPORTED },
-};
-
-struct token {
-	enum tok t;
-	enum kw kw;		/* T_WORD only */
-	const char *s;		/* text in the input */
-	size_t len;
-	unsigned line;		/* 1-based */
-	size_t col;		/* 1-based byte column within the line */
-};
+#include "filter.h"
+#include "filter_lex.h"
 
 struct parser {
-	const char *text;
-	size_t len, pos;
-	unsigned line;
-	size_t line_start;
-	struct token tok;	/* current token */
+	struct flexer lx;	/* lx.tok: the current token */
 	struct token term;	/* first token of the current term */
-	store_filter_t *f;
+	query_filter_t *f;
 	unsigned depth;
 	unsigned nodes;
 	char *err;
@@ -168,118 +30,10 @@ struct parser {
 	int rc;			/* first error */
 };
 
-static int
-word_char(int c)
-{
-	return isalnum(c) || c == '_' || c == ':' || c == '.' || c == '-';
-}
-
-static int
-word_eq(const struct token *t, const char *s)
-{
-	size_t n = strlen(s);
-
-	return t->len == n && strncasecmp(t->s, s, n) == 0;
-}
-
 static void
 lex(struct parser *p)
 {
-	struct token *t = &p->tok;
-	const char *s = p->text;
-	size_t n = p->len, i = p->pos;
-
-	for (;;) {
-		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
-		    s[i] == '\n' || s[i] == '\f' || s[i] == '\v')) {
-			if (s[i] == '\n') {
-				p->line++;
-				p->line_start = i + 1;
-			}
-			i++;
-		}
-		if (i < n && s[i] == '#') {
-			while (i < n && s[i] != '\n')
-				i++;
-			continue;
-		}
-		break;
-	}
-	t->s = s + i;
-	t->line = p->line;
-	t->col = i - p->line_start + 1;
-	t->kw = KW_NONE;
-	t->len = 1;
-	if (i >= n) {
-		t->t = T_END;
-		t->len = 0;
-		p->pos = i;
-		return;
-	}
-	switch (s[i]) {
-	case '(': t->t = T_LPAREN; break;
-	case ')': t->t = T_RPAREN; break;
-	case '[': t->t = T_LBRACK; break;
-	case ']': t->t = T_RBRACK; break;
-	case ',': t->t = T_COMMA; break;
-	case '/': t->t = T_SLASH; break;
-	case '!': t->t = T_NOT; break;
-	case '&':
-	case '|':
-		if (i + 1 < n && s[i + 1] == s[i]) {
-			t->t = s[i] == '&' ? T_AND : T_OR;
-			t->len = 2;
-		} else
-			t->t = T_BAD;
-		break;
-	case '=':
-		t->t = T_EQ;
-		if (i + 1 < n && s[i + 1] == '=')
-			t->len = 2;
-		break;
-	case '<':
-	case '>':
-		t->t = s[i] == '<' ? T_LT : T_GT;
-		if (i + 1 < n && s[i + 1] == '=') {
-			t->t = s[i] == '<' ? T_LE : T_GE;
-			t->len = 2;
-		}
-		break;
-	default:
-		if (!word_char((unsigned char)s[i])) {
-			t->t = T_BAD;
-			break;
-		}
-		while (i + t->len < n &&
-		    word_char((unsigned char)s[i + t->len]))
-			t->len++;
-		t->t = T_WORD;
-		if (word_eq(t, "and"))
-			t->t = T_AND;
-		else if (word_eq(t, "or"))
-			t->t = T_OR;
-		else if (word_eq(t, "not"))
-			t->t = T_NOT;
-		else if (word_eq(t, "eq"))
-			t->t = T_EQ;
-		else if (word_eq(t, "lt"))
-			t->t = T_LT;
-		else if (word_eq(t, "gt"))
-			t->t = T_GT;
-		else if (word_eq(t, "le"))
-			t->t = T_LE;
-		else if (word_eq(t, "ge"))
-			t->t = T_GE;
-		else {
-			for (size_t k = 0; k < FF_NELEM(keywords); k++)
-				if (word_eq(t, keywords[k].name)) {
-					t->kw = keywords[k].kw;
-					break;
-				}
-		}
-		break;
-	}
-	p->pos = i + t->len;
+	filter_lex(&p->lx);
 }
 
 /*
@@ -316,7 +70,7 @@ fail(struct parser *p, const struct token *t, const char *fmt, ...)
 			    "\\x%02x", c);
 	}
 	tb[k] = '\0';
-	if (memchr(p->text, '\n', p->len) != NULL)
+	if (memchr(p->lx.text, '\n', p->lx.len) != NULL)
 		snprintf(where, sizeof(where), "line %u, ", t->line);
 	if (t->t == T_END)
 		snprintf(p->err, p->errlen, "%scolumn %zu: %s at end of input",
@@ -332,7 +86,7 @@ fail_mem(struct parser *p)
 	if (p->rc != 0)
 		return;
 	if (p->f->over) {
-		fail(p, &p->tok, "filter too large (compiled form over %u "
+		fail(p, &p->lx.tok, "filter too large (compiled form over %u "
 		    "MiB)", FILTER_MAX_MEM >> 20);
 		return;
 	}
@@ -348,66 +102,9 @@ palloc(struct parser *p, size_t n)
 
 	if (p->rc != 0)
 		return NULL;
-	if ((v = arena_alloc(p->f, n)) == NULL)
+	if ((v = filter_alloc(p->f, n)) == NULL)
 		fail_mem(p);
 	return v;
-}
-
-/* ---------------------------------------------------------------------
- * Numbers and addresses
- * --------------------------------------------------------------------- */
-
-/*
- * Parse a number token as nfdump does: decimal, 0x hex, or decimal with
- * one k/m/g/t suffix (powers of 1000). Returns 0, -1 (not a number) or
- * -2 (does not fit in 64 bits).
- */
-static int
-tok_number(const struct token *t, uint64_t *out)
-{
-	const char *s = t->s;
-	size_t n = t->len, i = 0;
-	uint64_t v = 0, scale = 1;
-
-	if (t->t != T_WORD || n == 0)
-		return -1;
-	if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		for (i = 2; i < n; i++) {
-			int c = (unsigned char)s[i], d;
-
-			if (!isxdigit(c))
-				return -1;
-			d = isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
-			if (v > (UINT64_MAX >> 4))
-				return -2;
-			v = v << 4 | (uint64_t)d;
-		}
-		*out = v;
-		return 0;
-	}
-	switch (s[n - 1]) {
-	case 'k': case 'K': scale = 1000ULL; n--; break;
-	case 'm': case 'M': scale = 1000000ULL; n--; break;
-	case 'g': case 'G': scale = 1000000000ULL; n--; break;
-	case 't': case 'T': scale = 1000000000000ULL; n--; break;
-	}
-	if (n == 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-	}
-	for (i = 0; i < n; i++) {
-		uint64_t d = (uint64_t)(s[i] - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return -2;
-		v = v * 10 + d;
-	}
-	if (v > UINT64_MAX / scale)
-		return -2;
-	*out = v * scale;
-	return 0;
 }
 
 /*
@@ -418,10 +115,10 @@ static int
 expect_number(struct parser *p, const char *what, uint64_t max,
     uint64_t *out)
 {
-	int r = tok_number(&p->tok, out);
+	int r = filter_tok_number(&p->lx.tok, out);
 
 	if (r == -1) {
-		fail(p, &p->tok, "expected %s", what);
+		fail(p, &p->lx.tok, "expected %s", what);
 		return -1;
 	}
 	if (r == -2 || *out > max) {
@@ -430,77 +127,11 @@ expect_number(struct parser *p, const char *what, uint64_t max,
 			what += 2;
 		else if (strncmp(what, "an ", 3) == 0)
 			what += 3;
-		fail(p, &p->tok, "%s out of range 0..%llu", what,
+		fail(p, &p->lx.tok, "%s out of range 0..%llu", what,
 		    (unsigned long long)max);
 		return -1;
 	}
 	lex(p);
-	return 0;
-}
-
-/*
- * Dotted IPv4 with 1 to 4 parts of decimal octets (leading zeros are
- * decimal, as in nfdump). Returns the number of parts, 0 if invalid.
- */
-static int
-parse_v4(const char *s, size_t n, uint8_t out[4])
-{
-	int parts = 0;
-	size_t i = 0;
-
-	memset(out, 0, 4);
-	while (parts < 4) {
-		unsigned v = 0;
-		size_t digits = 0;
-
-		while (i < n && isdigit((unsigned char)s[i]) && digits < 3) {
-			v = v * 10 + (unsigned)(s[i] - '0');
-			i++;
-			digits++;
-		}
-		if (digits == 0 || v > 255)
-			return 0;
-		out[parts++] = (uint8_t)v;
-		if (i == n)
-			return parts;
-		if (s[i] != '.')
-			return 0;
-		i++;
-	}
-	return 0;
-}
-
-/*
- * Parse an address word into 16-byte form. With partial, an IPv4 network
- * may leave out trailing octets ("172.16"). *is4 tells whether the text
- * was IPv4; *bits is how many bits of its own family the text fixes (8
- * per IPv4 octet given, 128 for IPv6). Returns 0 or -1.
- */
-static int
-tok_addr(const struct token *t, int partial, uint8_t a[16], int *is4,
-    unsigned *bits)
-{
-	char buf[64];
-	uint8_t v4[4];
-	int parts;
-
-	if (t->t != T_WORD || t->len == 0 || t->len >= sizeof(buf))
-		return -1;
-	if (memchr(t->s, ':', t->len) != NULL) {
-		memcpy(buf, t->s, t->len);
-		buf[t->len] = '\0';
-		if (inet_pton(AF_INET6, buf, a) != 1)
-			return -1;
-		*is4 = 0;
-		*bits = 128;
-		return 0;
-	}
-	parts = parse_v4(t->s, t->len, v4);
-	if (parts == 0 || (parts < 4 && (!partial || parts < 2)))
-		return -1;
-	addr_from_v4(a, v4);
-	*is4 = 1;
-	*bits = 8 * (unsigned)parts;
 	return 0;
 }
 
@@ -578,22 +209,11 @@ new_op2(struct parser *p, enum fn_kind kind, struct fnode *a,
 	return new_op(p, kind, k, 2);
 }
 
-static uint64_t
-col_max(enum store_col col)
-{
-	switch (filter_col_width(col)) {
-	case 1: return UINT8_MAX;
-	case 2: return UINT16_MAX;
-	case 4: return UINT32_MAX;
-	default: return UINT64_MAX;
-	}
-}
-
 /* A comparison of col with v as a RANGE leaf (constant when trivial). */
 static struct fnode *
 leaf_cmp(struct parser *p, enum store_col col, enum tok cmp, uint64_t v)
 {
-	uint64_t max = col_max(col), lo = v, hi = v;
+	uint64_t max = filter_col_max(col), lo = v, hi = v;
 	struct fnode *n;
 
 	switch (cmp) {
@@ -766,23 +386,23 @@ cmp_u32(const void *a, const void *b)
 static const struct fset *
 parse_num_list(struct parser *p, const char *what, uint64_t max, unsigned w)
 {
-	struct token open = p->tok;
+	struct token open = p->lx.tok;
 	struct fset *set;
 	uint32_t *v = NULL;
 	size_t n = 0, cap = 0;
 
-	if (p->tok.t != T_LBRACK) {
-		fail(p, &p->tok, "expected '['");
+	if (p->lx.tok.t != T_LBRACK) {
+		fail(p, &p->lx.tok, "expected '['");
 		return NULL;
 	}
 	lex(p);
-	while (p->rc == 0 && p->tok.t != T_RBRACK) {
+	while (p->rc == 0 && p->lx.tok.t != T_RBRACK) {
 		uint64_t x;
 
-		if (n > 0 && p->tok.t == T_COMMA)
+		if (n > 0 && p->lx.tok.t == T_COMMA)
 			lex(p);
 		if (n >= FILTER_MAX_LIST) {
-			fail(p, &p->tok, "list too long (limit %u entries)",
+			fail(p, &p->lx.tok, "list too long (limit %u entries)",
 			    FILTER_MAX_LIST);
 			break;
 		}
@@ -940,38 +560,38 @@ flist_build(struct parser *p, struct flist *l)
 static const struct flist *
 parse_addr_list(struct parser *p)
 {
-	struct token open = p->tok;
+	struct token open = p->lx.tok;
 	struct fprefix *v = NULL;
 	struct flist *l;
 	size_t n = 0, cap = 0;
 
-	if (p->tok.t != T_LBRACK) {
-		fail(p, &p->tok, "expected '['");
+	if (p->lx.tok.t != T_LBRACK) {
+		fail(p, &p->lx.tok, "expected '['");
 		return NULL;
 	}
 	lex(p);
-	while (p->rc == 0 && p->tok.t != T_RBRACK) {
+	while (p->rc == 0 && p->lx.tok.t != T_RBRACK) {
 		struct token at;
 		uint8_t a[16], mk[16];
 		unsigned bits, len;
 		uint64_t x;
 		int is4;
 
-		if (n > 0 && p->tok.t == T_COMMA)
+		if (n > 0 && p->lx.tok.t == T_COMMA)
 			lex(p);
-		at = p->tok;
+		at = p->lx.tok;
 		if (n >= FILTER_MAX_LIST) {
 			fail(p, &at, "list too long (limit %u entries)",
 			    FILTER_MAX_LIST);
 			break;
 		}
-		if (tok_addr(&at, 0, a, &is4, &bits) != 0) {
+		if (filter_tok_addr(&at, 0, a, &is4, &bits) != 0) {
 			fail(p, &at, "expected an IP address or prefix");
 			break;
 		}
 		lex(p);
 		len = 128;
-		if (p->tok.t == T_SLASH) {
+		if (p->lx.tok.t == T_SLASH) {
 			lex(p);
 			if (expect_number(p, "a prefix length", is4 ? 32 : 128,
 			    &x) != 0)
@@ -1022,7 +642,7 @@ parse_addr_list(struct parser *p)
 static enum tok
 parse_cmp(struct parser *p)
 {
-	enum tok t = p->tok.t;
+	enum tok t = p->lx.tok.t;
 
 	if (t == T_EQ || t == T_LT || t == T_GT || t == T_LE || t == T_GE) {
 		lex(p);
@@ -1039,7 +659,7 @@ parse_ip(struct parser *p, enum dq dq, enum store_col cs, enum store_col cd)
 	unsigned bits;
 	int is4;
 
-	if (p->tok.t == T_WORD && p->tok.kw == KW_IN) {
+	if (p->lx.tok.t == T_WORD && p->lx.tok.kw == KW_IN) {
 		const struct flist *l;
 
 		lex(p);
@@ -1049,14 +669,14 @@ parse_ip(struct parser *p, enum dq dq, enum store_col cs, enum store_col cd)
 			return leaf_list(p, cs, l);
 		return by_dq(p, dq, leaf_list(p, cs, l), leaf_list(p, cd, l));
 	}
-	if (tok_addr(&p->tok, 0, a, &is4, &bits) != 0) {
-		fail(p, &p->tok, "expected an IP address (host names are "
+	if (filter_tok_addr(&p->lx.tok, 0, a, &is4, &bits) != 0) {
+		fail(p, &p->lx.tok, "expected an IP address (host names are "
 		    "not looked up)");
 		return NULL;
 	}
 	lex(p);
-	if (p->tok.t == T_SLASH) {
-		fail(p, &p->tok, "'ip' takes one address; use 'net' for a "
+	if (p->lx.tok.t == T_SLASH) {
+		fail(p, &p->lx.tok, "'ip' takes one address; use 'net' for a "
 		    "prefix");
 		return NULL;
 	}
@@ -1071,22 +691,22 @@ parse_ip(struct parser *p, enum dq dq, enum store_col cs, enum store_col cd)
 static struct fnode *
 parse_net(struct parser *p, enum dq dq)
 {
-	struct token at = p->tok;
+	struct token at = p->lx.tok;
 	uint8_t a[16], mk[16];
 	unsigned bits;
 	uint64_t len;
 	int is4;
 
-	if (tok_addr(&at, 1, a, &is4, &bits) != 0) {
+	if (filter_tok_addr(&at, 1, a, &is4, &bits) != 0) {
 		fail(p, &at, "expected a network address");
 		return NULL;
 	}
 	lex(p);
-	if (p->tok.t == T_SLASH) {
+	if (p->lx.tok.t == T_SLASH) {
 		lex(p);
-		if (tok_number(&p->tok, &len) == 0 && len > bits &&
+		if (filter_tok_number(&p->lx.tok, &len) == 0 && len > bits &&
 		    len <= (is4 ? 32 : 128)) {
-			fail(p, &p->tok, "prefix length longer than the "
+			fail(p, &p->lx.tok, "prefix length longer than the "
 			    "address given");
 			return NULL;
 		}
@@ -1105,8 +725,8 @@ parse_net(struct parser *p, enum dq dq)
 			    "IPv4 address before a netmask");
 			return NULL;
 		}
-		if (tok_addr(&p->tok, 0, m4, &m4is4, &mbits) != 0 || !m4is4) {
-			fail(p, &p->tok, "expected '/' and a prefix length, "
+		if (filter_tok_addr(&p->lx.tok, 0, m4, &m4is4, &mbits) != 0 || !m4is4) {
+			fail(p, &p->lx.tok, "expected '/' and a prefix length, "
 			    "or an IPv4 netmask");
 			return NULL;
 		}
@@ -1116,8 +736,8 @@ parse_net(struct parser *p, enum dq dq)
 	}
 	for (int i = 0; i < 16; i++)
 		a[i] &= mk[i];
-	return by_dq(p, dq, leaf_addr(p, COL_SRC, a, mk),
-	    leaf_addr(p, COL_DST, a, mk));
+	return by_dq(p, dq, leaf_addr(p, STORE_COL_SRC, a, mk),
+	    leaf_addr(p, STORE_COL_DST, a, mk));
 }
 
 /* port CMP N, port in [ LIST ] */
@@ -1128,12 +748,12 @@ parse_port_as(struct parser *p, enum dq dq, enum store_col cs,
 	uint64_t v;
 	enum tok cmp;
 
-	if (p->tok.t == T_WORD && p->tok.kw == KW_IN) {
+	if (p->lx.tok.t == T_WORD && p->lx.tok.kw == KW_IN) {
 		const struct fset *set;
 
 		lex(p);
 		if ((set = parse_num_list(p, what, max,
-		    filter_col_width(cs))) == NULL)
+		    store_col_width(cs))) == NULL)
 			return NULL;
 		return by_dq(p, dq, leaf_set(p, cs, set), leaf_set(p, cd, set));
 	}
@@ -1143,79 +763,27 @@ parse_port_as(struct parser *p, enum dq dq, enum store_col cs,
 	return by_dq(p, dq, leaf_cmp(p, cs, cmp, v), leaf_cmp(p, cd, cmp, v));
 }
 
-/*
- * IP protocol names as nfdump 1.7 knows them (its protoList): a name
- * stands for its index; matching is case-insensitive and the first
- * entry wins where names repeat.
- */
-static const char *const proto_names[] = {
-	"0", "ICMP", "IGMP", "GGP", "IPIP", "ST", "TCP", "CBT", "EGP", "IGP",
-	"BBN", "NVPII", "PUP", "ARGUS", "ENCOM", "XNET", "CHAOS", "UDP", "MUX",
-	"DCN", "HMP", "PRM", "XNS", "Trnk1", "Trnk2", "Leaf1", "Leaf2", "RDP",
-	"IRTP", "ISO-4", "NETBK", "MFESP", "MEINP", "DCCP", "3PC", "IDPR",
-	"XTP", "DDP", "IDPR", "TP++", "IL", "IPv6", "SDRP", "Rte6", "Frag6",
-	"IDRP", "RSVP", "GRE", "MHRP", "BNA", "ESP", "AH", "INLSP", "SWIPE",
-	"NARP", "MOBIL", "TLSP", "SKIP", "ICMP6", "NOHE6", "OPTS6", "HOST",
-	"CFTP", "NET", "SATNT", "KLAN", "RVD", "IPPC", "FS", "SATM", "VISA",
-	"IPCV", "CPNX", "CPHB", "WSN", "PVP", "BSATM", "SUNND", "WBMON",
-	"WBEXP", "ISOIP", "VMTP", "SVMTP", "VINES", "TTP", "NSIGP", "DGP",
-	"TCF", "EIGRP", "OSPF", "S-RPC", "LARP", "MTP", "AX.25", "IPIP",
-	"MICP", "SCCSP", "ETHIP", "ENCAP", "99", "GMTP", "IFMP", "PNNI", "PIM",
-	"ARIS", "SCPS", "QNX", "A/N", "IPcmp", "SNP", "CpqPP", "IPXIP", "VRRP",
-	"PGM", "0hop", "L2TP", "DDX", "IATP", "STP", "SRP", "UTI", "SMP", "SM",
-	"PTP", "ISIS4", "FIRE", "CRTP", "CRUDP", "128", "IPLT", "SPS", "PIPE",
-	"SCTP", "FC", "134", "MHEAD", "UDP-L", "MPLS",
-};
-
-static int
-proto_lookup(const char *s, size_t n)
-{
-	for (size_t i = 0; i < FF_NELEM(proto_names); i++)
-		if (strlen(proto_names[i]) == n &&
-		    strncasecmp(proto_names[i], s, n) == 0)
-			return (int)i;
-	return -1;
-}
-
-const char *
-filter_proto_name(unsigned p)
-{
-	const char *s;
-	size_t n;
-
-	if (p >= FF_NELEM(proto_names))
-		return NULL;
-	s = proto_names[p];
-	n = strlen(s);
-	if (isdigit((unsigned char)s[0]) || proto_lookup(s, n) != (int)p)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!word_char((unsigned char)s[i]))
-			return NULL;
-	return s;
-}
-
 static struct fnode *
 parse_proto(struct parser *p)
 {
 	uint64_t v;
 	int r;
 
-	if (p->tok.t != T_WORD) {
-		fail(p, &p->tok, "expected a protocol name or number");
+	if (p->lx.tok.t != T_WORD) {
+		fail(p, &p->lx.tok, "expected a protocol name or number");
 		return NULL;
 	}
-	if ((r = tok_number(&p->tok, &v)) != -1) {
+	if ((r = filter_tok_number(&p->lx.tok, &v)) != -1) {
 		if (expect_number(p, "a protocol number", 255, &v) != 0)
 			return NULL;
-	} else if ((r = proto_lookup(p->tok.s, p->tok.len)) >= 0) {
+	} else if ((r = filter_proto_lookup(p->lx.tok.s, p->lx.tok.len)) >= 0) {
 		v = (uint64_t)r;
 		lex(p);
 	} else {
-		fail(p, &p->tok, "unknown protocol");
+		fail(p, &p->lx.tok, "unknown protocol");
 		return NULL;
 	}
-	return leaf_cmp(p, COL_PROTO, T_EQ, v);
+	return leaf_cmp(p, STORE_COL_PROTO, T_EQ, v);
 }
 
 /* flags LETTERS (all given flags set) or flags CMP N; implies proto tcp */
@@ -1225,25 +793,25 @@ parse_flags(struct parser *p)
 	struct fnode *tcp, *fl;
 	uint64_t v;
 
-	if (p->tok.t != T_WORD && p->tok.t != T_EQ && p->tok.t != T_LT &&
-	    p->tok.t != T_GT && p->tok.t != T_LE && p->tok.t != T_GE) {
-		fail(p, &p->tok, "expected TCP flags (letters of UAPRSF, or "
+	if (p->lx.tok.t != T_WORD && p->lx.tok.t != T_EQ && p->lx.tok.t != T_LT &&
+	    p->lx.tok.t != T_GT && p->lx.tok.t != T_LE && p->lx.tok.t != T_GE) {
+		fail(p, &p->lx.tok, "expected TCP flags (letters of UAPRSF, or "
 		    "X) or a number");
 		return NULL;
 	}
-	if (p->tok.t != T_WORD || tok_number(&p->tok, &v) != -1) {
+	if (p->lx.tok.t != T_WORD || filter_tok_number(&p->lx.tok, &v) != -1) {
 		enum tok cmp = parse_cmp(p);
 
 		if (expect_number(p, "a TCP flags value", 255, &v) != 0)
 			return NULL;
-		fl = leaf_cmp(p, COL_TCP_FLAGS, cmp, v);
+		fl = leaf_cmp(p, STORE_COL_TCP_FLAGS, cmp, v);
 	} else {
 		unsigned m = 0;
 
-		for (size_t i = 0; i < p->tok.len; i++) {
+		for (size_t i = 0; i < p->lx.tok.len; i++) {
 			unsigned b;
 
-			switch (toupper((unsigned char)p->tok.s[i])) {
+			switch (toupper((unsigned char)p->lx.tok.s[i])) {
 			case 'F': b = 0x01; break;
 			case 'S': b = 0x02; break;
 			case 'R': b = 0x04; break;
@@ -1252,20 +820,20 @@ parse_flags(struct parser *p)
 			case 'U': b = 0x20; break;
 			case 'X': b = 0x3f; break;
 			default:
-				fail(p, &p->tok, "expected TCP flags (letters "
+				fail(p, &p->lx.tok, "expected TCP flags (letters "
 				    "of UAPRSF, or X)");
 				return NULL;
 			}
 			if ((m & b) == b && b != 0x3f) {
-				fail(p, &p->tok, "repeated TCP flag");
+				fail(p, &p->lx.tok, "repeated TCP flag");
 				return NULL;
 			}
 			m |= b;
 		}
 		lex(p);
-		fl = leaf_mask(p, COL_TCP_FLAGS, m, m, FST_FLAGS_LETTERS);
+		fl = leaf_mask(p, STORE_COL_TCP_FLAGS, m, m, FST_FLAGS_LETTERS);
 	}
-	tcp = leaf_cmp(p, COL_PROTO, T_EQ, 6);
+	tcp = leaf_cmp(p, STORE_COL_PROTO, T_EQ, 6);
 	return new_op2(p, FN_AND, tcp, fl);
 }
 
@@ -1279,12 +847,12 @@ parse_icmp(struct parser *p, int code)
 	if (expect_number(p, code ? "an ICMP code" : "an ICMP type", 255,
 	    &v) != 0)
 		return NULL;
-	proto = new_op2(p, FN_OR, leaf_cmp(p, COL_PROTO, T_EQ, 1),
-	    leaf_cmp(p, COL_PROTO, T_EQ, 58));
+	proto = new_op2(p, FN_OR, leaf_cmp(p, STORE_COL_PROTO, T_EQ, 1),
+	    leaf_cmp(p, STORE_COL_PROTO, T_EQ, 58));
 	if (code)
-		t = leaf_mask(p, COL_DPORT, 0x00ff, v, FST_ICMP_CODE);
+		t = leaf_mask(p, STORE_COL_DPORT, 0x00ff, v, FST_ICMP_CODE);
 	else
-		t = leaf_mask(p, COL_DPORT, 0xff00, v << 8, FST_ICMP_TYPE);
+		t = leaf_mask(p, STORE_COL_DPORT, 0xff00, v << 8, FST_ICMP_TYPE);
 	return new_op2(p, FN_AND, proto, t);
 }
 
@@ -1293,23 +861,73 @@ parse_tag(struct parser *p)
 {
 	uint64_t v;
 
-	if (p->tok.t == T_WORD && tok_number(&p->tok, &v) == -1) {
-		fail(p, &p->tok, "unknown reputation category");
+	if (p->lx.tok.t == T_WORD && filter_tok_number(&p->lx.tok, &v) == -1) {
+		fail(p, &p->lx.tok, "unknown reputation category");
 		return NULL;
 	}
 	if (expect_number(p, "a reputation category", 31, &v) != 0)
 		return NULL;
-	return leaf_mask(p, COL_TAGS, (uint64_t)1 << v, (uint64_t)1 << v,
+	return leaf_mask(p, STORE_COL_TAGS, (uint64_t)1 << v, (uint64_t)1 << v,
 	    FST_TAG);
+}
+
+/*
+ * The integer column whose filter field (columns.def) is the single
+ * word t, or -1.
+ */
+static int
+field_column(const struct token *t)
+{
+	static const struct {
+		const char *name;
+		int col;
+	} fields[] = {
+#define STORE_COLUMN(id, name, type, rank, filter, list) \
+	{ filter, STORE_ISADDR_##type ? -1 : STORE_COL_##id },
+#include "store/columns.def"
+#undef STORE_COLUMN
+	};
+
+	for (size_t i = 0; i < FF_NELEM(fields); i++)
+		if (fields[i].name != NULL && fields[i].col >= 0 &&
+		    filter_word_eq(t, fields[i].name))
+			return fields[i].col;
+	return -1;
+}
+
+/* FIELD [CMP] N, FIELD in [ LIST ] on an integer column of the table. */
+static struct fnode *
+parse_field(struct parser *p, int col)
+{
+	uint64_t max = filter_col_max((unsigned)col), v;
+	const struct fset *set;
+	enum tok cmp;
+
+	if (p->lx.tok.t == T_WORD && p->lx.tok.kw == KW_IN) {
+		if (store_col_width((unsigned)col) > 4) {
+			fail(p, &p->lx.tok, "no list of values for this field");
+			return NULL;
+		}
+		lex(p);
+		if ((set = parse_num_list(p, "a number", max,
+		    store_col_width((unsigned)col))) == NULL)
+			return NULL;
+		return leaf_set(p, (enum store_col)col, set);
+	}
+	cmp = parse_cmp(p);
+	if (expect_number(p, "a number", max, &v) != 0)
+		return NULL;
+	return leaf_cmp(p, (enum store_col)col, cmp, v);
 }
 
 static struct fnode *
 parse_term(struct parser *p)
 {
-	struct token t = p->tok, field;
+	struct token t = p->lx.tok, field;
 	enum dq dq = DQ_NONE;
 	uint64_t v;
 	enum tok cmp;
+	int col;
 
 	p->term = t;
 	if (t.t != T_WORD) {
@@ -1323,7 +941,7 @@ parse_term(struct parser *p)
 	case KW_INET:
 	case KW_INET6:
 		lex(p);
-		return leaf_mask(p, COL_FLAGS, STORE_FLOW_F_V6,
+		return leaf_mask(p, STORE_COL_FLAGS, STORE_FLOW_F_V6,
 		    t.kw == KW_INET6 ? STORE_FLOW_F_V6 : 0, FST_INET);
 	case KW_PROTO:
 		lex(p);
@@ -1341,27 +959,27 @@ parse_term(struct parser *p)
 	case KW_NEXT:
 	case KW_ROUTER:
 		lex(p);
-		if (p->tok.t != T_WORD || p->tok.kw != KW_IP) {
-			fail(p, &p->tok, t.kw == KW_NEXT && p->tok.kw == KW_AS ?
+		if (p->lx.tok.t != T_WORD || p->lx.tok.kw != KW_IP) {
+			fail(p, &p->lx.tok, t.kw == KW_NEXT && p->lx.tok.kw == KW_AS ?
 			    "'next as' is not stored by flowfleet" :
 			    "expected 'ip'");
 			return NULL;
 		}
 		lex(p);
 		if (t.kw == KW_NEXT)
-			return parse_ip(p, DQ_NONE, COL_NEXTHOP, COL_NEXTHOP);
-		return parse_ip(p, DQ_NONE, COL_EXPORTER, COL_EXPORTER);
+			return parse_ip(p, DQ_NONE, STORE_COL_NEXTHOP, STORE_COL_NEXTHOP);
+		return parse_ip(p, DQ_NONE, STORE_COL_EXPORTER, STORE_COL_EXPORTER);
 	case KW_SRC:
 	case KW_DST:
 		lex(p);
 		dq = t.kw == KW_SRC ? DQ_SRC : DQ_DST;
-		if (p->tok.t == T_OR || p->tok.t == T_AND) {
-			enum tok op = p->tok.t;
+		if (p->lx.tok.t == T_OR || p->lx.tok.t == T_AND) {
+			enum tok op = p->lx.tok.t;
 
 			lex(p);
-			if (p->tok.t != T_WORD || p->tok.kw != (t.kw == KW_SRC ?
+			if (p->lx.tok.t != T_WORD || p->lx.tok.kw != (t.kw == KW_SRC ?
 			    KW_DST : KW_SRC)) {
-				fail(p, &p->tok, "expected '%s'",
+				fail(p, &p->lx.tok, "expected '%s'",
 				    t.kw == KW_SRC ? "dst" : "src");
 				return NULL;
 			}
@@ -1381,7 +999,7 @@ parse_term(struct parser *p)
 		break;
 	}
 
-	field = p->tok;
+	field = p->lx.tok;
 	if (field.t != T_WORD) {
 		fail(p, &field, dq == DQ_NONE ? "expected a filter term" :
 		    "expected a field after '%s'", dq_text(dq));
@@ -1392,7 +1010,7 @@ parse_term(struct parser *p)
 		if (dq_srcdst(p, dq, &field) != 0)
 			return NULL;
 		lex(p);
-		return parse_ip(p, dq, COL_SRC, COL_DST);
+		return parse_ip(p, dq, STORE_COL_SRC, STORE_COL_DST);
 	case KW_NET:
 		if (dq_srcdst(p, dq, &field) != 0)
 			return NULL;
@@ -1402,13 +1020,13 @@ parse_term(struct parser *p)
 		if (dq_srcdst(p, dq, &field) != 0)
 			return NULL;
 		lex(p);
-		return parse_port_as(p, dq, COL_SPORT, COL_DPORT,
+		return parse_port_as(p, dq, STORE_COL_SPORT, STORE_COL_DPORT,
 		    "a port number", UINT16_MAX);
 	case KW_AS:
 		if (dq_srcdst(p, dq, &field) != 0)
 			return NULL;
 		lex(p);
-		return parse_port_as(p, dq, COL_SRC_AS, COL_DST_AS,
+		return parse_port_as(p, dq, STORE_COL_SRC_AS, STORE_COL_DST_AS,
 		    "an AS number", UINT32_MAX);
 	case KW_MASK:
 		if (dq_srcdst(p, dq, &field) != 0)
@@ -1417,8 +1035,8 @@ parse_term(struct parser *p)
 		cmp = parse_cmp(p);
 		if (expect_number(p, "a mask length", 255, &v) != 0)
 			return NULL;
-		return by_dq(p, dq, leaf_cmp(p, COL_SRC_MASK, cmp, v),
-		    leaf_cmp(p, COL_DST_MASK, cmp, v));
+		return by_dq(p, dq, leaf_cmp(p, STORE_COL_SRC_MASK, cmp, v),
+		    leaf_cmp(p, STORE_COL_DST_MASK, cmp, v));
 	case KW_TOS:
 		if (dq != DQ_NONE && dq != DQ_SRC) {
 			fail(p, &field, dq == DQ_IN || dq == DQ_OUT ?
@@ -1431,7 +1049,7 @@ parse_term(struct parser *p)
 		cmp = parse_cmp(p);
 		if (expect_number(p, "a ToS value", 255, &v) != 0)
 			return NULL;
-		return leaf_cmp(p, COL_TOS, cmp, v);
+		return leaf_cmp(p, STORE_COL_TOS, cmp, v);
 	case KW_IF:
 		if (dq != DQ_NONE && dq != DQ_IN && dq != DQ_OUT) {
 			fail(p, &field, "'%s' does not go with 'if' (use 'in "
@@ -1444,11 +1062,11 @@ parse_term(struct parser *p)
 		    &v) != 0)
 			return NULL;
 		if (dq == DQ_IN)
-			return leaf_cmp(p, COL_IN_IF, cmp, v);
+			return leaf_cmp(p, STORE_COL_IN_IF, cmp, v);
 		if (dq == DQ_OUT)
-			return leaf_cmp(p, COL_OUT_IF, cmp, v);
-		return new_op2(p, FN_OR, leaf_cmp(p, COL_IN_IF, cmp, v),
-		    leaf_cmp(p, COL_OUT_IF, cmp, v));
+			return leaf_cmp(p, STORE_COL_OUT_IF, cmp, v);
+		return new_op2(p, FN_OR, leaf_cmp(p, STORE_COL_IN_IF, cmp, v),
+		    leaf_cmp(p, STORE_COL_OUT_IF, cmp, v));
 	case KW_BYTES:
 	case KW_PACKETS:
 		if (dq == DQ_OUT) {
@@ -1466,12 +1084,17 @@ parse_term(struct parser *p)
 		if (expect_number(p, field.kw == KW_BYTES ? "a byte count" :
 		    "a packet count", UINT64_MAX, &v) != 0)
 			return NULL;
-		return leaf_cmp(p, field.kw == KW_BYTES ? COL_BYTES :
-		    COL_PACKETS, cmp, v);
+		return leaf_cmp(p, field.kw == KW_BYTES ? STORE_COL_BYTES :
+		    STORE_COL_PACKETS, cmp, v);
 	case KW_UNSUPPORTED:
 		fail(p, &field, "nfdump term not supported by flowfleet");
 		return NULL;
 	default:
+		if (dq == DQ_NONE && field.kw == KW_NONE &&
+		    (col = field_column(&field)) >= 0) {
+			lex(p);
+			return parse_field(p, col);
+		}
 		if (dq == DQ_NONE)
 			fail(p, &field, "expected a filter term");
 		else
@@ -1492,7 +1115,7 @@ static struct fnode *parse_or(struct parser *);
 static struct fnode *
 parse_unary(struct parser *p)
 {
-	struct token t = p->tok;
+	struct token t = p->lx.tok;
 	struct fnode *e;
 
 	if (t.t == T_NOT || t.t == T_LPAREN) {
@@ -1508,8 +1131,8 @@ parse_unary(struct parser *p)
 			e = e == NULL ? NULL : new_op(p, FN_NOT, &e, 1);
 		} else {
 			e = parse_or(p);
-			if (e != NULL && p->tok.t != T_RPAREN) {
-				fail(p, &p->tok, "expected ')'");
+			if (e != NULL && p->lx.tok.t != T_RPAREN) {
+				fail(p, &p->lx.tok, "expected ')'");
 				e = NULL;
 			}
 			if (e != NULL)
@@ -1528,7 +1151,7 @@ parse_chain(struct parser *p, enum tok op)
 	size_t nk = 0, cap = 0;
 
 	first = op == T_OR ? parse_chain(p, T_AND) : parse_unary(p);
-	if (first == NULL || p->tok.t != op)
+	if (first == NULL || p->lx.tok.t != op)
 		return first;
 	for (;;) {
 		struct fnode *e;
@@ -1545,7 +1168,7 @@ parse_chain(struct parser *p, enum tok op)
 			cap = nc;
 		}
 		kids[nk++] = first;
-		if (p->tok.t != op)
+		if (p->lx.tok.t != op)
 			break;
 		lex(p);
 		e = op == T_OR ? parse_chain(p, T_AND) : parse_unary(p);
@@ -1566,305 +1189,17 @@ parse_or(struct parser *p)
 }
 
 /* ---------------------------------------------------------------------
- * Normalization: push NOT into the leaves, fold constants, merge nested
- * AND/AND and OR/OR, drop repeated children, order children by cost.
- * --------------------------------------------------------------------- */
-
-unsigned
-filter_col_width(unsigned col)
-{
-	switch (col) {
-	case COL_FIRST: case COL_LAST: case COL_BYTES: case COL_PACKETS:
-		return 8;
-	case COL_SRC: case COL_DST: case COL_NEXTHOP: case COL_EXPORTER:
-		return 16;
-	case COL_IN_IF: case COL_OUT_IF: case COL_SRC_AS: case COL_DST_AS:
-	case COL_SAMPLING: case COL_TAGS:
-		return 4;
-	case COL_SPORT: case COL_DPORT:
-		return 2;
-	default:
-		return 1;
-	}
-}
-
-static uint32_t
-leaf_cost(const struct fnode *n)
-{
-	unsigned w = filter_col_width(n->col);
-
-	switch (n->op) {
-	case FOP_RANGE:
-	case FOP_MASK:
-		return w <= 2 ? 2 : w == 4 ? 3 : 4;
-	case FOP_SET:
-		return w <= 2 ? 4 : 8;
-	case FOP_ADDR:
-		return 6;
-	default:
-		return 16;
-	}
-}
-
-/* Fold a leaf whose outcome does not depend on the row. */
-static struct fnode *
-fold_leaf(struct fnode *n)
-{
-	int k = -1;
-
-	switch (n->op) {
-	case FOP_RANGE:
-		if (n->u.range.lo > n->u.range.hi)
-			k = 0;
-		else if (n->u.range.lo == 0 && n->u.range.hi >= col_max(n->col))
-			k = 1;
-		break;
-	case FOP_MASK:
-		if (n->u.mask.m == 0)
-			k = 1;
-		break;
-	case FOP_ADDR: {
-		static const uint8_t zero[16];
-
-		if (memcmp(n->u.addr.mask, zero, 16) == 0)
-			k = 1;
-		break;
-	}
-	default:
-		break;
-	}
-	if (k < 0)
-		return n;
-	n->kind = (uint8_t)((k ^ n->neg) ? FN_TRUE : FN_FALSE);
-	return n;
-}
-
-#define CMP3(x, y)	do {						\
-	if ((x) != (y))							\
-		return (x) < (y) ? -1 : 1;				\
-} while (0)
-
-/*
- * A total order on normalized nodes (0 only for equal ones), so that the
- * children of an AND/OR have one canonical order whatever order they
- * were written in.
- */
-static int
-node_cmp(const struct fnode *a, const struct fnode *b)
-{
-	int c;
-
-	CMP3(a->cost, b->cost);
-	CMP3(a->kind, b->kind);
-	if (a->kind == FN_AND || a->kind == FN_OR) {
-		CMP3(a->nkids, b->nkids);
-		for (size_t i = 0; i < a->nkids; i++)
-			if ((c = node_cmp(a->kids[i], b->kids[i])) != 0)
-				return c;
-		return 0;
-	}
-	if (a->kind != FN_LEAF)
-		return 0;
-	CMP3(a->col, b->col);
-	CMP3(a->op, b->op);
-	CMP3(a->style, b->style);
-	CMP3(a->neg, b->neg);
-	switch (a->op) {
-	case FOP_RANGE:
-		CMP3(a->u.range.lo, b->u.range.lo);
-		CMP3(a->u.range.hi, b->u.range.hi);
-		return 0;
-	case FOP_MASK:
-		CMP3(a->u.mask.m, b->u.mask.m);
-		CMP3(a->u.mask.v, b->u.mask.v);
-		return 0;
-	case FOP_SET:
-		CMP3(a->u.set->n, b->u.set->n);
-		for (size_t i = 0; i < a->u.set->n; i++)
-			CMP3(a->u.set->vals[i], b->u.set->vals[i]);
-		return 0;
-	case FOP_ADDR:
-		if ((c = memcmp(a->u.addr.mask, b->u.addr.mask, 16)) != 0)
-			return c < 0 ? -1 : 1;
-		c = memcmp(a->u.addr.val, b->u.addr.val, 16);
-		return c < 0 ? -1 : c > 0;
-	default:
-		CMP3(a->u.list->n, b->u.list->n);
-		for (size_t i = 0; i < a->u.list->n; i++) {
-			const struct fprefix *x = &a->u.list->pfx[i];
-			const struct fprefix *y = &b->u.list->pfx[i];
-
-			CMP3(x->len, y->len);
-			if ((c = memcmp(x->a, y->a, 16)) != 0)
-				return c < 0 ? -1 : 1;
-		}
-		return 0;
-	}
-}
-
-static int
-cmp_kid(const void *a, const void *b)
-{
-	return node_cmp(*(struct fnode *const *)a, *(struct fnode *const *)b);
-}
-
-struct normctx {
-	store_filter_t *f;
-	int rc;
-};
-
-static struct fnode *
-norm(struct normctx *c, struct fnode *n, int neg)
-{
-	struct fnode **v = NULL;
-	size_t nv = 0, cap = 0, u;
-	enum fn_kind kind;
-
-	switch (n->kind) {
-	case FN_TRUE:
-	case FN_FALSE:
-		if (neg)
-			n->kind = n->kind == FN_TRUE ? FN_FALSE : FN_TRUE;
-		return n;
-	case FN_LEAF:
-		/*
-		 * As in nfdump, a negated 'flags LETTERS' means none of the
-		 * flags is set (not: not all of them), so that nfdump's own
-		 * idiom 'flags S and not flags AFRPU' selects SYN-only flows.
-		 */
-		if (n->style == FST_FLAGS_LETTERS && neg)
-			n->u.mask.v = 0;
-		else
-			n->neg ^= (uint8_t)neg;
-		n->cost = leaf_cost(n);
-		return fold_leaf(n);
-	case FN_NOT:
-		return norm(c, n->kids[0], !neg);
-	default:
-		break;
-	}
-	kind = n->kind;
-	if (neg)
-		kind = kind == FN_AND ? FN_OR : FN_AND;
-	for (size_t i = 0; i < n->nkids; i++) {
-		struct fnode *k = norm(c, n->kids[i], neg);
-		struct fnode **add = &k;
-		size_t nadd = 1;
-
-		if (c->rc != 0)
-			goto out;
-		/* absorbing constant: AND(false) / OR(true) */
-		if ((kind == FN_AND && k->kind == FN_FALSE) ||
-		    (kind == FN_OR && k->kind == FN_TRUE)) {
-			free(v);
-			return k;
-		}
-		if (k->kind == FN_TRUE || k->kind == FN_FALSE)
-			continue;
-		if (k->kind == kind) {
-			add = k->kids;
-			nadd = k->nkids;
-		}
-		if (nv + nadd > cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			struct fnode **nn;
-
-			while (nc < nv + nadd)
-				nc *= 2;
-			if ((nn = realloc(v, nc * sizeof(*v))) == NULL) {
-				c->rc = FF_ENOMEM;
-				goto out;
-			}
-			v = nn;
-			cap = nc;
-		}
-		memcpy(v + nv, add, nadd * sizeof(*v));
-		nv += nadd;
-	}
-	/* canonical order, cheap terms first; drop repeated children */
-	if (nv > 1)
-		qsort(v, nv, sizeof(*v), cmp_kid);
-	for (size_t i = u = 0; i < nv; i++)
-		if (u == 0 || node_cmp(v[u - 1], v[i]) != 0)
-			v[u++] = v[i];
-	nv = u;
-	if (nv == 0) {
-		free(v);
-		n->kind = (uint8_t)(kind == FN_AND ? FN_TRUE : FN_FALSE);
-		n->nkids = 0;
-		return n;
-	}
-	if (nv == 1) {
-		struct fnode *k = v[0];
-
-		free(v);
-		return k;
-	}
-	if (nv > n->nkids) {
-		struct fnode **kids = arena_alloc(c->f, nv * sizeof(*kids));
-
-		if (kids == NULL) {
-			c->rc = FF_ENOMEM;
-			goto out;
-		}
-		n->kids = kids;
-	}
-	n->kind = (uint8_t)kind;
-	n->nkids = nv;
-	n->cost = 1;
-	for (size_t i = 0; i < nv; i++) {
-		n->kids[i] = v[i];
-		n->cost += v[i]->cost;
-	}
-out:
-	free(v);
-	return n;
-}
-
-/* Scratch bitmaps the evaluation of n needs (see filter_eval.c). */
-static size_t
-scratch_need(const struct fnode *n)
-{
-	size_t need = 0;
-
-	if (n->kind != FN_AND && n->kind != FN_OR)
-		return 0;
-	for (size_t i = 0; i < n->nkids; i++) {
-		const struct fnode *k = n->kids[i];
-
-		if (k->kind == FN_AND || k->kind == FN_OR) {
-			size_t s = 1 + scratch_need(k);
-
-			if (s > need)
-				need = s;
-		}
-	}
-	return need;
-}
-
-static uint32_t
-cols_of(const struct fnode *n)
-{
-	uint32_t c = 0;
-
-	if (n->kind == FN_LEAF)
-		return STORE_COLBIT(n->col);
-	for (size_t i = 0; i < n->nkids; i++)
-		c |= cols_of(n->kids[i]);
-	return c;
-}
-
-/* ---------------------------------------------------------------------
- * Public entry points
+ * The entry point
  * --------------------------------------------------------------------- */
 
 int
-filter_compile(const char *text, store_filter_t **out, char *err,
+filter_compile(const char *text, query_filter_t **out, char *err,
     size_t errlen)
 {
 	struct parser p;
-	struct normctx nc;
-	store_filter_t *f;
+	size_t len;
+	int rc;
+	query_filter_t *f;
 	struct fnode *root;
 
 	if (err != NULL && errlen > 0)
@@ -1876,29 +1211,29 @@ filter_compile(const char *text, store_filter_t **out, char *err,
 		return FF_ENOMEM;
 	}
 	memset(&p, 0, sizeof(p));
-	p.text = text != NULL ? text : "";
-	p.len = strlen(p.text);
-	p.line = 1;
+	if (text == NULL)
+		text = "";
+	len = strlen(text);
 	p.f = f;
 	p.err = err;
 	p.errlen = errlen;
-	if (p.len > FILTER_MAX_TEXT) {
+	if (len > FILTER_MAX_TEXT) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "filter too long (%zu bytes, "
-			    "limit %u)", p.len, FILTER_MAX_TEXT);
+			    "limit %u)", len, FILTER_MAX_TEXT);
 		filter_free(f);
 		return FF_ESYNTAX;
 	}
-	lex(&p);
-	if (p.tok.t == T_END)
+	filter_lex_start(&p.lx, text, len);
+	if (p.lx.tok.t == T_END)
 		root = new_node(&p, FN_TRUE);
 	else {
 		root = parse_or(&p);
-		if (root != NULL && p.tok.t != T_END) {
-			if (p.tok.t == T_RPAREN)
-				fail(&p, &p.tok, "unbalanced ')'");
+		if (root != NULL && p.lx.tok.t != T_END) {
+			if (p.lx.tok.t == T_RPAREN)
+				fail(&p, &p.lx.tok, "unbalanced ')'");
 			else
-				fail(&p, &p.tok, "expected 'and', 'or' or "
+				fail(&p, &p.lx.tok, "expected 'and', 'or' or "
 				    "the end of the filter");
 		}
 	}
@@ -1908,301 +1243,16 @@ filter_compile(const char *text, store_filter_t **out, char *err,
 		filter_free(f);
 		return p.rc;
 	}
-	nc.f = f;
-	nc.rc = 0;
-	root = norm(&nc, root, 0);
-	if (nc.rc != 0) {
-		if (f->over)
-			nc.rc = FF_ESYNTAX;
+	if ((rc = filter_normalize(f, &root)) != 0) {
 		if (err != NULL && errlen > 0 && f->over)
 			snprintf(err, errlen, "filter too large (compiled form "
 			    "over %u MiB)", FILTER_MAX_MEM >> 20);
 		else if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "out of memory");
 		filter_free(f);
-		return nc.rc;
+		return rc;
 	}
 	f->root = root;
-	f->cols = cols_of(root);
-	f->scratch = scratch_need(root);
 	*out = f;
 	return 0;
-}
-
-void
-filter_free(store_filter_t *f)
-{
-	struct farena_chunk *c, *next;
-
-	if (f == NULL)
-		return;
-	for (c = f->chunks; c != NULL; c = next) {
-		next = c->next;
-		free(c);
-	}
-	free(f);
-}
-
-uint32_t
-filter_columns(const store_filter_t *f)
-{
-	return f->cols;
-}
-
-int
-filter_is_any(const store_filter_t *f)
-{
-	return f->root->kind == FN_TRUE;
-}
-
-size_t
-filter_scratch_words(const store_filter_t *f)
-{
-	return f->scratch;
-}
-
-/* ---------------------------------------------------------------------
- * Normalized printing
- * --------------------------------------------------------------------- */
-
-struct pbuf {
-	char *buf;
-	size_t len, need;
-};
-
-static void
-pr(struct pbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(b->need < b->len ? b->buf + b->need : NULL,
-	    b->need < b->len ? b->len - b->need : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->need += (size_t)n;
-}
-
-/* An address with its prefix length, IPv4 where it is IPv4-mapped. */
-static void
-pr_prefix(struct pbuf *b, const uint8_t a[16], unsigned len)
-{
-	char s[INET6_ADDRSTRLEN];
-
-	if (len >= 96 && addr_is_v4(a)) {
-		inet_ntop(AF_INET, a + 12, s, sizeof(s));
-		if (len == 128)
-			pr(b, "%s", s);
-		else
-			pr(b, "%s/%u", s, len - 96);
-		return;
-	}
-	inet_ntop(AF_INET6, a, s, sizeof(s));
-	if (len == 128)
-		pr(b, "%s", s);
-	else
-		pr(b, "%s/%u", s, len);
-}
-
-/* Length of the prefix mask m, or -1 when m is not a prefix mask. */
-static int
-mask_len(const uint8_t m[16])
-{
-	int len = 0, i = 0;
-
-	while (i < 16 && m[i] == 0xff) {
-		len += 8;
-		i++;
-	}
-	if (i < 16) {
-		unsigned x = m[i];
-
-		while (x & 0x80) {
-			len++;
-			x = (x << 1) & 0xff;
-		}
-		if (x != 0)
-			return -1;
-		for (i++; i < 16; i++)
-			if (m[i] != 0)
-				return -1;
-	}
-	return len;
-}
-
-static const char *
-col_name(unsigned col)
-{
-	switch (col) {
-	case COL_BYTES: return "bytes";
-	case COL_PACKETS: return "packets";
-	case COL_SRC: return "src";
-	case COL_DST: return "dst";
-	case COL_NEXTHOP: return "next";
-	case COL_EXPORTER: return "router";
-	case COL_IN_IF: return "in if";
-	case COL_OUT_IF: return "out if";
-	case COL_SRC_AS: return "src as";
-	case COL_DST_AS: return "dst as";
-	case COL_TAGS: return "tag";
-	case COL_SPORT: return "src port";
-	case COL_DPORT: return "dst port";
-	case COL_PROTO: return "proto";
-	case COL_TCP_FLAGS: return "flags";
-	case COL_TOS: return "tos";
-	case COL_SRC_MASK: return "src mask";
-	case COL_DST_MASK: return "dst mask";
-	default: return "?";
-	}
-}
-
-static void
-pr_list(struct pbuf *b, const struct flist *l)
-{
-	pr(b, "[");
-	for (size_t i = 0; i < l->n; i++) {
-		pr(b, " ");
-		pr_prefix(b, l->pfx[i].a, l->pfx[i].len);
-	}
-	pr(b, " ]");
-}
-
-static void
-pr_leaf(struct pbuf *b, const struct fnode *n)
-{
-	const char *name = col_name(n->col);
-	unsigned long long lo, hi;
-
-	if (n->neg)
-		pr(b, "not ");
-	switch (n->op) {
-	case FOP_RANGE:
-		lo = n->u.range.lo;
-		hi = n->u.range.hi;
-		if (n->col == COL_PROTO && lo == hi &&
-		    filter_proto_name((unsigned)lo) != NULL) {
-			const char *pn = filter_proto_name((unsigned)lo);
-
-			pr(b, "proto ");
-			for (size_t i = 0; pn[i] != '\0'; i++)
-				pr(b, "%c", tolower((unsigned char)pn[i]));
-		} else if (lo == hi)
-			pr(b, "%s %llu", name, lo);
-		else if (lo == 0)
-			pr(b, "%s <= %llu", name, hi);
-		else if (hi >= col_max(n->col))
-			pr(b, "%s >= %llu", name, lo);
-		else
-			pr(b, "(%s >= %llu and %s <= %llu)", name, lo, name,
-			    hi);
-		break;
-	case FOP_MASK:
-		switch (n->style) {
-		case FST_FLAGS_LETTERS: {
-			static const char letters[] = "UAPRSF";
-
-			pr(b, n->u.mask.v == 0 ? "not flags " : "flags ");
-			for (int i = 0; i < 6; i++)
-				if (n->u.mask.m & (0x20u >> i))
-					pr(b, "%c", letters[i]);
-			break;
-		}
-		case FST_ICMP_TYPE:
-			pr(b, "icmp-type %llu",
-			    (unsigned long long)(n->u.mask.v >> 8));
-			break;
-		case FST_ICMP_CODE:
-			pr(b, "icmp-code %llu",
-			    (unsigned long long)n->u.mask.v);
-			break;
-		case FST_INET:
-			pr(b, n->u.mask.v ? "inet6" : "inet");
-			break;
-		default: {
-			unsigned bit = 0;
-
-			while (bit < 31 && !(n->u.mask.m & (1ULL << bit)))
-				bit++;
-			pr(b, "tag %u", bit);
-			break;
-		}
-		}
-		break;
-	case FOP_SET:
-		pr(b, "%s in [", name);
-		for (size_t i = 0; i < n->u.set->n; i++)
-			pr(b, " %u", n->u.set->vals[i]);
-		pr(b, " ]");
-		break;
-	case FOP_ADDR: {
-		int len = mask_len(n->u.addr.mask);
-
-		if (len == 128)
-			pr(b, "%s ip ", name);
-		else if (n->col != COL_SRC && n->col != COL_DST) {
-			/* not produced by the parser; print as a list */
-			struct fprefix pf;
-			struct flist l = { 1, &pf, NULL, 0, NULL, 0, NULL, 0,
-			    NULL };
-
-			memcpy(pf.a, n->u.addr.val, 16);
-			pf.len = (uint8_t)len;
-			pr(b, "%s ip in ", name);
-			pr_list(b, &l);
-			break;
-		} else
-			pr(b, "%s net ", name);
-		if (len >= 0)
-			pr_prefix(b, n->u.addr.val, (unsigned)len);
-		else {
-			char s[INET_ADDRSTRLEN], m[INET_ADDRSTRLEN];
-
-			inet_ntop(AF_INET, n->u.addr.val + 12, s, sizeof(s));
-			inet_ntop(AF_INET, n->u.addr.mask + 12, m, sizeof(m));
-			pr(b, "%s %s", s, m);
-		}
-		break;
-	}
-	default:
-		pr(b, "%s ip in ", name);
-		pr_list(b, n->u.list);
-		break;
-	}
-}
-
-static void
-pr_node(struct pbuf *b, const struct fnode *n)
-{
-	switch (n->kind) {
-	case FN_TRUE:
-		pr(b, "any");
-		break;
-	case FN_FALSE:
-		pr(b, "not any");
-		break;
-	case FN_LEAF:
-		pr_leaf(b, n);
-		break;
-	default:
-		pr(b, "(");
-		for (size_t i = 0; i < n->nkids; i++) {
-			if (i > 0)
-				pr(b, n->kind == FN_AND ? " and " : " or ");
-			pr_node(b, n->kids[i]);
-		}
-		pr(b, ")");
-		break;
-	}
-}
-
-size_t
-filter_print(const store_filter_t *f, char *buf, size_t len)
-{
-	struct pbuf b = { buf, len, 0 };
-
-	if (len > 0)
-		buf[0] = '\0';
-	pr_node(&b, f->root);
-	return b.need;
 }

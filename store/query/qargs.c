@@ -4,15 +4,17 @@
  * --series, --list, --distinct, --json/--csv, --threads, --timeout,
  * --max-rows, --max-mem. Each command loops over its arguments itself
  * and hands the query options here, so that both spell and check them
- * the same way.
+ * the same way. And the points in time those options take.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "common/util.h"
-#include "store/store.h"
+#include "query.h"
 
 enum qopt {
 	Q_NONE = 0,
@@ -46,14 +48,14 @@ static const struct {
 };
 
 void
-store_qargs_init(store_qargs_t *a)
+query_args_init(query_args_t *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->spec.kind = STORE_Q_TOTALS;
+	a->spec.kind = QUERY_TOTALS;
 	a->spec.t1 = UINT64_MAX;
-	a->spec.order = STORE_ORD_BYTES;
+	a->spec.order = QUERY_ORDER_BYTES;
 	a->spec.n = 10;
-	a->fmt = STORE_FMT_TABLE;
+	a->fmt = QUERY_FMT_TABLE;
 }
 
 static enum qopt
@@ -68,7 +70,7 @@ lookup(const char *name, int *value)
 }
 
 int
-store_qargs_takes_value(const char *name)
+query_args_takes_value(const char *name)
 {
 	int value;
 
@@ -100,10 +102,10 @@ count(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 }
 
 int
-store_qargs_opt(store_qargs_t *a, const char *name, const char *val,
+query_args_opt(query_args_t *a, const char *name, const char *val,
     char *err, size_t errlen)
 {
-	store_qspec_t *q = &a->spec;
+	query_spec_t *q = &a->spec;
 	int value;
 	uint64_t v;
 
@@ -116,12 +118,12 @@ store_qargs_opt(store_qargs_t *a, const char *name, const char *val,
 		a->since_set = 1;
 		return 0;
 	case Q_FROM:
-		if (store_time_parse(val, &a->from) != 0)
+		if (query_time_parse(val, &a->from) != 0)
 			return bad(err, errlen, name, "bad time", val);
 		a->from_set = 1;
 		return 0;
 	case Q_TO:
-		if (store_time_parse(val, &a->to) != 0)
+		if (query_time_parse(val, &a->to) != 0)
 			return bad(err, errlen, name, "bad time", val);
 		a->to_set = 1;
 		return 0;
@@ -129,20 +131,20 @@ store_qargs_opt(store_qargs_t *a, const char *name, const char *val,
 		q->filter = val;
 		return 0;
 	case Q_TOP:
-		if (count(val, 1, STORE_TOPN_MAX, &v) != 0)
+		if (count(val, 1, QUERY_TOPN_MAX, &v) != 0)
 			return bad(err, errlen, name, "wants 1 to 1000000",
 			    val);
 		q->n = (uint32_t)v;
 		a->top_set = 1;
 		return 0;
 	case Q_BY:
-		if (store_key_parse(val, &q->key, &q->prefix4,
+		if (query_key_parse(val, &q->key, &q->prefix4,
 		    &q->prefix6) != 0)
 			return bad(err, errlen, name, "unknown key", val);
 		a->by_set = 1;
 		return 0;
 	case Q_ORDER:
-		if (store_order_parse(val, &q->order) != 0)
+		if (query_order_parse(val, &q->order) != 0)
 			return bad(err, errlen, name, "is bytes, packets or "
 			    "flows", val);
 		return 0;
@@ -150,30 +152,30 @@ store_qargs_opt(store_qargs_t *a, const char *name, const char *val,
 		if (parse_duration_ms(val, &q->step_ms) != 0 ||
 		    q->step_ms == 0)
 			return bad(err, errlen, name, "bad step", val);
-		q->kind = STORE_Q_SERIES;
+		q->kind = QUERY_SERIES;
 		a->kinds++;
 		return 0;
 	case Q_LIST:
-		if (count(val, 1, STORE_LIST_MAX, &v) != 0)
+		if (count(val, 1, QUERY_LIST_MAX, &v) != 0)
 			return bad(err, errlen, name, "wants 1 to 1000000",
 			    val);
 		q->limit = (uint32_t)v;
-		q->kind = STORE_Q_LIST;
+		q->kind = QUERY_LIST;
 		a->kinds++;
 		return 0;
 	case Q_DISTINCT:
-		if (store_key_parse(val, &q->key, &q->prefix4,
+		if (query_key_parse(val, &q->key, &q->prefix4,
 		    &q->prefix6) != 0)
 			return bad(err, errlen, name, "unknown key", val);
-		q->kind = STORE_Q_DISTINCT;
+		q->kind = QUERY_DISTINCT;
 		a->distinct_set = 1;
 		a->kinds++;
 		return 0;
 	case Q_JSON:
-		a->fmt = STORE_FMT_JSON;
+		a->fmt = QUERY_FMT_JSON;
 		return 0;
 	case Q_CSV:
-		a->fmt = STORE_FMT_CSV;
+		a->fmt = QUERY_FMT_CSV;
 		return 0;
 	case Q_THREADS:
 		if (count(val, 1, 256, &v) != 0)
@@ -198,9 +200,9 @@ store_qargs_opt(store_qargs_t *a, const char *name, const char *val,
 }
 
 int
-store_qargs_finish(store_qargs_t *a, uint64_t now, char *err, size_t errlen)
+query_args_finish(query_args_t *a, uint64_t now, char *err, size_t errlen)
 {
-	store_qspec_t *q = &a->spec;
+	query_spec_t *q = &a->spec;
 
 	if (a->top_set || a->by_set) {
 		if (!a->by_set) {
@@ -212,7 +214,7 @@ store_qargs_finish(store_qargs_t *a, uint64_t now, char *err, size_t errlen)
 			    "a key; use one");
 			return FF_EINVAL;
 		}
-		q->kind = STORE_Q_TOPN;
+		q->kind = QUERY_TOPN;
 		a->kinds++;
 	}
 	if (a->kinds > 1) {
@@ -245,13 +247,13 @@ floor_to(uint64_t t, uint64_t step)
 }
 
 void
-store_qargs_series_window(store_qargs_t *a, uint64_t now, int have_flows,
+query_args_series_window(query_args_t *a, uint64_t now, int have_flows,
     uint64_t oldest_ms, uint64_t newest_ms)
 {
-	store_qspec_t *q = &a->spec;
+	query_spec_t *q = &a->spec;
 	uint64_t step = q->step_ms, end;
 
-	if (q->kind != STORE_Q_SERIES || step == 0)
+	if (q->kind != QUERY_SERIES || step == 0)
 		return;
 	if (a->since_set) {
 		q->t0 = floor_to(now > a->since ? now - a->since : 0, step);
@@ -280,7 +282,7 @@ listed(const char *const *list, const char *name)
 }
 
 int
-store_qargs_next(store_qargs_iter_t *it, char *err, size_t errlen)
+query_args_next(query_args_iter_t *it, char *err, size_t errlen)
 {
 	const char *arg, *eq;
 	int tv;
@@ -309,7 +311,7 @@ store_qargs_next(store_qargs_iter_t *it, char *err, size_t errlen)
 		tv = 1;
 	else if (listed(it->flags, it->name))
 		tv = 0;
-	else if ((tv = store_qargs_takes_value(it->name)) < 0) {
+	else if ((tv = query_args_takes_value(it->name)) < 0) {
 		snprintf(err, errlen, "unknown option '%s'", arg);
 		return FF_EINVAL;
 	}
@@ -324,4 +326,123 @@ store_qargs_next(store_qargs_iter_t *it, char *err, size_t errlen)
 		return FF_EINVAL;
 	}
 	return 1;
+}
+
+/* --- time parsing ---------------------------------------------------------- */
+
+/* Exactly n digits at *p. */
+static int
+digits(const char **p, int n, int *v)
+{
+	int x = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i]))
+			return -1;
+		x = x * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*v = x;
+	return 0;
+}
+
+int
+query_time_parse(const char *s, uint64_t *ms)
+{
+	struct tm tm, chk;
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, zone = 0, off = 0;
+	char dsep, tsep;
+	time_t t;
+
+	if (*p == '@') {
+		char *end;
+		unsigned long long v;
+
+		if (!isdigit((unsigned char)p[1]))
+			return FF_EINVAL;
+		v = strtoull(p + 1, &end, 10);
+		if (*end != '\0' || v > UINT64_MAX / 1000)
+			return FF_EINVAL;
+		*ms = v * 1000;
+		return 0;
+	}
+	if (digits(&p, 4, &y) != 0 || (*p != '-' && *p != '/'))
+		return FF_EINVAL;
+	dsep = *p++;
+	if (digits(&p, 2, &mo) != 0 || *p++ != dsep || digits(&p, 2, &d) != 0)
+		return FF_EINVAL;
+	/* nfdump: YYYY/MM/DD.hh:mm:ss; ISO: YYYY-MM-DD[T ]hh:mm:ss */
+	tsep = dsep == '/' ? '.' : 'T';
+	if (*p == tsep || (dsep == '-' && *p == ' ')) {
+		p++;
+		if (digits(&p, 2, &h) != 0)
+			return FF_EINVAL;
+		if (*p == ':') {
+			p++;
+			if (digits(&p, 2, &mi) != 0)
+				return FF_EINVAL;
+			if (*p == ':') {
+				p++;
+				if (digits(&p, 2, &sec) != 0)
+					return FF_EINVAL;
+				if (*p == '.' && dsep == '-') {
+					int nd = 0;
+
+					for (p++; isdigit((unsigned char)*p);
+					    p++, nd++)
+						if (nd < 3)
+							frac = frac * 10 +
+							    (*p - '0');
+					if (nd == 0)
+						return FF_EINVAL;
+					for (; nd < 3; nd++)
+						frac *= 10;
+				}
+			}
+		} else if (dsep == '-')
+			return FF_EINVAL;
+	}
+	if (dsep == '-' && *p != '\0') {
+		int oh, om = 0, sign;
+
+		if (*p == 'Z' || *p == 'z') {
+			zone = 1;
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p++ == '-' ? -1 : 1;
+			if (digits(&p, 2, &oh) != 0)
+				return FF_EINVAL;
+			if (*p == ':')
+				p++;
+			if (*p != '\0' && digits(&p, 2, &om) != 0)
+				return FF_EINVAL;
+			if (oh > 23 || om > 59)
+				return FF_EINVAL;
+			zone = 1;
+			off = sign * (oh * 3600 + om * 60);
+		}
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 59 || y < 1970)
+		return FF_EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	tm.tm_isdst = -1;
+	chk = tm;
+	t = zone ? timegm(&tm) : mktime(&tm);
+	/* A day the month does not have (April 31) moves the date. */
+	if (t == (time_t)-1 || tm.tm_mday != chk.tm_mday ||
+	    tm.tm_mon != chk.tm_mon)
+		return FF_EINVAL;
+	t -= off;
+	if (t < 0)
+		return FF_EINVAL;
+	*ms = (uint64_t)t * 1000 + (uint64_t)frac;
+	return 0;
 }

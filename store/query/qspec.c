@@ -1,7 +1,7 @@
 /*
  * A query's identity in a msgpack map, as the controller sends it to the
  * nodes (QUERY) and the CLI to the controller (CTL_QUERY): the fields of
- * store_qspec_t that make the query what it is (wire/PROTOCOL.md).
+ * query_spec_t that make the query what it is (wire/PROTOCOL.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +9,8 @@
 #include <msgpack.h>
 
 #include "common/err.h"
-#include "store/store.h"
+#include "query.h"
+#include "wire/wire.h"
 
 static int
 put(msgpack_packer *pk, const char *k, uint64_t v)
@@ -19,10 +20,10 @@ put(msgpack_packer *pk, const char *k, uint64_t v)
 }
 
 int
-store_qspec_write(msgpack_packer *pk, const store_qspec_t *q)
+query_spec_write(msgpack_packer *pk, const query_spec_t *q)
 {
 	const char *f = q->filter ? q->filter : "";
-	int keyed = q->kind == STORE_Q_TOPN || q->kind == STORE_Q_DISTINCT;
+	int keyed = q->kind == QUERY_TOPN || q->kind == QUERY_DISTINCT;
 
 	if (put(pk, "kind", q->kind) || put(pk, "t0", q->t0) ||
 	    put(pk, "t1", q->t1) ||
@@ -36,78 +37,54 @@ store_qspec_write(msgpack_packer *pk, const store_qspec_t *q)
 	return 0;
 }
 
-/* The value of key k in map m, or NULL. */
-static const msgpack_object *
-get(const msgpack_object *m, const char *k)
-{
-	size_t n = strlen(k);
-
-	if (m->type != MSGPACK_OBJECT_MAP)
-		return NULL;
-	for (uint32_t i = 0; i < m->via.map.size; i++) {
-		const msgpack_object *key = &m->via.map.ptr[i].key;
-
-		if (key->type == MSGPACK_OBJECT_STR &&
-		    key->via.str.size == n &&
-		    memcmp(key->via.str.ptr, k, n) == 0)
-			return &m->via.map.ptr[i].val;
-	}
-	return NULL;
-}
-
 /* A required unsigned field in [0, max]. */
 static int
 u64(const msgpack_object *m, const char *k, uint64_t max, uint64_t *v,
     char *err, size_t errlen)
 {
-	const msgpack_object *o = get(m, k);
+	uint64_t x;
 
-	if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-	    o->via.u64 > max) {
+	if (wire_get_u64(m, k, &x) != 0 || x > max) {
 		snprintf(err, errlen, "the query's '%s' is missing or out of "
 		    "range", k);
 		return FF_EPROTO;
 	}
-	*v = o->via.u64;
+	*v = x;
 	return 0;
 }
 
 int
-store_qspec_read(const msgpack_object *m, store_qspec_t *q, char *filter,
+query_spec_read(const msgpack_object *m, query_spec_t *q, char *filter,
     size_t filterlen, char *err, size_t errlen)
 {
-	const msgpack_object *f;
 	uint64_t kind, key, p4, p6, order, n, limit;
+	int rc;
 
 	memset(q, 0, sizeof(*q));
-	if (u64(m, "kind", STORE_Q_DISTINCT, &kind, err, errlen) ||
+	if (u64(m, "kind", QUERY_DISTINCT, &kind, err, errlen) ||
 	    u64(m, "t0", UINT64_MAX, &q->t0, err, errlen) ||
 	    u64(m, "t1", UINT64_MAX, &q->t1, err, errlen) ||
-	    u64(m, "key", STORE_KEY_DSTAS, &key, err, errlen) ||
+	    u64(m, "key", QUERY_KEY_DSTAS, &key, err, errlen) ||
 	    u64(m, "p4", 32, &p4, err, errlen) ||
 	    u64(m, "p6", 128, &p6, err, errlen) ||
-	    u64(m, "order", STORE_ORD_FLOWS, &order, err, errlen) ||
-	    u64(m, "n", STORE_TOPN_MAX, &n, err, errlen) ||
+	    u64(m, "order", QUERY_ORDER_FLOWS, &order, err, errlen) ||
+	    u64(m, "n", QUERY_TOPN_MAX, &n, err, errlen) ||
 	    u64(m, "step", UINT64_MAX, &q->step_ms, err, errlen) ||
-	    u64(m, "limit", STORE_LIST_MAX, &limit, err, errlen))
+	    u64(m, "limit", QUERY_LIST_MAX, &limit, err, errlen))
 		return FF_EPROTO;
 	filter[0] = '\0';
-	if ((f = get(m, "filter")) != NULL) {
-		if (f->type != MSGPACK_OBJECT_STR ||
-		    f->via.str.size >= filterlen ||
-		    memchr(f->via.str.ptr, '\0', f->via.str.size) != NULL) {
-			snprintf(err, errlen, "the query's filter is not text "
-			    "of at most %zu bytes", filterlen - 1);
-			return FF_EPROTO;
-		}
-		memcpy(filter, f->via.str.ptr, f->via.str.size);
-		filter[f->via.str.size] = '\0';
+	rc = wire_get_strbuf(m, "filter", filter, filterlen);
+	if (rc != 0 && rc != FF_ENOENT) {
+		filter[0] = '\0';
+		snprintf(err, errlen, "the query's filter is not text of at "
+		    "most %zu bytes", filterlen - 1);
+		return FF_EPROTO;
 	}
-	q->kind = (store_qkind_t)kind;
-	q->key = (store_key_t)key;
+	q->kind = (query_kind_t)kind;
+	q->key = (query_key_t)key;
 	q->prefix4 = (uint8_t)p4;
 	q->prefix6 = (uint8_t)p6;
-	q->order = (store_order_t)order;
+	q->order = (query_order_t)order;
 	q->n = (uint32_t)n;
 	q->limit = (uint32_t)limit;
 	q->filter = filter[0] != '\0' ? filter : NULL;

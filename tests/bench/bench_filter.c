@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "store/query/filter_int.h"
+#include "store/query/filter.h"
 
 #define MAX_RUNS	101
 
@@ -112,7 +112,7 @@ gen_flow(store_flow_t *f, int v6)
 }
 
 static void
-build(colbatch_t *cb, struct cols *c, const store_flow_t *fl, size_t n,
+build(store_colbatch_t *cb, struct cols *c, const store_flow_t *fl, size_t n,
     int v4form)
 {
 	memset(cb, 0, sizeof(*cb));
@@ -160,8 +160,8 @@ build(colbatch_t *cb, struct cols *c, const store_flow_t *fl, size_t n,
 		}
 	}
 	cb->n = n;
-	cb->cols = STORE_COLS_ALL & ~(STORE_COLBIT(COL_FIRST) |
-	    STORE_COLBIT(COL_LAST) | STORE_COLBIT(COL_SAMPLING));
+	cb->cols = STORE_COLS_ALL & ~(STORE_COLBIT(STORE_COL_FIRST) |
+	    STORE_COLBIT(STORE_COL_LAST) | STORE_COLBIT(STORE_COL_SAMPLING));
 	cb->bytes = c->bytes;
 	cb->packets = c->packets;
 	cb->in_if = c->in_if;
@@ -178,8 +178,8 @@ build(colbatch_t *cb, struct cols *c, const store_flow_t *fl, size_t n,
 	cb->dst_mask = c->dst_mask;
 	cb->flags = c->flags;
 	if (v4form) {
-		cb->v4 = STORE_COLBIT(COL_SRC) | STORE_COLBIT(COL_DST) |
-		    STORE_COLBIT(COL_NEXTHOP) | STORE_COLBIT(COL_EXPORTER);
+		cb->v4 = STORE_COLBIT(STORE_COL_SRC) | STORE_COLBIT(STORE_COL_DST) |
+		    STORE_COLBIT(STORE_COL_NEXTHOP) | STORE_COLBIT(STORE_COL_EXPORTER);
 		cb->src4 = c->a4[0];
 		cb->dst4 = c->a4[1];
 		cb->nexthop4 = c->a4[2];
@@ -202,10 +202,10 @@ cmp_dbl(const void *a, const void *b)
 
 /* Check eval against match; then time. Returns 0, or 1 on a mismatch. */
 static int
-bench_one(const char *text, const char *form, const colbatch_t *cb,
+bench_one(const char *text, const char *form, const store_colbatch_t *cb,
     const store_flow_t *fl, int runs, double min_time)
 {
-	store_filter_t *f;
+	query_filter_t *f;
 	char err[256];
 	size_t nw = (cb->n + 63) / 64, cnt, want = 0;
 	uint64_t *sel, *scratch;
@@ -267,7 +267,7 @@ main(int argc, char **argv)
 	double min_time = 0.3;
 	size_t n = 32768;
 	store_flow_t *fl4, *fl6;
-	colbatch_t cb4, cb16;
+	store_colbatch_t cb4, cb16;
 	struct cols c4, c16;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {

@@ -8,8 +8,8 @@
  *
  * Figures, each the median of --runs runs (default 5) in ns per key, with
  * the wall time of one operation:
- *   pack               store_result_pack (what a node sends)
- *   unpack             store_result_unpack (the controller, per answer)
+ *   pack               query_result_pack (what a node sends)
+ *   unpack             query_result_unpack (the controller, per answer)
  *   merge into empty   the controller's first answer of a query
  *   merge, same keys   a second node holding the same keys
  *   merge, other keys  a second node holding different keys
@@ -32,7 +32,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "store/query/agg.h"
+#include "store/query/query_int.h"
 
 #define MAX_RUNS	31
 
@@ -80,10 +80,10 @@ die(const char *what)
 }
 
 /* K random IPv6 src addresses (prefix 2001:db8::/32), one flow each. */
-static store_result_t *
+static query_result_t *
 make(const qident_t *id, size_t k, uint64_t seed)
 {
-	store_result_t *r = result_new_id(id, 0, 0);
+	query_result_t *r = result_new_id(id, 0, 0);
 
 	if (r == NULL)
 		die("out of memory");
@@ -119,10 +119,10 @@ main(int argc, char **argv)
 	size_t k = 4000000;
 	int runs = 5, c;
 	double t[NOPS][MAX_RUNS];
-	store_qspec_t s;
+	query_spec_t s;
 	qident_t id;
 	char err[128];
-	store_result_t *a, *b;
+	query_result_t *a, *b;
 
 	while ((c = getopt_long(argc, argv, "k:r:", lopts, NULL)) != -1) {
 		switch (c) {
@@ -141,9 +141,9 @@ main(int argc, char **argv)
 	if (k == 0 || k > 100000000 || runs < 1 || runs > MAX_RUNS)
 		die("--keys: 1 to 100000000; --runs: 1 to 31");
 	memset(&s, 0, sizeof(s));
-	s.kind = STORE_Q_TOPN;
-	s.key = STORE_KEY_SRCIP;
-	s.order = STORE_ORD_FLOWS;
+	s.kind = QUERY_TOPN;
+	s.key = QUERY_KEY_SRCIP;
+	s.order = QUERY_ORDER_FLOWS;
 	s.n = 10;
 	s.t0 = 0;
 	s.t1 = UINT64_MAX;
@@ -155,55 +155,55 @@ main(int argc, char **argv)
 	    "keys, %d runs, median ns/key (wall of one operation)\n", k,
 	    runs);
 	for (int run = 0; run < runs; run++) {
-		store_result_t *u = NULL, *m, *sel = NULL;
+		query_result_t *u = NULL, *m, *sel = NULL;
 		uint8_t *buf;
 		size_t len;
 		double t0;
 
 		t0 = now_s();
-		if (store_result_pack(a, &buf, &len) != 0)
+		if (query_result_pack(a, &buf, &len) != 0)
 			die("pack failed");
 		t[OP_PACK][run] = now_s() - t0;
 		t0 = now_s();
-		if (store_result_unpack(buf, len, &u) != 0)
+		if (query_result_unpack(buf, len, &u) != 0)
 			die("unpack failed");
 		t[OP_UNPACK][run] = now_s() - t0;
 		free(buf);
-		if (!store_result_equal(a, u))
+		if (!query_result_equal(a, u))
 			die("the unpacked result differs");
 		if ((m = result_new_id(&id, 0, 0)) == NULL)
 			die("out of memory");
 		t0 = now_s();
-		if (store_result_merge(m, u) != 0)
+		if (query_result_merge(m, u) != 0)
 			die("merge failed");
 		t[OP_EMPTY][run] = now_s() - t0;
-		if (!store_result_equal(m, a))
+		if (!query_result_equal(m, a))
 			die("the merge into empty differs");
 		t0 = now_s();
-		if (store_result_merge(m, a) != 0)
+		if (query_result_merge(m, a) != 0)
 			die("merge failed");
 		t[OP_SAME][run] = now_s() - t0;
 		if (m->tab.n != k || m->tot.flows != 2 * k)
 			die("the merge of the same keys is wrong");
-		store_result_free(m);
+		query_result_free(m);
 		if ((m = result_new_id(&id, 0, 0)) == NULL ||
-		    store_result_merge(m, a) != 0)
+		    query_result_merge(m, a) != 0)
 			die("merge failed");
 		t0 = now_s();
-		if (store_result_merge(m, b) != 0)
+		if (query_result_merge(m, b) != 0)
 			die("merge failed");
 		t[OP_OTHER][run] = now_s() - t0;
 		if (m->tab.n != 2 * k || m->tot.flows != 2 * k)
 			die("the merge of other keys is wrong");
-		store_result_free(m);
+		query_result_free(m);
 		t0 = now_s();
-		if (store_result_select(u, 0, &sel) != 0)
+		if (query_result_select(u, 0, &sel) != 0)
 			die("select failed");
 		t[OP_SELECT][run] = now_s() - t0;
 		if (sel->tab.n != k)
 			die("the selection is wrong");
-		store_result_free(sel);
-		store_result_free(u);
+		query_result_free(sel);
+		query_result_free(u);
 	}
 	for (int op = 0; op < NOPS; op++) {
 		double med = median(t[op], runs);
@@ -211,7 +211,7 @@ main(int argc, char **argv)
 		printf("  %-24s %7.1f ns/key  (%.3f s)\n", op_names[op],
 		    med * 1e9 / (double)k, med);
 	}
-	store_result_free(a);
-	store_result_free(b);
+	query_result_free(a);
+	query_result_free(b);
 	return 0;
 }

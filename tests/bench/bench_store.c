@@ -144,18 +144,18 @@ static uint64_t
 scan_pass(store_t *s, uint32_t cols, uint64_t *ns, uint64_t *wall)
 {
 	store_scan_t *sc;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	uint64_t n = 0, sum = 0, c0, w0;
 
 	w0 = mono_ns();
 	c0 = cpu_ns();
-	if (scan_open(s, 0, UINT64_MAX, cols, 0, 1, &sc) != 0)
+	if (store_scan_open(s, 0, UINT64_MAX, cols, 0, 1, &sc) != 0)
 		return 0;
-	while (scan_next(sc, &cb) == 1) {
+	while (store_scan_next(sc, &cb) == 1) {
 		if (cb.bytes != NULL)
 			for (size_t i = 0; i < cb.n; i++)
 				sum += cb.bytes[i];
-		if (cb.v4 & STORE_COLBIT(COL_SRC)) {
+		if (cb.v4 & STORE_COLBIT(STORE_COL_SRC)) {
 			for (size_t i = 0; i < cb.n; i++)
 				sum += cb.src4[i];
 		} else if (cb.src16 != NULL) {
@@ -164,7 +164,7 @@ scan_pass(store_t *s, uint32_t cols, uint64_t *ns, uint64_t *wall)
 		}
 		n += cb.n;
 	}
-	scan_close(sc);
+	store_scan_close(sc);
 	*ns = cpu_ns() - c0;
 	*wall = mono_ns() - w0;
 	sink_sum += sum;
@@ -186,8 +186,8 @@ bg_scan(void *arg)
 	while (!atomic_load(&b->stop)) {
 		uint64_t ns, wall;
 
-		b->flows += scan_pass(b->s, STORE_COLBIT(COL_SRC) |
-		    STORE_COLBIT(COL_BYTES), &ns, &wall);
+		b->flows += scan_pass(b->s, STORE_COLBIT(STORE_COL_SRC) |
+		    STORE_COLBIT(STORE_COL_BYTES), &ns, &wall);
 		b->ns += ns;
 		b->wall += wall;
 	}
@@ -207,11 +207,10 @@ append_all(store_t *s, uint64_t *ns, uint64_t *wall)
 	*wall = mono_ns() - w0;
 }
 
-static const char *col_names[COL_COUNT] = {
-	"first_ms", "last_ms", "bytes", "packets", "src", "dst", "nexthop",
-	"exporter", "in_if", "out_if", "src_as", "dst_as", "sampling", "tags",
-	"sport", "dport", "proto", "tcp_flags", "tos", "src_mask",
-	"dst_mask", "flags"
+static const char *col_names[STORE_COL_COUNT] = {
+#define STORE_COLUMN(id, name, type, rank, filter, list) #name,
+#include "store/columns.def"
+#undef STORE_COLUMN
 };
 
 int
@@ -227,7 +226,7 @@ main(int argc, char **argv)
 	double r_d2[MAX_RUNS], r_da[MAX_RUNS];
 	double c_app, c_wapp, c_scan, c_wscan, s_app, s_wapp;
 	store_stats_t st2;
-	uint64_t colbytes[COL_COUNT] = { 0 }, reps[COL_COUNT][7] = { { 0 } };
+	uint64_t colbytes[STORE_COL_COUNT] = { 0 }, reps[STORE_COL_COUNT][7] = { { 0 } };
 	uint64_t enc_total = 0, nblocks = 0;
 	uint8_t **blocks = NULL;
 	size_t *blens = NULL;
@@ -276,7 +275,7 @@ main(int argc, char **argv)
 			size_t n = FF_MIN(BLOCK_ROWS, nflows - i);
 			const uint8_t *out;
 			blk_info_t info;
-			colbatch_t cb;
+			store_colbatch_t cb;
 			uint64_t c0;
 			size_t len;
 
@@ -303,12 +302,12 @@ main(int argc, char **argv)
 	for (unsigned r = 0; r < runs; r++) {
 		blk_dec_t *d = blk_dec_new();
 		uint64_t ns2 = 0, nsa = 0, c0, sum = 0;
-		colbatch_t cb;
+		store_colbatch_t cb;
 
 		for (size_t k = 0; k < nblocks; k++) {
 			c0 = cpu_ns();
 			blk_decode(d, blocks[k], blens[k],
-			    STORE_COLBIT(COL_SRC) | STORE_COLBIT(COL_BYTES),
+			    STORE_COLBIT(STORE_COL_SRC) | STORE_COLBIT(STORE_COL_BYTES),
 			    &cb);
 			ns2 += cpu_ns() - c0;
 			sum += cb.bytes[0];
@@ -325,12 +324,12 @@ main(int argc, char **argv)
 
 	/* per column sizes */
 	for (size_t k = 0; k < nblocks; k++) {
-		blk_coldesc_t desc[COL_COUNT];
+		blk_coldesc_t desc[STORE_COL_COUNT];
 		uint32_t rows;
 
 		if (blk_describe(blocks[k], blens[k], &rows, desc) != 0)
 			continue;
-		for (int c = 0; c < COL_COUNT; c++) {
+		for (int c = 0; c < STORE_COL_COUNT; c++) {
 			colbytes[c] += desc[c].clen;
 			if (desc[c].codec == BLK_CODEC_ZSTD)
 				reps[c][6]++;
@@ -371,8 +370,8 @@ main(int argc, char **argv)
 	for (unsigned r = 0; r < runs; r++) {
 		uint64_t ns, wall, n;
 
-		n = scan_pass(s, STORE_COLBIT(COL_SRC) |
-		    STORE_COLBIT(COL_BYTES), &ns, &wall);
+		n = scan_pass(s, STORE_COLBIT(STORE_COL_SRC) |
+		    STORE_COLBIT(STORE_COL_BYTES), &ns, &wall);
 		r_s2[r] = (double)n / ((double)ns / 1e9);
 		w_s2[r] = (double)n / ((double)wall / 1e9);
 		n = scan_pass(s, STORE_COLS_ALL, &ns, &wall);
@@ -453,7 +452,7 @@ main(int argc, char **argv)
 	    (double)sb.st_size / (double)nflows);
 	printf("  per column: B/flow, then blocks stored const/for/raw16/"
 	    "bits/dict/adict/zstd\n");
-	for (int c = 0; c < COL_COUNT; c++) {
+	for (int c = 0; c < STORE_COL_COUNT; c++) {
 		printf("    %-10s %6.3f ", col_names[c],
 		    (double)colbytes[c] / (double)nflows);
 		for (int k = 0; k < 7; k++)

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the block decoder (store/block.c), which reads blocks
+ * libFuzzer target: the block decoder (store/block_dec.c), which reads blocks
  * back from the store and must survive any damage to them.
  *
  * The input is one block, copied into a buffer of its exact size (so a
@@ -29,9 +29,9 @@ static blk_enc_t *enc;
 
 /* Abort unless the dictionary form of column c in d matches rows r. */
 static void
-check_dict(const colbatch_t *d, const colbatch_t *r, int c)
+check_dict(const store_colbatch_t *d, const store_colbatch_t *r, int c)
 {
-	const coldict_t *cd = &d->dicts[c];
+	const store_coldict_t *cd = &d->dicts[c];
 	const uint32_t *a4;
 	const uint8_t (*a16)[16];
 	uint8_t want[16], got[16], b[4];
@@ -42,9 +42,9 @@ check_dict(const colbatch_t *d, const colbatch_t *r, int c)
 		if (addr_is_v4(cd->e16[j - cd->n4]))
 			abort();
 	switch (c) {
-	case COL_SRC: a4 = r->src4; a16 = r->src16; break;
-	case COL_DST: a4 = r->dst4; a16 = r->dst16; break;
-	case COL_NEXTHOP: a4 = r->nexthop4; a16 = r->nexthop16; break;
+	case STORE_COL_SRC: a4 = r->src4; a16 = r->src16; break;
+	case STORE_COL_DST: a4 = r->dst4; a16 = r->dst16; break;
+	case STORE_COL_NEXTHOP: a4 = r->nexthop4; a16 = r->nexthop16; break;
 	default: a4 = r->exporter4; a16 = r->exporter16; break;
 	}
 	for (size_t i = 0; i < d->n; i++) {
@@ -72,7 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *out;
 	store_flow_t a, b;
-	colbatch_t cb, cb2;
+	store_colbatch_t cb, cb2;
 	blk_info_t info;
 	uint32_t mask = 0, rows;
 	uint8_t *buf;
@@ -108,11 +108,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc == 0) {
 		if (cb2.n != cb.n || cb2.cols != STORE_COLS_ALL ||
-		    cb.dict != 0 || (cb2.dict & ~(STORE_COLBIT(COL_SRC) |
-		    STORE_COLBIT(COL_DST) | STORE_COLBIT(COL_NEXTHOP) |
-		    STORE_COLBIT(COL_EXPORTER))) != 0)
+		    cb.dict != 0 || (cb2.dict & ~(STORE_COLBIT(STORE_COL_SRC) |
+		    STORE_COLBIT(STORE_COL_DST) | STORE_COLBIT(STORE_COL_NEXTHOP) |
+		    STORE_COLBIT(STORE_COL_EXPORTER))) != 0)
 			abort();
-		for (int c = COL_SRC; c <= COL_EXPORTER; c++)
+		for (int c = STORE_COL_SRC; c <= STORE_COL_EXPORTER; c++)
 			if (cb2.dict & STORE_COLBIT(c))
 				check_dict(&cb2, &cb, c);
 	}
@@ -127,8 +127,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    cb2.n != cb.n)
 			abort();
 		for (size_t i = 0; i < cb.n; i++) {
-			colbatch_row(&cb, i, &a);
-			colbatch_row(&cb2, i, &b);
+			store_colbatch_row(&cb, i, &a);
+			store_colbatch_row(&cb2, i, &b);
 			if (memcmp(&a, &b, sizeof(a)) != 0)
 				abort();
 		}

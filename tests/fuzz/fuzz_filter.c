@@ -25,7 +25,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "store/query/filter_int.h"
+#include "store/query/filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -97,101 +97,71 @@ init_rows(void)
 	nrows4 = NROWS / 2;
 }
 
-/* Column arrays of a batch, rebuilt per evaluation with only cols set. */
-static uint64_t c_bytes[NROWS], c_packets[NROWS];
-static uint32_t c_a4[4][NROWS];
-static uint8_t c_a16[4][NROWS][16];
-static uint32_t c_in_if[NROWS], c_out_if[NROWS], c_src_as[NROWS],
-    c_dst_as[NROWS], c_tags[NROWS];
-static uint16_t c_sport[NROWS], c_dport[NROWS];
-static uint8_t c_proto[NROWS], c_tcp_flags[NROWS], c_tos[NROWS],
-    c_src_mask[NROWS], c_dst_mask[NROWS], c_flags[NROWS];
+/*
+ * Column arrays of a batch (store/columns.def), rebuilt per evaluation
+ * with only cols set.
+ */
+#define ARR_U8(name)	static uint8_t c_##name[NROWS];
+#define ARR_U16(name)	static uint16_t c_##name[NROWS];
+#define ARR_U32(name)	static uint32_t c_##name[NROWS];
+#define ARR_U64(name)	static uint64_t c_##name[NROWS];
+#define ARR_ADDR(name)	static uint32_t c_##name##4[NROWS]; \
+			static uint8_t c_##name##16[NROWS][16];
+#define STORE_COLUMN(id, name, type, rank, filter, list) ARR_##type(name)
+#include "store/columns.def"
+#undef STORE_COLUMN
+
+#define FILL_U8(name)	c_##name[i] = f->name;
+#define FILL_U16(name)	c_##name[i] = f->name;
+#define FILL_U32(name)	c_##name[i] = f->name;
+#define FILL_U64(name)	c_##name[i] = f->name;
+#define FILL_ADDR(name)	c_##name##4[i] = be32(f->name + 12); \
+			memcpy(c_##name##16[i], f->name, 16);
 
 static void
 fill_columns(void)
 {
 	for (size_t i = 0; i < nrows; i++) {
 		const store_flow_t *f = &rows[i];
-		const uint8_t *a[4] = { f->src, f->dst, f->nexthop,
-		    f->exporter };
 
-		c_bytes[i] = f->bytes;
-		c_packets[i] = f->packets;
-		c_in_if[i] = f->in_if;
-		c_out_if[i] = f->out_if;
-		c_src_as[i] = f->src_as;
-		c_dst_as[i] = f->dst_as;
-		c_tags[i] = f->tags;
-		c_sport[i] = f->sport;
-		c_dport[i] = f->dport;
-		c_proto[i] = f->proto;
-		c_tcp_flags[i] = f->tcp_flags;
-		c_tos[i] = f->tos;
-		c_src_mask[i] = f->src_mask;
-		c_dst_mask[i] = f->dst_mask;
-		c_flags[i] = f->flags;
-		for (int k = 0; k < 4; k++) {
-			c_a4[k][i] = be32(a[k] + 12);
-			memcpy(c_a16[k][i], a[k], 16);
-		}
+#define STORE_COLUMN(id, name, type, rank, filter, list) FILL_##type(name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	}
 }
 
-static void
-batch(colbatch_t *cb, size_t n, uint32_t cols, int v4form)
-{
-	static const unsigned acol[4] = { COL_SRC, COL_DST, COL_NEXTHOP,
-	    COL_EXPORTER };
+#define SET_INT(id, name)						\
+	if (cols & STORE_COLBIT(STORE_COL_##id))			\
+		cb->name = c_##name;
+#define SET_U8(id, name)	SET_INT(id, name)
+#define SET_U16(id, name)	SET_INT(id, name)
+#define SET_U32(id, name)	SET_INT(id, name)
+#define SET_U64(id, name)	SET_INT(id, name)
+#define SET_ADDR(id, name)						\
+	if ((cols & STORE_COLBIT(STORE_COL_##id)) && v4form) {		\
+		cb->v4 |= STORE_COLBIT(STORE_COL_##id);			\
+		cb->name##4 = c_##name##4;				\
+	} else if (cols & STORE_COLBIT(STORE_COL_##id))			\
+		cb->name##16 = (const uint8_t (*)[16])c_##name##16;
 
+static void
+batch(store_colbatch_t *cb, size_t n, uint32_t cols, int v4form)
+{
 	memset(cb, 0, sizeof(*cb));
 	cb->n = n;
 	cb->cols = cols;
-#define SET(c, field, arr)						\
-	if (cols & STORE_COLBIT(c))					\
-		cb->field = arr
-	SET(COL_BYTES, bytes, c_bytes);
-	SET(COL_PACKETS, packets, c_packets);
-	SET(COL_IN_IF, in_if, c_in_if);
-	SET(COL_OUT_IF, out_if, c_out_if);
-	SET(COL_SRC_AS, src_as, c_src_as);
-	SET(COL_DST_AS, dst_as, c_dst_as);
-	SET(COL_TAGS, tags, c_tags);
-	SET(COL_SPORT, sport, c_sport);
-	SET(COL_DPORT, dport, c_dport);
-	SET(COL_PROTO, proto, c_proto);
-	SET(COL_TCP_FLAGS, tcp_flags, c_tcp_flags);
-	SET(COL_TOS, tos, c_tos);
-	SET(COL_SRC_MASK, src_mask, c_src_mask);
-	SET(COL_DST_MASK, dst_mask, c_dst_mask);
-	SET(COL_FLAGS, flags, c_flags);
-#undef SET
-	for (int k = 0; k < 4; k++) {
-		const uint32_t *a4 = NULL;
-		const uint8_t (*a16)[16] = NULL;
-
-		if (!(cols & STORE_COLBIT(acol[k])))
-			continue;
-		if (v4form) {
-			cb->v4 |= STORE_COLBIT(acol[k]);
-			a4 = c_a4[k];
-		} else
-			a16 = (const uint8_t (*)[16])c_a16[k];
-		switch (k) {
-		case 0: cb->src4 = a4; cb->src16 = a16; break;
-		case 1: cb->dst4 = a4; cb->dst16 = a16; break;
-		case 2: cb->nexthop4 = a4; cb->nexthop16 = a16; break;
-		default: cb->exporter4 = a4; cb->exporter16 = a16; break;
-		}
-	}
+#define STORE_COLUMN(id, name, type, rank, filter, list) SET_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 }
 
 /* filter_eval on n rows, checked against filter_match; bits into sel8. */
 static void
-eval_check(const store_filter_t *f, size_t n, int v4form, uint8_t *sel8)
+eval_check(const query_filter_t *f, size_t n, int v4form, uint8_t *sel8)
 {
 	size_t nw = (n + 63) / 64, scr = filter_scratch_words(f), cnt, ones = 0;
 	uint64_t *sel = malloc(nw * 8), *scratch = NULL;
-	colbatch_t cb;
+	store_colbatch_t cb;
 
 	if (sel == NULL)
 		abort();
@@ -256,7 +226,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t s16[NROWS], s4[NROWS], again[NROWS];
-	store_filter_t *f = (store_filter_t *)s16, *g = NULL;
+	query_filter_t *f = (query_filter_t *)s16, *g = NULL;
 	char err[256], *text, *p1, *p2;
 	size_t plen;
 	int rc;

@@ -3,7 +3,7 @@
  * the controller (qengine_parse_query) and the controller a CTL_QUERY
  * from the CLI (dquery_parse_request). The input is one frame payload
  * (a msgpack [type, id, body]); a body that parses is compiled as a
- * query (store_query_compile: the filter parser), as both daemons do.
+ * query (query_compile: the filter parser), as both daemons do.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -11,22 +11,22 @@
 
 #include "controller/dquery.h"
 #include "node/qengine.h"
-#include "store/store.h"
+#include "store/query/query.h"
 #include "wire/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
-compile(const store_qspec_t *q)
+compile(const query_spec_t *q)
 {
-	store_query_t *sq = NULL;
+	query_t *sq = NULL;
 	char err[256];
 
-	if (store_query_compile(q, &sq, err, sizeof(err)) == 0) {
-		store_result_t *r = store_result_new(sq);
+	if (query_compile(q, &sq, err, sizeof(err)) == 0) {
+		query_result_t *r = query_result_new(sq);
 
-		store_result_free(r);
-		store_query_free(sq);
+		query_result_free(r);
+		query_free(sq);
 	}
 }
 
@@ -34,7 +34,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char nfilter[QENGINE_FILTER_MAX], cfilter[DQUERY_FILTER_MAX];
-	store_qspec_t q;
+	query_spec_t q;
 	wire_msg_t m;
 	char err[512], method[8];
 	uint64_t qid, timeout;

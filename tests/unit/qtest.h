@@ -2,7 +2,7 @@
  * Helpers shared by test_query.c and test_result.c: a seeded random flow
  * set, column batches built from flows (in both address forms), and a
  * brute-force reference of every query kind. The reference is written
- * independently of store/agg.c and store/result.c: keys are built byte
+ * independently of store/query/agg.c and result.c: keys are built byte
  * by byte from the flow record, aggregated by sorting, and ordered with
  * memcmp; listings are ordered by memcmp of a canonical byte encoding.
  * Every expected value in the tests comes from it, over the same rows.
@@ -117,128 +117,89 @@ qt_flows(size_t n, unsigned v6_pct)
 
 /* --- column batches ---------------------------------------------------------- */
 
-/* A batch with every column, owning its arrays. */
+/* A batch built from flows, owning its arrays (from store/columns.def). */
 typedef struct qt_batch {
-	colbatch_t cb;
-	uint64_t *first, *last, *bytes, *packets;
-	uint32_t *a4[4];
-	uint8_t (*a16[4])[16];
-	uint32_t *in_if, *out_if, *src_as, *dst_as, *sampling, *tags;
-	uint16_t *sport, *dport;
-	uint8_t *proto, *tcp_flags, *tos, *src_mask, *dst_mask, *flags;
+	store_colbatch_t cb;
+	void *arr[STORE_COL_COUNT];	/* rows; 16-byte rows for addresses */
+	uint32_t *a4[STORE_COL_COUNT];	/* address columns in IPv4 form */
 } qt_batch_t;
 
+/* Integer column `name` of the flows into b (valid when in cols). */
+#define QT_FILL_INT(id, name, T) do {					\
+	T *a_ = calloc(m, sizeof(T));					\
+									\
+	for (size_t i = 0; i < n; i++)					\
+		a_[i] = f[i].name;					\
+	b->arr[STORE_COL_##id] = a_;					\
+	if (cols & STORE_COLBIT(STORE_COL_##id))			\
+		b->cb.name = a_;					\
+} while (0);
+#define QT_FILL_U8(id, name)	QT_FILL_INT(id, name, uint8_t)
+#define QT_FILL_U16(id, name)	QT_FILL_INT(id, name, uint16_t)
+#define QT_FILL_U32(id, name)	QT_FILL_INT(id, name, uint32_t)
+#define QT_FILL_U64(id, name)	QT_FILL_INT(id, name, uint64_t)
 /*
- * Build a batch of flows f[0..n). With v4form, every address column whose
- * rows are all IPv4 is given in IPv4 form (a4), as the store does.
+ * Address column `name`: in IPv4 form when asked for in v4mask and every
+ * row is IPv4, else 16-byte rows; the other form is left unreadable.
+ */
+#define QT_FILL_ADDR(id, name) do {					\
+	const uint32_t bit_ = STORE_COLBIT(STORE_COL_##id);		\
+	uint8_t (*a16_)[16] = calloc(m, 16);				\
+	uint32_t *a4_ = calloc(m, 4);					\
+	int all4_ = 1;							\
+									\
+	for (size_t i = 0; i < n; i++) {				\
+		memcpy(a16_[i], f[i].name, 16);				\
+		a4_[i] = be32(f[i].name + 12);				\
+		all4_ &= addr_is_v4(f[i].name);				\
+	}								\
+	b->arr[STORE_COL_##id] = a16_;					\
+	b->a4[STORE_COL_##id] = a4_;					\
+	if (all4_ && (v4mask & bit_))					\
+		b->cb.v4 |= bit_;					\
+	if ((cols & bit_) && (b->cb.v4 & bit_))				\
+		b->cb.name##4 = a4_;					\
+	else if (cols & bit_)						\
+		b->cb.name##16 = (const uint8_t (*)[16])a16_;		\
+} while (0);
+
+/*
+ * Build a batch of flows f[0..n) holding the columns in cols (the others
+ * NULL). The address columns in v4mask whose rows are all IPv4 are given
+ * in IPv4 form, as the store does.
  */
 static inline qt_batch_t *
-qt_batch(const store_flow_t *f, size_t n, int v4form)
+qt_batch_cols(const store_flow_t *f, size_t n, uint32_t v4mask,
+    uint32_t cols)
 {
 	qt_batch_t *b = calloc(1, sizeof(*b));
 	size_t m = n ? n : 1;
-	static const int cols[4] = { COL_SRC, COL_DST, COL_NEXTHOP,
-	    COL_EXPORTER };
 
-	b->first = calloc(m, 8);
-	b->last = calloc(m, 8);
-	b->bytes = calloc(m, 8);
-	b->packets = calloc(m, 8);
-	for (int c = 0; c < 4; c++) {
-		b->a4[c] = calloc(m, 4);
-		b->a16[c] = calloc(m, 16);
-	}
-	b->in_if = calloc(m, 4);
-	b->out_if = calloc(m, 4);
-	b->src_as = calloc(m, 4);
-	b->dst_as = calloc(m, 4);
-	b->sampling = calloc(m, 4);
-	b->tags = calloc(m, 4);
-	b->sport = calloc(m, 2);
-	b->dport = calloc(m, 2);
-	b->proto = calloc(m, 1);
-	b->tcp_flags = calloc(m, 1);
-	b->tos = calloc(m, 1);
-	b->src_mask = calloc(m, 1);
-	b->dst_mask = calloc(m, 1);
-	b->flags = calloc(m, 1);
 	b->cb.n = n;
-	b->cb.cols = STORE_COLS_ALL;
+	b->cb.cols = cols;
 	b->cb.min_first = UINT64_MAX;
 	b->cb.min_last = UINT64_MAX;
-	for (int c = 0; c < 4; c++)
-		b->cb.v4 |= v4form ? STORE_COLBIT(cols[c]) : 0;
 	for (size_t i = 0; i < n; i++) {
-		const uint8_t *a[4] = { f[i].src, f[i].dst, f[i].nexthop,
-		    f[i].exporter };
-
-		b->first[i] = f[i].first_ms;
-		b->last[i] = f[i].last_ms;
 		b->cb.min_first = FF_MIN(b->cb.min_first, f[i].first_ms);
 		b->cb.max_first = FF_MAX(b->cb.max_first, f[i].first_ms);
 		b->cb.min_last = FF_MIN(b->cb.min_last, f[i].last_ms);
 		b->cb.max_last = FF_MAX(b->cb.max_last, f[i].last_ms);
-		b->bytes[i] = f[i].bytes;
-		b->packets[i] = f[i].packets;
-		for (int c = 0; c < 4; c++) {
-			memcpy(b->a16[c][i], a[c], 16);
-			b->a4[c][i] = be32(a[c] + 12);
-			if (!addr_is_v4(a[c]))
-				b->cb.v4 &= ~STORE_COLBIT(cols[c]);
-		}
-		b->in_if[i] = f[i].in_if;
-		b->out_if[i] = f[i].out_if;
-		b->src_as[i] = f[i].src_as;
-		b->dst_as[i] = f[i].dst_as;
-		b->sampling[i] = f[i].sampling;
-		b->tags[i] = f[i].tags;
-		b->sport[i] = f[i].sport;
-		b->dport[i] = f[i].dport;
-		b->proto[i] = f[i].proto;
-		b->tcp_flags[i] = f[i].tcp_flags;
-		b->tos[i] = f[i].tos;
-		b->src_mask[i] = f[i].src_mask;
-		b->dst_mask[i] = f[i].dst_mask;
-		b->flags[i] = f[i].flags;
 	}
-	b->cb.first_ms = b->first;
-	b->cb.last_ms = b->last;
-	b->cb.bytes = b->bytes;
-	b->cb.packets = b->packets;
-	b->cb.src4 = b->a4[0];
-	b->cb.dst4 = b->a4[1];
-	b->cb.nexthop4 = b->a4[2];
-	b->cb.exporter4 = b->a4[3];
-	/* The other form of each address column is left unreadable. */
-	b->cb.src16 = (b->cb.v4 & STORE_COLBIT(COL_SRC)) ? NULL : b->a16[0];
-	b->cb.dst16 = (b->cb.v4 & STORE_COLBIT(COL_DST)) ? NULL : b->a16[1];
-	b->cb.nexthop16 = (b->cb.v4 & STORE_COLBIT(COL_NEXTHOP)) ? NULL :
-	    b->a16[2];
-	b->cb.exporter16 = (b->cb.v4 & STORE_COLBIT(COL_EXPORTER)) ? NULL :
-	    b->a16[3];
-	if (!(b->cb.v4 & STORE_COLBIT(COL_SRC)))
-		b->cb.src4 = NULL;
-	if (!(b->cb.v4 & STORE_COLBIT(COL_DST)))
-		b->cb.dst4 = NULL;
-	if (!(b->cb.v4 & STORE_COLBIT(COL_NEXTHOP)))
-		b->cb.nexthop4 = NULL;
-	if (!(b->cb.v4 & STORE_COLBIT(COL_EXPORTER)))
-		b->cb.exporter4 = NULL;
-	b->cb.in_if = b->in_if;
-	b->cb.out_if = b->out_if;
-	b->cb.src_as = b->src_as;
-	b->cb.dst_as = b->dst_as;
-	b->cb.sampling = b->sampling;
-	b->cb.tags = b->tags;
-	b->cb.sport = b->sport;
-	b->cb.dport = b->dport;
-	b->cb.proto = b->proto;
-	b->cb.tcp_flags = b->tcp_flags;
-	b->cb.tos = b->tos;
-	b->cb.src_mask = b->src_mask;
-	b->cb.dst_mask = b->dst_mask;
-	b->cb.flags = b->flags;
+#define STORE_COLUMN(id, name, type, rank, filter, list) QT_FILL_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	return b;
+}
+
+/*
+ * A batch of every column of flows f[0..n). With v4form, every address
+ * column whose rows are all IPv4 is given in IPv4 form, as the store does.
+ */
+static inline qt_batch_t *
+qt_batch(const store_flow_t *f, size_t n, int v4form)
+{
+	return qt_batch_cols(f, n, v4form ? STORE_COLS_ADDR : 0,
+	    STORE_COLS_ALL);
 }
 
 static inline void
@@ -246,37 +207,19 @@ qt_batch_free(qt_batch_t *b)
 {
 	if (b == NULL)
 		return;
-	free(b->first);
-	free(b->last);
-	free(b->bytes);
-	free(b->packets);
-	for (int c = 0; c < 4; c++) {
+	for (int c = 0; c < STORE_COL_COUNT; c++) {
+		free(b->arr[c]);
 		free(b->a4[c]);
-		free(b->a16[c]);
 	}
-	free(b->in_if);
-	free(b->out_if);
-	free(b->src_as);
-	free(b->dst_as);
-	free(b->sampling);
-	free(b->tags);
-	free(b->sport);
-	free(b->dport);
-	free(b->proto);
-	free(b->tcp_flags);
-	free(b->tos);
-	free(b->src_mask);
-	free(b->dst_mask);
-	free(b->flags);
 	free(b);
 }
 
 /* --- query identities ----------------------------------------------------- */
 
-static inline store_qspec_t
-qt_spec(store_qkind_t kind, store_key_t key, store_order_t order)
+static inline query_spec_t
+qt_spec(query_kind_t kind, query_key_t key, query_order_t order)
 {
-	store_qspec_t s;
+	query_spec_t s;
 
 	memset(&s, 0, sizeof(s));
 	s.kind = kind;
@@ -288,7 +231,7 @@ qt_spec(store_qkind_t kind, store_key_t key, store_order_t order)
 	s.order = order;
 	s.n = 10;
 	s.limit = 25;
-	if (kind == STORE_Q_SERIES) {
+	if (kind == QUERY_SERIES) {
 		s.t0 = QT_T0;
 		s.t1 = QT_T0 + QT_SPAN;
 		s.step_ms = 7000;	/* the last bucket is short */
@@ -298,33 +241,33 @@ qt_spec(store_qkind_t kind, store_key_t key, store_order_t order)
 
 /* Every kind, key and order the engine knows. */
 static const struct qt_case {
-	store_qkind_t kind;
-	store_key_t key;
-	store_order_t order;
+	query_kind_t kind;
+	query_key_t key;
+	query_order_t order;
 } qt_cases[] = {
-	{ STORE_Q_TOTALS, 0, 0 },
-	{ STORE_Q_SERIES, 0, 0 },
-	{ STORE_Q_LIST, 0, 0 },
-	{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_PACKETS },
-	{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_FLOWS },
-	{ STORE_Q_TOPN, STORE_KEY_DSTIP, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_SRCPORT, STORE_ORD_FLOWS },
-	{ STORE_Q_TOPN, STORE_KEY_DSTPORT, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_DSTPORT, STORE_ORD_PACKETS },
-	{ STORE_Q_TOPN, STORE_KEY_PROTO, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_SRCNET, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_DSTNET, STORE_ORD_FLOWS },
-	{ STORE_Q_TOPN, STORE_KEY_EXPORTER, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_INIF, STORE_ORD_PACKETS },
-	{ STORE_Q_TOPN, STORE_KEY_OUTIF, STORE_ORD_BYTES },
-	{ STORE_Q_TOPN, STORE_KEY_SRCAS, STORE_ORD_FLOWS },
-	{ STORE_Q_TOPN, STORE_KEY_DSTAS, STORE_ORD_BYTES },
-	{ STORE_Q_DISTINCT, STORE_KEY_SRCIP, 0 },
-	{ STORE_Q_DISTINCT, STORE_KEY_DSTPORT, 0 },
-	{ STORE_Q_DISTINCT, STORE_KEY_PROTO, 0 },
-	{ STORE_Q_DISTINCT, STORE_KEY_DSTNET, 0 },
-	{ STORE_Q_DISTINCT, STORE_KEY_SRCAS, 0 },
+	{ QUERY_TOTALS, 0, 0 },
+	{ QUERY_SERIES, 0, 0 },
+	{ QUERY_LIST, 0, 0 },
+	{ QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_PACKETS },
+	{ QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_FLOWS },
+	{ QUERY_TOPN, QUERY_KEY_DSTIP, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_SRCPORT, QUERY_ORDER_FLOWS },
+	{ QUERY_TOPN, QUERY_KEY_DSTPORT, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_DSTPORT, QUERY_ORDER_PACKETS },
+	{ QUERY_TOPN, QUERY_KEY_PROTO, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_SRCNET, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_DSTNET, QUERY_ORDER_FLOWS },
+	{ QUERY_TOPN, QUERY_KEY_EXPORTER, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_INIF, QUERY_ORDER_PACKETS },
+	{ QUERY_TOPN, QUERY_KEY_OUTIF, QUERY_ORDER_BYTES },
+	{ QUERY_TOPN, QUERY_KEY_SRCAS, QUERY_ORDER_FLOWS },
+	{ QUERY_TOPN, QUERY_KEY_DSTAS, QUERY_ORDER_BYTES },
+	{ QUERY_DISTINCT, QUERY_KEY_SRCIP, 0 },
+	{ QUERY_DISTINCT, QUERY_KEY_DSTPORT, 0 },
+	{ QUERY_DISTINCT, QUERY_KEY_PROTO, 0 },
+	{ QUERY_DISTINCT, QUERY_KEY_DSTNET, 0 },
+	{ QUERY_DISTINCT, QUERY_KEY_SRCAS, 0 },
 };
 
 /* --- the reference ------------------------------------------------------------ */
@@ -345,42 +288,42 @@ qt_key(const qident_t *id, const store_flow_t *f, uint8_t k[16])
 
 	memset(k, 0, 16);
 	switch (id->key) {
-	case STORE_KEY_SRCIP:
+	case QUERY_KEY_SRCIP:
 		memcpy(k, f->src, 16);
 		return;
-	case STORE_KEY_DSTIP:
+	case QUERY_KEY_DSTIP:
 		memcpy(k, f->dst, 16);
 		return;
-	case STORE_KEY_EXPORTER:
+	case QUERY_KEY_EXPORTER:
 		memcpy(k, f->exporter, 16);
 		return;
-	case STORE_KEY_SRCNET:
-	case STORE_KEY_DSTNET:
-		memcpy(k, id->key == STORE_KEY_SRCNET ? f->src : f->dst, 16);
+	case QUERY_KEY_SRCNET:
+	case QUERY_KEY_DSTNET:
+		memcpy(k, id->key == QUERY_KEY_SRCNET ? f->src : f->dst, 16);
 		if (addr_is_v4(k))
 			qt_mask(k + 12, 32, id->prefix4);
 		else
 			qt_mask(k, 128, id->prefix6);
 		return;
-	case STORE_KEY_SRCPORT:
+	case QUERY_KEY_SRCPORT:
 		v = f->sport;
 		break;
-	case STORE_KEY_DSTPORT:
+	case QUERY_KEY_DSTPORT:
 		v = f->dport;
 		break;
-	case STORE_KEY_PROTO:
+	case QUERY_KEY_PROTO:
 		v = f->proto;
 		break;
-	case STORE_KEY_INIF:
+	case QUERY_KEY_INIF:
 		v = f->in_if;
 		break;
-	case STORE_KEY_OUTIF:
+	case QUERY_KEY_OUTIF:
 		v = f->out_if;
 		break;
-	case STORE_KEY_SRCAS:
+	case QUERY_KEY_SRCAS:
 		v = f->src_as;
 		break;
-	case STORE_KEY_DSTAS:
+	case QUERY_KEY_DSTAS:
 		v = f->dst_as;
 		break;
 	}
@@ -390,17 +333,17 @@ qt_key(const qident_t *id, const store_flow_t *f, uint8_t k[16])
 static int qt_order;	/* the order metric of qt_rowcmp */
 
 static inline uint64_t
-qt_metric(const store_row_t *r)
+qt_metric(const query_row_t *r)
 {
-	return qt_order == STORE_ORD_PACKETS ? r->packets :
-	    qt_order == STORE_ORD_FLOWS ? r->flows : r->bytes;
+	return qt_order == QUERY_ORDER_PACKETS ? r->packets :
+	    qt_order == QUERY_ORDER_FLOWS ? r->flows : r->bytes;
 }
 
 /* Answer order: metric descending, then key ascending (memcmp). */
 static inline int
 qt_rowcmp(const void *x, const void *y)
 {
-	const store_row_t *a = x, *b = y;
+	const query_row_t *a = x, *b = y;
 
 	if (qt_metric(a) != qt_metric(b))
 		return qt_metric(a) > qt_metric(b) ? -1 : 1;
@@ -410,8 +353,8 @@ qt_rowcmp(const void *x, const void *y)
 static inline int
 qt_keycmp(const void *x, const void *y)
 {
-	return memcmp(((const store_row_t *)x)->key,
-	    ((const store_row_t *)y)->key, 16);
+	return memcmp(((const query_row_t *)x)->key,
+	    ((const query_row_t *)y)->key, 16);
 }
 
 /*
@@ -421,9 +364,9 @@ qt_keycmp(const void *x, const void *y)
  */
 static inline size_t
 qt_ref_keyed(const qident_t *id, const store_flow_t *f, size_t n,
-    const uint8_t *sel, store_row_t **out, aggv_t *tot)
+    const uint8_t *sel, query_row_t **out, aggv_t *tot)
 {
-	store_row_t *r = calloc(n ? n : 1, sizeof(*r));
+	query_row_t *r = calloc(n ? n : 1, sizeof(*r));
 	size_t m = 0, k = 0;
 
 	memset(tot, 0, sizeof(*tot));
@@ -448,7 +391,7 @@ qt_ref_keyed(const qident_t *id, const store_flow_t *f, size_t n,
 		} else
 			r[k++] = r[i];
 	}
-	if (id->kind == STORE_Q_DISTINCT) {
+	if (id->kind == QUERY_DISTINCT) {
 		for (size_t i = 0; i < k; i++)
 			r[i].flows = r[i].bytes = r[i].packets = 0;
 	} else {
@@ -459,38 +402,56 @@ qt_ref_keyed(const qident_t *id, const store_flow_t *f, size_t n,
 	return k;
 }
 
-/* Canonical bytes of a flow in listing order (see flow_cmp). */
+/* Bytes of a flow's canonical form: every column, packed. */
+enum {
+	QT_FLOW_LEN = 0
+#define STORE_COLUMN(id, name, type, rank, filter, list) + STORE_WIDTH_##type
+#include "store/columns.def"
+#undef STORE_COLUMN
+};
+
+/*
+ * Canonical bytes of a flow in listing order (see flow_cmp), as a listed
+ * flow goes on the wire: the columns by rank (store/columns.def), each
+ * big-endian in its width, addresses as their 16 bytes.
+ */
 static inline void
-qt_flow_bytes(const store_flow_t *f, uint8_t b[130])
+qt_flow_bytes(const store_flow_t *f, uint8_t b[QT_FLOW_LEN])
 {
-	put_be64(b, f->first_ms);
-	put_be64(b + 8, f->last_ms);
-	memcpy(b + 16, f->src, 16);
-	memcpy(b + 32, f->dst, 16);
-	put_be16(b + 48, f->sport);
-	put_be16(b + 50, f->dport);
-	b[52] = f->proto;
-	put_be64(b + 53, f->bytes);
-	put_be64(b + 61, f->packets);
-	memcpy(b + 69, f->exporter, 16);
-	memcpy(b + 85, f->nexthop, 16);
-	put_be32(b + 101, f->in_if);
-	put_be32(b + 105, f->out_if);
-	put_be32(b + 109, f->src_as);
-	put_be32(b + 113, f->dst_as);
-	b[117] = f->tcp_flags;
-	b[118] = f->tos;
-	b[119] = f->src_mask;
-	b[120] = f->dst_mask;
-	put_be32(b + 121, f->sampling);
-	put_be32(b + 125, f->tags);
-	b[129] = f->flags;
+	uint8_t field[STORE_COL_COUNT][16];
+	unsigned width[STORE_COL_COUNT] = { 0 }, pos = 0;
+	int rank[STORE_COL_COUNT];
+	size_t c = 0;
+
+#define QT_BE(v, w) do {						\
+	for (unsigned j_ = 0; j_ < (w); j_++)				\
+		field[c][j_] = (uint8_t)((uint64_t)(v) >>		\
+		    (8 * ((w) - 1 - j_)));				\
+} while (0)
+#define QT_BYTES_U8(name)	QT_BE(f->name, 1);
+#define QT_BYTES_U16(name)	QT_BE(f->name, 2);
+#define QT_BYTES_U32(name)	QT_BE(f->name, 4);
+#define QT_BYTES_U64(name)	QT_BE(f->name, 8);
+#define QT_BYTES_ADDR(name)	memcpy(field[c], f->name, 16);
+#define STORE_COLUMN(id, name, type, rk, filter, list)			\
+	QT_BYTES_##type(name)						\
+	width[c] = STORE_WIDTH_##type;					\
+	rank[c++] = rk;
+#include "store/columns.def"
+#undef STORE_COLUMN
+#undef QT_BE
+	for (int r = 0; r < STORE_COL_COUNT; r++)
+		for (c = 0; c < STORE_COL_COUNT; c++)
+			if (rank[c] == r) {
+				memcpy(b + pos, field[c], width[c]);
+				pos += width[c];
+			}
 }
 
 static inline int
 qt_flowcmp(const void *x, const void *y)
 {
-	uint8_t a[130], b[130];
+	uint8_t a[QT_FLOW_LEN], b[QT_FLOW_LEN];
 
 	qt_flow_bytes(x, a);
 	qt_flow_bytes(y, b);
@@ -549,12 +510,12 @@ qt_ref_series(const qident_t *id, const store_flow_t *f, size_t n,
  * the rows selected by sel (NULL: all; the bitmaps are built from it),
  * then fold both into a new result. NULL on error (*err set).
  */
-static inline store_result_t *
+static inline query_result_t *
 qt_agg(const qident_t *id, const store_flow_t *f, size_t n,
     const uint8_t *sel, size_t bsize, int v4form, int *err)
 {
 	agg_t a[2];
-	store_result_t *r;
+	query_result_t *r;
 	memacct_t ma;
 
 	atomic_init(&ma.used, 0);
@@ -585,7 +546,7 @@ qt_agg(const qident_t *id, const store_flow_t *f, size_t n,
 	r = *err == 0 ? result_new_id(id, 0, 0) : NULL;
 	if (r != NULL && ((*err = agg_finish(&a[0], r)) != 0 ||
 	    (*err = agg_finish(&a[1], r)) != 0)) {
-		store_result_free(r);
+		query_result_free(r);
 		r = NULL;
 	}
 	agg_free(&a[0]);

@@ -1,5 +1,5 @@
 /*
- * Block codec tests (store/block.c): every column round-trips through
+ * Block codec tests (store/block_enc.c, block_dec.c): every column round-trips through
  * every representation the encoder can choose (constant, frame of
  * reference at each width, IPv4-only and mixed IPv6 addresses), for
  * empty, one-row, typical and maximal blocks of seeded random rows; and
@@ -137,7 +137,7 @@ roundtrip(struct rows *r, blk_enc_t *e, blk_dec_t *d, blk_coldesc_t *desc)
 {
 	const uint8_t *buf;
 	blk_info_t info;
-	colbatch_t in, out;
+	store_colbatch_t in, out;
 	store_flow_t g;
 	uint32_t rows;
 	size_t len;
@@ -156,7 +156,7 @@ roundtrip(struct rows *r, blk_enc_t *e, blk_dec_t *d, blk_coldesc_t *desc)
 	assert_int_equal(out.n, r->n);
 	assert_int_equal(out.cols, STORE_COLS_ALL);
 	for (size_t i = 0; i < r->n; i++) {
-		colbatch_row(&out, i, &g);
+		store_colbatch_row(&out, i, &g);
 		assert_memory_equal(&g, &r->f[i], sizeof(g));
 	}
 	if (r->n > 0) {
@@ -182,7 +182,7 @@ test_roundtrip_sizes(void **state)
 	static const size_t sizes[] = { 0, 1, 2, 63, 64, 1000, 32768 };
 	blk_enc_t *e = blk_enc_new(1);
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 
 	(void)state;
 	assert_non_null(e);
@@ -196,7 +196,7 @@ test_roundtrip_sizes(void **state)
 			roundtrip(&r, e, d, desc);
 			if (sizes[s] == 0) {
 				/* empty: every column a constant, no data */
-				for (int c = 0; c < COL_COUNT; c++) {
+				for (int c = 0; c < STORE_COL_COUNT; c++) {
 					assert_int_equal(desc[c].rep,
 					    BLK_REP_CONST);
 					assert_int_equal(desc[c].clen, 0);
@@ -214,10 +214,10 @@ test_roundtrip_max_rows(void **state)
 {
 	blk_enc_t *e = blk_enc_new(1);
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 	const uint8_t *buf;
 	blk_info_t info;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	struct rows r;
 	size_t len;
 
@@ -231,7 +231,7 @@ test_roundtrip_max_rows(void **state)
 	assert_int_equal(blk_encode(e, &cb, &buf, &len, &info), FF_EINVAL);
 	/* and so is a batch without every column */
 	colbuf_view(&r.b, &cb);
-	cb.cols &= ~STORE_COLBIT(COL_TOS);
+	cb.cols &= ~STORE_COLBIT(STORE_COL_TOS);
 	assert_int_equal(blk_encode(e, &cb, &buf, &len, &info), FF_EINVAL);
 	rows_free(&r);
 	blk_enc_free(e);
@@ -242,50 +242,45 @@ test_roundtrip_max_rows(void **state)
 static unsigned
 int_size(int c)
 {
-	if (c <= COL_PACKETS)
-		return 8;
-	if (c >= COL_IN_IF && c <= COL_TAGS)
-		return 4;
-	if (c == COL_SPORT || c == COL_DPORT)
-		return 2;
-	return 1;
+	return store_col_width((unsigned)c);
 }
+
+/* Set integer column c of f to v (columns.def). */
+#define SET_INT(id, name, T)	case STORE_COL_##id: f->name = (T)v; return;
+#define SET_U8(id, name)	SET_INT(id, name, uint8_t)
+#define SET_U16(id, name)	SET_INT(id, name, uint16_t)
+#define SET_U32(id, name)	SET_INT(id, name, uint32_t)
+#define SET_U64(id, name)	SET_INT(id, name, uint64_t)
+#define SET_ADDR(id, name)
 
 static void
 set_int(store_flow_t *f, int c, uint64_t v)
 {
 	switch (c) {
-	case COL_FIRST:		f->first_ms = v; break;
-	case COL_LAST:		f->last_ms = v; break;
-	case COL_BYTES:		f->bytes = v; break;
-	case COL_PACKETS:	f->packets = v; break;
-	case COL_IN_IF:		f->in_if = (uint32_t)v; break;
-	case COL_OUT_IF:	f->out_if = (uint32_t)v; break;
-	case COL_SRC_AS:	f->src_as = (uint32_t)v; break;
-	case COL_DST_AS:	f->dst_as = (uint32_t)v; break;
-	case COL_SAMPLING:	f->sampling = (uint32_t)v; break;
-	case COL_TAGS:		f->tags = (uint32_t)v; break;
-	case COL_SPORT:		f->sport = (uint16_t)v; break;
-	case COL_DPORT:		f->dport = (uint16_t)v; break;
-	case COL_PROTO:		f->proto = (uint8_t)v; break;
-	case COL_TCP_FLAGS:	f->tcp_flags = (uint8_t)v; break;
-	case COL_TOS:		f->tos = (uint8_t)v; break;
-	case COL_SRC_MASK:	f->src_mask = (uint8_t)v; break;
-	case COL_DST_MASK:	f->dst_mask = (uint8_t)v; break;
-	case COL_FLAGS:		f->flags = (uint8_t)v; break;
-	default:		fail_msg("not an integer column %d", c);
+#define STORE_COLUMN(id, name, type, rank, filter, list) SET_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	}
+	fail_msg("not an integer column %d", c);
 }
+
+/* Address column c of f (columns.def). */
+#define ADDR_U8(id, name)
+#define ADDR_U16(id, name)
+#define ADDR_U32(id, name)
+#define ADDR_U64(id, name)
+#define ADDR_ADDR(id, name)	case STORE_COL_##id: return &f->name;
 
 static uint8_t (*
 addr_of(store_flow_t *f, int c))[16]
 {
 	switch (c) {
-	case COL_SRC:		return &f->src;
-	case COL_DST:		return &f->dst;
-	case COL_NEXTHOP:	return &f->nexthop;
-	default:		return &f->exporter;
+#define STORE_COLUMN(id, name, type, rank, filter, list) ADDR_##type(id, name)
+#include "store/columns.def"
+#undef STORE_COLUMN
 	}
+	fail_msg("not an address column %d", c);
+	return NULL;
 }
 
 /* Start from rows where every column is constant. */
@@ -305,22 +300,22 @@ test_int_widths(void **state)
 {
 	blk_enc_t *e = blk_enc_new(1);
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 	struct rows r;
 
 	(void)state;
 	rows_init(&r, 1000);
-	for (int c = 0; c < COL_COUNT; c++) {
+	for (int c = 0; c < STORE_COL_COUNT; c++) {
 		unsigned sz;
 
-		if (c >= COL_SRC && c <= COL_EXPORTER)
+		if (c >= STORE_COL_SRC && c <= STORE_COL_EXPORTER)
 			continue;
 		sz = int_size(c);
 		/* constant */
 		rows_const(&r);
 		rows_sync(&r);
 		roundtrip(&r, e, d, desc);
-		for (int o = 0; o < COL_COUNT; o++)
+		for (int o = 0; o < STORE_COL_COUNT; o++)
 			assert_int_equal(desc[o].rep, BLK_REP_CONST);
 
 		for (unsigned w = 1; w <= sz; w *= 2) {
@@ -339,7 +334,7 @@ test_int_widths(void **state)
 			assert_int_equal(desc[c].rep, BLK_REP_FOR);
 			assert_int_equal(desc[c].width, w);
 			assert_true(desc[c].base == base);
-			for (int o = 0; o < COL_COUNT; o++)
+			for (int o = 0; o < STORE_COL_COUNT; o++)
 				if (o != c)
 					assert_int_equal(desc[o].rep,
 					    BLK_REP_CONST);
@@ -356,15 +351,15 @@ test_packings(void **state)
 {
 	static const unsigned ks[] = { 1, 5, 13, 27, 45, 56 };
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 	struct rows r;
 
 	(void)state;
 	rows_init(&r, 1000);
-	for (int c = 0; c < COL_COUNT; c++) {
+	for (int c = 0; c < STORE_COL_COUNT; c++) {
 		unsigned sz;
 
-		if (c >= COL_SRC && c <= COL_EXPORTER)
+		if (c >= STORE_COL_SRC && c <= STORE_COL_EXPORTER)
 			continue;
 		sz = int_size(c);
 		/*
@@ -442,13 +437,13 @@ test_addr_forms(void **state)
 {
 	blk_enc_t *e = blk_enc_new(1);
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 	struct rows r;
 	uint8_t v4[4];
 
 	(void)state;
 	rows_init(&r, 500);
-	for (int c = COL_SRC; c <= COL_EXPORTER; c++) {
+	for (int c = STORE_COL_SRC; c <= STORE_COL_EXPORTER; c++) {
 		/* IPv4, all rows equal: a constant IPv4 integer */
 		rows_const(&r);
 		rows_sync(&r);
@@ -528,7 +523,7 @@ test_addr_raw16(void **state)
 {
 	blk_enc_t *e = blk_enc_new(1);
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 	struct rows r;
 
 	(void)state;
@@ -539,16 +534,16 @@ test_addr_raw16(void **state)
 		rnd_addr(r.f[i].src, 1);
 	rows_sync(&r);
 	roundtrip(&r, e, d, desc);
-	assert_int_equal(desc[COL_SRC].rep, BLK_REP_RAW16);
-	assert_int_equal(desc[COL_SRC].codec, BLK_CODEC_RAW);
+	assert_int_equal(desc[STORE_COL_SRC].rep, BLK_REP_RAW16);
+	assert_int_equal(desc[STORE_COL_SRC].codec, BLK_CODEC_RAW);
 	/* 1000 rows of 100 addresses */
 	r.n = 1000;
 	for (size_t i = 100; i < r.n; i++)
 		memcpy(r.f[i].src, r.f[i % 100].src, 16);
 	rows_sync(&r);
 	roundtrip(&r, e, d, desc);
-	assert_int_equal(desc[COL_SRC].rep, BLK_REP_ADICT);
-	assert_int_equal(desc[COL_SRC].clen, 8 + 100 * 16 + 1000 * 7 / 8);
+	assert_int_equal(desc[STORE_COL_SRC].rep, BLK_REP_ADICT);
+	assert_int_equal(desc[STORE_COL_SRC].clen, 8 + 100 * 16 + 1000 * 7 / 8);
 	rows_free(&r);
 	blk_enc_free(e);
 	blk_dec_free(d);
@@ -556,9 +551,9 @@ test_addr_raw16(void **state)
 
 /* Check the dictionary form of address column c against rows f. */
 static void
-check_dict(const colbatch_t *cb, int c, const store_flow_t *f, size_t n)
+check_dict(const store_colbatch_t *cb, int c, const store_flow_t *f, size_t n)
 {
-	const coldict_t *cd = &cb->dicts[c];
+	const store_coldict_t *cd = &cb->dicts[c];
 	uint8_t want[16], b[4];
 
 	assert_true(cb->dict & STORE_COLBIT(c));
@@ -577,13 +572,13 @@ check_dict(const colbatch_t *cb, int c, const store_flow_t *f, size_t n)
 		} else
 			memcpy(want, cd->e16[k - cd->n4], 16);
 		switch (c) {
-		case COL_SRC:
+		case STORE_COL_SRC:
 			assert_memory_equal(want, f[i].src, 16);
 			break;
-		case COL_DST:
+		case STORE_COL_DST:
 			assert_memory_equal(want, f[i].dst, 16);
 			break;
-		case COL_NEXTHOP:
+		case STORE_COL_NEXTHOP:
 			assert_memory_equal(want, f[i].nexthop, 16);
 			break;
 		default:
@@ -601,14 +596,14 @@ check_dict(const colbatch_t *cb, int c, const store_flow_t *f, size_t n)
 static void
 test_dict_form(void **state)
 {
-	const uint32_t addrs = STORE_COLBIT(COL_SRC) | STORE_COLBIT(COL_DST) |
-	    STORE_COLBIT(COL_NEXTHOP) | STORE_COLBIT(COL_EXPORTER);
+	const uint32_t addrs = STORE_COLBIT(STORE_COL_SRC) | STORE_COLBIT(STORE_COL_DST) |
+	    STORE_COLBIT(STORE_COL_NEXTHOP) | STORE_COLBIT(STORE_COL_EXPORTER);
 	blk_enc_t *e = blk_enc_new(1);
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 	const uint8_t *buf;
 	blk_info_t info;
-	colbatch_t in, out;
+	store_colbatch_t in, out;
 	struct rows r;
 	uint8_t v4[4];
 	size_t len;
@@ -639,7 +634,7 @@ test_dict_form(void **state)
 		assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out),
 		    0);
 		assert_int_equal(out.cols, STORE_COLS_ALL);
-		for (int c = COL_SRC; c <= COL_EXPORTER; c++) {
+		for (int c = STORE_COL_SRC; c <= STORE_COL_EXPORTER; c++) {
 			const blk_coldesc_t *dc = &desc[c];
 
 			if (dc->rep == BLK_REP_ADICT ||
@@ -660,10 +655,10 @@ test_dict_form(void **state)
 			assert_true(out.bytes[i] == r.f[i].bytes &&
 			    out.dport[i] == r.f[i].dport);
 		/* only the columns asked for */
-		blk_dec_set_dict(d, STORE_COLBIT(COL_DST));
+		blk_dec_set_dict(d, STORE_COLBIT(STORE_COL_DST));
 		assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out),
 		    0);
-		assert_int_equal(out.dict & ~STORE_COLBIT(COL_DST), 0);
+		assert_int_equal(out.dict & ~STORE_COLBIT(STORE_COL_DST), 0);
 		/* and none: every row as before */
 		blk_dec_set_dict(d, 0);
 		assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out),
@@ -672,7 +667,7 @@ test_dict_form(void **state)
 		for (size_t i = 0; i < r.n; i++) {
 			store_flow_t g;
 
-			colbatch_row(&out, i, &g);
+			store_colbatch_row(&out, i, &g);
 			assert_memory_equal(&g, &r.f[i], sizeof(g));
 		}
 	}
@@ -696,7 +691,7 @@ test_fits(void **state)
 	blk_dec_t *d = blk_dec_new();
 	const uint8_t *buf;
 	blk_info_t info;
-	colbatch_t in, out;
+	store_colbatch_t in, out;
 	struct rows r;
 	size_t len;
 
@@ -710,7 +705,7 @@ test_fits(void **state)
 	assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
 	assert_int_equal(blk_decode(d, buf, len, STORE_COLS_ALL, &out), 0);
 	assert_int_equal(out.fits, 1);
-	assert_int_equal(blk_decode(d, buf, len, STORE_COLBIT(COL_BYTES),
+	assert_int_equal(blk_decode(d, buf, len, STORE_COLBIT(STORE_COL_BYTES),
 	    &out), 0);
 	assert_int_equal(out.fits, 0);
 	r.f[500].bytes = 1ull << 62;
@@ -733,13 +728,13 @@ test_partial_and_v4_form(void **state)
 	blk_dec_t *d = blk_dec_new(), *d2 = blk_dec_new();
 	const uint8_t *buf, *buf2;
 	blk_info_t info;
-	colbatch_t in, out, out2;
+	store_colbatch_t in, out, out2;
 	store_flow_t g;
 	struct rows r;
 	size_t len, len2;
 	uint8_t *copy;
-	uint32_t want = STORE_COLBIT(COL_SRC) | STORE_COLBIT(COL_BYTES) |
-	    STORE_COLBIT(COL_DST);
+	uint32_t want = STORE_COLBIT(STORE_COL_SRC) | STORE_COLBIT(STORE_COL_BYTES) |
+	    STORE_COLBIT(STORE_COL_DST);
 
 	(void)state;
 	rows_init(&r, 3000);
@@ -754,7 +749,7 @@ test_partial_and_v4_form(void **state)
 	memcpy(copy, buf, len);
 	assert_int_equal(blk_decode(d, copy, len, want, &out), 0);
 	assert_int_equal(out.cols, want);
-	assert_int_equal(out.v4, STORE_COLBIT(COL_SRC));
+	assert_int_equal(out.v4, STORE_COLBIT(STORE_COL_SRC));
 	assert_null(out.first_ms);
 	assert_null(out.packets);
 	assert_null(out.src16);
@@ -768,11 +763,11 @@ test_partial_and_v4_form(void **state)
 
 	/* A batch in the IPv4 form encodes to the same rows. */
 	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &out), 0);
-	assert_true(out.v4 & STORE_COLBIT(COL_SRC));
+	assert_true(out.v4 & STORE_COLBIT(STORE_COL_SRC));
 	assert_int_equal(blk_encode(e2, &out, &buf2, &len2, &info), 0);
 	assert_int_equal(blk_decode(d2, buf2, len2, STORE_COLS_ALL, &out2), 0);
 	for (size_t i = 0; i < r.n; i++) {
-		colbatch_row(&out2, i, &g);
+		store_colbatch_row(&out2, i, &g);
 		assert_memory_equal(&g, &r.f[i], sizeof(g));
 	}
 	free(copy);
@@ -796,8 +791,8 @@ struct sample {
 	uint8_t *buf;
 	size_t len;
 	uint32_t rows;
-	blk_coldesc_t desc[COL_COUNT];
-	size_t off[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
+	size_t off[STORE_COL_COUNT];
 };
 
 static void
@@ -806,7 +801,7 @@ sample_make(struct sample *s, size_t n)
 	blk_enc_t *e = blk_enc_new(1);
 	const uint8_t *buf;
 	blk_info_t info;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	struct rows r;
 
 	rows_init(&r, n);
@@ -818,7 +813,7 @@ sample_make(struct sample *s, size_t n)
 	memcpy(s->buf, buf, s->len);
 	assert_int_equal(blk_describe(s->buf, s->len, &s->rows, s->desc), 0);
 	s->off[0] = BLK_FIXED_LEN;
-	for (int c = 1; c < COL_COUNT; c++)
+	for (int c = 1; c < STORE_COL_COUNT; c++)
 		s->off[c] = s->off[c - 1] + s->desc[c - 1].clen;
 	rows_free(&r);
 	blk_enc_free(e);
@@ -833,7 +828,7 @@ expect_bad_at(blk_dec_t *d, const uint8_t *buf, size_t len, int line,
     int col)
 {
 	uint8_t *copy = malloc(len > 0 ? len : 1);
-	colbatch_t cb;
+	store_colbatch_t cb;
 	int rc;
 
 	assert_non_null(copy);
@@ -888,19 +883,19 @@ test_lying_fields(void **state)
 	/* header fields */
 	RESET(); b[0] ^= 0x20; expect_bad(d, b, s.len);
 	RESET(); b[4] = BLK_VERSION + 1; expect_bad(d, b, s.len);
-	RESET(); b[5] = COL_COUNT - 1; expect_bad(d, b, s.len);
-	RESET(); b[5] = COL_COUNT + 1; expect_bad(d, b, s.len);
+	RESET(); b[5] = STORE_COL_COUNT - 1; expect_bad(d, b, s.len);
+	RESET(); b[5] = STORE_COL_COUNT + 1; expect_bad(d, b, s.len);
 	RESET(); b[6] = 1; expect_bad(d, b, s.len);
 	/* rows: one more, one less, beyond the maximum */
 	RESET(); b[8]++; expect_bad(d, b, s.len);
 	RESET(); b[8]--; expect_bad(d, b, s.len);
 	RESET(); b[11] = 0x80; expect_bad(d, b, s.len);
 
-	for (int c = 0; c < COL_COUNT; c++) {
+	for (int c = 0; c < STORE_COL_COUNT; c++) {
 		ccol = c;
 		/* unknown representation, codec, flag; impossible width */
 		RESET(); DIR(c)[0] = BLK_REP_ADICT + 1; expect_bad(d, b, s.len);
-		if (c < COL_SRC || c > COL_EXPORTER) {
+		if (c < STORE_COL_SRC || c > STORE_COL_EXPORTER) {
 			/* an address dictionary in an integer column */
 			RESET(); DIR(c)[0] = BLK_REP_ADICT;
 			expect_bad(d, b, s.len);
@@ -910,7 +905,7 @@ test_lying_fields(void **state)
 		RESET(); DIR(c)[3] |= 0x80; expect_bad(d, b, s.len);
 		RESET(); DIR(c)[2] = 0x80; expect_bad(d, b, s.len);
 		/* a length that lies, the total kept by the next column */
-		if (c + 1 < COL_COUNT && s.desc[c + 1].clen > 0) {
+		if (c + 1 < STORE_COL_COUNT && s.desc[c + 1].clen > 0) {
 			RESET();
 			{
 				uint32_t a = s.desc[c].clen + 1;
@@ -974,7 +969,7 @@ test_lying_fields(void **state)
 		RESET(); DIR(c)[7] = 0x7f; expect_bad(d, b, s.len);
 		/* a base beyond the column's type (an address's must be 0
 		 * or IPv4), not for 8-byte ones */
-		if (c > COL_PACKETS) {
+		if (c > STORE_COL_PACKETS) {
 			RESET(); DIR(c)[15] = 1; expect_bad(d, b, s.len);
 		}
 		/* a compressed column whose bytes were changed */
@@ -1005,10 +1000,10 @@ test_adict_code_beyond(void **state)
 {
 	blk_enc_t *e = blk_enc_new(1);
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 	const uint8_t *buf;
 	blk_info_t info;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	struct rows r;
 	size_t len, codes = BLK_FIXED_LEN;
 	uint8_t *copy, v4[4];
@@ -1027,9 +1022,9 @@ test_adict_code_beyond(void **state)
 	colbuf_view(&r.b, &cb);
 	assert_int_equal(blk_encode(e, &cb, &buf, &len, &info), 0);
 	assert_int_equal(blk_describe(buf, len, &info.rows, desc), 0);
-	assert_int_equal(desc[COL_SRC].rep, BLK_REP_ADICT);
-	assert_int_equal(desc[COL_SRC].width, 2);
-	for (int c = 0; c < COL_SRC; c++)
+	assert_int_equal(desc[STORE_COL_SRC].rep, BLK_REP_ADICT);
+	assert_int_equal(desc[STORE_COL_SRC].width, 2);
+	for (int c = 0; c < STORE_COL_SRC; c++)
 		codes += desc[c].clen;
 	codes += 8 + 2 * 4 + 16;
 	copy = malloc(len);
@@ -1043,7 +1038,7 @@ test_adict_code_beyond(void **state)
 	copy[codes] |= 3;
 	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &cb),
 	    FF_EPROTO);
-	blk_dec_set_dict(d, STORE_COLBIT(COL_SRC));
+	blk_dec_set_dict(d, STORE_COLBIT(STORE_COL_SRC));
 	assert_int_equal(blk_decode(d, copy, len, STORE_COLS_ALL, &cb),
 	    FF_EPROTO);
 	free(copy);
@@ -1061,10 +1056,10 @@ test_version1(void **state)
 {
 	blk_enc_t *e = blk_enc_new(1);
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 	const uint8_t *buf;
 	blk_info_t info;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	struct rows r;
 	size_t len;
 	uint8_t *copy;
@@ -1081,7 +1076,7 @@ test_version1(void **state)
 	assert_int_equal(buf[4], BLK_VERSION);
 	assert_int_equal(BLK_VERSION, 2);
 	assert_int_equal(blk_describe(buf, len, &info.rows, desc), 0);
-	for (int c = 0; c < COL_COUNT; c++)
+	for (int c = 0; c < STORE_COL_COUNT; c++)
 		assert_int_not_equal(desc[c].rep, BLK_REP_ADICT);
 	copy = malloc(len);
 	assert_non_null(copy);
@@ -1091,7 +1086,7 @@ test_version1(void **state)
 	for (size_t i = 0; i < r.n; i++) {
 		store_flow_t g;
 
-		colbatch_row(&cb, i, &g);
+		store_colbatch_row(&cb, i, &g);
 		assert_memory_equal(&g, &r.f[i], sizeof(g));
 	}
 	copy[4] = 0;
@@ -1109,10 +1104,10 @@ test_dict_code_beyond(void **state)
 {
 	blk_enc_t *e = blk_enc_new(1);
 	blk_dec_t *d = blk_dec_new();
-	blk_coldesc_t desc[COL_COUNT];
+	blk_coldesc_t desc[STORE_COL_COUNT];
 	const uint8_t *buf;
 	blk_info_t info;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	struct rows r;
 	size_t len, off = BLK_FIXED_LEN;
 	uint8_t *copy;
@@ -1130,10 +1125,10 @@ test_dict_code_beyond(void **state)
 	memcpy(copy, buf, len);
 	assert_int_equal(blk_describe(copy, len, &info.rows, desc), 0);
 	/* 3 entries, 2-bit codes: 2 + 3 + 25 bytes beat 5-bit packing */
-	assert_int_equal(desc[COL_DPORT].rep, BLK_REP_DICT);
-	assert_int_equal(desc[COL_DPORT].width, 2);
-	assert_true(desc[COL_DPORT].base == 10);
-	for (int c = 0; c < COL_DPORT; c++)
+	assert_int_equal(desc[STORE_COL_DPORT].rep, BLK_REP_DICT);
+	assert_int_equal(desc[STORE_COL_DPORT].width, 2);
+	assert_true(desc[STORE_COL_DPORT].base == 10);
+	for (int c = 0; c < STORE_COL_DPORT; c++)
 		off += desc[c].clen;
 	/* row 0's code is the low 2 bits after the 3 one-byte entries */
 	copy[off + 2 + 3] |= 3;
@@ -1155,7 +1150,7 @@ test_random_damage(void **state)
 {
 	blk_dec_t *d = blk_dec_new();
 	struct sample s;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	int bad = 0, good = 0;
 
 	(void)state;
@@ -1194,7 +1189,7 @@ test_random_damage(void **state)
 		if (len >= 6) {
 			memcpy(b, "FFBK", 4);
 			b[4] = BLK_VERSION;
-			b[5] = COL_COUNT;
+			b[5] = STORE_COL_COUNT;
 		}
 		assert_int_equal(blk_decode(d, b, len, STORE_COLS_ALL, &cb),
 		    FF_EPROTO);
@@ -1202,6 +1197,104 @@ test_random_damage(void **state)
 	}
 	free(s.buf);
 	blk_dec_free(d);
+}
+
+/*
+ * A block written before the later columns of the table existed stores
+ * fewer columns (ncols): rebuild an encoded block as it would have been
+ * with only its first ncols columns, for every ncols from 1 up, and
+ * decode it: the columns it stores come back as written, the others
+ * read 0 (addresses ::), in row and in dictionary form. ncols 0 and
+ * more than the table has are damage.
+ */
+static void
+test_fewer_columns(void **state)
+{
+	blk_enc_t *e = blk_enc_new(1);
+	blk_dec_t *d = blk_dec_new(), *dd = blk_dec_new();
+	blk_coldesc_t desc[STORE_COL_COUNT];
+	store_colbatch_t in, out;
+	const uint8_t *buf;
+	blk_info_t info;
+	struct rows r;
+	uint32_t rows;
+	size_t len;
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(d);
+	assert_non_null(dd);
+	blk_dec_set_dict(dd, STORE_COLS_ALL);
+	rows_init(&r, 1000);
+	rows_fill(&r, 77, 30);
+	colbuf_view(&r.b, &in);
+	assert_int_equal(blk_encode(e, &in, &buf, &len, &info), 0);
+	assert_int_equal(blk_describe(buf, len, &rows, desc), 0);
+	for (unsigned ncols = 0; ncols <= STORE_COL_COUNT + 1; ncols++) {
+		size_t data = BLK_FIXED_LEN, keep = 0, olen;
+		uint8_t *old;
+
+		for (unsigned c = 0; c < STORE_COL_COUNT; c++)
+			if (c < ncols)
+				keep += desc[c].clen;
+		olen = BLK_HDR_LEN + (size_t)ncols * BLK_DIR_LEN + keep;
+		old = malloc(olen);
+		assert_non_null(old);
+		memcpy(old, buf, BLK_HDR_LEN);
+		old[5] = (uint8_t)ncols;
+		if (ncols > STORE_COL_COUNT) {
+			/* one directory entry and no bytes more than it has */
+			old = realloc(old, len + BLK_DIR_LEN);
+			assert_non_null(old);
+			memcpy(old, buf, BLK_FIXED_LEN);
+			memset(old + BLK_FIXED_LEN, 0, BLK_DIR_LEN);
+			old[BLK_FIXED_LEN] = BLK_REP_CONST;
+			memcpy(old + BLK_FIXED_LEN + BLK_DIR_LEN,
+			    buf + BLK_FIXED_LEN, len - BLK_FIXED_LEN);
+			old[5] = (uint8_t)ncols;
+			assert_int_equal(blk_decode(d, old, len + BLK_DIR_LEN,
+			    STORE_COLS_ALL, &out), FF_EPROTO);
+			free(old);
+			continue;
+		}
+		memcpy(old + BLK_HDR_LEN, buf + BLK_HDR_LEN,
+		    (size_t)ncols * BLK_DIR_LEN);
+		memcpy(old + BLK_HDR_LEN + (size_t)ncols * BLK_DIR_LEN,
+		    buf + data, keep);
+		if (ncols == 0) {
+			assert_int_equal(blk_decode(d, old, olen,
+			    STORE_COLS_ALL, &out), FF_EPROTO);
+			free(old);
+			continue;
+		}
+		assert_int_equal(blk_describe(old, olen, &rows, NULL), 0);
+		assert_int_equal(rows, r.n);
+		assert_int_equal(blk_decode(d, old, olen, STORE_COLS_ALL,
+		    &out), 0);
+		assert_int_equal(out.n, r.n);
+		for (size_t i = 0; i < r.n; i++) {
+			store_flow_t want = r.f[i], got;
+
+			for (unsigned c = ncols; c < STORE_COL_COUNT; c++) {
+				if (store_col_width(c) == 16)
+					memset(*addr_of(&want, (int)c), 0, 16);
+				else
+					set_int(&want, (int)c, 0);
+			}
+			store_colbatch_row(&out, i, &got);
+			assert_memory_equal(&got, &want, sizeof(got));
+		}
+		/* dictionary form asked for: the missing ones come as rows */
+		assert_int_equal(blk_decode(dd, old, olen, STORE_COLS_ALL,
+		    &out), 0);
+		for (unsigned c = ncols; c < STORE_COL_COUNT; c++)
+			assert_false(out.dict & STORE_COLBIT(c));
+		free(old);
+	}
+	rows_free(&r);
+	blk_enc_free(e);
+	blk_dec_free(d);
+	blk_dec_free(dd);
 }
 
 int
@@ -1217,6 +1310,7 @@ main(void)
 		cmocka_unit_test(test_dict_form),
 		cmocka_unit_test(test_fits),
 		cmocka_unit_test(test_version1),
+		cmocka_unit_test(test_fewer_columns),
 		cmocka_unit_test(test_adict_code_beyond),
 		cmocka_unit_test(test_partial_and_v4_form),
 		cmocka_unit_test(test_truncated_and_extended),

@@ -15,7 +15,7 @@
  *
  * Every expected value is computed here from the nodes' data, apart from
  * dquery.c's rounds: the exact answer is each node's complete result
- * (store_query_run over its store) merged, then its first N rows (ties
+ * (query_run over its store) merged, then its first N rows (ties
  * by key, as everywhere); the TPUT figures (tau1, the threshold T, which
  * key sits where) follow the definitions of docs/QUERY.md "Distributed
  * queries" and wire/PROTOCOL.md "Query channel", from the same complete
@@ -66,7 +66,7 @@ struct req {
 	uint64_t arg;		/* TPUT_TOPK: k; TPUT_THRESHOLD: min */
 	uint8_t (*keys)[16];	/* TPUT_LOOKUP */
 	size_t nkeys;
-	store_qspec_t spec;	/* QUERY */
+	query_spec_t spec;	/* QUERY */
 	char filter[256];
 	char method[8];
 	uint64_t qid;
@@ -82,7 +82,7 @@ struct hnode {
 	uint32_t next_id;
 	struct req reqs[REQS_MAX];
 	size_t nreqs;
-	store_result_t *agg;	/* the aggregate it keeps */
+	query_result_t *agg;	/* the aggregate it keeps */
 	uint32_t agg_ref;
 	/* a failure to play: answer requests of this type with ERROR */
 	unsigned fail_type;
@@ -150,7 +150,7 @@ static void
 drop_agg(struct hnode *h, uint64_t ref)
 {
 	if (h->agg != NULL && h->agg_ref == ref) {
-		store_result_free(h->agg);
+		query_result_free(h->agg);
 		h->agg = NULL;
 	}
 }
@@ -180,7 +180,7 @@ h_send(fnode_t *n, const uint8_t *frame, size_t len)
 		assert_int_equal(wire_get_u64(&m.body, "ref", &r->ref), 0);
 	switch (m.type) {
 	case WIRE_QUERY:
-		if (store_qspec_read(&m.body, &r->spec, r->filter,
+		if (query_spec_read(&m.body, &r->spec, r->filter,
 		    sizeof(r->filter), err, sizeof(err)) != 0)
 			fail_msg("QUERY: %s", err);
 		assert_int_equal(wire_get_strbuf(&m.body, "method", r->method,
@@ -275,14 +275,14 @@ send_error(struct hnode *h, uint32_t id, int code, const char *msg)
 
 /* r packed, in RESULT pieces of PIECE bytes, then RESULT_END. */
 static void
-send_result(struct hnode *h, uint32_t id, const store_result_t *r,
+send_result(struct hnode *h, uint32_t id, const query_result_t *r,
     const char *mode, int kept)
 {
 	wire_builder_t b;
 	uint8_t *buf;
 	size_t len, off, seq = 0;
 
-	assert_int_equal(store_result_pack(r, &buf, &len), 0);
+	assert_int_equal(query_result_pack(r, &buf, &len), 0);
 	for (off = 0; off < len; off += PIECE, seq++) {
 		assert_int_equal(wire_msg_begin(&b, WIRE_RESULT, id, 2), 0);
 		wire_put_u64(&b, "seq", seq);
@@ -299,50 +299,50 @@ send_result(struct hnode *h, uint32_t id, const store_result_t *r,
 }
 
 /* The complete result of spec over h's store (caller frees). */
-static store_result_t *
-run_on(struct hnode *h, const store_qspec_t *spec)
+static query_result_t *
+run_on(struct hnode *h, const query_spec_t *spec)
 {
-	store_qspec_t s = *spec;
-	store_query_t *q;
-	store_result_t *r;
+	query_spec_t s = *spec;
+	query_t *q;
+	query_result_t *r;
 	char err[256];
 
 	s.threads = 1;
-	if (store_query_compile(&s, &q, err, sizeof(err)) != 0 ||
-	    store_query_run(h->store, q, NULL, &r, err, sizeof(err)) != 0)
+	if (query_compile(&s, &q, err, sizeof(err)) != 0 ||
+	    query_run(h->store, q, NULL, &r, err, sizeof(err)) != 0)
 		fail_msg("%s: %s", h->name, err);
-	store_query_free(q);
+	query_free(q);
 	return r;
 }
 
 static void
 answer_query(struct hnode *h, struct req *r)
 {
-	store_result_t *res = run_on(h, &r->spec), *sel;
-	store_result_info_t inf;
+	query_result_t *res = run_on(h, &r->spec), *sel;
+	query_info_t inf;
 	uint64_t full_rows;
 
-	store_result_get_info(res, &inf);
+	query_result_get_info(res, &inf);
 	if (inf.qid != r->qid) {
-		store_result_free(res);
+		query_result_free(res);
 		send_error(h, r->id, FF_EPROTO, "another query");
 		return;
 	}
 	full_rows = FF_MAX(FULL_ROWS_MIN, 4ull * inf.n);
-	if (inf.kind == STORE_Q_TOPN && strcmp(r->method, "full") != 0 &&
+	if (inf.kind == QUERY_TOPN && strcmp(r->method, "full") != 0 &&
 	    (strcmp(r->method, "tput") == 0 || inf.rows > full_rows)) {
 		/* its first N keys; it keeps the aggregate (before the answer
 		   goes: dquery may release it at once) */
-		assert_int_equal(store_result_topk(res, inf.n, &sel), 0);
+		assert_int_equal(query_result_topk(res, inf.n, &sel), 0);
 		assert_null(h->agg);
 		h->agg = res;
 		h->agg_ref = r->id;
 		send_result(h, r->id, sel, "topk", 1);
-		store_result_free(sel);
+		query_result_free(sel);
 		return;
 	}
 	send_result(h, r->id, res, "full", 0);
-	store_result_free(res);
+	query_result_free(res);
 }
 
 /* Answer h's oldest request still unanswered, if any, of type (0: any).
@@ -350,7 +350,7 @@ answer_query(struct hnode *h, struct req *r)
 static int
 node_answer(struct hnode *h, unsigned type)
 {
-	store_result_t *sel = NULL;
+	query_result_t *sel = NULL;
 	struct req *r = NULL;
 	const char *mode;
 	int rc;
@@ -376,22 +376,22 @@ node_answer(struct hnode *h, unsigned type)
 	}
 	switch (r->type) {
 	case WIRE_TPUT_TOPK:
-		rc = store_result_topk(h->agg, (uint32_t)r->arg, &sel);
+		rc = query_result_topk(h->agg, (uint32_t)r->arg, &sel);
 		mode = "topk";
 		break;
 	case WIRE_TPUT_THRESHOLD:
-		rc = store_result_select(h->agg, r->arg, &sel);
+		rc = query_result_select(h->agg, r->arg, &sel);
 		mode = "select";
 		break;
 	default:
-		rc = store_result_lookup(h->agg,
+		rc = query_result_lookup(h->agg,
 		    (const uint8_t (*)[16])r->keys, r->nkeys, &sel);
 		mode = "lookup";
 		break;
 	}
 	assert_int_equal(rc, 0);
 	send_result(h, r->id, sel, mode, 1);
-	store_result_free(sel);
+	query_result_free(sel);
 	return 1;
 }
 
@@ -572,13 +572,13 @@ node_random(size_t n, unsigned salt)
 
 /* The merge of the complete results of the nodes in mask (bit i: node
    i). Caller frees. */
-static store_result_t *
-merged(const store_qspec_t *spec, unsigned mask)
+static query_result_t *
+merged(const query_spec_t *spec, unsigned mask)
 {
-	store_result_t *acc = NULL;
+	query_result_t *acc = NULL;
 
 	for (size_t i = 0; i < H.nn; i++) {
-		store_result_t *r;
+		query_result_t *r;
 
 		if (!(mask & (1u << i)))
 			continue;
@@ -586,8 +586,8 @@ merged(const store_qspec_t *spec, unsigned mask)
 		if (acc == NULL)
 			acc = r;
 		else {
-			assert_int_equal(store_result_merge(acc, r), 0);
-			store_result_free(r);
+			assert_int_equal(query_result_merge(acc, r), 0);
+			query_result_free(r);
 		}
 	}
 	assert_non_null(acc);
@@ -595,21 +595,21 @@ merged(const store_qspec_t *spec, unsigned mask)
 }
 
 static uint64_t
-metric(const store_row_t *r, store_order_t o)
+metric(const query_row_t *r, query_order_t o)
 {
-	return o == STORE_ORD_PACKETS ? r->packets :
-	    o == STORE_ORD_FLOWS ? r->flows : r->bytes;
+	return o == QUERY_ORDER_PACKETS ? r->packets :
+	    o == QUERY_ORDER_FLOWS ? r->flows : r->bytes;
 }
 
 /* The k-th largest metric of r (0 when r has fewer than k keys). */
 static uint64_t
-kth(const store_result_t *r, uint32_t k, store_order_t o)
+kth(const query_result_t *r, uint32_t k, query_order_t o)
 {
-	store_row_t *rows;
+	query_row_t *rows;
 	size_t n;
 	uint64_t v = 0;
 
-	assert_int_equal(store_result_rows(r, k, &rows, &n), 0);
+	assert_int_equal(query_result_rows(r, k, &rows, &n), 0);
 	if (n == k && k > 0)
 		v = metric(&rows[k - 1], o);
 	free(rows);
@@ -618,36 +618,36 @@ kth(const store_result_t *r, uint32_t k, store_order_t o)
 
 /* Node i's value for key (16 bytes) in its complete result, 0 if none. */
 static uint64_t
-value_at(size_t i, const store_qspec_t *spec, const uint8_t key[16])
+value_at(size_t i, const query_spec_t *spec, const uint8_t key[16])
 {
-	store_result_t *r = run_on(&H.nodes[i], spec);
-	store_row_t *rows;
+	query_result_t *r = run_on(&H.nodes[i], spec);
+	query_row_t *rows;
 	size_t n;
 	uint64_t v = 0;
 
-	assert_int_equal(store_result_rows(r, 0, &rows, &n), 0);
+	assert_int_equal(query_result_rows(r, 0, &rows, &n), 0);
 	for (size_t j = 0; j < n; j++)
 		if (memcmp(rows[j].key, key, 16) == 0)
 			v = metric(&rows[j], spec->order);
 	free(rows);
-	store_result_free(r);
+	query_result_free(r);
 	return v;
 }
 
 /* Is key among node i's first N keys (its round-1 answer)? */
 static int
-in_local_top(size_t i, const store_qspec_t *spec, const uint8_t key[16])
+in_local_top(size_t i, const query_spec_t *spec, const uint8_t key[16])
 {
-	store_result_t *r = run_on(&H.nodes[i], spec);
-	store_row_t *rows;
+	query_result_t *r = run_on(&H.nodes[i], spec);
+	query_row_t *rows;
 	size_t n;
 	int in = 0;
 
-	assert_int_equal(store_result_rows(r, spec->n, &rows, &n), 0);
+	assert_int_equal(query_result_rows(r, spec->n, &rows, &n), 0);
 	for (size_t j = 0; j < n; j++)
 		in |= memcmp(rows[j].key, key, 16) == 0;
 	free(rows);
-	store_result_free(r);
+	query_result_free(r);
 	return in;
 }
 
@@ -656,39 +656,39 @@ in_local_top(size_t i, const store_qspec_t *spec, const uint8_t key[16])
  * N keys (round 1's lower bounds). The threshold is tau1 / (their count).
  */
 static uint64_t
-tau1_of(const store_qspec_t *spec, unsigned mask)
+tau1_of(const query_spec_t *spec, unsigned mask)
 {
-	store_result_t *acc = NULL;
+	query_result_t *acc = NULL;
 	uint64_t v;
 
 	for (size_t i = 0; i < H.nn; i++) {
-		store_result_t *r, *top;
+		query_result_t *r, *top;
 
 		if (!(mask & (1u << i)))
 			continue;
 		r = run_on(&H.nodes[i], spec);
-		assert_int_equal(store_result_topk(r, spec->n, &top), 0);
-		store_result_free(r);
+		assert_int_equal(query_result_topk(r, spec->n, &top), 0);
+		query_result_free(r);
 		if (acc == NULL)
 			acc = top;
 		else {
-			assert_int_equal(store_result_merge(acc, top), 0);
-			store_result_free(top);
+			assert_int_equal(query_result_merge(acc, top), 0);
+			query_result_free(top);
 		}
 	}
 	v = kth(acc, spec->n, spec->order);
-	store_result_free(acc);
+	query_result_free(acc);
 	return v;
 }
 
 /* The largest value node i holds (its first row). */
 static uint64_t
-top1_of(size_t i, const store_qspec_t *spec)
+top1_of(size_t i, const query_spec_t *spec)
 {
-	store_result_t *r = run_on(&H.nodes[i], spec);
+	query_result_t *r = run_on(&H.nodes[i], spec);
 	uint64_t v = kth(r, 1, spec->order);
 
-	store_result_free(r);
+	query_result_free(r);
 	return v;
 }
 
@@ -708,18 +708,18 @@ popcount(unsigned m)
  * complete results' first N keys.
  */
 static void
-assert_answer(const store_qspec_t *spec, unsigned mask)
+assert_answer(const query_spec_t *spec, unsigned mask)
 {
-	store_result_t *want = merged(spec, mask), *want_top, *got;
-	store_result_info_t wi, gi;
-	store_row_t *wr, *gr;
+	query_result_t *want = merged(spec, mask), *want_top, *got;
+	query_info_t wi, gi;
+	query_row_t *wr, *gr;
 	size_t wn, gn;
 
 	assert_true(H.rep.done);
 	assert_int_equal(H.rep.err_code, 0);
-	assert_int_equal(store_result_unpack(H.rep.data, H.rep.len, &got), 0);
-	assert_int_equal(store_result_rows(want, spec->n, &wr, &wn), 0);
-	assert_int_equal(store_result_rows(got, 0, &gr, &gn), 0);
+	assert_int_equal(query_result_unpack(H.rep.data, H.rep.len, &got), 0);
+	assert_int_equal(query_result_rows(want, spec->n, &wr, &wn), 0);
+	assert_int_equal(query_result_rows(got, 0, &gr, &gn), 0);
 	assert_int_equal(gn, wn);
 	for (size_t i = 0; i < wn; i++) {
 		assert_memory_equal(gr[i].key, wr[i].key, 16);
@@ -727,18 +727,18 @@ assert_answer(const store_qspec_t *spec, unsigned mask)
 		assert_int_equal(gr[i].packets, wr[i].packets);
 		assert_int_equal(gr[i].flows, wr[i].flows);
 	}
-	store_result_get_info(want, &wi);
-	store_result_get_info(got, &gi);
+	query_result_get_info(want, &wi);
+	query_result_get_info(got, &gi);
 	assert_int_equal(gi.flows, wi.flows);
 	assert_int_equal(gi.bytes, wi.bytes);
 	assert_int_equal(gi.packets, wi.packets);
-	assert_int_equal(store_result_topk(want, spec->n, &want_top), 0);
-	assert_true(store_result_equal(got, want_top));
+	assert_int_equal(query_result_topk(want, spec->n, &want_top), 0);
+	assert_true(query_result_equal(got, want_top));
 	free(wr);
 	free(gr);
-	store_result_free(want);
-	store_result_free(want_top);
-	store_result_free(got);
+	query_result_free(want);
+	query_result_free(want_top);
+	query_result_free(got);
 }
 
 /* After a query: no node keeps an aggregate, none has a request left
@@ -919,15 +919,15 @@ pump(int (*cond)(void), const char *what)
 /* The CLI asks spec with method; returns once dquery sent its requests
    (or answered). */
 static void
-start_query(const store_qspec_t *spec, const char *method)
+start_query(const query_spec_t *spec, const char *method)
 {
 	wire_builder_t b;
 
 	free(H.rep.data);
 	memset(&H.rep, 0, sizeof(H.rep));
 	assert_int_equal(wire_msg_begin(&b, WIRE_CTL_QUERY, QUERY_ID,
-	    STORE_QSPEC_FIELDS + 2), 0);
-	assert_int_equal(store_qspec_write(wire_builder_pk(&b), spec), 0);
+	    QUERY_SPEC_FIELDS + 2), 0);
+	assert_int_equal(query_spec_write(wire_builder_pk(&b), spec), 0);
 	wire_put_str(&b, "method", method);
 	wire_put_u64(&b, "timeout_ms", 60000);
 	reqs_before = total_reqs();
@@ -955,19 +955,19 @@ run_to_end(void)
 	pump(replied, "answer the CLI");
 }
 
-static store_qspec_t
-topn(store_key_t key, store_order_t order, uint32_t n)
+static query_spec_t
+topn(query_key_t key, query_order_t order, uint32_t n)
 {
-	store_qspec_t q;
+	query_spec_t q;
 
 	memset(&q, 0, sizeof(q));
-	q.kind = STORE_Q_TOPN;
+	q.kind = QUERY_TOPN;
 	q.t0 = 0;
 	q.t1 = UINT64_MAX;
 	q.key = key;
 	q.order = order;
 	q.n = n;
-	if (key == STORE_KEY_SRCNET || key == STORE_KEY_DSTNET) {
+	if (key == QUERY_KEY_SRCNET || key == QUERY_KEY_DSTNET) {
 		q.prefix4 = 24;
 		q.prefix6 = 64;
 	}
@@ -1058,7 +1058,7 @@ teardown(void **state)
 
 		for (size_t j = 0; j < h->nreqs; j++)
 			free(h->reqs[j].keys);
-		store_result_free(h->agg);
+		query_result_free(h->agg);
 		store_close(h->store);
 	}
 	fleet_free(&H.c);
@@ -1081,10 +1081,10 @@ teardown(void **state)
 static void
 test_tput_exact(void **state)
 {
-	static const store_key_t keys[] = { STORE_KEY_SRCIP, STORE_KEY_DSTIP,
-	    STORE_KEY_DSTPORT, STORE_KEY_SRCNET };
-	static const store_order_t orders[] = { STORE_ORD_BYTES,
-	    STORE_ORD_PACKETS, STORE_ORD_FLOWS };
+	static const query_key_t keys[] = { QUERY_KEY_SRCIP, QUERY_KEY_DSTIP,
+	    QUERY_KEY_DSTPORT, QUERY_KEY_SRCNET };
+	static const query_order_t orders[] = { QUERY_ORDER_BYTES,
+	    QUERY_ORDER_PACKETS, QUERY_ORDER_FLOWS };
 	static const uint32_t ns[] = { 1, 3, 10, 40 };
 	unsigned three_rounds = 0, two_rounds = 0;
 
@@ -1094,10 +1094,10 @@ test_tput_exact(void **state)
 	for (size_t a = 0; a < FF_NELEM(keys); a++)
 	for (size_t b = 0; b < FF_NELEM(orders); b++)
 	for (size_t c = 0; c < FF_NELEM(ns); c++) {
-		store_qspec_t q = topn(keys[a], orders[b], ns[c]);
+		query_spec_t q = topn(keys[a], orders[b], ns[c]);
 		uint64_t T = tau1_of(&q, ALL) / H.nn;
-		store_result_t *want = merged(&q, ALL);
-		store_row_t *rows;
+		query_result_t *want = merged(&q, ALL);
+		query_row_t *rows;
 		size_t nrows;
 
 		start_query(&q, "tput");
@@ -1110,7 +1110,7 @@ test_tput_exact(void **state)
 		assert_int_equal(H.rep.rounds, T == 0 ? 2 : 3);
 		three_rounds += T != 0;
 		two_rounds += T == 0;
-		assert_int_equal(store_result_rows(want, q.n, &rows, &nrows),
+		assert_int_equal(query_result_rows(want, q.n, &rows, &nrows),
 		    0);
 		for (size_t i = 0; i < H.nn; i++) {
 			struct hnode *h = &H.nodes[i];
@@ -1140,7 +1140,7 @@ test_tput_exact(void **state)
 				assert_true(has_key(lk, rows[r].key));
 		}
 		free(rows);
-		store_result_free(want);
+		query_result_free(want);
 		assert_nodes_clean();
 
 		start_query(&q, "full");
@@ -1174,10 +1174,10 @@ test_tput_hidden_keys(void **state)
 	    { HK, 50 }, { X, 35 }, { L, 32 } };
 	static const struct kb n3[] = { { E, 100 }, { F, 90 }, { HK, 50 },
 	    { G, 32 }, { L, 32 } };
-	store_qspec_t q = topn(STORE_KEY_SRCIP, STORE_ORD_BYTES, 2);
+	query_spec_t q = topn(QUERY_KEY_SRCIP, QUERY_ORDER_BYTES, 2);
 	uint8_t kh[16], kg[16], kl[16], kx[16];
-	store_result_t *want;
-	store_row_t *rows;
+	query_result_t *want;
+	query_row_t *rows;
 	size_t nrows;
 	uint64_t T, g2 = 0, x2 = 0;
 
@@ -1192,7 +1192,7 @@ test_tput_hidden_keys(void **state)
 	T = tau1_of(&q, ALL) / H.nn;
 	/* the tables say what the test is about */
 	want = merged(&q, ALL);
-	assert_int_equal(store_result_rows(want, q.n, &rows, &nrows), 0);
+	assert_int_equal(query_result_rows(want, q.n, &rows, &nrows), 0);
 	assert_int_equal(nrows, 2);
 	assert_memory_equal(rows[0].key, kh, 16);
 	assert_memory_equal(rows[1].key, kg, 16);
@@ -1215,7 +1215,7 @@ test_tput_hidden_keys(void **state)
 	assert_true(value_at(0, &q, kl) + value_at(1, &q, kl) +
 	    value_at(2, &q, kl) < tau1_of(&q, ALL));
 	free(rows);
-	store_result_free(want);
+	query_result_free(want);
 
 	start_query(&q, "tput");
 	run_to_end();
@@ -1249,9 +1249,9 @@ test_tput_ties(void **state)
 	    { K3, 65 }, { K6, 60 }, { K4, 50 } };
 	static const struct kb n3[] = { { K1, 100 }, { K2, 70 }, { K3, 70 },
 	    { K6, 60 } };
-	store_qspec_t q = topn(STORE_KEY_SRCIP, STORE_ORD_BYTES, 3);
-	store_result_t *want;
-	store_row_t *rows;
+	query_spec_t q = topn(QUERY_KEY_SRCIP, QUERY_ORDER_BYTES, 3);
+	query_result_t *want;
+	query_row_t *rows;
 	size_t nrows;
 	uint8_t k4[16], k5[16];
 
@@ -1264,7 +1264,7 @@ test_tput_ties(void **state)
 	/* a tie at the N-th place, between keys that lead their nodes
 	   (K4, K5) and keys that lead none (the winners) */
 	want = merged(&q, ALL);
-	assert_int_equal(store_result_rows(want, q.n + 2, &rows, &nrows), 0);
+	assert_int_equal(query_result_rows(want, q.n + 2, &rows, &nrows), 0);
 	assert_int_equal(nrows, q.n + 2);
 	assert_int_equal(rows[q.n - 2].bytes, rows[q.n - 1].bytes);
 	assert_int_equal(rows[q.n - 1].bytes, rows[q.n].bytes);
@@ -1274,7 +1274,7 @@ test_tput_ties(void **state)
 	assert_true(in_local_top(0, &q, k4));
 	assert_true(in_local_top(1, &q, k5));
 	free(rows);
-	store_result_free(want);
+	query_result_free(want);
 
 	start_query(&q, "tput");
 	run_to_end();
@@ -1301,9 +1301,9 @@ test_tput_threshold_zero(void **state)
 	    { 24, 1 }, { 200, 1 }, { 201, 1 }, { 203, 1 } };
 	static const struct kb n3[] = { { 31, 1 }, { 32, 1 }, { 33, 1 },
 	    { 34, 1 }, { 200, 1 }, { 202, 1 } };
-	store_qspec_t q = topn(STORE_KEY_SRCIP, STORE_ORD_FLOWS, 4);
-	store_result_t *want;
-	store_row_t *rows;
+	query_spec_t q = topn(QUERY_KEY_SRCIP, QUERY_ORDER_FLOWS, 4);
+	query_result_t *want;
+	query_row_t *rows;
 	size_t nrows;
 
 	(void)state;
@@ -1312,12 +1312,12 @@ test_tput_threshold_zero(void **state)
 	node_table(n3, FF_NELEM(n3));
 	assert_true(tau1_of(&q, ALL) < H.nn);
 	want = merged(&q, ALL);
-	assert_int_equal(store_result_rows(want, q.n, &rows, &nrows), 0);
+	assert_int_equal(query_result_rows(want, q.n, &rows, &nrows), 0);
 	for (size_t r = 0; r + 1 < nrows; r++)	/* the shared keys lead */
 		for (size_t i = 0; i < H.nn; i++)
 			assert_false(in_local_top(i, &q, rows[r].key));
 	free(rows);
-	store_result_free(want);
+	query_result_free(want);
 
 	start_query(&q, "tput");
 	run_to_end();
@@ -1347,12 +1347,12 @@ test_tput_threshold_zero(void **state)
 static void
 test_auto_few_keys_answer_in_full(void **state)
 {
-	store_qspec_t q = topn(STORE_KEY_SRCIP, STORE_ORD_BYTES, 5);
+	query_spec_t q = topn(QUERY_KEY_SRCIP, QUERY_ORDER_BYTES, 5);
 	size_t nbig = FULL_ROWS_MIN + 100;
 	store_flow_t *f = calloc(nbig + 10, sizeof(*f));
 	struct kb small[2][10];
-	store_result_t *r;
-	store_result_info_t inf;
+	query_result_t *r;
+	query_info_t inf;
 
 	(void)state;
 	assert_non_null(f);
@@ -1371,14 +1371,14 @@ test_auto_few_keys_answer_in_full(void **state)
 	node_table(small[0], 10);
 	node_table(small[1], 10);
 	r = run_on(&H.nodes[0], &q);
-	store_result_get_info(r, &inf);
+	query_result_get_info(r, &inf);
 	assert_true(inf.rows > FF_MAX(FULL_ROWS_MIN, 4 * q.n));
-	store_result_free(r);
+	query_result_free(r);
 	for (size_t i = 1; i < 3; i++) {
 		r = run_on(&H.nodes[i], &q);
-		store_result_get_info(r, &inf);
+		query_result_get_info(r, &inf);
 		assert_true(inf.rows <= FF_MAX(FULL_ROWS_MIN, 4 * q.n));
-		store_result_free(r);
+		query_result_free(r);
 	}
 
 	start_query(&q, "auto");
@@ -1405,7 +1405,7 @@ test_auto_few_keys_answer_in_full(void **state)
 static void
 test_tput_node_fails_in_round2(void **state)
 {
-	store_qspec_t q = topn(STORE_KEY_SRCIP, STORE_ORD_BYTES, 5);
+	query_spec_t q = topn(QUERY_KEY_SRCIP, QUERY_ORDER_BYTES, 5);
 	const unsigned others = 1u << 0 | 1u << 2;
 	struct hnode *bad;
 	const struct req *th = NULL;
@@ -1474,7 +1474,7 @@ chan_down(size_t idx, const char *why)
 static void
 test_tput_channel_down(void **state)
 {
-	store_qspec_t q = topn(STORE_KEY_DSTIP, STORE_ORD_PACKETS, 5);
+	query_spec_t q = topn(QUERY_KEY_DSTIP, QUERY_ORDER_PACKETS, 5);
 	const unsigned others = 1u << 0 | 1u << 1;
 	const char *why = "connection reset by peer";
 	char reason[300];
@@ -1503,7 +1503,7 @@ test_tput_channel_down(void **state)
 	assert_int_equal(H.nodes[2].nreqs, sent);
 	assert_int_equal(H.nodes[2].refused, 0);
 	/* the node dropped its aggregate with the session */
-	store_result_free(H.nodes[2].agg);
+	query_result_free(H.nodes[2].agg);
 	H.nodes[2].agg = NULL;
 	H.nodes[2].reqs[sent - 1].done = 1;
 	assert_nodes_clean();
@@ -1532,7 +1532,7 @@ test_tput_channel_down(void **state)
 static void
 test_cancel(void **state)
 {
-	store_qspec_t q = topn(STORE_KEY_SRCIP, STORE_ORD_BYTES, 5);
+	query_spec_t q = topn(QUERY_KEY_SRCIP, QUERY_ORDER_BYTES, 5);
 	uint32_t refs[3];
 
 	(void)state;
@@ -1561,17 +1561,17 @@ test_cancel(void **state)
 		struct hnode *h = &H.nodes[i];
 		size_t sent = h->nreqs;
 		const struct req *th = NULL;
-		store_result_t *r = run_on(h, &q), *sel;
+		query_result_t *r = run_on(h, &q), *sel;
 
 		assert_int_equal(count_reqs(h, WIRE_TPUT_THRESHOLD, &th), 1);
 		assert_false(th->done);
 		h->reqs[th - h->reqs].done = 1;
-		assert_int_equal(store_result_select(r, th->arg, &sel), 0);
+		assert_int_equal(query_result_select(r, th->arg, &sel), 0);
 		send_result(h, th->id, sel, "select", 1);
 		assert_true(h->dropped > 0);
 		assert_int_equal(h->nreqs, sent);
-		store_result_free(sel);
-		store_result_free(r);
+		query_result_free(sel);
+		query_result_free(r);
 	}
 	assert_int_equal(H.nodes[0].dropped, 0);
 	assert_nodes_clean();

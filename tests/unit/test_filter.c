@@ -1,7 +1,7 @@
 /*
- * Unit tests of the filter language (store/filter_parse.c,
- * store/filter_eval.c): accepted forms and their normalized print, every
- * error message with its column, the semantics of each term on hand-built
+ * Unit tests of the filter language (store/query/filter_*.c): accepted
+ * forms and their normalized print, every error message with its
+ * column, the semantics of each term on hand-built
  * IPv4 and IPv6 flows, nfdump 1.7 as an oracle on a shared flow set
  * (filter_xcheck.inc), limits, and a property test holding filter_eval
  * (both address column forms) to filter_match on random filters.
@@ -18,7 +18,8 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "store/query/filter_int.h"
+#include "store/query/filter.h"
+#include "qtest.h"
 
 /* ---------------------------------------------------------------------
  * Helpers: flows, batches, evaluation in every form
@@ -73,17 +74,6 @@ mk(const struct fspec *s)
 }
 
 /* Column arrays of one batch, owned by the test. */
-struct batch {
-	colbatch_t cb;
-	size_t n;
-	uint64_t *first, *last, *bytes, *packets;
-	uint32_t *a4[4];
-	uint8_t (*a16[4])[16];
-	uint32_t *in_if, *out_if, *src_as, *dst_as, *sampling, *tags;
-	uint16_t *sport, *dport;
-	uint8_t *proto, *tcp_flags, *tos, *src_mask, *dst_mask, *flags;
-};
-
 static void *
 xcalloc(size_t n, size_t sz)
 {
@@ -93,146 +83,18 @@ xcalloc(size_t n, size_t sz)
 	return p;
 }
 
-static const uint8_t *
-faddr_of(const store_flow_t *f, int k)
+/* The address columns of v4mask bits 0..3: src, dst, nexthop, exporter. */
+static uint32_t
+v4_columns(unsigned v4mask)
 {
-	return k == 0 ? f->src : k == 1 ? f->dst : k == 2 ? f->nexthop :
-	    f->exporter;
-}
+	static const unsigned addr_cols[4] = { STORE_COL_SRC, STORE_COL_DST,
+	    STORE_COL_NEXTHOP, STORE_COL_EXPORTER };
+	uint32_t m = 0;
 
-static const unsigned addr_cols[4] = { COL_SRC, COL_DST, COL_NEXTHOP,
-    COL_EXPORTER };
-
-/*
- * Build a batch from n flows. v4mask selects (by index 0..3: src, dst,
- * nexthop, exporter) the address columns to put in IPv4 form where every
- * row allows it. cols limits the valid columns (others stay NULL).
- */
-static void
-batch_build(struct batch *b, const store_flow_t *fl, size_t n,
-    unsigned v4mask, uint32_t cols)
-{
-	memset(b, 0, sizeof(*b));
-	b->n = n;
-	b->first = xcalloc(n, 8);
-	b->last = xcalloc(n, 8);
-	b->bytes = xcalloc(n, 8);
-	b->packets = xcalloc(n, 8);
-	b->in_if = xcalloc(n, 4);
-	b->out_if = xcalloc(n, 4);
-	b->src_as = xcalloc(n, 4);
-	b->dst_as = xcalloc(n, 4);
-	b->sampling = xcalloc(n, 4);
-	b->tags = xcalloc(n, 4);
-	b->sport = xcalloc(n, 2);
-	b->dport = xcalloc(n, 2);
-	b->proto = xcalloc(n, 1);
-	b->tcp_flags = xcalloc(n, 1);
-	b->tos = xcalloc(n, 1);
-	b->src_mask = xcalloc(n, 1);
-	b->dst_mask = xcalloc(n, 1);
-	b->flags = xcalloc(n, 1);
-	for (int k = 0; k < 4; k++) {
-		b->a4[k] = xcalloc(n, 4);
-		b->a16[k] = xcalloc(n, 16);
-	}
-	for (size_t i = 0; i < n; i++) {
-		const store_flow_t *f = &fl[i];
-
-		b->first[i] = f->first_ms;
-		b->last[i] = f->last_ms;
-		b->bytes[i] = f->bytes;
-		b->packets[i] = f->packets;
-		b->in_if[i] = f->in_if;
-		b->out_if[i] = f->out_if;
-		b->src_as[i] = f->src_as;
-		b->dst_as[i] = f->dst_as;
-		b->sampling[i] = f->sampling;
-		b->tags[i] = f->tags;
-		b->sport[i] = f->sport;
-		b->dport[i] = f->dport;
-		b->proto[i] = f->proto;
-		b->tcp_flags[i] = f->tcp_flags;
-		b->tos[i] = f->tos;
-		b->src_mask[i] = f->src_mask;
-		b->dst_mask[i] = f->dst_mask;
-		b->flags[i] = f->flags;
-		for (int k = 0; k < 4; k++) {
-			memcpy(b->a16[k][i], faddr_of(f, k), 16);
-			b->a4[k][i] = be32(faddr_of(f, k) + 12);
-		}
-	}
-	b->cb.n = n;
-	b->cb.cols = cols;
-	for (int k = 0; k < 4; k++) {
-		int all4 = 1;
-
-		for (size_t i = 0; i < n && all4; i++)
-			all4 = addr_is_v4(faddr_of(&fl[i], k));
-		if ((v4mask & (1u << k)) && all4)
-			b->cb.v4 |= STORE_COLBIT(addr_cols[k]);
-	}
-#define COLSET(c, field, val)						\
-	if (cols & STORE_COLBIT(c))					\
-		b->cb.field = val
-	COLSET(COL_FIRST, first_ms, b->first);
-	COLSET(COL_LAST, last_ms, b->last);
-	COLSET(COL_BYTES, bytes, b->bytes);
-	COLSET(COL_PACKETS, packets, b->packets);
-	COLSET(COL_IN_IF, in_if, b->in_if);
-	COLSET(COL_OUT_IF, out_if, b->out_if);
-	COLSET(COL_SRC_AS, src_as, b->src_as);
-	COLSET(COL_DST_AS, dst_as, b->dst_as);
-	COLSET(COL_SAMPLING, sampling, b->sampling);
-	COLSET(COL_TAGS, tags, b->tags);
-	COLSET(COL_SPORT, sport, b->sport);
-	COLSET(COL_DPORT, dport, b->dport);
-	COLSET(COL_PROTO, proto, b->proto);
-	COLSET(COL_TCP_FLAGS, tcp_flags, b->tcp_flags);
-	COLSET(COL_TOS, tos, b->tos);
-	COLSET(COL_SRC_MASK, src_mask, b->src_mask);
-	COLSET(COL_DST_MASK, dst_mask, b->dst_mask);
-	COLSET(COL_FLAGS, flags, b->flags);
-#define ADDRSET(k, c, f4, f16)						\
-	if (cols & STORE_COLBIT(c)) {					\
-		if (b->cb.v4 & STORE_COLBIT(c))				\
-			b->cb.f4 = b->a4[k];				\
-		else							\
-			b->cb.f16 = (const uint8_t (*)[16])b->a16[k];	\
-	}
-	ADDRSET(0, COL_SRC, src4, src16);
-	ADDRSET(1, COL_DST, dst4, dst16);
-	ADDRSET(2, COL_NEXTHOP, nexthop4, nexthop16);
-	ADDRSET(3, COL_EXPORTER, exporter4, exporter16);
-#undef COLSET
-#undef ADDRSET
-}
-
-static void
-batch_free(struct batch *b)
-{
-	free(b->first);
-	free(b->last);
-	free(b->bytes);
-	free(b->packets);
-	free(b->in_if);
-	free(b->out_if);
-	free(b->src_as);
-	free(b->dst_as);
-	free(b->sampling);
-	free(b->tags);
-	free(b->sport);
-	free(b->dport);
-	free(b->proto);
-	free(b->tcp_flags);
-	free(b->tos);
-	free(b->src_mask);
-	free(b->dst_mask);
-	free(b->flags);
-	for (int k = 0; k < 4; k++) {
-		free(b->a4[k]);
-		free(b->a16[k]);
-	}
+	for (int k = 0; k < 4; k++)
+		if (v4mask & (1u << k))
+			m |= STORE_COLBIT(addr_cols[k]);
+	return m;
 }
 
 /*
@@ -242,21 +104,21 @@ batch_free(struct batch *b)
  * out[i] receives the selection of row i.
  */
 static void
-eval_batch(const store_filter_t *f, const store_flow_t *fl, size_t n,
+eval_batch(const query_filter_t *f, const store_flow_t *fl, size_t n,
     unsigned v4mask, uint8_t *out)
 {
-	struct batch b;
+	qt_batch_t *b;
 	size_t nw = (n + 63) / 64, cnt, ones = 0;
 	uint64_t *sel, *scratch;
 
-	batch_build(&b, fl, n, v4mask, filter_columns(f));
+	b = qt_batch_cols(fl, n, v4_columns(v4mask), filter_columns(f));
 	sel = xcalloc(nw, 8);
 	memset(sel, 0xa5, nw * 8);	/* garbage in: all bits get written */
 	scratch = filter_scratch_words(f) ? malloc(filter_scratch_words(f) *
 	    nw * 8) : NULL;
 	if (filter_scratch_words(f))
 		assert_non_null(scratch);
-	cnt = filter_eval(f, &b.cb, sel, scratch);
+	cnt = filter_eval(f, &b->cb, sel, scratch);
 	for (size_t i = 0; i < n; i++) {
 		out[i] = (uint8_t)((sel[i / 64] >> (i % 64)) & 1);
 		ones += out[i];
@@ -266,7 +128,7 @@ eval_batch(const store_filter_t *f, const store_flow_t *fl, size_t n,
 		assert_int_equal(sel[nw - 1] >> (n % 64), 0);
 	free(sel);
 	free(scratch);
-	batch_free(&b);
+	qt_batch_free(b);
 }
 
 /*
@@ -276,7 +138,7 @@ eval_batch(const store_filter_t *f, const store_flow_t *fl, size_t n,
  * selection in out (from filter_match).
  */
 static void
-eval_all(const store_filter_t *f, const char *text, const store_flow_t *fl,
+eval_all(const query_filter_t *f, const char *text, const store_flow_t *fl,
     size_t n, uint8_t *out)
 {
 	uint8_t *e16 = xcalloc(n, 1), *e4 = xcalloc(n, 1);
@@ -295,10 +157,10 @@ eval_all(const store_filter_t *f, const char *text, const store_flow_t *fl,
 	free(e4);
 }
 
-static store_filter_t *
+static query_filter_t *
 compile_ok(const char *text)
 {
-	store_filter_t *f = NULL;
+	query_filter_t *f = NULL;
 	char err[256];
 	int rc = filter_compile(text, &f, err, sizeof(err));
 
@@ -439,7 +301,7 @@ test_nfdump_xcheck(void **state)
 	for (size_t c = 0; c < FF_NELEM(xcases); c++) {
 		const struct xcase *xc = &xcases[c];
 		const struct xdiff *d = NULL;
-		store_filter_t *f = NULL;
+		query_filter_t *f = NULL;
 		size_t differ = 0;
 		char err[256];
 		int rc, listed = 0;
@@ -475,7 +337,7 @@ test_nfdump_xcheck(void **state)
 		eval_all(f, xc->filter, fl, nf, sel);
 		filter_free(f);
 		if (d != NULL) {
-			store_filter_t *fe = compile_ok(d->equiv);
+			query_filter_t *fe = compile_ok(d->equiv);
 
 			eval_all(fe, d->equiv, view, nf, eq);
 			filter_free(fe);
@@ -665,7 +527,7 @@ test_parse_accept(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < FF_NELEM(accepts); i++) {
-		store_filter_t *f = compile_ok(accepts[i].in), *g;
+		query_filter_t *f = compile_ok(accepts[i].in), *g;
 		size_t need = filter_print(f, out, sizeof(out));
 
 		assert_int_equal(need, strlen(out));
@@ -685,7 +547,7 @@ test_parse_accept(void **state)
 static void
 test_print_truncation(void **state)
 {
-	store_filter_t *f = compile_ok("proto tcp and tos 4");
+	query_filter_t *f = compile_ok("proto tcp and tos 4");
 	char small[8];
 
 	(void)state;
@@ -848,7 +710,7 @@ test_parse_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < FF_NELEM(errors); i++) {
-		store_filter_t *f = (store_filter_t *)&err;
+		query_filter_t *f = (query_filter_t *)&err;
 		int rc = filter_compile(errors[i].in, &f, err, sizeof(err));
 
 		if (rc != FF_ESYNTAX)
@@ -863,7 +725,7 @@ test_parse_errors(void **state)
 static void
 test_error_buffer(void **state)
 {
-	store_filter_t *f = NULL;
+	query_filter_t *f = NULL;
 	char small[16];
 
 	(void)state;
@@ -1065,7 +927,7 @@ test_semantics(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < FF_NELEM(sems); i++) {
-		store_filter_t *f = compile_ok(sems[i].filter);
+		query_filter_t *f = compile_ok(sems[i].filter);
 		store_flow_t fl = mk(&sems[i].f);
 		uint8_t got;
 
@@ -1090,20 +952,20 @@ static const struct {
 	{ "any", 0 },
 	{ "not any", 0 },
 	{ "port >= 0", 0 },
-	{ "src port 80", B(COL_SPORT) },
-	{ "port 80", B(COL_SPORT) | B(COL_DPORT) },
-	{ "ip 10.0.0.1", B(COL_SRC) | B(COL_DST) },
-	{ "dst net 10.0.0.0/8", B(COL_DST) },
-	{ "next ip ::", B(COL_NEXTHOP) },
-	{ "router ip 127.0.0.1", B(COL_EXPORTER) },
-	{ "flags S", B(COL_PROTO) | B(COL_TCP_FLAGS) },
-	{ "icmp-type 8", B(COL_PROTO) | B(COL_DPORT) },
-	{ "bytes > 1 and packets > 1", B(COL_BYTES) | B(COL_PACKETS) },
-	{ "if 1", B(COL_IN_IF) | B(COL_OUT_IF) },
-	{ "as 1", B(COL_SRC_AS) | B(COL_DST_AS) },
-	{ "tos 1 or mask 1", B(COL_TOS) | B(COL_SRC_MASK) | B(COL_DST_MASK) },
-	{ "inet6", B(COL_FLAGS) },
-	{ "tag 1", B(COL_TAGS) },
+	{ "src port 80", B(STORE_COL_SPORT) },
+	{ "port 80", B(STORE_COL_SPORT) | B(STORE_COL_DPORT) },
+	{ "ip 10.0.0.1", B(STORE_COL_SRC) | B(STORE_COL_DST) },
+	{ "dst net 10.0.0.0/8", B(STORE_COL_DST) },
+	{ "next ip ::", B(STORE_COL_NEXTHOP) },
+	{ "router ip 127.0.0.1", B(STORE_COL_EXPORTER) },
+	{ "flags S", B(STORE_COL_PROTO) | B(STORE_COL_TCP_FLAGS) },
+	{ "icmp-type 8", B(STORE_COL_PROTO) | B(STORE_COL_DPORT) },
+	{ "bytes > 1 and packets > 1", B(STORE_COL_BYTES) | B(STORE_COL_PACKETS) },
+	{ "if 1", B(STORE_COL_IN_IF) | B(STORE_COL_OUT_IF) },
+	{ "as 1", B(STORE_COL_SRC_AS) | B(STORE_COL_DST_AS) },
+	{ "tos 1 or mask 1", B(STORE_COL_TOS) | B(STORE_COL_SRC_MASK) | B(STORE_COL_DST_MASK) },
+	{ "inet6", B(STORE_COL_FLAGS) },
+	{ "tag 1", B(STORE_COL_TAGS) },
 	{ "proto tcp or any", 0 },
 	{ "proto tcp and not any", 0 },
 };
@@ -1113,7 +975,7 @@ test_columns(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < FF_NELEM(colcases); i++) {
-		store_filter_t *f = compile_ok(colcases[i].filter);
+		query_filter_t *f = compile_ok(colcases[i].filter);
 		struct fspec s = { .proto = 6 };
 		store_flow_t fl = mk(&s);
 		uint8_t got;
@@ -1147,7 +1009,7 @@ test_batch_sizes(void **state)
 		fl[i] = mk(&s);
 	}
 	for (size_t k = 0; k < FF_NELEM(filters); k++) {
-		store_filter_t *f = compile_ok(filters[k]);
+		query_filter_t *f = compile_ok(filters[k]);
 
 		/* eval_all checks the count and the bits past n */
 		for (size_t j = 0; j < FF_NELEM(sizes); j++)
@@ -1156,8 +1018,8 @@ test_batch_sizes(void **state)
 	}
 	/* an empty batch selects nothing and writes nothing */
 	{
-		store_filter_t *f = compile_ok("any");
-		colbatch_t cb;
+		query_filter_t *f = compile_ok("any");
+		store_colbatch_t cb;
 		uint64_t canary = 0x1234;
 
 		memset(&cb, 0, sizeof(cb));
@@ -1189,7 +1051,7 @@ repeat(const char *head, const char *unit, size_t n, const char *tail)
 static int
 compile_err(const char *text, char *err, size_t errlen)
 {
-	store_filter_t *f = NULL;
+	query_filter_t *f = NULL;
 	int rc = filter_compile(text, &f, err, errlen);
 
 	filter_free(f);
@@ -1537,7 +1399,7 @@ test_property(void **state)
 
 	(void)state;
 	for (int it = 0; it < NFILTERS; it++) {
-		store_filter_t *f, *g;
+		query_filter_t *f, *g;
 		size_t n = pick(MAXROWS + 1), sum = 0;
 		int v4only = (int)pick(2);
 

@@ -24,18 +24,18 @@
 /* --- comparing a result with the reference ---------------------------------- */
 
 static void
-check_totals(const store_result_t *r, const aggv_t *tot)
+check_totals(const query_result_t *r, const aggv_t *tot)
 {
-	store_result_info_t inf;
+	query_info_t inf;
 
-	store_result_get_info(r, &inf);
+	query_result_get_info(r, &inf);
 	assert_int_equal(inf.flows, tot->flows);
 	assert_int_equal(inf.bytes, tot->bytes);
 	assert_int_equal(inf.packets, tot->packets);
 }
 
 static void
-check_rows(const store_row_t *got, size_t ngot, const store_row_t *want,
+check_rows(const query_row_t *got, size_t ngot, const query_row_t *want,
     size_t nwant)
 {
 	assert_int_equal(ngot, nwant);
@@ -52,34 +52,34 @@ check_rows(const store_row_t *got, size_t ngot, const store_row_t *want,
  * selection sel.
  */
 static void
-check_result(const store_result_t *r, const qident_t *id,
+check_result(const query_result_t *r, const qident_t *id,
     const store_flow_t *f, size_t n, const uint8_t *sel)
 {
-	store_result_info_t inf;
+	query_info_t inf;
 	aggv_t tot;
 
-	store_result_get_info(r, &inf);
+	query_result_get_info(r, &inf);
 	assert_int_equal(inf.qid, id->qid);
 	switch (id->kind) {
-	case STORE_Q_TOTALS: {
-		store_row_t *ref;
+	case QUERY_TOTALS: {
+		query_row_t *ref;
 
 		free((qt_ref_keyed(id, f, n, sel, &ref, &tot), ref));
 		check_totals(r, &tot);
 		break;
 	}
-	case STORE_Q_TOPN:
-	case STORE_Q_DISTINCT: {
-		store_row_t *ref, *rows;
+	case QUERY_TOPN:
+	case QUERY_DISTINCT: {
+		query_row_t *ref, *rows;
 		size_t nref = qt_ref_keyed(id, f, n, sel, &ref, &tot), nr;
 
 		check_totals(r, &tot);
 		assert_int_equal(inf.rows, nref);
-		assert_int_equal(store_result_rows(r, 0, &rows, &nr), 0);
+		assert_int_equal(query_result_rows(r, 0, &rows, &nr), 0);
 		check_rows(rows, nr, ref, nref);
 		free(rows);
-		if (id->kind == STORE_Q_TOPN) {
-			assert_int_equal(store_result_rows(r, id->n, &rows,
+		if (id->kind == QUERY_TOPN) {
+			assert_int_equal(query_result_rows(r, id->n, &rows,
 			    &nr), 0);
 			check_rows(rows, nr, ref, FF_MIN(nref, id->n));
 			free(rows);
@@ -87,13 +87,13 @@ check_result(const store_result_t *r, const qident_t *id,
 		free(ref);
 		break;
 	}
-	case STORE_Q_SERIES: {
+	case QUERY_SERIES: {
 		aggv_t *bk = qt_ref_series(id, f, n, sel, &tot);
-		store_row_t *rows;
+		query_row_t *rows;
 		size_t nr;
 
 		check_totals(r, &tot);
-		assert_int_equal(store_result_rows(r, 0, &rows, &nr), 0);
+		assert_int_equal(query_result_rows(r, 0, &rows, &nr), 0);
 		assert_int_equal(nr, id->nbuckets);
 		for (size_t i = 0; i < nr; i++) {
 			assert_int_equal(rows[i].t_ms, id->t0 + i * id->step_ms);
@@ -105,10 +105,10 @@ check_result(const store_result_t *r, const qident_t *id,
 		free(bk);
 		break;
 	}
-	case STORE_Q_LIST: {
+	case QUERY_LIST: {
 		store_flow_t *ref;
 		size_t nref = qt_ref_list(id, f, n, sel, &ref, &tot), nl;
-		const store_flow_t *l = store_result_flows(r, &nl);
+		const store_flow_t *l = query_result_flows(r, &nl);
 
 		check_totals(r, &tot);
 		assert_int_equal(nl, nref);
@@ -123,7 +123,7 @@ check_result(const store_result_t *r, const qident_t *id,
 static void
 make_id(const struct qt_case *c, qident_t *id)
 {
-	store_qspec_t s = qt_spec(c->kind, c->key, c->order);
+	query_spec_t s = qt_spec(c->kind, c->key, c->order);
 	char err[128];
 
 	assert_int_equal(qident_from_spec(&s, id, err, sizeof(err)), 0);
@@ -146,7 +146,7 @@ test_kinds_batches(void **state)
 		for (size_t c = 0; c < FF_NELEM(qt_cases); c++) {
 			for (int mode = 0; mode < 4; mode++) {
 				qident_t id;
-				store_result_t *r;
+				query_result_t *r;
 				int err;
 				/* v4form x {all rows, a selection}; sizes
 				   that split the flows unevenly */
@@ -158,7 +158,7 @@ test_kinds_batches(void **state)
 				    v4form, &err);
 				assert_non_null(r);
 				check_result(r, &id, f, n, s);
-				store_result_free(r);
+				query_result_free(r);
 				qident_clear(&id);
 			}
 		}
@@ -185,7 +185,7 @@ flow_at(store_flow_t *f, const char *src, uint16_t dport, uint64_t bytes,
 }
 
 static void
-row_key_is(const store_row_t *row, const char *addr)
+row_key_is(const query_row_t *row, const char *addr)
 {
 	uint8_t a[16];
 
@@ -197,10 +197,10 @@ static void
 test_ties(void **state)
 {
 	store_flow_t f[6];
-	store_qspec_t s;
+	query_spec_t s;
 	qident_t id;
-	store_result_t *r;
-	store_row_t *rows;
+	query_result_t *r;
+	query_row_t *rows;
 	size_t n;
 	int err;
 	char e[128];
@@ -218,12 +218,12 @@ test_ties(void **state)
 	flow_at(&f[4], "2001:db8::1", 443, 100, QT_T0);
 	flow_at(&f[5], "::1", 53, 100, QT_T0);
 	for (int v4form = 0; v4form <= 1; v4form++) {
-		s = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES);
+		s = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_BYTES);
 		s.n = 3;
 		assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 		r = qt_agg(&id, f, 6, NULL, 4, v4form, &err);
 		assert_non_null(r);
-		assert_int_equal(store_result_rows(r, 0, &rows, &n), 0);
+		assert_int_equal(query_result_rows(r, 0, &rows, &n), 0);
 		assert_int_equal(n, 5);
 		row_key_is(&rows[0], "10.0.0.2");
 		assert_int_equal(rows[0].bytes, 300);
@@ -234,12 +234,12 @@ test_ties(void **state)
 		row_key_is(&rows[4], "2001:db8::1");
 		free(rows);
 		/* The top 3 is the first 3 of that order. */
-		assert_int_equal(store_result_rows(r, 3, &rows, &n), 0);
+		assert_int_equal(query_result_rows(r, 3, &rows, &n), 0);
 		assert_int_equal(n, 3);
 		row_key_is(&rows[1], "::1");
 		row_key_is(&rows[2], "10.0.0.1");
 		free(rows);
-		store_result_free(r);
+		query_result_free(r);
 		qident_clear(&id);
 	}
 	/*
@@ -247,10 +247,10 @@ test_ties(void **state)
 	 * bytes, 53 100 bytes. By bytes: 443, 80, then 22 and 53 tie at 100
 	 * and go by number. By flows: 443 (3), then 22, 53, 80 (1 each).
 	 */
-	s = qt_spec(STORE_Q_TOPN, STORE_KEY_DSTPORT, STORE_ORD_BYTES);
+	s = qt_spec(QUERY_TOPN, QUERY_KEY_DSTPORT, QUERY_ORDER_BYTES);
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	r = qt_agg(&id, f, 6, NULL, 6, 1, &err);
-	assert_int_equal(store_result_rows(r, 0, &rows, &n), 0);
+	assert_int_equal(query_result_rows(r, 0, &rows, &n), 0);
 	assert_int_equal(n, 4);
 	assert_int_equal(be16(rows[0].key + 14), 443);
 	assert_int_equal(rows[0].bytes, 300);
@@ -258,31 +258,31 @@ test_ties(void **state)
 	assert_int_equal(be16(rows[2].key + 14), 22);
 	assert_int_equal(be16(rows[3].key + 14), 53);
 	free(rows);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
-	s.order = STORE_ORD_FLOWS;
+	s.order = QUERY_ORDER_FLOWS;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	r = qt_agg(&id, f, 6, NULL, 6, 1, &err);
-	assert_int_equal(store_result_rows(r, 0, &rows, &n), 0);
+	assert_int_equal(query_result_rows(r, 0, &rows, &n), 0);
 	assert_int_equal(be16(rows[0].key + 14), 443);
 	assert_int_equal(rows[0].flows, 3);
 	assert_int_equal(be16(rows[1].key + 14), 22);
 	assert_int_equal(be16(rows[2].key + 14), 53);
 	assert_int_equal(be16(rows[3].key + 14), 80);
 	free(rows);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
 }
 
 /* Top keys of srcnet with the given lengths over f[0..n). */
-static store_row_t *
+static query_row_t *
 nets(const store_flow_t *f, size_t n, uint8_t p4, uint8_t p6, size_t *nr)
 {
-	store_qspec_t s = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCNET,
-	    STORE_ORD_FLOWS);
+	query_spec_t s = qt_spec(QUERY_TOPN, QUERY_KEY_SRCNET,
+	    QUERY_ORDER_FLOWS);
 	qident_t id;
-	store_result_t *r;
-	store_row_t *rows;
+	query_result_t *r;
+	query_row_t *rows;
 	char e[128];
 	int err;
 
@@ -291,8 +291,8 @@ nets(const store_flow_t *f, size_t n, uint8_t p4, uint8_t p6, size_t *nr)
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	r = qt_agg(&id, f, n, NULL, 2, 1, &err);
 	assert_non_null(r);
-	assert_int_equal(store_result_rows(r, 0, &rows, nr), 0);
-	store_result_free(r);
+	assert_int_equal(query_result_rows(r, 0, &rows, nr), 0);
+	query_result_free(r);
 	qident_clear(&id);
 	return rows;
 }
@@ -301,7 +301,7 @@ static void
 test_prefixes(void **state)
 {
 	store_flow_t f[5];
-	store_row_t *rows;
+	query_row_t *rows;
 	size_t n;
 
 	(void)state;
@@ -345,9 +345,9 @@ static void
 test_list_order(void **state)
 {
 	store_flow_t f[5];
-	store_qspec_t s = qt_spec(STORE_Q_LIST, 0, 0);
+	query_spec_t s = qt_spec(QUERY_LIST, 0, 0);
 	qident_t id;
-	store_result_t *r;
+	query_result_t *r;
 	const store_flow_t *l;
 	size_t n;
 	char e[128];
@@ -364,7 +364,7 @@ test_list_order(void **state)
 	s.limit = 3;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	r = qt_agg(&id, f, 5, NULL, 2, 1, &err);
-	l = store_result_flows(r, &n);
+	l = query_result_flows(r, &n);
 	/* By hand: .7 (t+1), then of the three at t+5 the two ending at
 	   t+5 by src (.2, .9); .1 ends later. */
 	assert_int_equal(n, 3);
@@ -372,15 +372,15 @@ test_list_order(void **state)
 	assert_int_equal(l[1].src[15], 2);
 	assert_int_equal(l[2].src[15], 9);
 	check_result(r, &id, f, 5, NULL);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
 }
 
 static void
 test_agg_limits(void **state)
 {
-	store_qspec_t s = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP,
-	    STORE_ORD_BYTES);
+	query_spec_t s = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP,
+	    QUERY_ORDER_BYTES);
 	store_flow_t *f;
 	qt_batch_t *b;
 	qident_t id;
@@ -407,7 +407,7 @@ test_agg_limits(void **state)
 	agg_free(&a);
 	/* Ports take a direct array of 65536 * 24 bytes. */
 	qident_clear(&id);
-	s.key = STORE_KEY_DSTPORT;
+	s.key = QUERY_KEY_DSTPORT;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	ma.max = 65536 * sizeof(aggv_t) - 1;
 	assert_int_equal(agg_init(&a, &id, &ma, 0), FF_ELIMIT);
@@ -421,37 +421,37 @@ test_agg_limits(void **state)
 static void
 test_spec_checks(void **state)
 {
-	store_qspec_t s;
+	query_spec_t s;
 	qident_t id, id2;
 	char e[256];
 
 	(void)state;
-	s = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES);
+	s = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_BYTES);
 	s.n = 0;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), FF_EINVAL);
-	s.n = STORE_TOPN_MAX + 1;
+	s.n = QUERY_TOPN_MAX + 1;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), FF_EINVAL);
-	s = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCNET, STORE_ORD_BYTES);
+	s = qt_spec(QUERY_TOPN, QUERY_KEY_SRCNET, QUERY_ORDER_BYTES);
 	s.prefix4 = 33;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), FF_EINVAL);
-	s = qt_spec(STORE_Q_SERIES, 0, 0);
+	s = qt_spec(QUERY_SERIES, 0, 0);
 	s.step_ms = 1;
-	s.t1 = s.t0 + STORE_SERIES_MAX + 1;
+	s.t1 = s.t0 + QUERY_SERIES_MAX + 1;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), FF_EINVAL);
 	assert_non_null(strstr(e, "buckets"));
 	s.t1 = s.t0;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), FF_EINVAL);
-	s = qt_spec(STORE_Q_LIST, 0, 0);
+	s = qt_spec(QUERY_LIST, 0, 0);
 	s.limit = 0;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), FF_EINVAL);
-	s = qt_spec(STORE_Q_TOTALS, 0, 0);
+	s = qt_spec(QUERY_TOTALS, 0, 0);
 	s.t0 = 10;
 	s.t1 = 9;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), FF_EINVAL);
 	/* What does not apply to the kind does not change the query. */
-	s = qt_spec(STORE_Q_TOTALS, 0, 0);
+	s = qt_spec(QUERY_TOTALS, 0, 0);
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
-	s.key = STORE_KEY_DSTAS;
+	s.key = QUERY_KEY_DSTAS;
 	s.n = 77;
 	s.limit = 3;
 	s.step_ms = 9;
@@ -514,18 +514,18 @@ store_gone(store_t *s)
 	rmtree(store_dir);
 }
 
-static store_result_t *
-run_spec(store_t *s, const store_qspec_t *spec, int *rc, char *err,
+static query_result_t *
+run_spec(store_t *s, const query_spec_t *spec, int *rc, char *err,
     size_t errlen)
 {
-	store_query_t *q;
-	store_result_t *r = NULL;
+	query_t *q;
+	query_result_t *r = NULL;
 
-	*rc = store_query_compile(spec, &q, err, errlen);
+	*rc = query_compile(spec, &q, err, errlen);
 	if (*rc != 0)
 		fail_msg("compile: %s", err);
-	*rc = store_query_run(s, q, NULL, &r, err, errlen);
-	store_query_free(q);
+	*rc = query_run(s, q, NULL, &r, err, errlen);
+	query_free(q);
 	return r;
 }
 
@@ -546,23 +546,23 @@ test_store_kinds(void **state)
 	f = qt_flows(n, 20);
 	s = store_with(f, n, 700);
 	for (size_t fi = 0; fi < FF_NELEM(filters); fi++) {
-		store_filter_t *flt;
+		query_filter_t *flt;
 		char err[256];
 
 		assert_int_equal(filter_compile(filters[fi], &flt, err,
 		    sizeof(err)), 0);
 		for (size_t c = 0; c < FF_NELEM(qt_cases); c++) {
-			store_qspec_t spec = qt_spec(qt_cases[c].kind,
+			query_spec_t spec = qt_spec(qt_cases[c].kind,
 			    qt_cases[c].key, qt_cases[c].order);
 			qident_t id;
-			store_result_t *r;
-			store_result_meta_t m;
-			store_result_info_t inf;
+			query_result_t *r;
+			query_meta_t m;
+			query_info_t inf;
 			int rc;
 
 			spec.filter = filters[fi];
 			/* A window cutting blocks, but not for totals. */
-			if (qt_cases[c].kind != STORE_Q_TOTALS) {
+			if (qt_cases[c].kind != QUERY_TOTALS) {
 				spec.t0 = QT_T0 + 20000;
 				spec.t1 = QT_T0 + 70000;
 			}
@@ -579,12 +579,12 @@ test_store_kinds(void **state)
 					fail_msg("run %zu/%zu: %s", fi, c, err);
 				check_result(r, &id, f, n, sel);
 				/* Matched flows are the totals' flows. */
-				store_result_get_meta(r, &m);
-				store_result_get_info(r, &inf);
+				query_result_get_meta(r, &m);
+				query_result_get_info(r, &inf);
 				assert_int_equal(m.flows_matched, inf.flows);
 				assert_true(m.flows_scanned <= n);
 				assert_int_equal(m.blocks_damaged, 0);
-				store_result_free(r);
+				query_result_free(r);
 			}
 			qident_clear(&id);
 		}
@@ -608,18 +608,18 @@ test_store_dict(void **state)
 	static const char *filters[] = { NULL, "proto tcp",
 	    "src net 10.0.0.0/9" };
 	static const struct qt_case cases[] = {
-		{ STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES },
-		{ STORE_Q_TOPN, STORE_KEY_SRCNET, STORE_ORD_FLOWS },
-		{ STORE_Q_TOPN, STORE_KEY_DSTIP, STORE_ORD_PACKETS },
-		{ STORE_Q_DISTINCT, STORE_KEY_SRCIP, 0 },
+		{ QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_BYTES },
+		{ QUERY_TOPN, QUERY_KEY_SRCNET, QUERY_ORDER_FLOWS },
+		{ QUERY_TOPN, QUERY_KEY_DSTIP, QUERY_ORDER_PACKETS },
+		{ QUERY_DISTINCT, QUERY_KEY_SRCIP, 0 },
 	};
 	const size_t n = 8000;
 	store_flow_t *f;
 	store_t *s;
 	uint8_t *sel = malloc(n);
-	store_qspec_t spec;
-	store_result_t *r;
-	store_row_t *rows;
+	query_spec_t spec;
+	query_result_t *r;
+	query_row_t *rows;
 	size_t nrows;
 	char err[256];
 	int rc;
@@ -633,7 +633,7 @@ test_store_dict(void **state)
 	}
 	s = store_with(f, n, 4000);
 	for (size_t fi = 0; fi < FF_NELEM(filters); fi++) {
-		store_filter_t *flt;
+		query_filter_t *flt;
 
 		assert_int_equal(filter_compile(filters[fi], &flt, err,
 		    sizeof(err)), 0);
@@ -653,7 +653,7 @@ test_store_dict(void **state)
 				if (rc != 0)
 					fail_msg("run %zu/%zu: %s", fi, c, err);
 				check_result(r, &id, f, n, sel);
-				store_result_free(r);
+				query_result_free(r);
 			}
 			qident_clear(&id);
 		}
@@ -666,15 +666,15 @@ test_store_dict(void **state)
 	memcpy(f[1].src, f[0].src, 16);
 	memcpy(f[2].src, f[0].src, 16);
 	s = store_with(f, n, 4000);
-	spec = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES);
+	spec = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_BYTES);
 	r = run_spec(s, &spec, &rc, err, sizeof(err));
 	assert_int_equal(rc, 0);
-	assert_int_equal(store_result_rows(r, 1, &rows, &nrows), 0);
+	assert_int_equal(query_result_rows(r, 1, &rows, &nrows), 0);
 	assert_int_equal(nrows, 1);
 	assert_memory_equal(rows[0].key, f[0].src, 16);
 	assert_true(rows[0].bytes == UINT64_MAX);
 	free(rows);
-	store_result_free(r);
+	query_result_free(r);
 	store_gone(s);
 	free(sel);
 	free(f);
@@ -683,10 +683,10 @@ test_store_dict(void **state)
 static void
 test_store_meta(void **state)
 {
-	store_qspec_t spec = qt_spec(STORE_Q_TOTALS, 0, 0);
+	query_spec_t spec = qt_spec(QUERY_TOTALS, 0, 0);
 	store_flow_t *f;
-	store_result_meta_t m;
-	store_result_t *r;
+	query_meta_t m;
+	query_result_t *r;
 	store_t *s;
 	char err[256];
 	int rc;
@@ -700,47 +700,47 @@ test_store_meta(void **state)
 	s = store_with(f, 4000, 500);
 	r = run_spec(s, &spec, &rc, err, sizeof(err));
 	assert_int_equal(rc, 0);
-	store_result_get_meta(r, &m);
+	query_result_get_meta(r, &m);
 	/* Every flow is scanned and matches; 8 blocks of 500. */
 	assert_int_equal(m.flows_scanned, 4000);
 	assert_int_equal(m.flows_matched, 4000);
 	assert_int_equal(m.blocks_scanned, 8);
 	assert_int_equal(m.blocks_skipped, 0);
-	store_result_free(r);
+	query_result_free(r);
 	/* A window from f[500] on skips the first block by its metadata
 	   alone. */
 	spec.t0 = f[500].first_ms;
 	r = run_spec(s, &spec, &rc, err, sizeof(err));
-	store_result_get_meta(r, &m);
+	query_result_get_meta(r, &m);
 	assert_int_equal(m.blocks_skipped, 1);
 	assert_int_equal(m.blocks_scanned, 7);
 	assert_int_equal(m.flows_scanned, 3500);
 	assert_int_equal(m.flows_matched, 3500);
-	store_result_free(r);
+	query_result_free(r);
 	/* A window inside block 2 matches 100 flows of the 500 scanned. */
 	spec.t0 = f[1200].first_ms;
 	spec.t1 = f[1300].first_ms;
 	r = run_spec(s, &spec, &rc, err, sizeof(err));
-	store_result_get_meta(r, &m);
+	query_result_get_meta(r, &m);
 	assert_int_equal(m.blocks_scanned, 1);
 	assert_int_equal(m.blocks_skipped, 7);
 	assert_int_equal(m.flows_scanned, 500);
 	assert_int_equal(m.flows_matched, 100);
-	store_result_free(r);
+	query_result_free(r);
 	/* An empty window inside block 2: scanned, nothing matches. */
 	spec.t1 = spec.t0;
 	r = run_spec(s, &spec, &rc, err, sizeof(err));
 	assert_int_equal(rc, 0);
-	store_result_get_meta(r, &m);
+	query_result_get_meta(r, &m);
 	assert_int_equal(m.flows_matched, 0);
-	store_result_free(r);
+	query_result_free(r);
 	/* No end: t1 = UINT64_MAX takes everything from t0 on. */
 	spec.t0 = f[3999].first_ms;
 	spec.t1 = UINT64_MAX;
 	r = run_spec(s, &spec, &rc, err, sizeof(err));
-	store_result_get_meta(r, &m);
+	query_result_get_meta(r, &m);
 	assert_int_equal(m.flows_matched, 1);
-	store_result_free(r);
+	query_result_free(r);
 	store_gone(s);
 	free(f);
 }
@@ -748,10 +748,10 @@ test_store_meta(void **state)
 static void
 test_store_limits(void **state)
 {
-	store_qspec_t spec = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP,
-	    STORE_ORD_BYTES);
-	store_query_t *q;
-	store_result_t *r = NULL;
+	query_spec_t spec = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP,
+	    QUERY_ORDER_BYTES);
+	query_t *q;
+	query_result_t *r = NULL;
 	store_flow_t *f;
 	store_t *s;
 	volatile int cancel = 1;
@@ -763,16 +763,16 @@ test_store_limits(void **state)
 	f = qt_flows(3000, 0);
 	s = store_with(f, 3000, 300);
 	/* Cancelled before it starts. */
-	assert_int_equal(store_query_compile(&spec, &q, err, sizeof(err)), 0);
-	assert_int_equal(store_query_run(s, q, &cancel, &r, err, sizeof(err)),
+	assert_int_equal(query_compile(&spec, &q, err, sizeof(err)), 0);
+	assert_int_equal(query_run(s, q, &cancel, &r, err, sizeof(err)),
 	    FF_ECANCELED);
 	assert_null(r);
 	assert_string_equal(err, "query cancelled");
 	cancel = 0;
-	assert_int_equal(store_query_run(s, q, &cancel, &r, err, sizeof(err)),
+	assert_int_equal(query_run(s, q, &cancel, &r, err, sizeof(err)),
 	    0);
-	store_result_free(r);
-	store_query_free(q);
+	query_result_free(r);
+	query_free(q);
 	/* 120 source addresses against a limit of 5 rows. */
 	spec.max_rows = 5;
 	r = run_spec(s, &spec, &rc, err, sizeof(err));
@@ -780,12 +780,12 @@ test_store_limits(void **state)
 	assert_null(r);
 	assert_non_null(strstr(err, "limit of 5 rows"));
 	/* A listing asking for more rows than allowed fails at once. */
-	spec = qt_spec(STORE_Q_LIST, 0, 0);
+	spec = qt_spec(QUERY_LIST, 0, 0);
 	spec.max_rows = 5;
 	r = run_spec(s, &spec, &rc, err, sizeof(err));
 	assert_int_equal(rc, FF_ELIMIT);
 	/* Memory: 4 KiB hold no table. */
-	spec = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP, STORE_ORD_BYTES);
+	spec = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP, QUERY_ORDER_BYTES);
 	spec.max_mem = 4096;
 	r = run_spec(s, &spec, &rc, err, sizeof(err));
 	assert_int_equal(rc, FF_ELIMIT);
@@ -806,10 +806,10 @@ fake_clock(void)
 static void
 test_store_timeout(void **state)
 {
-	store_qspec_t spec = qt_spec(STORE_Q_TOPN, STORE_KEY_DSTIP,
-	    STORE_ORD_BYTES);
-	store_query_t *q;
-	store_result_t *r = NULL;
+	query_spec_t spec = qt_spec(QUERY_TOPN, QUERY_KEY_DSTIP,
+	    QUERY_ORDER_BYTES);
+	query_t *q;
+	query_result_t *r = NULL;
 	store_flow_t *f;
 	store_t *s;
 	char err[256];
@@ -820,7 +820,7 @@ test_store_timeout(void **state)
 	s = store_with(f, 1000, 100);
 	spec.threads = 1;
 	spec.max_ms = 3;
-	assert_int_equal(store_query_compile(&spec, &q, err, sizeof(err)), 0);
+	assert_int_equal(query_compile(&spec, &q, err, sizeof(err)), 0);
 	/*
 	 * The deadline is read once (now 0: deadline 3), then before each
 	 * block: 1, 2, 3 pass, so blocks 1 to 3 are scanned, and at 4 the
@@ -828,12 +828,12 @@ test_store_timeout(void **state)
 	 */
 	q->clock_ms = fake_clock;
 	atomic_store(&fake_now, 0);
-	assert_int_equal(store_query_run(s, q, NULL, &r, err, sizeof(err)),
+	assert_int_equal(query_run(s, q, NULL, &r, err, sizeof(err)),
 	    FF_ETIMEDOUT);
 	assert_null(r);
 	assert_non_null(strstr(err, "time limit of 3 ms"));
 	assert_int_equal(atomic_load(&fake_now), 5);
-	store_query_free(q);
+	query_free(q);
 	store_gone(s);
 	free(f);
 }
@@ -841,19 +841,19 @@ test_store_timeout(void **state)
 static void
 test_compile_errors(void **state)
 {
-	store_qspec_t spec = qt_spec(STORE_Q_TOTALS, 0, 0);
-	store_query_t *q = NULL;
+	query_spec_t spec = qt_spec(QUERY_TOTALS, 0, 0);
+	query_t *q = NULL;
 	char err[256];
 
 	(void)state;
 	spec.filter = "proto tcp and and";
-	assert_int_equal(store_query_compile(&spec, &q, err, sizeof(err)),
+	assert_int_equal(query_compile(&spec, &q, err, sizeof(err)),
 	    FF_ESYNTAX);
 	assert_null(q);
 	assert_non_null(strstr(err, "column"));
 	spec.filter = NULL;
 	spec.threads = -1;
-	assert_int_equal(store_query_compile(&spec, &q, err, sizeof(err)),
+	assert_int_equal(query_compile(&spec, &q, err, sizeof(err)),
 	    FF_EINVAL);
 }
 
@@ -862,35 +862,35 @@ test_compile_errors(void **state)
 static void
 test_key_parse(void **state)
 {
-	store_key_t k;
+	query_key_t k;
 	uint8_t p4 = 99, p6 = 99;
 
 	(void)state;
-	assert_int_equal(store_key_parse("srcip", &k, &p4, &p6), 0);
-	assert_int_equal(k, STORE_KEY_SRCIP);
+	assert_int_equal(query_key_parse("srcip", &k, &p4, &p6), 0);
+	assert_int_equal(k, QUERY_KEY_SRCIP);
 	assert_int_equal(p4, 99);	/* left alone */
-	assert_int_equal(store_key_parse("dstnet", &k, &p4, &p6), 0);
-	assert_int_equal(k, STORE_KEY_DSTNET);
+	assert_int_equal(query_key_parse("dstnet", &k, &p4, &p6), 0);
+	assert_int_equal(k, QUERY_KEY_DSTNET);
 	assert_int_equal(p4, 24);
 	assert_int_equal(p6, 64);
-	assert_int_equal(store_key_parse("srcnet/16", &k, &p4, &p6), 0);
+	assert_int_equal(query_key_parse("srcnet/16", &k, &p4, &p6), 0);
 	assert_int_equal(p4, 16);
 	assert_int_equal(p6, 64);
-	assert_int_equal(store_key_parse("srcnet/8/32", &k, &p4, &p6), 0);
+	assert_int_equal(query_key_parse("srcnet/8/32", &k, &p4, &p6), 0);
 	assert_int_equal(p4, 8);
 	assert_int_equal(p6, 32);
-	assert_int_equal(store_key_parse("router", &k, &p4, &p6), 0);
-	assert_int_equal(k, STORE_KEY_EXPORTER);
-	assert_int_equal(store_key_parse("srcnet/33", &k, &p4, &p6),
+	assert_int_equal(query_key_parse("router", &k, &p4, &p6), 0);
+	assert_int_equal(k, QUERY_KEY_EXPORTER);
+	assert_int_equal(query_key_parse("srcnet/33", &k, &p4, &p6),
 	    FF_EINVAL);
-	assert_int_equal(store_key_parse("srcnet/8/129", &k, &p4, &p6),
+	assert_int_equal(query_key_parse("srcnet/8/129", &k, &p4, &p6),
 	    FF_EINVAL);
-	assert_int_equal(store_key_parse("srcnet/8/32/1", &k, &p4, &p6),
+	assert_int_equal(query_key_parse("srcnet/8/32/1", &k, &p4, &p6),
 	    FF_EINVAL);
-	assert_int_equal(store_key_parse("srcip/8", &k, &p4, &p6), FF_EINVAL);
-	assert_int_equal(store_key_parse("src", &k, &p4, &p6), FF_EINVAL);
-	assert_int_equal(store_key_parse("srcipx", &k, &p4, &p6), FF_EINVAL);
-	assert_string_equal(store_key_name(STORE_KEY_INIF), "inif");
+	assert_int_equal(query_key_parse("srcip/8", &k, &p4, &p6), FF_EINVAL);
+	assert_int_equal(query_key_parse("src", &k, &p4, &p6), FF_EINVAL);
+	assert_int_equal(query_key_parse("srcipx", &k, &p4, &p6), FF_EINVAL);
+	assert_string_equal(query_key_name(QUERY_KEY_INIF), "inif");
 }
 
 static void
@@ -900,45 +900,45 @@ test_time_parse(void **state)
 
 	(void)state;
 	/* 2024-05-01T12:00:00Z is 1714564800 s (date -u -d ... +%s). */
-	assert_int_equal(store_time_parse("2024-05-01T12:00:00Z", &t), 0);
+	assert_int_equal(query_time_parse("2024-05-01T12:00:00Z", &t), 0);
 	assert_int_equal(t, 1714564800000ull);
-	assert_int_equal(store_time_parse("2024-05-01T12:00:00.25Z", &t), 0);
+	assert_int_equal(query_time_parse("2024-05-01T12:00:00.25Z", &t), 0);
 	assert_int_equal(t, 1714564800250ull);
-	assert_int_equal(store_time_parse("2024-05-01 14:00:00+02:00", &t),
+	assert_int_equal(query_time_parse("2024-05-01 14:00:00+02:00", &t),
 	    0);
 	assert_int_equal(t, 1714564800000ull);
-	assert_int_equal(store_time_parse("2024-05-01T07:30-0430", &t), 0);
+	assert_int_equal(query_time_parse("2024-05-01T07:30-0430", &t), 0);
 	assert_int_equal(t, 1714564800000ull);
-	assert_int_equal(store_time_parse("2024-05-01Z", &t), 0);
+	assert_int_equal(query_time_parse("2024-05-01Z", &t), 0);
 	assert_int_equal(t, 1714521600000ull);
-	assert_int_equal(store_time_parse("@1714564800", &t), 0);
+	assert_int_equal(query_time_parse("@1714564800", &t), 0);
 	assert_int_equal(t, 1714564800000ull);
 	/* No zone: local time, as nfdump reads it. */
 	setenv("TZ", "UTC", 1);
 	tzset();
-	assert_int_equal(store_time_parse("2024/05/01.12:00:00", &t), 0);
+	assert_int_equal(query_time_parse("2024/05/01.12:00:00", &t), 0);
 	assert_int_equal(t, 1714564800000ull);
-	assert_int_equal(store_time_parse("2024/05/01.12:00", &t), 0);
+	assert_int_equal(query_time_parse("2024/05/01.12:00", &t), 0);
 	assert_int_equal(t, 1714564800000ull);
-	assert_int_equal(store_time_parse("2024-05-01T12:00:00", &t), 0);
+	assert_int_equal(query_time_parse("2024-05-01T12:00:00", &t), 0);
 	assert_int_equal(t, 1714564800000ull);
 	setenv("TZ", "Europe/Berlin", 1);	/* CEST in May: UTC+2 */
 	tzset();
-	assert_int_equal(store_time_parse("2024/05/01.14:00:00", &t), 0);
+	assert_int_equal(query_time_parse("2024/05/01.14:00:00", &t), 0);
 	assert_int_equal(t, 1714564800000ull);
 	setenv("TZ", "UTC", 1);
 	tzset();
-	assert_int_equal(store_time_parse("2024-04-31T00:00:00Z", &t),
+	assert_int_equal(query_time_parse("2024-04-31T00:00:00Z", &t),
 	    FF_EINVAL);
-	assert_int_equal(store_time_parse("2024-05-01T24:00:00Z", &t),
+	assert_int_equal(query_time_parse("2024-05-01T24:00:00Z", &t),
 	    FF_EINVAL);
-	assert_int_equal(store_time_parse("2024/05/01T12:00:00", &t),
+	assert_int_equal(query_time_parse("2024/05/01T12:00:00", &t),
 	    FF_EINVAL);
-	assert_int_equal(store_time_parse("2024-05-01T12", &t), FF_EINVAL);
-	assert_int_equal(store_time_parse("2024-05-01T12:00:00Zx", &t),
+	assert_int_equal(query_time_parse("2024-05-01T12", &t), FF_EINVAL);
+	assert_int_equal(query_time_parse("2024-05-01T12:00:00Zx", &t),
 	    FF_EINVAL);
-	assert_int_equal(store_time_parse("yesterday", &t), FF_EINVAL);
-	assert_int_equal(store_time_parse("@", &t), FF_EINVAL);
+	assert_int_equal(query_time_parse("yesterday", &t), FF_EINVAL);
+	assert_int_equal(query_time_parse("@", &t), FF_EINVAL);
 }
 
 int

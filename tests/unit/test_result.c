@@ -23,25 +23,25 @@
 static void
 make_id(const struct qt_case *c, qident_t *id)
 {
-	store_qspec_t s = qt_spec(c->kind, c->key, c->order);
+	query_spec_t s = qt_spec(c->kind, c->key, c->order);
 	char err[128];
 
 	assert_int_equal(qident_from_spec(&s, id, err, sizeof(err)), 0);
 }
 
 /* pack r, unpack it into a new result; the old one is freed. */
-static store_result_t *
-wire(store_result_t *r)
+static query_result_t *
+wire(query_result_t *r)
 {
-	store_result_t *o = NULL;
+	query_result_t *o = NULL;
 	uint8_t *buf;
 	size_t len;
 
-	assert_int_equal(store_result_pack(r, &buf, &len), 0);
-	assert_int_equal(store_result_unpack(buf, len, &o), 0);
+	assert_int_equal(query_result_pack(r, &buf, &len), 0);
+	assert_int_equal(query_result_unpack(buf, len, &o), 0);
 	free(buf);
-	assert_true(store_result_equal(r, o));
-	store_result_free(r);
+	assert_true(query_result_equal(r, o));
+	query_result_free(r);
 	return o;
 }
 
@@ -57,7 +57,7 @@ test_merge_property(void **state)
 			size_t n = 50 + qt_below(600), np[4] = { 0 };
 			store_flow_t *f = qt_flows(n, (unsigned)qt_below(60));
 			store_flow_t *part[4];
-			store_result_t *whole, *pool[4];
+			query_result_t *whole, *pool[4];
 			qident_t id;
 			int err, npool = 4;
 
@@ -91,16 +91,16 @@ test_merge_property(void **state)
 				do
 					b = (int)qt_below((uint64_t)npool);
 				while (b == a);
-				assert_int_equal(store_result_merge(pool[a],
+				assert_int_equal(query_result_merge(pool[a],
 				    pool[b]), 0);
-				store_result_free(pool[b]);
+				query_result_free(pool[b]);
 				pool[b] = pool[--npool];
 			}
-			if (!store_result_equal(whole, pool[0]))
+			if (!query_result_equal(whole, pool[0]))
 				fail_msg("case %zu iteration %d: merged "
 				    "partials differ from the whole", c, iter);
-			store_result_free(pool[0]);
-			store_result_free(whole);
+			query_result_free(pool[0]);
+			query_result_free(whole);
 			qident_clear(&id);
 			free(f);
 		}
@@ -110,44 +110,44 @@ test_merge_property(void **state)
 static void
 test_merge_mismatch(void **state)
 {
-	store_qspec_t s = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP,
-	    STORE_ORD_BYTES);
-	store_qspec_t variants[6];
+	query_spec_t s = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP,
+	    QUERY_ORDER_BYTES);
+	query_spec_t variants[6];
 	qident_t id, id2;
-	store_result_t *a, *b;
+	query_result_t *a, *b;
 	char e[128];
 
 	(void)state;
 	for (int i = 0; i < 6; i++)
 		variants[i] = s;
-	variants[0].order = STORE_ORD_FLOWS;
+	variants[0].order = QUERY_ORDER_FLOWS;
 	variants[1].n = 11;
 	variants[2].t1 = 12345;
 	variants[3].filter = "proto tcp";
-	variants[4].key = STORE_KEY_DSTIP;
-	variants[5].kind = STORE_Q_DISTINCT;
+	variants[4].key = QUERY_KEY_DSTIP;
+	variants[5].kind = QUERY_DISTINCT;
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	a = result_new_id(&id, 0, 0);
 	for (int i = 0; i < 6; i++) {
 		assert_int_equal(qident_from_spec(&variants[i], &id2, e,
 		    sizeof(e)), 0);
 		b = result_new_id(&id2, 0, 0);
-		assert_int_equal(store_result_merge(a, b), FF_EINVAL);
-		assert_int_equal(store_result_merge(b, a), FF_EINVAL);
-		assert_false(store_result_equal(a, b));
-		store_result_free(b);
+		assert_int_equal(query_result_merge(a, b), FF_EINVAL);
+		assert_int_equal(query_result_merge(b, a), FF_EINVAL);
+		assert_false(query_result_equal(a, b));
+		query_result_free(b);
 		qident_clear(&id2);
 	}
-	store_result_free(a);
+	query_result_free(a);
 	qident_clear(&id);
 }
 
 static void
 test_merge_limits(void **state)
 {
-	store_qspec_t s = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP,
-	    STORE_ORD_BYTES);
-	store_result_t *dst, *src;
+	query_spec_t s = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP,
+	    QUERY_ORDER_BYTES);
+	query_result_t *dst, *src;
 	store_flow_t *f;
 	qident_t id;
 	char e[128];
@@ -159,12 +159,12 @@ test_merge_limits(void **state)
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	src = qt_agg(&id, f, 400, NULL, 100, 1, &err);
 	dst = result_new_id(&id, 0, 10);	/* at most 10 rows */
-	assert_int_equal(store_result_merge(dst, src), FF_ELIMIT);
-	store_result_free(dst);
+	assert_int_equal(query_result_merge(dst, src), FF_ELIMIT);
+	query_result_free(dst);
 	dst = result_new_id(&id, 1024, 0);	/* at most 1 KiB */
-	assert_int_equal(store_result_merge(dst, src), FF_ELIMIT);
-	store_result_free(dst);
-	store_result_free(src);
+	assert_int_equal(query_result_merge(dst, src), FF_ELIMIT);
+	query_result_free(dst);
+	query_result_free(src);
 	qident_clear(&id);
 	free(f);
 }
@@ -179,9 +179,9 @@ test_roundtrip(void **state)
 	for (size_t c = 0; c < FF_NELEM(qt_cases); c++) {
 		for (unsigned v6 = 0; v6 <= 50; v6 += 50) {
 			store_flow_t *f = qt_flows(700, v6);
-			store_result_t *r, *o;
-			store_result_meta_t m1, m2;
-			store_result_info_t i1, i2;
+			query_result_t *r, *o;
+			query_meta_t m1, m2;
+			query_info_t i1, i2;
 			msgpack_unpacked u;
 			uint8_t *buf;
 			size_t len, off = 0;
@@ -196,7 +196,7 @@ test_roundtrip(void **state)
 			r->meta.blocks_skipped = 2;
 			r->meta.elapsed_us = 1234;
 			r->meta.blocks_damaged = 1;
-			assert_int_equal(store_result_pack(r, &buf, &len), 0);
+			assert_int_equal(query_result_pack(r, &buf, &len), 0);
 			/* msgpack-c itself reads it as one map. */
 			msgpack_unpacked_init(&u);
 			assert_int_equal(msgpack_unpack_next(&u, (const char *)
@@ -204,32 +204,32 @@ test_roundtrip(void **state)
 			assert_int_equal(off, len);
 			assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
 			msgpack_unpacked_destroy(&u);
-			assert_int_equal(store_result_unpack(buf, len, &o), 0);
-			assert_true(store_result_equal(r, o));
-			store_result_get_meta(r, &m1);
-			store_result_get_meta(o, &m2);
+			assert_int_equal(query_result_unpack(buf, len, &o), 0);
+			assert_true(query_result_equal(r, o));
+			query_result_get_meta(r, &m1);
+			query_result_get_meta(o, &m2);
 			assert_memory_equal(&m1, &m2, sizeof(m1));
-			store_result_get_info(r, &i1);
-			store_result_get_info(o, &i2);
+			query_result_get_info(r, &i1);
+			query_result_get_info(o, &i2);
 			assert_int_equal(i1.qid, i2.qid);
 			assert_int_equal(i1.rows, i2.rows);
 			assert_string_equal(i1.filter, i2.filter);
 			/* Truncated anywhere, or with a byte more: refused. */
 			for (size_t l = 0; l < len; l++) {
-				store_result_t *t = NULL;
+				query_result_t *t = NULL;
 
-				assert_int_not_equal(store_result_unpack(buf,
+				assert_int_not_equal(query_result_unpack(buf,
 				    l, &t), 0);
 				assert_null(t);
 			}
-			store_result_free(o);
+			query_result_free(o);
 			buf = realloc(buf, len + 1);
 			buf[len] = 0;
-			assert_int_equal(store_result_unpack(buf, len + 1, &o),
+			assert_int_equal(query_result_unpack(buf, len + 1, &o),
 			    FF_EPROTO);
 			assert_null(o);
 			free(buf);
-			store_result_free(r);
+			query_result_free(r);
 			qident_clear(&id);
 			free(f);
 		}
@@ -246,10 +246,10 @@ test_roundtrip(void **state)
 static void
 test_damaged(void **state)
 {
-	store_qspec_t s = qt_spec(STORE_Q_TOPN, STORE_KEY_DSTNET,
-	    STORE_ORD_PACKETS);
+	query_spec_t s = qt_spec(QUERY_TOPN, QUERY_KEY_DSTNET,
+	    QUERY_ORDER_PACKETS);
 	store_flow_t *f;
-	store_result_t *r;
+	query_result_t *r;
 	qident_t id;
 	uint8_t *buf;
 	size_t len, refused = 0, accepted = 0;
@@ -264,19 +264,19 @@ test_damaged(void **state)
 	r = qt_agg(&id, f, 300, NULL, 50, 1, &err);
 	r->meta.flows_matched = r->tot.flows;
 	r->meta.flows_scanned = r->tot.flows;
-	assert_int_equal(store_result_pack(r, &buf, &len), 0);
+	assert_int_equal(query_result_pack(r, &buf, &len), 0);
 	for (size_t i = 0; i < len; i++) {
 		for (int d = 1; d <= 2; d++) {
 			uint8_t save = buf[i];
-			store_result_t *o = NULL;
+			query_result_t *o = NULL;
 
 			buf[i] = (uint8_t)(d == 1 ? save ^ 0xff : save + 1);
-			if (store_result_unpack(buf, len, &o) != 0) {
+			if (query_result_unpack(buf, len, &o) != 0) {
 				assert_null(o);
 				refused++;
 			} else {
 				accepted++;
-				store_result_free(wire(o));
+				query_result_free(wire(o));
 			}
 			buf[i] = save;
 		}
@@ -284,7 +284,7 @@ test_damaged(void **state)
 	/* Most changes are caught. */
 	assert_true(refused > accepted * 4);
 	free(buf);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
 	free(f);
 }
@@ -348,10 +348,10 @@ uints(msgpack_packer *pk, const char *name, const uint64_t *v, size_t n)
  * LIST: two flows at t0 + 1 and t0 + 2; SERIES: buckets 0 and 2 of 3.
  */
 static int
-craft(store_qkind_t kind, store_key_t qkey, enum fault fault,
-    store_result_t **out)
+craft(query_kind_t kind, query_key_t qkey, enum fault fault,
+    query_result_t **out)
 {
-	store_qspec_t s = qt_spec(kind, qkey, STORE_ORD_BYTES);
+	query_spec_t s = qt_spec(kind, qkey, QUERY_ORDER_BYTES);
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	qident_t id;
@@ -361,14 +361,14 @@ craft(store_qkind_t kind, store_key_t qkey, enum fault fault,
 	int rc;
 
 	s.filter = "port 53";
-	if (kind == STORE_Q_TOPN && qkey == STORE_KEY_SRCNET)
+	if (kind == QUERY_TOPN && qkey == QUERY_KEY_SRCNET)
 		tot = (aggv_t){ 1, 10, 1 };
-	if (kind == STORE_Q_LIST) {
+	if (kind == QUERY_LIST) {
 		tot = (aggv_t){ 2, 200, 2 };
 		s.t0 = 1000;
 		s.t1 = 2000;
 	}
-	if (kind == STORE_Q_SERIES) {
+	if (kind == QUERY_SERIES) {
 		s.t0 = 0;
 		s.t1 = 3000;
 		s.step_ms = 1000;
@@ -379,7 +379,7 @@ craft(store_qkind_t kind, store_key_t qkey, enum fault fault,
 	}
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	if (fault == F_SERIESSIZE) {
-		id.t1 = (uint64_t)STORE_SERIES_MAX + 1;
+		id.t1 = (uint64_t)QUERY_SERIES_MAX + 1;
 		assert_int_equal(qident_check(&id), FF_EPROTO);
 		id.qid = 1;
 	}
@@ -390,13 +390,13 @@ craft(store_qkind_t kind, store_key_t qkey, enum fault fault,
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	switch (kind) {
-	case STORE_Q_TOPN:
+	case QUERY_TOPN:
 		extra = 5;
 		break;
-	case STORE_Q_LIST:
+	case QUERY_LIST:
 		extra = 1;
 		break;
-	case STORE_Q_SERIES:
+	case QUERY_SERIES:
 		extra = 4;
 		break;
 	default:
@@ -447,7 +447,7 @@ craft(store_qkind_t kind, store_key_t qkey, enum fault fault,
 	msgpack_pack_uint64(&pk, fault == F_MATCHED ? 11 : tot.flows);
 	for (int i = 0; i < 4; i++)
 		msgpack_pack_uint64(&pk, 1);
-	if (kind == STORE_Q_TOPN && qkey == STORE_KEY_SRCNET) {
+	if (kind == QUERY_TOPN && qkey == QUERY_KEY_SRCNET) {
 		uint8_t k[4] = { 10, 1, 2, fault == F_HOSTBITS ? 3 : 0 };
 		uint64_t one = 1, ten = 10;
 
@@ -457,7 +457,7 @@ craft(store_qkind_t kind, store_key_t qkey, enum fault fault,
 		uints(&pk, "flows", &one, 1);
 		uints(&pk, "bytes", &ten, 1);
 		uints(&pk, "packets", &one, 1);
-	} else if (kind == STORE_Q_TOPN) {
+	} else if (kind == QUERY_TOPN) {
 		uint8_t k[32] = { 0 };
 		uint64_t fl[2] = { 2, 1 }, by[2] = { 200, 100 };
 		uint64_t pa[2] = { 3, 1 };
@@ -479,8 +479,8 @@ craft(store_qkind_t kind, store_key_t qkey, enum fault fault,
 			uints(&pk, "flows", fl, 2);
 		uints(&pk, "bytes", by, 2);
 		uints(&pk, "packets", pa, 2);
-	} else if (kind == STORE_Q_LIST) {
-		uint8_t w[2][130];
+	} else if (kind == QUERY_LIST) {
+		uint8_t w[2][QT_FLOW_LEN];
 		store_flow_t fl;
 
 		key(&pk, "fl");
@@ -496,9 +496,10 @@ craft(store_qkind_t kind, store_key_t qkey, enum fault fault,
 			fl.packets = 1;
 			qt_flow_bytes(&fl, w[i]);
 			if (fault != F_LISTCOUNT || i == 0)
-				msgpack_pack_bin_with_body(&pk, w[i], 130);
+				msgpack_pack_bin_with_body(&pk, w[i],
+				    QT_FLOW_LEN);
 		}
-	} else if (kind == STORE_Q_SERIES) {
+	} else if (kind == QUERY_SERIES) {
 		uint64_t idx[2] = { 0, 2 }, fl[2] = { 1, 2 };
 		uint64_t by[2] = { 100, 200 }, pa[2] = { 1, 3 };
 
@@ -516,7 +517,7 @@ craft(store_qkind_t kind, store_key_t qkey, enum fault fault,
 	if (fault == F_UNKNOWN)
 		kv(&pk, "extra", 0);
 	*out = NULL;
-	rc = store_result_unpack((const uint8_t *)sb.data, sb.size, out);
+	rc = query_result_unpack((const uint8_t *)sb.data, sb.size, out);
 	msgpack_sbuffer_destroy(&sb);
 	qident_clear(&id);
 	return rc;
@@ -526,44 +527,44 @@ static void
 test_crafted(void **state)
 {
 	static const struct {
-		store_qkind_t kind;
-		store_key_t key;
+		query_kind_t kind;
+		query_key_t key;
 		enum fault fault;
 		int rc;
 	} t[] = {
-		{ STORE_Q_TOTALS, 0, F_NONE, 0 },
-		{ STORE_Q_TOPN, STORE_KEY_DSTPORT, F_NONE, 0 },
-		{ STORE_Q_TOPN, STORE_KEY_SRCNET, F_NONE, 0 },
-		{ STORE_Q_LIST, 0, F_NONE, 0 },
-		{ STORE_Q_SERIES, 0, F_NONE, 0 },
-		{ STORE_Q_TOTALS, 0, F_VERSION, FF_EVERSION },
-		{ STORE_Q_TOPN, STORE_KEY_DSTPORT, F_VERSION, FF_EVERSION },
-		{ STORE_Q_TOTALS, 0, F_QID, FF_EPROTO },
-		{ STORE_Q_TOPN, STORE_KEY_DSTPORT, F_QID, FF_EPROTO },
-		{ STORE_Q_TOTALS, 0, F_MAPCOUNT, FF_EPROTO },
-		{ STORE_Q_TOTALS, 0, F_KEYORDER, FF_EPROTO },
-		{ STORE_Q_TOTALS, 0, F_UNKNOWN, FF_EPROTO },
-		{ STORE_Q_TOPN, STORE_KEY_DSTPORT, F_SUM, FF_EPROTO },
-		{ STORE_Q_TOPN, STORE_KEY_DSTPORT, F_DUPKEY, FF_EPROTO },
-		{ STORE_Q_TOPN, STORE_KEY_DSTPORT, F_PORT, FF_EPROTO },
-		{ STORE_Q_TOPN, STORE_KEY_DSTPORT, F_KW16, FF_EPROTO },
-		{ STORE_Q_TOPN, STORE_KEY_DSTPORT, F_ZEROFLOWS, FF_EPROTO },
-		{ STORE_Q_TOPN, STORE_KEY_DSTPORT, F_HUGEARRAY, FF_EPROTO },
-		{ STORE_Q_TOTALS, 0, F_MATCHED, FF_EPROTO },
-		{ STORE_Q_TOTALS, 0, F_SUBSET_TOT, FF_EPROTO },
-		{ STORE_Q_TOTALS, 0, F_NUL, FF_EPROTO },
-		{ STORE_Q_TOTALS, 0, F_IRRELEVANT, FF_EPROTO },
-		{ STORE_Q_TOTALS, 0, F_NEGATIVE, FF_EPROTO },
-		{ STORE_Q_TOTALS, 0, F_STR_AS_BIN, FF_EPROTO },
-		{ STORE_Q_TOPN, STORE_KEY_SRCNET, F_HOSTBITS, FF_EPROTO },
-		{ STORE_Q_LIST, 0, F_LISTORDER, FF_EPROTO },
-		{ STORE_Q_LIST, 0, F_LISTCOUNT, FF_EPROTO },
-		{ STORE_Q_LIST, 0, F_LISTWINDOW, FF_EPROTO },
-		{ STORE_Q_SERIES, 0, F_SERIESORDER, FF_EPROTO },
-		{ STORE_Q_SERIES, 0, F_SERIESRANGE, FF_EPROTO },
-		{ STORE_Q_SERIES, 0, F_SERIESSIZE, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_NONE, 0 },
+		{ QUERY_TOPN, QUERY_KEY_DSTPORT, F_NONE, 0 },
+		{ QUERY_TOPN, QUERY_KEY_SRCNET, F_NONE, 0 },
+		{ QUERY_LIST, 0, F_NONE, 0 },
+		{ QUERY_SERIES, 0, F_NONE, 0 },
+		{ QUERY_TOTALS, 0, F_VERSION, FF_EVERSION },
+		{ QUERY_TOPN, QUERY_KEY_DSTPORT, F_VERSION, FF_EVERSION },
+		{ QUERY_TOTALS, 0, F_QID, FF_EPROTO },
+		{ QUERY_TOPN, QUERY_KEY_DSTPORT, F_QID, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_MAPCOUNT, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_KEYORDER, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_UNKNOWN, FF_EPROTO },
+		{ QUERY_TOPN, QUERY_KEY_DSTPORT, F_SUM, FF_EPROTO },
+		{ QUERY_TOPN, QUERY_KEY_DSTPORT, F_DUPKEY, FF_EPROTO },
+		{ QUERY_TOPN, QUERY_KEY_DSTPORT, F_PORT, FF_EPROTO },
+		{ QUERY_TOPN, QUERY_KEY_DSTPORT, F_KW16, FF_EPROTO },
+		{ QUERY_TOPN, QUERY_KEY_DSTPORT, F_ZEROFLOWS, FF_EPROTO },
+		{ QUERY_TOPN, QUERY_KEY_DSTPORT, F_HUGEARRAY, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_MATCHED, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_SUBSET_TOT, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_NUL, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_IRRELEVANT, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_NEGATIVE, FF_EPROTO },
+		{ QUERY_TOTALS, 0, F_STR_AS_BIN, FF_EPROTO },
+		{ QUERY_TOPN, QUERY_KEY_SRCNET, F_HOSTBITS, FF_EPROTO },
+		{ QUERY_LIST, 0, F_LISTORDER, FF_EPROTO },
+		{ QUERY_LIST, 0, F_LISTCOUNT, FF_EPROTO },
+		{ QUERY_LIST, 0, F_LISTWINDOW, FF_EPROTO },
+		{ QUERY_SERIES, 0, F_SERIESORDER, FF_EPROTO },
+		{ QUERY_SERIES, 0, F_SERIESRANGE, FF_EPROTO },
+		{ QUERY_SERIES, 0, F_SERIESSIZE, FF_EPROTO },
 	};
-	store_result_t *r;
+	query_result_t *r;
 
 	(void)state;
 	for (size_t i = 0; i < FF_NELEM(t); i++) {
@@ -576,15 +577,15 @@ test_crafted(void **state)
 			assert_non_null(r);
 		else
 			assert_null(r);
-		store_result_free(r);
+		query_result_free(r);
 	}
 	/* The good TOPN as it was written. */
-	assert_int_equal(craft(STORE_Q_TOPN, STORE_KEY_DSTPORT, F_NONE, &r), 0);
+	assert_int_equal(craft(QUERY_TOPN, QUERY_KEY_DSTPORT, F_NONE, &r), 0);
 	{
-		store_row_t *rows;
+		query_row_t *rows;
 		size_t n;
 
-		assert_int_equal(store_result_rows(r, 0, &rows, &n), 0);
+		assert_int_equal(query_result_rows(r, 0, &rows, &n), 0);
 		assert_int_equal(n, 2);
 		assert_int_equal(be16(rows[0].key + 14), 53);
 		assert_int_equal(rows[0].bytes, 200);
@@ -592,11 +593,11 @@ test_crafted(void **state)
 		assert_int_equal(be16(rows[1].key + 14), 443);
 		free(rows);
 	}
-	store_result_free(r);
+	query_result_free(r);
 	/* Nothing but junk and the empty buffer. */
-	assert_int_equal(store_result_unpack((const uint8_t *)"", 0, &r),
+	assert_int_equal(query_result_unpack((const uint8_t *)"", 0, &r),
 	    FF_EPROTO);
-	assert_int_equal(store_result_unpack((const uint8_t *)"\xdf\xff\xff"
+	assert_int_equal(query_result_unpack((const uint8_t *)"\xdf\xff\xff"
 	    "\xff\xff", 5, &r), FF_EPROTO);
 }
 
@@ -605,11 +606,11 @@ test_crafted(void **state)
 static void
 test_selections(void **state)
 {
-	store_qspec_t s = qt_spec(STORE_Q_TOPN, STORE_KEY_DSTIP,
-	    STORE_ORD_BYTES);
-	store_result_t *r, *o;
-	store_row_t *ref, *rows;
-	store_result_info_t inf;
+	query_spec_t s = qt_spec(QUERY_TOPN, QUERY_KEY_DSTIP,
+	    QUERY_ORDER_BYTES);
+	query_result_t *r, *o;
+	query_row_t *ref, *rows;
+	query_info_t inf;
 	store_flow_t *f;
 	uint8_t (*keys)[16];
 	qident_t id;
@@ -625,12 +626,12 @@ test_selections(void **state)
 	r = qt_agg(&id, f, 900, NULL, 100, 1, &err);
 	nref = qt_ref_keyed(&id, f, 900, NULL, &ref, &tot);
 	/* topk: the first k of the answer, exact, marked subset. */
-	assert_int_equal(store_result_topk(r, 7, &o), 0);
-	store_result_get_info(o, &inf);
+	assert_int_equal(query_result_topk(r, 7, &o), 0);
+	query_result_get_info(o, &inf);
 	assert_int_equal(inf.subset, 1);
 	assert_int_equal(inf.rows, 7);
 	assert_int_equal(inf.flows, tot.flows);	/* totals of the whole */
-	assert_int_equal(store_result_rows(o, 0, &rows, &n), 0);
+	assert_int_equal(query_result_rows(o, 0, &rows, &n), 0);
 	assert_int_equal(n, 7);
 	for (size_t i = 0; i < 7; i++) {
 		assert_memory_equal(rows[i].key, ref[i].key, 16);
@@ -640,67 +641,67 @@ test_selections(void **state)
 	free(rows);
 	/* A subset survives the wire. */
 	o = wire(o);
-	store_result_free(o);
-	assert_int_equal(store_result_topk(r, 0, &o), 0);
-	store_result_get_info(o, &inf);
+	query_result_free(o);
+	assert_int_equal(query_result_topk(r, 0, &o), 0);
+	query_result_get_info(o, &inf);
 	assert_int_equal(inf.rows, 0);
-	store_result_free(o);
+	query_result_free(o);
 	/* select: every key whose bytes >= the 10th key's. */
-	assert_int_equal(store_result_select(r, ref[9].bytes, &o), 0);
+	assert_int_equal(query_result_select(r, ref[9].bytes, &o), 0);
 	want = 0;
 	for (size_t i = 0; i < nref; i++)
 		want += ref[i].bytes >= ref[9].bytes;
 	assert_true(want >= 10);
-	store_result_get_info(o, &inf);
+	query_result_get_info(o, &inf);
 	assert_int_equal(inf.rows, want);
-	assert_int_equal(store_result_rows(o, 0, &rows, &n), 0);
+	assert_int_equal(query_result_rows(o, 0, &rows, &n), 0);
 	for (size_t i = 0; i < n; i++)
 		assert_memory_equal(rows[i].key, ref[i].key, 16);
 	free(rows);
-	store_result_free(o);
+	query_result_free(o);
 	/* lookup: keys 3 and 5, key 3 again, and one that is not there. */
 	keys = calloc(4, 16);
 	memcpy(keys[0], ref[3].key, 16);
 	memcpy(keys[1], ref[5].key, 16);
 	memcpy(keys[2], ref[3].key, 16);
 	qt_v4(keys[3], 0x01020304);
-	assert_int_equal(store_result_lookup(r, (const uint8_t (*)[16])keys,
+	assert_int_equal(query_result_lookup(r, (const uint8_t (*)[16])keys,
 	    4, &o), 0);
-	assert_int_equal(store_result_rows(o, 0, &rows, &n), 0);
+	assert_int_equal(query_result_rows(o, 0, &rows, &n), 0);
 	assert_int_equal(n, 2);
 	assert_memory_equal(rows[0].key, ref[3].key, 16);
 	assert_int_equal(rows[0].bytes, ref[3].bytes);
 	assert_memory_equal(rows[1].key, ref[5].key, 16);
 	free(rows);
-	store_result_free(o);
+	query_result_free(o);
 	free(keys);
 	free(ref);
 	free(f);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
 	/* Only for top-N. */
-	s = qt_spec(STORE_Q_DISTINCT, STORE_KEY_DSTIP, 0);
+	s = qt_spec(QUERY_DISTINCT, QUERY_KEY_DSTIP, 0);
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	r = result_new_id(&id, 0, 0);
-	assert_int_equal(store_result_topk(r, 3, &o), FF_EINVAL);
-	assert_int_equal(store_result_select(r, 3, &o), FF_EINVAL);
-	assert_int_equal(store_result_lookup(r, NULL, 0, &o), FF_EINVAL);
-	assert_int_equal(store_result_rows(r, 0, &rows, &n), 0);
-	store_result_free(r);
+	assert_int_equal(query_result_topk(r, 3, &o), FF_EINVAL);
+	assert_int_equal(query_result_select(r, 3, &o), FF_EINVAL);
+	assert_int_equal(query_result_lookup(r, NULL, 0, &o), FF_EINVAL);
+	assert_int_equal(query_result_rows(r, 0, &rows, &n), 0);
+	query_result_free(r);
 	qident_clear(&id);
-	s = qt_spec(STORE_Q_TOTALS, 0, 0);
+	s = qt_spec(QUERY_TOTALS, 0, 0);
 	assert_int_equal(qident_from_spec(&s, &id, e, sizeof(e)), 0);
 	r = result_new_id(&id, 0, 0);
-	assert_int_equal(store_result_rows(r, 0, &rows, &n), FF_EINVAL);
-	store_result_free(r);
+	assert_int_equal(query_result_rows(r, 0, &rows, &n), FF_EINVAL);
+	query_result_free(r);
 	qident_clear(&id);
 }
 
 static uint64_t
-metric(const store_row_t *r, int order)
+metric(const query_row_t *r, int order)
 {
-	return order == STORE_ORD_PACKETS ? r->packets :
-	    order == STORE_ORD_FLOWS ? r->flows : r->bytes;
+	return order == QUERY_ORDER_PACKETS ? r->packets :
+	    order == QUERY_ORDER_FLOWS ? r->flows : r->bytes;
 }
 
 /*
@@ -717,10 +718,10 @@ test_tput(void **state)
 		const int m = 4;
 		const uint32_t k = 5;
 		int order = 1 + (int)qt_below(3);
-		store_qspec_t s = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP,
-		    (store_order_t)order);
-		store_result_t *node[4], *all, *p1, *p2, *p3, *sel[4];
-		store_row_t *rows, *want, *cand;
+		query_spec_t s = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP,
+		    (query_order_t)order);
+		query_result_t *node[4], *all, *p1, *p2, *p3, *sel[4];
+		query_row_t *rows, *want, *cand;
 		size_t n, nw, nc;
 		qident_t id;
 		uint64_t tau1, tau2, T;
@@ -735,33 +736,33 @@ test_tput(void **state)
 		p3 = result_new_id(&id, 0, 0);
 		for (int i = 0; i < m; i++) {
 			store_flow_t *f = qt_flows(300, 10);
-			store_result_t *t;
+			query_result_t *t;
 
 			node[i] = qt_agg(&id, f, 300, NULL, 64, 1, &err);
-			assert_int_equal(store_result_merge(all, node[i]), 0);
+			assert_int_equal(query_result_merge(all, node[i]), 0);
 			/* Phase 1: each node's top k. */
-			assert_int_equal(store_result_topk(node[i], k, &t), 0);
-			assert_int_equal(store_result_merge(p1, t), 0);
-			store_result_free(t);
+			assert_int_equal(query_result_topk(node[i], k, &t), 0);
+			assert_int_equal(query_result_merge(p1, t), 0);
+			query_result_free(t);
 			free(f);
 		}
 		/* tau1: k-th largest partial sum; T = tau1 / m. */
-		assert_int_equal(store_result_rows(p1, k, &rows, &n), 0);
+		assert_int_equal(query_result_rows(p1, k, &rows, &n), 0);
 		tau1 = n == k ? metric(&rows[k - 1], order) : 0;
 		free(rows);
 		T = tau1 / m;
 		/* Phase 2: every key >= T from every node. */
 		for (int i = 0; i < m; i++) {
-			assert_int_equal(store_result_select(node[i], T,
+			assert_int_equal(query_result_select(node[i], T,
 			    &sel[i]), 0);
-			assert_int_equal(store_result_merge(p2, sel[i]), 0);
+			assert_int_equal(query_result_merge(p2, sel[i]), 0);
 		}
-		assert_int_equal(store_result_rows(p2, k, &rows, &n), 0);
+		assert_int_equal(query_result_rows(p2, k, &rows, &n), 0);
 		tau2 = n == k ? metric(&rows[k - 1], order) : 0;
 		free(rows);
 		/* Candidates: keys whose upper bound (exact where a node
 		   reported it, T - 1 where it did not) reaches tau2. */
-		assert_int_equal(store_result_rows(p2, 0, &cand, &nc), 0);
+		assert_int_equal(query_result_rows(p2, 0, &cand, &nc), 0);
 		{
 			uint8_t (*ck)[16] = calloc(nc ? nc : 1, 16);
 			size_t ncand = 0;
@@ -770,34 +771,34 @@ test_tput(void **state)
 				uint64_t ub = metric(&cand[c], order);
 
 				for (int i = 0; i < m; i++) {
-					store_result_t *one;
-					store_result_info_t inf;
+					query_result_t *one;
+					query_info_t inf;
 
-					assert_int_equal(store_result_lookup(
+					assert_int_equal(query_result_lookup(
 					    sel[i], (const uint8_t (*)[16])
 					    &cand[c].key, 1, &one), 0);
-					store_result_get_info(one, &inf);
+					query_result_get_info(one, &inf);
 					if (inf.rows == 0 && T > 0)
 						ub += T - 1;
-					store_result_free(one);
+					query_result_free(one);
 				}
 				if (ub >= tau2)
 					memcpy(ck[ncand++], cand[c].key, 16);
 			}
 			/* Phase 3: exact values of the candidates. */
 			for (int i = 0; i < m; i++) {
-				store_result_t *t;
+				query_result_t *t;
 
-				assert_int_equal(store_result_lookup(node[i],
+				assert_int_equal(query_result_lookup(node[i],
 				    (const uint8_t (*)[16])ck, ncand, &t), 0);
-				assert_int_equal(store_result_merge(p3, t), 0);
-				store_result_free(t);
+				assert_int_equal(query_result_merge(p3, t), 0);
+				query_result_free(t);
 			}
 			free(ck);
 		}
 		free(cand);
-		assert_int_equal(store_result_rows(p3, k, &rows, &n), 0);
-		assert_int_equal(store_result_rows(all, k, &want, &nw), 0);
+		assert_int_equal(query_result_rows(p3, k, &rows, &n), 0);
+		assert_int_equal(query_result_rows(all, k, &want, &nw), 0);
 		assert_int_equal(n, nw);
 		for (size_t i = 0; i < n; i++) {
 			assert_memory_equal(rows[i].key, want[i].key, 16);
@@ -808,13 +809,13 @@ test_tput(void **state)
 		free(rows);
 		free(want);
 		for (int i = 0; i < m; i++) {
-			store_result_free(node[i]);
-			store_result_free(sel[i]);
+			query_result_free(node[i]);
+			query_result_free(sel[i]);
 		}
-		store_result_free(all);
-		store_result_free(p1);
-		store_result_free(p2);
-		store_result_free(p3);
+		query_result_free(all);
+		query_result_free(p1);
+		query_result_free(p2);
+		query_result_free(p3);
 		qident_clear(&id);
 	}
 }
@@ -822,14 +823,14 @@ test_tput(void **state)
 /* --- printing ---------------------------------------------------------------- */
 
 static char *
-print(const store_result_t *r, store_fmt_t fmt)
+print(const query_result_t *r, query_fmt_t fmt)
 {
 	char *out = NULL;
 	size_t len = 0;
 	FILE *fp = open_memstream(&out, &len);
 
 	assert_non_null(fp);
-	assert_int_equal(store_result_print(r, fp, fmt), 0);
+	assert_int_equal(query_result_print(r, fp, fmt), 0);
 	fclose(fp);
 	return out;
 }
@@ -857,10 +858,10 @@ flow(store_flow_t *f, const char *src, uint16_t dport, uint64_t bytes,
 static void
 test_print(void **state)
 {
-	store_qspec_t s = qt_spec(STORE_Q_TOPN, STORE_KEY_SRCIP,
-	    STORE_ORD_BYTES);
+	query_spec_t s = qt_spec(QUERY_TOPN, QUERY_KEY_SRCIP,
+	    QUERY_ORDER_BYTES);
 	store_flow_t f[3];
-	store_result_t *r;
+	query_result_t *r;
 	qident_t id;
 	char e[128], *out;
 	int err;
@@ -886,7 +887,7 @@ test_print(void **state)
 	r->meta.blocks_scanned = 40;
 	r->meta.blocks_skipped = 2;
 	r->meta.elapsed_us = 1500000;
-	out = print(r, STORE_FMT_TABLE);
+	out = print(r, QUERY_FMT_TABLE);
 	assert_string_equal(out,
 	    "Top 5 srcip by bytes, 2023-11-14T22:13:20.000Z .. "
 	    "2023-11-14T22:14:20.000Z, filter 'dst port 443 or dst port 53'\n"
@@ -896,13 +897,13 @@ test_print(void **state)
 	    "Total: 3 flows, 3.0 K packets, 1.0 GiB; 2 distinct srcip\n"
 	    "Scanned 1.2 M flows in 40 blocks (2 skipped) in 1.500 s\n");
 	free(out);
-	out = print(r, STORE_FMT_CSV);
+	out = print(r, QUERY_FMT_CSV);
 	assert_string_equal(out,
 	    "rank,srcip,flows,packets,bytes\n"
 	    "1,10.0.0.1,2,3000,1073743360\n"
 	    "2,2001:db8::7,1,2,512\n");
 	free(out);
-	out = print(r, STORE_FMT_JSON);
+	out = print(r, QUERY_FMT_JSON);
 	{
 		static const char head[] =
 		    "{\"query\":{\"kind\":\"topn\",\"key\":\"srcip\","
@@ -928,16 +929,16 @@ test_print(void **state)
 		assert_string_equal(out + sizeof(head) - 1, tail);
 	}
 	free(out);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
 }
 
-static store_result_t *
-result_of(store_qspec_t *s, const store_flow_t *f, size_t n, qident_t *id)
+static query_result_t *
+result_of(query_spec_t *s, const store_flow_t *f, size_t n, qident_t *id)
 {
 	char e[128];
 	int err;
-	store_result_t *r;
+	query_result_t *r;
 
 	assert_int_equal(qident_from_spec(s, id, e, sizeof(e)), 0);
 	r = qt_agg(id, f, n, NULL, 2, 1, &err);
@@ -948,9 +949,9 @@ result_of(store_qspec_t *s, const store_flow_t *f, size_t n, qident_t *id)
 static void
 test_print_kinds(void **state)
 {
-	store_qspec_t s;
+	query_spec_t s;
 	store_flow_t f[3];
-	store_result_t *r;
+	query_result_t *r;
 	qident_t id;
 	char *out;
 
@@ -959,50 +960,50 @@ test_print_kinds(void **state)
 	flow(&f[0], "10.0.0.1", 443, 1536, 1000, 1700000000000ull);
 	flow(&f[1], "10.0.0.1", 443, 1073741824ull, 2000, 1700000000500ull);
 	flow(&f[2], "2001:db8::7", 53, 512, 2, 1700000001000ull);
-	s = qt_spec(STORE_Q_TOTALS, 0, 0);
+	s = qt_spec(QUERY_TOTALS, 0, 0);
 	r = result_of(&s, f, 3, &id);
-	out = print(r, STORE_FMT_CSV);
+	out = print(r, QUERY_FMT_CSV);
 	assert_string_equal(out, "flows,packets,bytes\n3,3002,1073743872\n");
 	free(out);
-	out = print(r, STORE_FMT_TABLE);
+	out = print(r, QUERY_FMT_TABLE);
 	assert_string_equal(out, "Totals, start .. end\n"
 	    "3 flows, 3.0 K packets, 1.0 GiB\n"
 	    "Total: 3 flows, 3.0 K packets, 1.0 GiB\n"
 	    "Scanned 0 flows in 0 blocks (0 skipped) in 0.000 s\n");
 	free(out);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
 	/* Steps of 600 ms from t0: flows at +0, +500 in bucket 0, +1000 in
 	   bucket 1; the 2 s window has 4 buckets, the last short. */
-	s = qt_spec(STORE_Q_SERIES, 0, 0);
+	s = qt_spec(QUERY_SERIES, 0, 0);
 	s.t0 = 1700000000000ull;
 	s.t1 = 1700000002000ull;
 	s.step_ms = 600;
 	r = result_of(&s, f, 3, &id);
-	out = print(r, STORE_FMT_CSV);
+	out = print(r, QUERY_FMT_CSV);
 	assert_string_equal(out, "t_ms,start,flows,packets,bytes\n"
 	    "1700000000000,2023-11-14T22:13:20.000Z,2,3000,1073743360\n"
 	    "1700000000600,2023-11-14T22:13:20.600Z,1,2,512\n"
 	    "1700000001200,2023-11-14T22:13:21.200Z,0,0,0\n"
 	    "1700000001800,2023-11-14T22:13:21.800Z,0,0,0\n");
 	free(out);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
-	s = qt_spec(STORE_Q_DISTINCT, STORE_KEY_DSTPORT, 0);
+	s = qt_spec(QUERY_DISTINCT, QUERY_KEY_DSTPORT, 0);
 	r = result_of(&s, f, 3, &id);
-	out = print(r, STORE_FMT_CSV);
+	out = print(r, QUERY_FMT_CSV);
 	assert_string_equal(out, "key,distinct,flows\ndstport,2,3\n");
 	free(out);
-	out = print(r, STORE_FMT_JSON);
+	out = print(r, QUERY_FMT_JSON);
 	assert_non_null(strstr(out, "\"distinct\":2,\"meta\""));
 	free(out);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
 	/* Listing: first two flows by start time. */
-	s = qt_spec(STORE_Q_LIST, 0, 0);
+	s = qt_spec(QUERY_LIST, 0, 0);
 	s.limit = 2;
 	r = result_of(&s, f, 3, &id);
-	out = print(r, STORE_FMT_TABLE);
+	out = print(r, QUERY_FMT_TABLE);
 	assert_string_equal(out, "Flows (first 2 by start time), start .. end\n"
 	    "start                     duration  proto  src       sport  "
 	    "dst        dport  flags     packets    bytes\n"
@@ -1013,19 +1014,53 @@ test_print_kinds(void **state)
 	    "Total: 3 flows, 3.0 K packets, 1.0 GiB\n"
 	    "Scanned 0 flows in 0 blocks (0 skipped) in 0.000 s\n");
 	free(out);
-	out = print(r, STORE_FMT_CSV);
+	out = print(r, QUERY_FMT_CSV);
 	assert_non_null(strstr(out, "\n1700000000500,1700000002000,6,"
 	    "10.0.0.1,40000,192.0.2.1,443,27,2000,1073741824,0,0,0,0,0,0,0,"
 	    "0.0.0.0,127.0.0.1,1,0\n"));
 	free(out);
-	store_result_free(r);
+	query_result_free(r);
 	qident_clear(&id);
+}
+
+/*
+ * The ranks of the column table (store/columns.def) order every column
+ * once: each rank names a field of store_flow_t of its column's width,
+ * and no two ranks the same field.
+ */
+static void
+test_column_ranks(void **state)
+{
+	static const struct {
+		size_t off;
+		unsigned width;
+	} cols[] = {
+#define STORE_COLUMN(id, name, type, rank, filter, list) \
+	{ offsetof(store_flow_t, name), STORE_WIDTH_##type },
+#include "store/columns.def"
+#undef STORE_COLUMN
+	};
+	int seen[STORE_COL_COUNT] = { 0 };
+
+	(void)state;
+	for (size_t r = 0; r < STORE_COL_COUNT; r++) {
+		size_t c;
+
+		for (c = 0; c < STORE_COL_COUNT; c++)
+			if (cols[c].off == flow_fields[r].off)
+				break;
+		assert_true(c < STORE_COL_COUNT);
+		assert_int_equal(flow_fields[r].width, cols[c].width);
+		assert_int_equal(seen[c], 0);
+		seen[c] = 1;
+	}
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_column_ranks),
 		cmocka_unit_test(test_merge_property),
 		cmocka_unit_test(test_merge_mismatch),
 		cmocka_unit_test(test_merge_limits),

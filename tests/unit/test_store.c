@@ -28,7 +28,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #define T0	1700000000000ull	/* a base time, ms */
 
@@ -163,7 +163,7 @@ struct got {
 };
 
 static void
-got_add(struct got *g, const colbatch_t *cb)
+got_add(struct got *g, const store_colbatch_t *cb)
 {
 	if (g->n + cb->n > g->cap) {
 		g->cap = (g->n + cb->n) * 2;
@@ -171,7 +171,7 @@ got_add(struct got *g, const colbatch_t *cb)
 		assert_non_null(g->f);
 	}
 	for (size_t i = 0; i < cb->n; i++)
-		colbatch_row(cb, i, &g->f[g->n++]);
+		store_colbatch_row(cb, i, &g->f[g->n++]);
 	g->blocks++;
 }
 
@@ -179,11 +179,11 @@ got_add(struct got *g, const colbatch_t *cb)
 static void
 drain(store_scan_t *sc, struct got *g)
 {
-	colbatch_t cb;
+	store_colbatch_t cb;
 	int rc;
 
 	for (int guard = 0; guard < 1000000; guard++) {
-		rc = scan_next(sc, &cb);
+		rc = store_scan_next(sc, &cb);
 		if (rc == 0)
 			return;
 		if (rc == FF_EPROTO) {
@@ -203,11 +203,11 @@ scan_all(store_t *s)
 	struct got g = { 0 };
 	store_scan_t *sc;
 
-	assert_int_equal(scan_open(s, 0, UINT64_MAX, STORE_COLS_ALL, 0, 1,
+	assert_int_equal(store_scan_open(s, 0, UINT64_MAX, STORE_COLS_ALL, 0, 1,
 	    &sc), 0);
 	drain(sc, &g);
-	assert_int_equal(scan_skipped(sc), 0);
-	scan_close(sc);
+	assert_int_equal(store_scan_skipped(sc), 0);
+	store_scan_close(sc);
 	return g;
 }
 
@@ -351,18 +351,18 @@ check_window_edge(store_t *s, const uint64_t *mins, const uint64_t *maxs,
     uint64_t t0, uint64_t t1, int edge)
 {
 	store_scan_t *sc;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	int want[20], nwant = 0, seen = 0, rc;
 
 	for (int b = 0; b < 20; b++) {
 		want[b] = maxs[b] >= t0 && mins[b] < t1;
 		nwant += want[b];
 	}
-	assert_int_equal(scan_open(s, t0, t1, STORE_COLBIT(COL_PACKETS) |
-	    STORE_COLBIT(COL_FIRST), 0, 1, &sc), 0);
+	assert_int_equal(store_scan_open(s, t0, t1, STORE_COLBIT(STORE_COL_PACKETS) |
+	    STORE_COLBIT(STORE_COL_FIRST), 0, 1, &sc), 0);
 	if (edge)
-		scan_set_edge(sc, STORE_COLBIT(COL_FIRST));
-	while ((rc = scan_next(sc, &cb)) == 1) {
+		store_scan_set_edge(sc, STORE_COLBIT(STORE_COL_FIRST));
+	while ((rc = store_scan_next(sc, &cb)) == 1) {
 		int b = (int)((cb.packets[0] - 1) / 1000);
 		int cut = mins[b] < t0 || maxs[b] >= t1;
 
@@ -370,8 +370,8 @@ check_window_edge(store_t *s, const uint64_t *mins, const uint64_t *maxs,
 		want[b] = 0;
 		seen++;
 		assert_int_equal(cb.n, 1000);
-		assert_int_equal(cb.cols, STORE_COLBIT(COL_PACKETS) |
-		    (!edge || cut ? STORE_COLBIT(COL_FIRST) : 0));
+		assert_int_equal(cb.cols, STORE_COLBIT(STORE_COL_PACKETS) |
+		    (!edge || cut ? STORE_COLBIT(STORE_COL_FIRST) : 0));
 		if (edge && !cut)
 			assert_null(cb.first_ms);
 		/* min/max come from the block's idx entry */
@@ -381,8 +381,8 @@ check_window_edge(store_t *s, const uint64_t *mins, const uint64_t *maxs,
 	}
 	assert_int_equal(rc, 0);
 	assert_int_equal(seen, nwant);
-	assert_int_equal(scan_skipped(sc), 20 - nwant);
-	scan_close(sc);
+	assert_int_equal(store_scan_skipped(sc), 20 - nwant);
+	store_scan_close(sc);
 }
 
 static void
@@ -420,7 +420,7 @@ test_time_no_end(void **state)
 	store_opts_t o = { .block_rows = 10, .nosync = 1 };
 	store_flow_t f[2];
 	store_scan_t *sc;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	store_t *s;
 
 	(void)state;
@@ -434,22 +434,22 @@ test_time_no_end(void **state)
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(store_append(s, f, 1), 0);
 	assert_int_equal(store_commit(s), 0);
-	assert_int_equal(scan_open(s, T0, UINT64_MAX,
-	    STORE_COLBIT(COL_FIRST), 0, 1, &sc), 0);
-	assert_int_equal(scan_next(sc, &cb), 1);
+	assert_int_equal(store_scan_open(s, T0, UINT64_MAX,
+	    STORE_COLBIT(STORE_COL_FIRST), 0, 1, &sc), 0);
+	assert_int_equal(store_scan_next(sc, &cb), 1);
 	assert_true(cb.first_ms[0] == UINT64_MAX);
-	assert_int_equal(scan_next(sc, &cb), 1);
+	assert_int_equal(store_scan_next(sc, &cb), 1);
 	assert_true(cb.first_ms[0] == T0);
-	assert_int_equal(scan_next(sc, &cb), 0);
-	scan_close(sc);
+	assert_int_equal(store_scan_next(sc, &cb), 0);
+	store_scan_close(sc);
 	/* a finite end leaves it out */
-	assert_int_equal(scan_open(s, T0, UINT64_MAX - 1,
-	    STORE_COLBIT(COL_FIRST), 0, 1, &sc), 0);
-	assert_int_equal(scan_next(sc, &cb), 1);
+	assert_int_equal(store_scan_open(s, T0, UINT64_MAX - 1,
+	    STORE_COLBIT(STORE_COL_FIRST), 0, 1, &sc), 0);
+	assert_int_equal(store_scan_next(sc, &cb), 1);
 	assert_true(cb.first_ms[0] == T0);
-	assert_int_equal(scan_next(sc, &cb), 0);
-	assert_int_equal(scan_skipped(sc), 1);
-	scan_close(sc);
+	assert_int_equal(store_scan_next(sc, &cb), 0);
+	assert_int_equal(store_scan_skipped(sc), 1);
+	store_scan_close(sc);
 	store_close(s);
 	dir_remove();
 }
@@ -461,15 +461,15 @@ test_partitions(void **state)
 	store_t *s = twenty_blocks(mins, maxs);
 	store_scan_t *sc, *parts[5];
 	uint64_t t0 = T0 + 35000, t1 = T0 + 165000;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	int want = 0;
 
 	(void)state;
 	for (int b = 0; b < 20; b++)
 		want += maxs[b] >= t0 && mins[b] < t1;
-	assert_int_equal(scan_open(s, 0, 1, 0, 1, 1, &sc), FF_EINVAL);
-	assert_int_equal(scan_open(s, 0, 1, 0, 0, 0, &sc), FF_EINVAL);
-	assert_int_equal(scan_open_parts(s, 0, 1, 0, 0, parts), FF_EINVAL);
+	assert_int_equal(store_scan_open(s, 0, 1, 0, 1, 1, &sc), FF_EINVAL);
+	assert_int_equal(store_scan_open(s, 0, 1, 0, 0, 0, &sc), FF_EINVAL);
+	assert_int_equal(store_scan_open_parts(s, 0, 1, 0, 0, parts), FF_EINVAL);
 
 	for (unsigned np = 1; np <= 5; np++) {
 		int hits[20] = { 0 }, seen = 0;
@@ -477,14 +477,14 @@ test_partitions(void **state)
 
 		/* separate scans, one per partition */
 		for (unsigned p = 0; p < np; p++) {
-			assert_int_equal(scan_open(s, t0, t1,
-			    STORE_COLBIT(COL_PACKETS), p, np, &sc), 0);
-			while (scan_next(sc, &cb) == 1) {
+			assert_int_equal(store_scan_open(s, t0, t1,
+			    STORE_COLBIT(STORE_COL_PACKETS), p, np, &sc), 0);
+			while (store_scan_next(sc, &cb) == 1) {
 				hits[(cb.packets[0] - 1) / 1000]++;
 				seen++;
 			}
-			skipped += scan_skipped(sc);
-			scan_close(sc);
+			skipped += store_scan_skipped(sc);
+			store_scan_close(sc);
 		}
 		assert_int_equal(seen, want);
 		assert_int_equal(skipped, 20 - want);
@@ -495,32 +495,32 @@ test_partitions(void **state)
 		/* a group, drained in turns */
 		memset(hits, 0, sizeof(hits));
 		seen = 0;
-		assert_int_equal(scan_open_parts(s, t0, t1,
-		    STORE_COLBIT(COL_PACKETS), np, parts), 0);
+		assert_int_equal(store_scan_open_parts(s, t0, t1,
+		    STORE_COLBIT(STORE_COL_PACKETS), np, parts), 0);
 		for (int active = (int)np; active > 0;) {
 			active = 0;
 			for (unsigned p = 0; p < np; p++) {
 				if (parts[p] == NULL)
 					continue;
-				if (scan_next(parts[p], &cb) == 1) {
+				if (store_scan_next(parts[p], &cb) == 1) {
 					hits[(cb.packets[0] - 1) / 1000]++;
 					seen++;
 					active++;
 				} else {
 					if (p == 0)
 						assert_int_equal(
-						    scan_skipped(parts[p]),
+						    store_scan_skipped(parts[p]),
 						    20 - want);
 					else
 						assert_int_equal(
-						    scan_skipped(parts[p]), 0);
-					scan_close(parts[p]);
+						    store_scan_skipped(parts[p]), 0);
+					store_scan_close(parts[p]);
 					parts[p] = NULL;
 				}
 			}
 		}
 		for (unsigned p = 0; p < np; p++)
-			scan_close(parts[p]);
+			store_scan_close(parts[p]);
 		assert_int_equal(seen, want);
 		for (int b = 0; b < 20; b++)
 			assert_int_equal(hits[b],
@@ -973,12 +973,12 @@ test_damaged_blocks(void **state)
 	assert_int_equal(st.blocks, 4);
 
 	memset(&g, 0, sizeof(g));
-	assert_int_equal(scan_open_parts(s, 0, UINT64_MAX, STORE_COLS_ALL, 2,
+	assert_int_equal(store_scan_open_parts(s, 0, UINT64_MAX, STORE_COLS_ALL, 2,
 	    parts), 0);
 	drain(parts[1], &g);
 	drain(parts[0], &g);
-	scan_close(parts[0]);
-	scan_close(parts[1]);
+	store_scan_close(parts[0]);
+	store_scan_close(parts[1]);
 	assert_int_equal(g.errors, 2);
 	expect_multiset(&g, want, 300);
 	free(g.f);
@@ -1168,12 +1168,12 @@ cw_check(struct cw *w, uint8_t *seen, size_t max, store_scan_t **sc,
     unsigned nsc)
 {
 	size_t count = 0, top = 0;
-	colbatch_t cb;
+	store_colbatch_t cb;
 	int rc;
 
 	memset(seen, 0, max);
 	for (unsigned p = 0; p < nsc; p++) {
-		while ((rc = scan_next(sc[p], &cb)) == 1) {
+		while ((rc = store_scan_next(sc[p], &cb)) == 1) {
 			for (size_t i = 0; i < cb.n; i++) {
 				uint64_t q = cb.packets[i];
 
@@ -1210,7 +1210,7 @@ cw_reader(void *arg)
 	size_t max = (size_t)CW_BATCHES * CW_ROWS;
 	uint8_t *seen = malloc(max);
 	store_scan_t *sc[3];
-	uint32_t cols = STORE_COLBIT(COL_PACKETS) | STORE_COLBIT(COL_BYTES);
+	uint32_t cols = STORE_COLBIT(STORE_COL_PACKETS) | STORE_COLBIT(STORE_COL_BYTES);
 
 	if (seen == NULL) {
 		w->failures++;
@@ -1221,10 +1221,10 @@ cw_reader(void *arg)
 		int rc;
 
 		if (it % 2 == 0) {
-			rc = scan_open(w->s, 0, UINT64_MAX, cols, 0, 1, sc);
+			rc = store_scan_open(w->s, 0, UINT64_MAX, cols, 0, 1, sc);
 			np = 1;
 		} else
-			rc = scan_open_parts(w->s, 0, UINT64_MAX, cols, np, sc);
+			rc = store_scan_open_parts(w->s, 0, UINT64_MAX, cols, np, sc);
 		if (rc != 0) {
 			w->failures++;
 			break;
@@ -1232,7 +1232,7 @@ cw_reader(void *arg)
 		if (cw_check(w, seen, max, sc, np) != 0)
 			w->failures++;
 		for (unsigned p = 0; p < np; p++)
-			scan_close(sc[p]);
+			store_scan_close(sc[p]);
 		w->scans++;
 		if (w->failures)
 			break;

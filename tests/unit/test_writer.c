@@ -20,6 +20,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "node/writer.h"
+#include "store/query/query.h"
 
 #define BATCH	64
 
@@ -140,21 +141,21 @@ test_accounting(void **state)
 
 	/* What was taken is in the store: a query over it. */
 	{
-		store_qspec_t q = { .kind = STORE_Q_TOTALS, .t1 = UINT64_MAX };
-		store_query_t *cq;
-		store_result_t *r;
-		store_result_info_t inf;
+		query_spec_t q = { .kind = QUERY_TOTALS, .t1 = UINT64_MAX };
+		query_t *cq;
+		query_result_t *r;
+		query_info_t inf;
 		char err[128];
 
-		assert_int_equal(store_query_compile(&q, &cq, err,
+		assert_int_equal(query_compile(&q, &cq, err,
 		    sizeof(err)), 0);
-		assert_int_equal(store_query_run(f->s, cq, NULL, &r, err,
+		assert_int_equal(query_run(f->s, cq, NULL, &r, err,
 		    sizeof(err)), 0);
-		store_result_get_info(r, &inf);
+		query_result_get_info(r, &inf);
 		assert_int_equal(inf.flows, given - kept * BATCH);
 		assert_int_equal(inf.bytes, sum);
-		store_result_free(r);
-		store_query_free(cq);
+		query_result_free(r);
+		query_free(cq);
 	}
 }
 

@@ -11,7 +11,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "agg.h"
+#include "query_int.h"
 
 #define CELL	64
 #define MAXCOL	12
@@ -63,13 +63,13 @@ key_fmt(const qident_t *id, const uint8_t k[16], int names, char *buf,
 	key_from_bytes(k, &hi, &lo);
 	if (key_is_addr(id->key)) {
 		addr_fmt(k, ab, sizeof(ab));
-		if (id->key == STORE_KEY_SRCNET || id->key == STORE_KEY_DSTNET)
+		if (id->key == QUERY_KEY_SRCNET || id->key == QUERY_KEY_DSTNET)
 			snprintf(buf, len, "%s/%u", ab, key_is_v4(hi, lo) ?
 			    id->prefix4 : id->prefix6);
 		else
 			snprintf(buf, len, "%s", ab);
-	} else if (id->key == STORE_KEY_PROTO && names)
-		snprintf(buf, len, "%s", store_proto_name((uint8_t)lo, pb));
+	} else if (id->key == QUERY_KEY_PROTO && names)
+		snprintf(buf, len, "%s", query_proto_name((uint8_t)lo, pb));
 	else
 		snprintf(buf, len, "%" PRIu64, lo);
 	return buf;
@@ -146,8 +146,8 @@ table_print(FILE *fp, const struct table *t)
 }
 
 struct rows_ctx {
-	const store_result_t *r;
-	const store_row_t *rows;
+	const query_result_t *r;
+	const query_row_t *rows;
 };
 
 static void
@@ -156,7 +156,7 @@ fill_topn(const void *arg, long i, char cells[][CELL])
 	static const char *hdr[] = { "rank", NULL, "flows", "%", "packets",
 	    "%", "bytes", "%" };
 	const struct rows_ctx *x = arg;
-	const store_row_t *row;
+	const query_row_t *row;
 	const aggv_t *t = &x->r->tot;
 
 	if (i < 0) {
@@ -180,7 +180,7 @@ static void
 fill_series(const void *arg, long i, char cells[][CELL])
 {
 	const struct rows_ctx *x = arg;
-	const store_row_t *row;
+	const query_row_t *row;
 
 	if (i < 0) {
 		snprintf(cells[0], CELL, "start");
@@ -207,7 +207,7 @@ fill_list(const void *arg, long i, char cells[][CELL])
 {
 	static const char *hdr[] = { "start", "duration", "proto", "src",
 	    "sport", "dst", "dport", "flags", "packets", "bytes" };
-	const store_result_t *r = arg;
+	const query_result_t *r = arg;
 	const store_flow_t *f;
 	uint64_t dur;
 	char pb[8], fb[9];
@@ -222,41 +222,41 @@ fill_list(const void *arg, long i, char cells[][CELL])
 	time_fmt_ms(f->first_ms, cells[0], CELL);
 	snprintf(cells[1], CELL, "%" PRIu64 ".%03" PRIu64, dur / 1000,
 	    dur % 1000);
-	snprintf(cells[2], CELL, "%s", store_proto_name(f->proto, pb));
+	snprintf(cells[2], CELL, "%s", query_proto_name(f->proto, pb));
 	endpoint_cell(f->src, cells[3]);
 	snprintf(cells[4], CELL, "%u", f->sport);
 	endpoint_cell(f->dst, cells[5]);
 	snprintf(cells[6], CELL, "%u", f->dport);
-	snprintf(cells[7], CELL, "%s", store_tcp_flags_str(f->tcp_flags, fb));
+	snprintf(cells[7], CELL, "%s", query_tcp_flags_str(f->tcp_flags, fb));
 	count_fmt(f->packets, cells[8], CELL);
 	size_fmt(f->bytes, cells[9], CELL);
 }
 
 static void
-print_title(FILE *fp, const store_result_t *r)
+print_title(FILE *fp, const query_result_t *r)
 {
 	const qident_t *id = &r->id;
 	char a[32], b[32];
 
 	switch (id->kind) {
-	case STORE_Q_TOTALS:
+	case QUERY_TOTALS:
 		fprintf(fp, "Totals");
 		break;
-	case STORE_Q_TOPN:
+	case QUERY_TOPN:
 		fprintf(fp, "Top %u %s by %s", id->n, qkey_name(id->key),
 		    qorder_name(id->order));
 		break;
-	case STORE_Q_SERIES:
+	case QUERY_SERIES:
 		fprintf(fp, "Series, step %" PRIu64 " ms", id->step_ms);
 		break;
-	case STORE_Q_LIST:
+	case QUERY_LIST:
 		fprintf(fp, "Flows (first %u by start time)", id->limit);
 		break;
-	case STORE_Q_DISTINCT:
+	case QUERY_DISTINCT:
 		fprintf(fp, "Distinct %s", qkey_name(id->key));
 		break;
 	}
-	if (id->key == STORE_KEY_SRCNET || id->key == STORE_KEY_DSTNET)
+	if (id->key == QUERY_KEY_SRCNET || id->key == QUERY_KEY_DSTNET)
 		fprintf(fp, " (/%u, /%u)", id->prefix4, id->prefix6);
 	fprintf(fp, ", %s .. %s", window_fmt(id->t0, 0, a, sizeof(a)),
 	    window_fmt(id->t1, 1, b, sizeof(b)));
@@ -266,9 +266,9 @@ print_title(FILE *fp, const store_result_t *r)
 }
 
 static void
-print_footer(FILE *fp, const store_result_t *r)
+print_footer(FILE *fp, const query_result_t *r)
 {
-	const store_result_meta_t *m = &r->meta;
+	const query_meta_t *m = &r->meta;
 	char f[32], p[32], b[32], s[32];
 
 	fprintf(fp, "Total: %s flows, %s packets, %s",
@@ -292,14 +292,14 @@ print_footer(FILE *fp, const store_result_t *r)
 }
 
 static int
-print_table(const store_result_t *r, FILE *fp)
+print_table(const query_result_t *r, FILE *fp)
 {
 	static const int r_topn[] = { 1, 0, 1, 1, 1, 1, 1, 1 };
 	static const int r_series[] = { 0, 1, 1, 1 };
 	static const int r_list[] = { 0, 1, 0, 0, 1, 0, 1, 0, 1, 1 };
 	struct rows_ctx x = { r, NULL };
 	struct table t;
-	store_row_t *rows = NULL;
+	query_row_t *rows = NULL;
 	size_t n = 0;
 	int err;
 	char f[32], p[32], b[32];
@@ -307,30 +307,30 @@ print_table(const store_result_t *r, FILE *fp)
 	print_title(fp, r);
 	memset(&t, 0, sizeof(t));
 	switch (r->id.kind) {
-	case STORE_Q_TOTALS:
+	case QUERY_TOTALS:
 		fprintf(fp, "%s flows, %s packets, %s\n",
 		    count_fmt(r->tot.flows, f, sizeof(f)),
 		    count_fmt(r->tot.packets, p, sizeof(p)),
 		    size_fmt(r->tot.bytes, b, sizeof(b)));
 		break;
-	case STORE_Q_DISTINCT:
+	case QUERY_DISTINCT:
 		fprintf(fp, "%zu\n", r->tab.n);
 		break;
-	case STORE_Q_TOPN:
-	case STORE_Q_SERIES:
-		if ((err = store_result_rows(r, r->id.kind == STORE_Q_TOPN ?
+	case QUERY_TOPN:
+	case QUERY_SERIES:
+		if ((err = query_result_rows(r, r->id.kind == QUERY_TOPN ?
 		    r->id.n : 0, &rows, &n)) != 0)
 			return err;
 		x.rows = rows;
-		t.ncol = r->id.kind == STORE_Q_TOPN ? 8 : 4;
-		t.right = r->id.kind == STORE_Q_TOPN ? r_topn : r_series;
+		t.ncol = r->id.kind == QUERY_TOPN ? 8 : 4;
+		t.right = r->id.kind == QUERY_TOPN ? r_topn : r_series;
 		t.nrow = n;
-		t.fill = r->id.kind == STORE_Q_TOPN ? fill_topn : fill_series;
+		t.fill = r->id.kind == QUERY_TOPN ? fill_topn : fill_series;
 		t.arg = &x;
 		table_print(fp, &t);
 		free(rows);
 		break;
-	case STORE_Q_LIST:
+	case QUERY_LIST:
 		t.ncol = 10;
 		t.right = r_list;
 		t.nrow = r->nfl;
@@ -358,27 +358,27 @@ json_key(FILE *fp, const qident_t *id, const uint8_t k[16])
 }
 
 static int
-print_json(const store_result_t *r, FILE *fp)
+print_json(const query_result_t *r, FILE *fp)
 {
 	const qident_t *id = &r->id;
-	const store_result_meta_t *m = &r->meta;
-	store_row_t *rows = NULL;
+	const query_meta_t *m = &r->meta;
+	query_row_t *rows = NULL;
 	size_t n = 0;
-	char a[32], buf[STORE_FLOW_JSON_MAX];
+	char a[32], buf[QUERY_FLOW_JSON_MAX];
 	int err;
 
 	fprintf(fp, "{\"query\":{\"kind\":\"%s\"", qkind_name(id->kind));
 	if (qident_keyed(id))
 		fprintf(fp, ",\"key\":\"%s\"", qkey_name(id->key));
-	if (id->key == STORE_KEY_SRCNET || id->key == STORE_KEY_DSTNET)
+	if (id->key == QUERY_KEY_SRCNET || id->key == QUERY_KEY_DSTNET)
 		fprintf(fp, ",\"prefix4\":%u,\"prefix6\":%u", id->prefix4,
 		    id->prefix6);
-	if (id->kind == STORE_Q_TOPN)
+	if (id->kind == QUERY_TOPN)
 		fprintf(fp, ",\"order\":\"%s\",\"n\":%u", qorder_name(id->order),
 		    id->n);
-	if (id->kind == STORE_Q_SERIES)
+	if (id->kind == QUERY_SERIES)
 		fprintf(fp, ",\"step_ms\":%" PRIu64, id->step_ms);
-	if (id->kind == STORE_Q_LIST)
+	if (id->kind == QUERY_LIST)
 		fprintf(fp, ",\"limit\":%u", id->limit);
 	fprintf(fp, ",\"t0\":%" PRIu64 ",\"t1\":%" PRIu64, id->t0, id->t1);
 	fprintf(fp, ",\"from\":");
@@ -398,21 +398,21 @@ print_json(const store_result_t *r, FILE *fp)
 	    ",\"bytes\":%" PRIu64 "}", r->tot.flows, r->tot.packets,
 	    r->tot.bytes);
 	switch (id->kind) {
-	case STORE_Q_DISTINCT:
+	case QUERY_DISTINCT:
 		fprintf(fp, ",\"distinct\":%zu", r->tab.n);
 		break;
-	case STORE_Q_TOPN:
-	case STORE_Q_SERIES:
-		if ((err = store_result_rows(r, id->kind == STORE_Q_TOPN ?
+	case QUERY_TOPN:
+	case QUERY_SERIES:
+		if ((err = query_result_rows(r, id->kind == QUERY_TOPN ?
 		    id->n : 0, &rows, &n)) != 0)
 			return err;
-		if (id->kind == STORE_Q_TOPN)
+		if (id->kind == QUERY_TOPN)
 			fprintf(fp, ",\"keys\":%zu,\"subset\":%s", r->tab.n,
 			    r->subset ? "true" : "false");
 		fprintf(fp, ",\"rows\":[");
 		for (size_t i = 0; i < n; i++) {
 			fputs(i > 0 ? ",{" : "{", fp);
-			if (id->kind == STORE_Q_TOPN) {
+			if (id->kind == QUERY_TOPN) {
 				fprintf(fp, "\"rank\":%zu,\"key\":", i + 1);
 				json_key(fp, id, rows[i].key);
 			} else {
@@ -428,10 +428,10 @@ print_json(const store_result_t *r, FILE *fp)
 		fputc(']', fp);
 		free(rows);
 		break;
-	case STORE_Q_LIST:
+	case QUERY_LIST:
 		fprintf(fp, ",\"flows\":[");
 		for (size_t i = 0; i < r->nfl; i++) {
-			store_flow_fmt_json(&r->fl[i], buf, sizeof(buf));
+			query_flow_fmt_json(&r->fl[i], buf, sizeof(buf));
 			fprintf(fp, "%s%s", i > 0 ? "," : "", buf);
 		}
 		fputc(']', fp);
@@ -449,36 +449,36 @@ print_json(const store_result_t *r, FILE *fp)
 /* --- CSV ------------------------------------------------------------------ */
 
 static int
-print_csv(const store_result_t *r, FILE *fp)
+print_csv(const query_result_t *r, FILE *fp)
 {
 	const qident_t *id = &r->id;
-	store_row_t *rows = NULL;
+	query_row_t *rows = NULL;
 	size_t n = 0;
 	char a[32], kb[CELL], s[ADDR_STRLEN], d[ADDR_STRLEN];
-	char nh[ADDR_STRLEN], ex[ADDR_STRLEN];
+	char nh[ADDR_STRLEN], ex[ADDR_STRLEN], extra[512];
 	int err;
 
 	switch (id->kind) {
-	case STORE_Q_TOTALS:
+	case QUERY_TOTALS:
 		fprintf(fp, "flows,packets,bytes\n%" PRIu64 ",%" PRIu64 ",%"
 		    PRIu64 "\n", r->tot.flows, r->tot.packets, r->tot.bytes);
 		break;
-	case STORE_Q_DISTINCT:
+	case QUERY_DISTINCT:
 		fprintf(fp, "key,distinct,flows\n%s,%zu,%" PRIu64 "\n",
 		    qkey_name(id->key), r->tab.n, r->tot.flows);
 		break;
-	case STORE_Q_TOPN:
-	case STORE_Q_SERIES:
-		if ((err = store_result_rows(r, id->kind == STORE_Q_TOPN ?
+	case QUERY_TOPN:
+	case QUERY_SERIES:
+		if ((err = query_result_rows(r, id->kind == QUERY_TOPN ?
 		    id->n : 0, &rows, &n)) != 0)
 			return err;
-		if (id->kind == STORE_Q_TOPN)
+		if (id->kind == QUERY_TOPN)
 			fprintf(fp, "rank,%s,flows,packets,bytes\n",
 			    qkey_name(id->key));
 		else
 			fprintf(fp, "t_ms,start,flows,packets,bytes\n");
 		for (size_t i = 0; i < n; i++) {
-			if (id->kind == STORE_Q_TOPN) {
+			if (id->kind == QUERY_TOPN) {
 				fprintf(fp, "%zu,", i + 1);
 				csv_str(fp, key_fmt(id, rows[i].key, 0, kb,
 				    sizeof(kb)));
@@ -490,16 +490,19 @@ print_csv(const store_result_t *r, FILE *fp)
 		}
 		free(rows);
 		break;
-	case STORE_Q_LIST:
+	case QUERY_LIST:
+		flow_fmt_extra(NULL, FLOW_EXTRA_CSV_HEADER, extra,
+		    sizeof(extra));
 		fprintf(fp, "first_ms,last_ms,proto,src,sport,dst,dport,"
 		    "tcp_flags,packets,bytes,in_if,out_if,src_as,dst_as,tos,"
-		    "src_mask,dst_mask,nexthop,exporter,sampling,tags\n");
+		    "src_mask,dst_mask,nexthop,exporter,sampling,tags%s\n",
+		    extra);
 		for (size_t i = 0; i < r->nfl; i++) {
 			const store_flow_t *f = &r->fl[i];
 
 			fprintf(fp, "%" PRIu64 ",%" PRIu64 ",%u,%s,%u,%s,%u,"
 			    "%u,%" PRIu64 ",%" PRIu64 ",%u,%u,%u,%u,%u,%u,%u,"
-			    "%s,%s,%u,%u\n", f->first_ms, f->last_ms,
+			    "%s,%s,%u,%u", f->first_ms, f->last_ms,
 			    f->proto, addr_fmt(f->src, s, sizeof(s)),
 			    f->sport, addr_fmt(f->dst, d, sizeof(d)),
 			    f->dport, f->tcp_flags, f->packets, f->bytes,
@@ -508,6 +511,9 @@ print_csv(const store_result_t *r, FILE *fp)
 			    addr_fmt(f->nexthop, nh, sizeof(nh)),
 			    addr_fmt(f->exporter, ex, sizeof(ex)),
 			    f->sampling, f->tags);
+			flow_fmt_extra(f, FLOW_EXTRA_CSV, extra,
+			    sizeof(extra));
+			fprintf(fp, "%s\n", extra);
 		}
 		break;
 	}
@@ -515,15 +521,15 @@ print_csv(const store_result_t *r, FILE *fp)
 }
 
 int
-store_result_print(const store_result_t *r, FILE *fp, store_fmt_t fmt)
+query_result_print(const query_result_t *r, FILE *fp, query_fmt_t fmt)
 {
 	int err;
 
 	switch (fmt) {
-	case STORE_FMT_JSON:
+	case QUERY_FMT_JSON:
 		err = print_json(r, fp);
 		break;
-	case STORE_FMT_CSV:
+	case QUERY_FMT_CSV:
 		err = print_csv(r, fp);
 		break;
 	default:

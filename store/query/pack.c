@@ -6,7 +6,7 @@
  * and trailing bytes):
  *
  *   "v"       format version, 1
- *   "kind"    store_qkind_t
+ *   "kind"    query_kind_t
  *   "qid"     fingerprint of the query (recomputed and compared)
  *   "t0","t1" the window
  *   "filter"  the filter text (str)
@@ -22,7 +22,9 @@
  *   DISTINCT  "kw", "keys"
  *   SERIES    "idx" ascending indexes of the non-empty buckets, "flows",
  *             "bytes", "packets"
- *   LIST      "fl": array of flows, each a bin of FLOW_WIRE_LEN bytes
+ *   LIST      "fl": array of flows, each a bin of FLOW_WIRE_LEN bytes:
+ *             the fields of the flow by rank (store/columns.def),
+ *             numbers big-endian in their width, addresses 16 bytes
  *
  * Keys on the wire are the last kw bytes of the 16-byte key: for address
  * keys kw 4 means IPv4-mapped; numbers always use 4.
@@ -39,66 +41,60 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "agg.h"
+#include "query_int.h"
 
 #define RESULT_VERSION	1
-#define FLOW_WIRE_LEN	130
+
+/* Bytes of a listed flow on the wire: every column, packed. */
+enum {
+	FLOW_WIRE_LEN = 0
+#define STORE_COLUMN(id, name, type, rank, filter, list) + STORE_WIDTH_##type
+#include "store/columns.def"
+#undef STORE_COLUMN
+};
 
 /* --- flows on the wire ---------------------------------------------------- */
 
+/* The fields of a flow, by rank (flow_fields), each big-endian. */
 static void
 flow_encode(const store_flow_t *f, uint8_t *p)
 {
-	put_be64(p, f->first_ms);
-	put_be64(p + 8, f->last_ms);
-	memcpy(p + 16, f->src, 16);
-	memcpy(p + 32, f->dst, 16);
-	put_be16(p + 48, f->sport);
-	put_be16(p + 50, f->dport);
-	p[52] = f->proto;
-	put_be64(p + 53, f->bytes);
-	put_be64(p + 61, f->packets);
-	memcpy(p + 69, f->exporter, 16);
-	memcpy(p + 85, f->nexthop, 16);
-	put_be32(p + 101, f->in_if);
-	put_be32(p + 105, f->out_if);
-	put_be32(p + 109, f->src_as);
-	put_be32(p + 113, f->dst_as);
-	p[117] = f->tcp_flags;
-	p[118] = f->tos;
-	p[119] = f->src_mask;
-	p[120] = f->dst_mask;
-	put_be32(p + 121, f->sampling);
-	put_be32(p + 125, f->tags);
-	p[129] = f->flags;
+	for (size_t r = 0; r < STORE_COL_COUNT; r++) {
+		const uint8_t *x = (const uint8_t *)f + flow_fields[r].off;
+		unsigned w = flow_fields[r].width;
+		uint64_t v = 0;
+
+		switch (w) {
+		case 1: v = *x; break;
+		case 2: { uint16_t u; memcpy(&u, x, 2); v = u; break; }
+		case 4: { uint32_t u; memcpy(&u, x, 4); v = u; break; }
+		case 8: memcpy(&v, x, 8); break;
+		default: memcpy(p, x, 16); p += 16; continue;
+		}
+		for (unsigned i = 0; i < w; i++)
+			p[i] = (uint8_t)(v >> (8 * (w - 1 - i)));
+		p += w;
+	}
 }
 
 static void
 flow_decode(const uint8_t *p, store_flow_t *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->first_ms = be64(p);
-	f->last_ms = be64(p + 8);
-	memcpy(f->src, p + 16, 16);
-	memcpy(f->dst, p + 32, 16);
-	f->sport = be16(p + 48);
-	f->dport = be16(p + 50);
-	f->proto = p[52];
-	f->bytes = be64(p + 53);
-	f->packets = be64(p + 61);
-	memcpy(f->exporter, p + 69, 16);
-	memcpy(f->nexthop, p + 85, 16);
-	f->in_if = be32(p + 101);
-	f->out_if = be32(p + 105);
-	f->src_as = be32(p + 109);
-	f->dst_as = be32(p + 113);
-	f->tcp_flags = p[117];
-	f->tos = p[118];
-	f->src_mask = p[119];
-	f->dst_mask = p[120];
-	f->sampling = be32(p + 121);
-	f->tags = be32(p + 125);
-	f->flags = p[129];
+	for (size_t r = 0; r < STORE_COL_COUNT; r++) {
+		uint8_t *x = (uint8_t *)f + flow_fields[r].off;
+		unsigned w = flow_fields[r].width;
+		uint64_t v = beN(p, w == 16 ? 0 : w);
+
+		switch (w) {
+		case 1: *x = (uint8_t)v; break;
+		case 2: { uint16_t u = (uint16_t)v; memcpy(x, &u, 2); break; }
+		case 4: { uint32_t u = (uint32_t)v; memcpy(x, &u, 4); break; }
+		case 8: memcpy(x, &v, 8); break;
+		default: memcpy(x, p, 16); break;
+		}
+		p += w;
+	}
 }
 
 /* --- packing ---------------------------------------------------------------- */
@@ -118,7 +114,7 @@ pk_key(msgpack_packer *pk, const char *k)
 
 /* Width of r's keys on the wire: 4 when every key fits. */
 static unsigned
-key_width(const store_result_t *r)
+key_width(const query_result_t *r)
 {
 	if (!key_is_addr(r->id.key))
 		return 4;
@@ -132,7 +128,7 @@ key_width(const store_result_t *r)
 }
 
 static int
-pack_keys(msgpack_packer *pk, const store_result_t *r)
+pack_keys(msgpack_packer *pk, const query_result_t *r)
 {
 	unsigned kw = key_width(r);
 	uint8_t kb[16];
@@ -160,7 +156,7 @@ metric_of(const aggv_t *v, int m)
 
 /* Metric m (0 flows, 1 bytes, 2 packets) of every key, in table order. */
 static int
-pack_metric(msgpack_packer *pk, const store_result_t *r, int m)
+pack_metric(msgpack_packer *pk, const query_result_t *r, int m)
 {
 	static const char *names[] = { "flows", "bytes", "packets" };
 
@@ -177,7 +173,7 @@ pack_metric(msgpack_packer *pk, const store_result_t *r, int m)
 }
 
 static int
-pack_series(msgpack_packer *pk, const store_result_t *r)
+pack_series(msgpack_packer *pk, const query_result_t *r)
 {
 	static const char *names[] = { "flows", "bytes", "packets" };
 	size_t nz = 0;
@@ -204,7 +200,7 @@ pack_series(msgpack_packer *pk, const store_result_t *r)
 }
 
 static int
-pack_list(msgpack_packer *pk, const store_result_t *r)
+pack_list(msgpack_packer *pk, const query_result_t *r)
 {
 	uint8_t w[FLOW_WIRE_LEN];
 
@@ -219,23 +215,23 @@ pack_list(msgpack_packer *pk, const store_result_t *r)
 }
 
 static int
-pack_all(msgpack_packer *pk, const store_result_t *r)
+pack_all(msgpack_packer *pk, const query_result_t *r)
 {
 	const qident_t *id = &r->id;
-	const store_result_meta_t *m = &r->meta;
+	const query_meta_t *m = &r->meta;
 	size_t nkeys = 16;
 
 	switch (id->kind) {
-	case STORE_Q_TOPN:
+	case QUERY_TOPN:
 		nkeys += 5;
 		break;
-	case STORE_Q_DISTINCT:
+	case QUERY_DISTINCT:
 		nkeys += 2;
 		break;
-	case STORE_Q_SERIES:
+	case QUERY_SERIES:
 		nkeys += 4;
 		break;
-	case STORE_Q_LIST:
+	case QUERY_LIST:
 		nkeys += 1;
 		break;
 	}
@@ -262,21 +258,21 @@ pack_all(msgpack_packer *pk, const store_result_t *r)
 	    msgpack_pack_uint64(pk, m->blocks_damaged))
 		return -1;
 	switch (id->kind) {
-	case STORE_Q_TOPN:
+	case QUERY_TOPN:
 		return pack_keys(pk, r) || pack_metric(pk, r, 0) ||
 		    pack_metric(pk, r, 1) || pack_metric(pk, r, 2) ? -1 : 0;
-	case STORE_Q_DISTINCT:
+	case QUERY_DISTINCT:
 		return pack_keys(pk, r);
-	case STORE_Q_SERIES:
+	case QUERY_SERIES:
 		return pack_series(pk, r);
-	case STORE_Q_LIST:
+	case QUERY_LIST:
 		return pack_list(pk, r);
 	}
 	return 0;
 }
 
 int
-store_result_pack(const store_result_t *r, uint8_t **buf, size_t *len)
+query_result_pack(const query_result_t *r, uint8_t **buf, size_t *len)
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -485,14 +481,14 @@ sum_ok(const aggv_t *sum, const aggv_t *tot, int exact)
 }
 
 static int
-unpack_keyed(struct rd *r, store_result_t *res)
+unpack_keyed(struct rd *r, query_result_t *res)
 {
 	const uint8_t *kb;
 	struct rd mr[3];
 	size_t klen, n;
 	uint64_t kw;
 	aggv_t sum = { 0, 0, 0 };
-	int topn = res->id.kind == STORE_Q_TOPN, err;
+	int topn = res->id.kind == QUERY_TOPN, err;
 
 	if (rd_field(r, "kw", 16, &kw) != 0 || (kw != 4 && kw != 16) ||
 	    (kw == 16 && !key_is_addr(res->id.key)))
@@ -550,7 +546,7 @@ unpack_keyed(struct rd *r, store_result_t *res)
 }
 
 static int
-unpack_series(struct rd *r, store_result_t *res)
+unpack_series(struct rd *r, query_result_t *res)
 {
 	static const char *names[] = { "flows", "bytes", "packets" };
 	struct rd ir;
@@ -596,7 +592,7 @@ unpack_series(struct rd *r, store_result_t *res)
 }
 
 static int
-unpack_list(struct rd *r, store_result_t *res)
+unpack_list(struct rd *r, query_result_t *res)
 {
 	size_t n;
 	uint64_t want;
@@ -632,10 +628,10 @@ unpack_list(struct rd *r, store_result_t *res)
 }
 
 static int
-unpack_all(struct rd *r, store_result_t **out)
+unpack_all(struct rd *r, query_result_t **out)
 {
 	static const size_t nkeys[] = { 0, 16, 21, 20, 17, 18 };
-	store_result_t *res = NULL;
+	query_result_t *res = NULL;
 	qident_t id;
 	const char *fs;
 	size_t nmap, flen, n;
@@ -650,20 +646,20 @@ unpack_all(struct rd *r, store_result_t **out)
 		return FF_EPROTO;
 	if (v != RESULT_VERSION)
 		return FF_EVERSION;
-	if (rd_field(r, "kind", STORE_Q_DISTINCT, &kind) != 0 || kind == 0 ||
+	if (rd_field(r, "kind", QUERY_DISTINCT, &kind) != 0 || kind == 0 ||
 	    nmap != nkeys[kind] ||
 	    rd_field(r, "qid", UINT64_MAX, &qid) != 0 ||
 	    rd_field(r, "t0", UINT64_MAX, &id.t0) != 0 ||
 	    rd_field(r, "t1", UINT64_MAX, &id.t1) != 0 ||
 	    rd_name(r, "filter") != 0 || rd_str(r, &fs, &flen) != 0 ||
 	    flen > QRY_FILTER_MAX || memchr(fs, '\0', flen) != NULL ||
-	    rd_field(r, "key", STORE_KEY_DSTAS, &key) != 0 ||
+	    rd_field(r, "key", QUERY_KEY_DSTAS, &key) != 0 ||
 	    rd_field(r, "p4", 32, &p4) != 0 ||
 	    rd_field(r, "p6", 128, &p6) != 0 ||
-	    rd_field(r, "order", STORE_ORD_FLOWS, &order) != 0 ||
-	    rd_field(r, "n", STORE_TOPN_MAX, &nn) != 0 ||
+	    rd_field(r, "order", QUERY_ORDER_FLOWS, &order) != 0 ||
+	    rd_field(r, "n", QUERY_TOPN_MAX, &nn) != 0 ||
 	    rd_field(r, "step", UINT64_MAX, &id.step_ms) != 0 ||
-	    rd_field(r, "limit", STORE_LIST_MAX, &limit) != 0 ||
+	    rd_field(r, "limit", QUERY_LIST_MAX, &limit) != 0 ||
 	    rd_name(r, "subset") != 0 || rd_left(r) < 1 ||
 	    (*r->p != 0xc2 && *r->p != 0xc3))
 		return FF_EPROTO;
@@ -680,7 +676,7 @@ unpack_all(struct rd *r, store_result_t **out)
 	/* Flows matched were scanned. */
 	if (meta[0] < meta[1])
 		return FF_EPROTO;
-	if (subset && kind != STORE_Q_TOPN)
+	if (subset && kind != QUERY_TOPN)
 		return FF_EPROTO;
 
 	id.kind = (int)kind;
@@ -711,14 +707,14 @@ unpack_all(struct rd *r, store_result_t **out)
 	res->meta.elapsed_us = meta[4];
 	res->meta.blocks_damaged = meta[5];
 	switch (kind) {
-	case STORE_Q_TOPN:
-	case STORE_Q_DISTINCT:
+	case QUERY_TOPN:
+	case QUERY_DISTINCT:
 		err = unpack_keyed(r, res);
 		break;
-	case STORE_Q_SERIES:
+	case QUERY_SERIES:
 		err = unpack_series(r, res);
 		break;
-	case STORE_Q_LIST:
+	case QUERY_LIST:
 		err = unpack_list(r, res);
 		break;
 	default:
@@ -728,7 +724,7 @@ unpack_all(struct rd *r, store_result_t **out)
 	if (err == 0 && rd_left(r) != 0)
 		err = FF_EPROTO;	/* trailing bytes */
 	if (err != 0) {
-		store_result_free(res);
+		query_result_free(res);
 		return err;
 	}
 	*out = res;
@@ -736,12 +732,12 @@ unpack_all(struct rd *r, store_result_t **out)
 }
 
 int
-store_result_unpack(const uint8_t *buf, size_t len, store_result_t **out)
+query_result_unpack(const uint8_t *buf, size_t len, query_result_t **out)
 {
 	struct rd r;
 
 	*out = NULL;
-	if (buf == NULL || len > STORE_RESULT_MAX_BYTES)
+	if (buf == NULL || len > QUERY_RESULT_MAX_BYTES)
 		return FF_EPROTO;
 	r.p = buf;
 	r.end = buf + len;

@@ -1,5 +1,5 @@
 /*
- * Internal to the filter (filter_parse.c, filter_eval.c) and its tests:
+ * Internal to the query engine and the filter's tests: the filter API and
  * the compiled form of a filter.
  *
  * A filter compiles to a tree of AND/OR nodes over leaves; NOT is pushed
@@ -13,7 +13,7 @@
  *
  * Every address is handled in its 16-byte form (IPv4 as ::ffff:a.b.c.d);
  * each address leaf also carries the equivalent test on the host-order
- * IPv4 form of a column (colbatch_t's a4 arrays), derived at compile time.
+ * IPv4 form of a column (store_colbatch_t's a4 arrays), derived at compile time.
  */
 #ifndef FF_FILTER_INT_H
 #define FF_FILTER_INT_H
@@ -21,7 +21,45 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store_int.h"
+#include "store/store.h"
+
+/*
+ * Compiled filters (language reference in docs/FILTER.md): lexed by filter_lex.c,
+ * parsed by filter_parse.c, normalized by filter_norm.c, evaluated by
+ * filter_eval.c, printed back by filter_print.c; filter.c holds the
+ * compiled form's memory. A filter is parsed once and evaluated per batch into
+ * a selection bitmap, without per-row allocation. A compiled filter is
+ * read-only: any number of threads may evaluate it at once.
+ */
+typedef struct query_filter query_filter_t;
+
+/*
+ * Parse nfdump filter text. Returns 0 and *out, or FF_ESYNTAX with
+ * "column N: what is wrong near 'token'" in err, or FF_ENOMEM. An empty
+ * or NULL text compiles to "any".
+ */
+int filter_compile(const char *text, query_filter_t **out, char *err,
+    size_t errlen);
+void filter_free(query_filter_t *f);
+
+/* The columns the filter reads (STORE_COLBIT mask). */
+uint32_t filter_columns(const query_filter_t *f);
+
+/* 1 if the filter matches every row ("any"). */
+int filter_is_any(const query_filter_t *f);
+
+/*
+ * Evaluate f over cb->n rows, writing bit i of sel (sel holds
+ * (cb->n + 63) / 64 words) for row i. scratch holds as many words as sel
+ * times filter_scratch_words(f). Returns the number of matching rows.
+ * cb must hold every column in filter_columns(f); bits past cb->n are 0.
+ */
+size_t filter_eval(const query_filter_t *f, const store_colbatch_t *cb,
+    uint64_t *sel, uint64_t *scratch);
+size_t filter_scratch_words(const query_filter_t *f);
+
+/* Evaluate f on one flow record (for tests and small inputs). */
+int filter_match(const query_filter_t *f, const store_flow_t *flow);
 
 /* Limits that keep a hostile filter text from exhausting memory or stack. */
 #define FILTER_MAX_TEXT		65536	/* bytes of filter text */
@@ -130,7 +168,7 @@ struct fnode {
 
 struct farena_chunk;
 
-struct store_filter {
+struct query_filter {
 	struct fnode *root;
 	uint32_t cols;		/* columns read (STORE_COLBIT mask) */
 	size_t scratch;		/* scratch bitmaps filter_eval needs */
@@ -139,8 +177,31 @@ struct store_filter {
 	struct farena_chunk *chunks;
 };
 
-/* Column geometry: value width in bytes (16 for addresses). */
-unsigned filter_col_width(unsigned col);
+/* The largest value of integer column col. */
+static inline uint64_t
+filter_col_max(unsigned col)
+{
+	switch (store_col_width(col)) {
+	case 1: return UINT8_MAX;
+	case 2: return UINT16_MAX;
+	case 4: return UINT32_MAX;
+	default: return UINT64_MAX;
+	}
+}
+
+/*
+ * n bytes (16-aligned) of f's compiled form (filter.c), freed with f.
+ * NULL when out of memory or past FILTER_MAX_MEM (then f->over is set).
+ */
+void *filter_alloc(query_filter_t *f, size_t n);
+
+/*
+ * Normalize the parsed tree *root of f in place (filter_norm.c) into the
+ * shape described above, and set f's columns and scratch needs. Returns
+ * 0, FF_ENOMEM, or FF_ESYNTAX when the compiled form grew past
+ * FILTER_MAX_MEM.
+ */
+int filter_normalize(query_filter_t *f, struct fnode **root);
 
 /*
  * Print the compiled filter f in normalized form (fully parenthesized,
@@ -151,7 +212,7 @@ unsigned filter_col_width(unsigned col);
  * the full text needs (like snprintf); the output is truncated to
  * len - 1 (buf may be NULL when len is 0).
  */
-size_t filter_print(const store_filter_t *f, char *buf, size_t len);
+size_t filter_print(const query_filter_t *f, char *buf, size_t len);
 
 /*
  * Name of IP protocol p as the filter language knows it (nfdump's names,
