@@ -152,7 +152,8 @@ CONTROLLER_SRCS := \
 	controller/fleet.c \
 	controller/inventory.c \
 	controller/peer.c \
-	controller/req_nodes.c
+	controller/req_nodes.c \
+	controller/tput.c
 
 CONTROLLER_MAIN := controller/main.c
 

@@ -10,9 +10,11 @@
  *               persists them to the inventory off the loop thread
  *   peer.c      the sessions with each node on 2210 and 4210: dialing,
  *               backoff, HELLO, PING and clock offset, STATUS, JOIN
+ *               (the join-token check itself: wire/token.c)
  *   dquery.c    distributed queries: the fan-out over the query
  *               channels (through a qtransport_t), the TPUT rounds,
  *               the merge
+ *   tput.c      the arithmetic of TPUT's rounds: threshold, candidates
  *   clisock.c   the control socket the CLI talks to (frames and
  *               messages on common/ctlsock.c), dispatch by request type
  *   req_nodes.c the CLI's node requests (add, remove, list/show/status)

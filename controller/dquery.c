@@ -24,6 +24,9 @@
  * makes rounds 2 and 3 start again without it (its first N keys bound
  * what it could have added).
  *
+ * The arithmetic of rounds 2 and 3 (thresholds, bounds, candidates) is
+ * tput.c's; this file runs the rounds over the query channels.
+ *
  * Deadlines: round 1 may take until 3/4 of the query's time, so that the
  * short rounds 2 and 3 fit in the rest; a node past its round's deadline
  * is reported as timed out and its request cancelled.
@@ -38,6 +41,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "dquery.h"
+#include "tput.h"
 
 #define FILTER_MAX	DQUERY_FILTER_MAX
 #define DATA_CHUNK	(1u << 20)	/* answer bytes per CTL frame */
@@ -108,31 +112,6 @@ struct dquery {
 static void dq_step(struct dquery *dq);
 
 /* ---- small helpers ---- */
-
-static uint64_t
-metric(const query_row_t *r, query_order_t o)
-{
-	return o == QUERY_ORDER_PACKETS ? r->packets :
-	    o == QUERY_ORDER_FLOWS ? r->flows : r->bytes;
-}
-
-/* The k-th largest value of r's order metric, 0 if r has fewer keys. */
-static int
-kth_value(const query_result_t *r, uint32_t k, query_order_t o,
-    uint64_t *v)
-{
-	query_row_t *rows;
-	size_t n;
-	int rc;
-
-	*v = 0;
-	if ((rc = query_result_rows(r, k, &rows, &n)) != 0)
-		return rc;
-	if (n == k && k > 0)
-		*v = metric(&rows[k - 1], o);
-	free(rows);
-	return 0;
-}
 
 static int
 merge_into(query_result_t **acc, const query_t *q,
@@ -476,33 +455,53 @@ dq_finish(struct dquery *dq)
 	dq_free(dq);
 }
 
+/*
+ * The TPUT nodes still taking part: their first N keys (round 1) into
+ * r1, or their keys >= T (round 2) into r2, when not NULL. Returns how
+ * many there are.
+ */
+static size_t
+tput_parts(struct dquery *dq, const query_result_t **r1,
+    const query_result_t **r2)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (!d->tput || !alive(d))
+			continue;
+		if (r1 != NULL)
+			r1[m] = d->r1;
+		if (r2 != NULL)
+			r2[m] = d->r2;
+		m++;
+	}
+	return m;
+}
+
 /* Round 2: the threshold, from round 1 (or again, after a failure). */
 static void
 round2(struct dquery *dq)
 {
-	query_result_t *p1 = NULL;
-	size_t m = 0;
+	const query_result_t **r1;
+	size_t m;
 	int rc = 0;
 
 	dq->restart = 0;
 	query_result_free(dq->acc3);
 	dq->acc3 = NULL;
-	if ((p1 = query_result_new(dq->q)) == NULL ||
-	    (dq->accf != NULL && query_result_merge(p1, dq->accf) != 0))
-		rc = FF_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < dq->nn; i++) {
-		struct dqn *d = &dq->nodes[i];
-
-		if (!d->tput || !alive(d))
-			continue;
-		query_result_free(d->r2);
-		d->r2 = NULL;
-		rc = query_result_merge(p1, d->r1);
-		m++;
+	for (size_t i = 0; i < dq->nn; i++) {
+		query_result_free(dq->nodes[i].r2);
+		dq->nodes[i].r2 = NULL;
 	}
+	if ((r1 = calloc(dq->nn, sizeof(*r1))) == NULL)
+		rc = FF_ENOMEM;
+	m = rc == 0 ? tput_parts(dq, r1, NULL) : 0;
 	if (rc == 0)
-		rc = kth_value(p1, dq->inf.n, dq->inf.order, &dq->tau1);
-	query_result_free(p1);
+		rc = tput_threshold(dq->q, dq->accf, r1, m, dq->inf.n,
+		    dq->inf.order, &dq->tau1, &dq->T);
+	free(r1);
 	if (rc != 0) {
 		dq_abort(dq, rc, "out of memory while merging");
 		return;
@@ -511,7 +510,6 @@ round2(struct dquery *dq)
 		dq_finish(dq);
 		return;
 	}
-	dq->T = dq->tau1 / m;
 	dq->round = 2;
 	dq->rounds++;
 	for (size_t i = 0; i < dq->nn; i++) {
@@ -527,86 +525,22 @@ round2(struct dquery *dq)
 	dq_step(dq);
 }
 
-static int
-key_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, 16);
-}
-
-/* Sorted keys of r (caller frees). */
-static int
-sorted_keys(const query_result_t *r, uint8_t (**keys)[16], size_t *n)
-{
-	query_row_t *rows;
-	int rc;
-
-	*keys = NULL;
-	if ((rc = query_result_rows(r, 0, &rows, n)) != 0)
-		return rc;
-	if ((*keys = malloc(*n ? *n * 16 : 1)) == NULL) {
-		free(rows);
-		return FF_ENOMEM;
-	}
-	for (size_t i = 0; i < *n; i++)
-		memcpy((*keys)[i], rows[i].key, 16);
-	free(rows);
-	qsort(*keys, *n, 16, key_cmp);
-	return 0;
-}
-
 /* Round 3: the candidates, and their exact values from every TPUT node. */
 static void
 round3(struct dquery *dq)
 {
-	query_result_t *p2 = NULL;
-	query_row_t *rows = NULL;
+	const query_result_t **r2;
 	uint8_t (*cand)[16] = NULL;
-	uint8_t (**have)[16] = NULL;
-	size_t *nhave = NULL, nrows = 0, m = 0;
-	uint64_t slack = dq->T > 0 ? dq->T - 1 : 0;
+	size_t m;
 	int rc = 0;
 
-	if ((p2 = query_result_new(dq->q)) == NULL ||
-	    (dq->accf != NULL && query_result_merge(p2, dq->accf) != 0) ||
-	    (have = calloc(dq->nn, sizeof(*have))) == NULL ||
-	    (nhave = calloc(dq->nn, sizeof(*nhave))) == NULL)
+	if ((r2 = calloc(dq->nn, sizeof(*r2))) == NULL)
 		rc = FF_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < dq->nn; i++) {
-		struct dqn *d = &dq->nodes[i];
-
-		if (!d->tput || !alive(d))
-			continue;
-		m++;
-		if ((rc = query_result_merge(p2, d->r2)) == 0)
-			rc = sorted_keys(d->r2, &have[i], &nhave[i]);
-	}
+	m = rc == 0 ? tput_parts(dq, NULL, r2) : 0;
 	if (rc == 0)
-		rc = kth_value(p2, dq->inf.n, dq->inf.order, &dq->tau2);
-	if (rc == 0)
-		rc = query_result_rows(p2, 0, &rows, &nrows);
-	if (rc == 0 && (cand = malloc(nrows ? nrows * 16 : 1)) == NULL)
-		rc = FF_ENOMEM;
-	dq->ncands = 0;
-	for (size_t r = 0; rc == 0 && r < nrows; r++) {
-		uint64_t ub = metric(&rows[r], dq->inf.order), add;
-		size_t reported = 0;
-
-		for (size_t i = 0; i < dq->nn; i++)
-			if (have[i] != NULL && bsearch(rows[r].key, have[i],
-			    nhave[i], 16, key_cmp) != NULL)
-				reported++;
-		/* (m - reported) * slack <= m * T <= tau1: no overflow */
-		add = (m - reported) * slack;
-		ub = ub > UINT64_MAX - add ? UINT64_MAX : ub + add;
-		if (ub >= dq->tau2)
-			memcpy(cand[dq->ncands++], rows[r].key, 16);
-	}
-	for (size_t i = 0; have != NULL && i < dq->nn; i++)
-		free(have[i]);
-	free(have);
-	free(nhave);
-	free(rows);
-	query_result_free(p2);
+		rc = tput_candidates(dq->q, dq->accf, r2, m, dq->T, dq->inf.n,
+		    dq->inf.order, &dq->tau2, &cand, &dq->ncands);
+	free(r2);
 	if (rc == 0)
 		rc = acc3_start(dq);
 	if (rc != 0) {
@@ -760,7 +694,7 @@ on_answer(struct dqn *d, query_result_t *r, int kept)
 			d->tput = 1;
 			d->r1 = r;
 			if (query_result_rows(r, 1, &rows, &n) == 0) {
-				d->top1 = n > 0 ? metric(&rows[0],
+				d->top1 = n > 0 ? tput_metric(&rows[0],
 				    dq->inf.order) : 0;
 				free(rows);
 			}

@@ -14,8 +14,8 @@
  * cancelled. See wire/PROTOCOL.md ("Query channel", CTL_QUERY) and
  * docs/QUERY.md ("Distributed queries").
  */
-#ifndef FF_CTL_DQUERY_H
-#define FF_CTL_DQUERY_H
+#ifndef FF_CONTROLLER_DQUERY_H
+#define FF_CONTROLLER_DQUERY_H
 
 #include "controller.h"
 #include "clisock.h"
