@@ -29,29 +29,6 @@ struct inventory {
 
 /* ---- record encoding ---- */
 
-static void
-pk_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
-static void
-pk_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
-{
-	pk_str(pk, k);
-	msgpack_pack_uint64(pk, v);
-}
-
-static void
-pk_kv_str(msgpack_packer *pk, const char *k, const char *v)
-{
-	pk_str(pk, k);
-	pk_str(pk, v);
-}
-
 static int
 sbuf_take(msgpack_sbuffer *sb, char **buf, size_t *len)
 {
@@ -75,42 +52,42 @@ inv_node_encode(const inv_node_t *n, char **buf, size_t *len)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n->have_offset ? 13 : 12);
-	pk_kv_u64(&pk, "v", REC_VERSION);
-	pk_kv_str(&pk, "name", n->name);
-	pk_kv_str(&pk, "address", n->address);
-	pk_kv_str(&pk, "fingerprint", n->fp);
-	pk_str(&pk, "labels");
+	wire_pack_kv_u64(&pk, "v", REC_VERSION);
+	wire_pack_kv_str(&pk, "name", n->name);
+	wire_pack_kv_str(&pk, "address", n->address);
+	wire_pack_kv_str(&pk, "fingerprint", n->fp);
+	wire_pack_str(&pk, "labels");
 	msgpack_pack_array(&pk, (uint32_t)n->nlabels);
 	for (size_t i = 0; i < n->nlabels; i++)
-		pk_str(&pk, n->labels[i]);
-	pk_kv_u64(&pk, "added_ms", n->added_ms);
-	pk_kv_u64(&pk, "enrolled_ms", n->enrolled_ms);
-	pk_kv_u64(&pk, "last_seen_ms", n->last_seen_ms);
-	pk_kv_str(&pk, "version", n->version);
+		wire_pack_str(&pk, n->labels[i]);
+	wire_pack_kv_u64(&pk, "added_ms", n->added_ms);
+	wire_pack_kv_u64(&pk, "enrolled_ms", n->enrolled_ms);
+	wire_pack_kv_u64(&pk, "last_seen_ms", n->last_seen_ms);
+	wire_pack_kv_str(&pk, "version", n->version);
 	if (n->have_offset) {
-		pk_str(&pk, "clock_offset_ms");
+		wire_pack_str(&pk, "clock_offset_ms");
 		msgpack_pack_int64(&pk, n->clock_offset_ms);
 	}
-	pk_kv_str(&pk, "health", n->health);
-	pk_kv_u64(&pk, "counters_ms", n->counters_ms);
-	pk_str(&pk, "counters");
+	wire_pack_kv_str(&pk, "health", n->health);
+	wire_pack_kv_u64(&pk, "counters_ms", n->counters_ms);
+	wire_pack_str(&pk, "counters");
 	msgpack_pack_map(&pk, 16);
-	pk_kv_u64(&pk, "datagrams", c->datagrams);
-	pk_kv_u64(&pk, "flows", c->flows);
-	pk_kv_u64(&pk, "bytes", c->bytes);
-	pk_kv_u64(&pk, "packets", c->packets);
-	pk_kv_u64(&pk, "kernel_drops", c->kernel_drops);
-	pk_kv_u64(&pk, "truncated", c->truncated);
-	pk_kv_u64(&pk, "malformed", c->malformed);
-	pk_kv_u64(&pk, "no_template", c->no_template);
-	pk_kv_u64(&pk, "seq_missing", c->seq_missing);
-	pk_kv_u64(&pk, "exporters", c->exporters);
-	pk_kv_u64(&pk, "store_flows", c->store_flows);
-	pk_kv_u64(&pk, "store_dropped", c->store_dropped);
-	pk_kv_u64(&pk, "flows_per_s", c->flows_per_s);
-	pk_kv_u64(&pk, "drops_per_s", c->drops_per_s);
-	pk_kv_u64(&pk, "uptime_ms", c->uptime_ms);
-	pk_str(&pk, "have_store");
+	wire_pack_kv_u64(&pk, "datagrams", c->datagrams);
+	wire_pack_kv_u64(&pk, "flows", c->flows);
+	wire_pack_kv_u64(&pk, "bytes", c->bytes);
+	wire_pack_kv_u64(&pk, "packets", c->packets);
+	wire_pack_kv_u64(&pk, "kernel_drops", c->kernel_drops);
+	wire_pack_kv_u64(&pk, "truncated", c->truncated);
+	wire_pack_kv_u64(&pk, "malformed", c->malformed);
+	wire_pack_kv_u64(&pk, "no_template", c->no_template);
+	wire_pack_kv_u64(&pk, "seq_missing", c->seq_missing);
+	wire_pack_kv_u64(&pk, "exporters", c->exporters);
+	wire_pack_kv_u64(&pk, "store_flows", c->store_flows);
+	wire_pack_kv_u64(&pk, "store_dropped", c->store_dropped);
+	wire_pack_kv_u64(&pk, "flows_per_s", c->flows_per_s);
+	wire_pack_kv_u64(&pk, "drops_per_s", c->drops_per_s);
+	wire_pack_kv_u64(&pk, "uptime_ms", c->uptime_ms);
+	wire_pack_str(&pk, "have_store");
 	if (c->have_store)
 		msgpack_pack_true(&pk);
 	else
@@ -127,15 +104,15 @@ inv_token_encode(const inv_token_t *t, char **buf, size_t *len)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 7);
-	pk_kv_u64(&pk, "v", REC_VERSION);
-	pk_kv_str(&pk, "name", t->name);
-	pk_str(&pk, "hash");
+	wire_pack_kv_u64(&pk, "v", REC_VERSION);
+	wire_pack_kv_str(&pk, "name", t->name);
+	wire_pack_str(&pk, "hash");
 	msgpack_pack_bin(&pk, sizeof(t->hash));
 	msgpack_pack_bin_body(&pk, t->hash, sizeof(t->hash));
-	pk_kv_u64(&pk, "created_ms", t->created_ms);
-	pk_kv_u64(&pk, "expires_ms", t->expires_ms);
-	pk_kv_u64(&pk, "used_ms", t->used_ms);
-	pk_kv_str(&pk, "used_by", t->used_by);
+	wire_pack_kv_u64(&pk, "created_ms", t->created_ms);
+	wire_pack_kv_u64(&pk, "expires_ms", t->expires_ms);
+	wire_pack_kv_u64(&pk, "used_ms", t->used_ms);
+	wire_pack_kv_str(&pk, "used_by", t->used_by);
 	return sbuf_take(&sb, buf, len);
 }
 
@@ -260,7 +237,8 @@ inv_node_decode(const void *buf, size_t len, inv_node_t *n)
 		char h[WIRE_NAME_MAX + 1];
 		uint16_t cp, qp;
 
-		if (wire_node_addr_parse(n->address, h, sizeof(h), &cp, &qp) != 0)
+		if (wire_node_addr_parse(n->address, h, sizeof(h), &cp,
+		    &qp) != 0)
 			goto out;
 	}
 	switch (wire_get_i64(&obj, "clock_offset_ms", &off)) {

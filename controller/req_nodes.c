@@ -25,48 +25,6 @@ struct pending {
 	char token[WIRE_TOKEN_LEN];	/* add: the token to print */
 };
 
-/* ---- packing helpers ---- */
-
-static void
-pk_str(msgpack_packer *pk, const char *s)
-{
-	size_t n = strlen(s);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, s, n);
-}
-
-static void
-kv_str(msgpack_packer *pk, const char *k, const char *v)
-{
-	pk_str(pk, k);
-	pk_str(pk, v);
-}
-
-static void
-kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
-{
-	pk_str(pk, k);
-	msgpack_pack_uint64(pk, v);
-}
-
-static void
-kv_i64(msgpack_packer *pk, const char *k, int64_t v)
-{
-	pk_str(pk, k);
-	msgpack_pack_int64(pk, v);
-}
-
-static void
-kv_bool(msgpack_packer *pk, const char *k, int v)
-{
-	pk_str(pk, k);
-	if (v)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-}
-
 static int
 reply(ctlsock_client_t *cl, wire_builder_t *b)
 {
@@ -119,12 +77,12 @@ pack_chan(msgpack_packer *pk, const fnode_t *n, int q)
 	int haserr = ch->state != CH_UP && ch->err[0] != '\0';
 
 	msgpack_pack_map(pk, 4 + haserr);
-	kv_str(pk, "state", peer_state_name(n, q));
-	kv_u64(pk, "since_ms", ch->since_ms);
-	kv_u64(pk, "failures", ch->failures);
-	kv_str(pk, "key", ch->state == CH_UP ? ch->fp : "");
+	wire_pack_kv_str(pk, "state", peer_state_name(n, q));
+	wire_pack_kv_u64(pk, "since_ms", ch->since_ms);
+	wire_pack_kv_u64(pk, "failures", ch->failures);
+	wire_pack_kv_str(pk, "key", ch->state == CH_UP ? ch->fp : "");
 	if (haserr)
-		kv_str(pk, "error", ch->err);
+		wire_pack_kv_str(pk, "error", ch->err);
 }
 
 static void
@@ -139,64 +97,66 @@ pack_node(msgpack_packer *pk, const controller_t *c, const fnode_t *n)
 	nf += p->rtt_ms >= 0 ? 1 : 0;
 	nf += n->has_tok ? 1 : 0;
 	msgpack_pack_map(pk, nf);
-	kv_str(pk, "name", r->name);
-	kv_str(pk, "address", r->address);
-	kv_str(pk, "fingerprint", r->fp);
-	pk_str(pk, "labels");
+	wire_pack_kv_str(pk, "name", r->name);
+	wire_pack_kv_str(pk, "address", r->address);
+	wire_pack_kv_str(pk, "fingerprint", r->fp);
+	wire_pack_str(pk, "labels");
 	msgpack_pack_array(pk, (uint32_t)r->nlabels);
 	for (size_t i = 0; i < r->nlabels; i++)
-		pk_str(pk, r->labels[i]);
-	kv_u64(pk, "added_ms", r->added_ms);
-	kv_u64(pk, "enrolled_ms", r->enrolled_ms);
-	kv_str(pk, "state", node_state(n));
-	pk_str(pk, "control");
+		wire_pack_str(pk, r->labels[i]);
+	wire_pack_kv_u64(pk, "added_ms", r->added_ms);
+	wire_pack_kv_u64(pk, "enrolled_ms", r->enrolled_ms);
+	wire_pack_kv_str(pk, "state", node_state(n));
+	wire_pack_str(pk, "control");
 	pack_chan(pk, n, 0);
-	pk_str(pk, "query");
+	wire_pack_str(pk, "query");
 	pack_chan(pk, n, 1);
-	kv_u64(pk, "last_seen_ms", r->last_seen_ms);
-	kv_str(pk, "version", r->version);
+	wire_pack_kv_u64(pk, "last_seen_ms", r->last_seen_ms);
+	wire_pack_kv_str(pk, "version", r->version);
 	if (r->have_offset) {
 		uint64_t mag = r->clock_offset_ms < 0 ?
 		    (uint64_t)-r->clock_offset_ms :
 		    (uint64_t)r->clock_offset_ms;
 
-		kv_i64(pk, "clock_offset_ms", r->clock_offset_ms);
-		kv_bool(pk, "clock_warning", mag > c->cfg->clock_warn_ms);
+		wire_pack_kv_i64(pk, "clock_offset_ms",
+		    r->clock_offset_ms);
+		wire_pack_kv_bool(pk, "clock_warning",
+		    mag > c->cfg->clock_warn_ms);
 	}
 	if (p->rtt_ms >= 0)
-		kv_i64(pk, "rtt_ms", p->rtt_ms);
-	kv_str(pk, "health", r->health);
-	pk_str(pk, "problems");
+		wire_pack_kv_i64(pk, "rtt_ms", p->rtt_ms);
+	wire_pack_kv_str(pk, "health", r->health);
+	wire_pack_str(pk, "problems");
 	msgpack_pack_array(pk, (uint32_t)(peer_up(n, 0) ? p->nproblems : 0));
 	for (size_t i = 0; peer_up(n, 0) && i < p->nproblems; i++)
-		pk_str(pk, p->problems[i]);
-	kv_u64(pk, "counters_ms", r->counters_ms);
-	pk_str(pk, "counters");
+		wire_pack_str(pk, p->problems[i]);
+	wire_pack_kv_u64(pk, "counters_ms", r->counters_ms);
+	wire_pack_str(pk, "counters");
 	msgpack_pack_map(pk, 16);
-	kv_u64(pk, "datagrams", k->datagrams);
-	kv_u64(pk, "flows", k->flows);
-	kv_u64(pk, "bytes", k->bytes);
-	kv_u64(pk, "packets", k->packets);
-	kv_u64(pk, "kernel_drops", k->kernel_drops);
-	kv_u64(pk, "truncated", k->truncated);
-	kv_u64(pk, "malformed", k->malformed);
-	kv_u64(pk, "no_template", k->no_template);
-	kv_u64(pk, "seq_missing", k->seq_missing);
-	kv_u64(pk, "exporters", k->exporters);
-	kv_u64(pk, "store_flows", k->store_flows);
-	kv_u64(pk, "store_dropped", k->store_dropped);
-	kv_u64(pk, "flows_per_s", k->flows_per_s);
-	kv_u64(pk, "drops_per_s", k->drops_per_s);
-	kv_u64(pk, "uptime_ms", k->uptime_ms);
-	kv_bool(pk, "store", k->have_store);
+	wire_pack_kv_u64(pk, "datagrams", k->datagrams);
+	wire_pack_kv_u64(pk, "flows", k->flows);
+	wire_pack_kv_u64(pk, "bytes", k->bytes);
+	wire_pack_kv_u64(pk, "packets", k->packets);
+	wire_pack_kv_u64(pk, "kernel_drops", k->kernel_drops);
+	wire_pack_kv_u64(pk, "truncated", k->truncated);
+	wire_pack_kv_u64(pk, "malformed", k->malformed);
+	wire_pack_kv_u64(pk, "no_template", k->no_template);
+	wire_pack_kv_u64(pk, "seq_missing", k->seq_missing);
+	wire_pack_kv_u64(pk, "exporters", k->exporters);
+	wire_pack_kv_u64(pk, "store_flows", k->store_flows);
+	wire_pack_kv_u64(pk, "store_dropped", k->store_dropped);
+	wire_pack_kv_u64(pk, "flows_per_s", k->flows_per_s);
+	wire_pack_kv_u64(pk, "drops_per_s", k->drops_per_s);
+	wire_pack_kv_u64(pk, "uptime_ms", k->uptime_ms);
+	wire_pack_kv_bool(pk, "store", k->have_store);
 	if (n->has_tok) {
-		pk_str(pk, "token");
+		wire_pack_str(pk, "token");
 		msgpack_pack_map(pk, 5);
-		kv_str(pk, "state", token_state(&n->tok));
-		kv_u64(pk, "created_ms", n->tok.created_ms);
-		kv_u64(pk, "expires_ms", n->tok.expires_ms);
-		kv_u64(pk, "used_ms", n->tok.used_ms);
-		kv_str(pk, "used_by", n->tok.used_by);
+		wire_pack_kv_str(pk, "state", token_state(&n->tok));
+		wire_pack_kv_u64(pk, "created_ms", n->tok.created_ms);
+		wire_pack_kv_u64(pk, "expires_ms", n->tok.expires_ms);
+		wire_pack_kv_u64(pk, "used_ms", n->tok.used_ms);
+		wire_pack_kv_str(pk, "used_by", n->tok.used_by);
 	}
 }
 
@@ -229,17 +189,18 @@ on_get(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 		return;
 	}
 	pk = wire_builder_pk(&b);
-	pk_str(pk, "controller");
+	wire_pack_str(pk, "controller");
 	msgpack_pack_map(pk, 8);
-	kv_str(pk, "name", c->name);
-	kv_str(pk, "version", FF_VERSION);
-	kv_str(pk, "fingerprint", wire_identity_fp(c->id));
-	kv_u64(pk, "uptime_ms", now_ms() - c->start_ms);
-	kv_u64(pk, "time_ms", now_ms());
-	kv_u64(pk, "clock_warn_ms", c->cfg->clock_warn_ms);
-	kv_u64(pk, "ping_interval_ms", c->cfg->ping_interval_ms);
-	kv_u64(pk, "ping_misses", c->cfg->ping_misses);
-	pk_str(pk, "nodes");
+	wire_pack_kv_str(pk, "name", c->name);
+	wire_pack_kv_str(pk, "version", FF_VERSION);
+	wire_pack_kv_str(pk, "fingerprint", wire_identity_fp(c->id));
+	wire_pack_kv_u64(pk, "uptime_ms", now_ms() - c->start_ms);
+	wire_pack_kv_u64(pk, "time_ms", now_ms());
+	wire_pack_kv_u64(pk, "clock_warn_ms", c->cfg->clock_warn_ms);
+	wire_pack_kv_u64(pk, "ping_interval_ms",
+	    c->cfg->ping_interval_ms);
+	wire_pack_kv_u64(pk, "ping_misses", c->cfg->ping_misses);
+	wire_pack_str(pk, "nodes");
 	msgpack_pack_array(pk, cnt);
 	for (const fnode_t *n = c->nodes; n != NULL; n = n->next)
 		if (!n->adding && (one == NULL || n == one))

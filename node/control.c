@@ -200,16 +200,6 @@ reply_pong(struct control *c, sess_t *s, const wire_msg_t *m)
 }
 
 static void
-put_map_u64(msgpack_packer *pk, const char *k, uint64_t v)
-{
-	size_t n = strlen(k);
-
-	msgpack_pack_str(pk, n);
-	msgpack_pack_str_body(pk, k, n);
-	msgpack_pack_uint64(pk, v);
-}
-
-static void
 reply_status(struct control *c, sess_t *s, const wire_msg_t *m)
 {
 	control_status_t cs;
@@ -258,50 +248,53 @@ reply_status(struct control *c, sess_t *s, const wire_msg_t *m)
 	}
 	wire_put_key(&b, "intake");
 	msgpack_pack_map(pk, 11);
-	put_map_u64(pk, "datagrams", cs.st.totals.datagrams);
-	put_map_u64(pk, "flows", cs.st.totals.flows);
-	put_map_u64(pk, "bytes", cs.st.totals.bytes);
-	put_map_u64(pk, "packets", cs.st.totals.packets);
-	put_map_u64(pk, "kernel_drops", kd);
-	put_map_u64(pk, "truncated", tr);
-	put_map_u64(pk, "malformed", cs.st.decoder.malformed);
-	put_map_u64(pk, "no_template", noT);
-	put_map_u64(pk, "unknown_version", cs.st.decoder.unknown_version);
-	put_map_u64(pk, "seq_missing", seqm);
-	put_map_u64(pk, "exporters", cs.st.nexporters);
+	wire_pack_kv_u64(pk, "datagrams", cs.st.totals.datagrams);
+	wire_pack_kv_u64(pk, "flows", cs.st.totals.flows);
+	wire_pack_kv_u64(pk, "bytes", cs.st.totals.bytes);
+	wire_pack_kv_u64(pk, "packets", cs.st.totals.packets);
+	wire_pack_kv_u64(pk, "kernel_drops", kd);
+	wire_pack_kv_u64(pk, "truncated", tr);
+	wire_pack_kv_u64(pk, "malformed", cs.st.decoder.malformed);
+	wire_pack_kv_u64(pk, "no_template", noT);
+	wire_pack_kv_u64(pk, "unknown_version",
+	    cs.st.decoder.unknown_version);
+	wire_pack_kv_u64(pk, "seq_missing", seqm);
+	wire_pack_kv_u64(pk, "exporters", cs.st.nexporters);
 	if (cs.have_store) {
 		wire_put_key(&b, "store");
 		msgpack_pack_map(pk, 9);
-		put_map_u64(pk, "flows", cs.store.flows);
-		put_map_u64(pk, "blocks", cs.store.blocks);
-		put_map_u64(pk, "bytes_used", cs.store.bytes_used);
-		put_map_u64(pk, "committed", cs.store.committed);
-		put_map_u64(pk, "write_errors", cs.store.write_errors);
-		put_map_u64(pk, "dropped", cs.store.dropped +
+		wire_pack_kv_u64(pk, "flows", cs.store.flows);
+		wire_pack_kv_u64(pk, "blocks", cs.store.blocks);
+		wire_pack_kv_u64(pk, "bytes_used", cs.store.bytes_used);
+		wire_pack_kv_u64(pk, "committed", cs.store.committed);
+		wire_pack_kv_u64(pk, "write_errors",
+		    cs.store.write_errors);
+		wire_pack_kv_u64(pk, "dropped", cs.store.dropped +
 		    cs.store_queue_dropped);
-		put_map_u64(pk, "queue_dropped", cs.store_queue_dropped);
-		put_map_u64(pk, "oldest_ms", cs.store.oldest_ms);
-		put_map_u64(pk, "newest_ms", cs.store.newest_ms);
+		wire_pack_kv_u64(pk, "queue_dropped",
+		    cs.store_queue_dropped);
+		wire_pack_kv_u64(pk, "oldest_ms", cs.store.oldest_ms);
+		wire_pack_kv_u64(pk, "newest_ms", cs.store.newest_ms);
 	}
 	if (cs.st.have_queries) {
 		const qengine_stats_t *q = &cs.st.queries;
 
 		wire_put_key(&b, "queries");
 		msgpack_pack_map(pk, 7);
-		put_map_u64(pk, "received", q->received);
-		put_map_u64(pk, "answered", q->answered);
-		put_map_u64(pk, "failed", q->failed);
-		put_map_u64(pk, "cancelled", q->cancelled);
-		put_map_u64(pk, "busy", q->busy);
-		put_map_u64(pk, "running", q->running);
-		put_map_u64(pk, "flows_scanned", q->flows_scanned);
+		wire_pack_kv_u64(pk, "received", q->received);
+		wire_pack_kv_u64(pk, "answered", q->answered);
+		wire_pack_kv_u64(pk, "failed", q->failed);
+		wire_pack_kv_u64(pk, "cancelled", q->cancelled);
+		wire_pack_kv_u64(pk, "busy", q->busy);
+		wire_pack_kv_u64(pk, "running", q->running);
+		wire_pack_kv_u64(pk, "flows_scanned", q->flows_scanned);
 	}
 	wire_put_key(&b, "rates");
 	msgpack_pack_map(pk, 3);
-	put_map_u64(pk, "window_ms", haverates ? n->t - o->t : 0);
-	put_map_u64(pk, "flows_per_s", haverates ?
+	wire_pack_kv_u64(pk, "window_ms", haverates ? n->t - o->t : 0);
+	wire_pack_kv_u64(pk, "flows_per_s", haverates ?
 	    rate(o, n, o->flows, n->flows) : 0);
-	put_map_u64(pk, "drops_per_s", haverates ?
+	wire_pack_kv_u64(pk, "drops_per_s", haverates ?
 	    rate(o, n, o->drops, n->drops) : 0);
 	node_stats_release(&cs.st);
 	send_frame(s, &b);

@@ -243,55 +243,79 @@ wire_msg_begin(wire_builder_t *b, unsigned type, uint32_t id,
 	return 0;
 }
 
+int
+wire_pack_str(msgpack_packer *pk, const char *s)
+{
+	return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+int
+wire_pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+	return wire_pack_str(pk, key) || msgpack_pack_uint64(pk, v);
+}
+
+int
+wire_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t v)
+{
+	return wire_pack_str(pk, key) || msgpack_pack_int64(pk, v);
+}
+
+int
+wire_pack_kv_bool(msgpack_packer *pk, const char *key, int v)
+{
+	return wire_pack_str(pk, key) ||
+	    (v ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+}
+
+int
+wire_pack_kv_str(msgpack_packer *pk, const char *key, const char *s)
+{
+	return wire_pack_str(pk, key) || wire_pack_str(pk, s);
+}
+
+int
+wire_pack_kv_bin(msgpack_packer *pk, const char *key, const void *p,
+    size_t len)
+{
+	return wire_pack_str(pk, key) || msgpack_pack_bin_with_body(pk, p,
+	    len);
+}
+
 void
 wire_put_key(wire_builder_t *b, const char *key)
 {
-	size_t n = strlen(key);
-
-	msgpack_pack_str(&b->pk, n);
-	msgpack_pack_str_body(&b->pk, key, n);
+	(void)wire_pack_str(&b->pk, key);
 }
 
 void
 wire_put_u64(wire_builder_t *b, const char *key, uint64_t v)
 {
-	wire_put_key(b, key);
-	msgpack_pack_uint64(&b->pk, v);
+	(void)wire_pack_kv_u64(&b->pk, key, v);
 }
 
 void
 wire_put_i64(wire_builder_t *b, const char *key, int64_t v)
 {
-	wire_put_key(b, key);
-	msgpack_pack_int64(&b->pk, v);
+	(void)wire_pack_kv_i64(&b->pk, key, v);
 }
 
 void
 wire_put_bool(wire_builder_t *b, const char *key, int v)
 {
-	wire_put_key(b, key);
-	if (v)
-		msgpack_pack_true(&b->pk);
-	else
-		msgpack_pack_false(&b->pk);
+	(void)wire_pack_kv_bool(&b->pk, key, v);
 }
 
 void
 wire_put_str(wire_builder_t *b, const char *key, const char *s)
 {
-	size_t n = strlen(s);
-
-	wire_put_key(b, key);
-	msgpack_pack_str(&b->pk, n);
-	msgpack_pack_str_body(&b->pk, s, n);
+	(void)wire_pack_kv_str(&b->pk, key, s);
 }
 
 void
 wire_put_bin(wire_builder_t *b, const char *key, const void *p, size_t len)
 {
-	wire_put_key(b, key);
-	msgpack_pack_bin(&b->pk, len);
-	msgpack_pack_bin_body(&b->pk, p, len);
+	(void)wire_pack_kv_bin(&b->pk, key, p, len);
 }
 
 int

@@ -167,6 +167,21 @@ int wire_get_strbuf(const msgpack_object *map, const char *key, char *buf,
     size_t buflen);
 
 /*
+ * Packing onto any msgpack packer (a nested map of a message, a stored
+ * record): a string, and map entries whose key is a string and whose
+ * value is an unsigned or signed integer, a boolean, a string or bytes.
+ * Each returns 0, or non-zero when the packer's write failed (out of
+ * memory; a builder's packer also remembers it for wire_msg_end()).
+ */
+int wire_pack_str(msgpack_packer *pk, const char *s);
+int wire_pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t v);
+int wire_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t v);
+int wire_pack_kv_bool(msgpack_packer *pk, const char *key, int v);
+int wire_pack_kv_str(msgpack_packer *pk, const char *key, const char *s);
+int wire_pack_kv_bin(msgpack_packer *pk, const char *key, const void *p,
+    size_t len);
+
+/*
  * Message builder. wire_msg_begin() starts [type, id, {...}] with nfields
  * body entries; write each entry with the wire_put_* helpers (or a key
  * with wire_put_key and a value through wire_builder_pk); wire_msg_end()

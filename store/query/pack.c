@@ -42,6 +42,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "query_int.h"
+#include "wire/wire.h"
 
 #define RESULT_VERSION	1
 
@@ -97,20 +98,7 @@ flow_decode(const uint8_t *p, store_flow_t *f)
 	}
 }
 
-/* --- packing ---------------------------------------------------------------- */
-
-static int
-pk_kv(msgpack_packer *pk, const char *k, uint64_t v)
-{
-	return msgpack_pack_str_with_body(pk, k, strlen(k)) ||
-	    msgpack_pack_uint64(pk, v);
-}
-
-static int
-pk_key(msgpack_packer *pk, const char *k)
-{
-	return msgpack_pack_str_with_body(pk, k, strlen(k));
-}
+/* --- packing ------------------------------------------------------------- */
 
 /* Width of r's keys on the wire: 4 when every key fits. */
 static unsigned
@@ -133,7 +121,7 @@ pack_keys(msgpack_packer *pk, const query_result_t *r)
 	unsigned kw = key_width(r);
 	uint8_t kb[16];
 
-	if (pk_kv(pk, "kw", kw) || pk_key(pk, "keys") ||
+	if (wire_pack_kv_u64(pk, "kw", kw) || wire_pack_str(pk, "keys") ||
 	    msgpack_pack_bin(pk, r->tab.n * kw))
 		return -1;
 	for (size_t i = 0; i < r->tab.cap; i++) {
@@ -160,7 +148,7 @@ pack_metric(msgpack_packer *pk, const query_result_t *r, int m)
 {
 	static const char *names[] = { "flows", "bytes", "packets" };
 
-	if (pk_key(pk, names[m]) || msgpack_pack_array(pk, r->tab.n))
+	if (wire_pack_str(pk, names[m]) || msgpack_pack_array(pk, r->tab.n))
 		return -1;
 	for (size_t i = 0; i < r->tab.cap; i++) {
 		const kent_t *e = &r->tab.e[i];
@@ -180,13 +168,13 @@ pack_series(msgpack_packer *pk, const query_result_t *r)
 
 	for (uint64_t b = 0; b < r->id.nbuckets; b++)
 		nz += r->bk[b].flows != 0;
-	if (pk_key(pk, "idx") || msgpack_pack_array(pk, nz))
+	if (wire_pack_str(pk, "idx") || msgpack_pack_array(pk, nz))
 		return -1;
 	for (uint64_t b = 0; b < r->id.nbuckets; b++)
 		if (r->bk[b].flows != 0 && msgpack_pack_uint64(pk, b))
 			return -1;
 	for (int m = 0; m < 3; m++) {
-		if (pk_key(pk, names[m]) || msgpack_pack_array(pk, nz))
+		if (wire_pack_str(pk, names[m]) || msgpack_pack_array(pk, nz))
 			return -1;
 		for (uint64_t b = 0; b < r->id.nbuckets; b++) {
 			const aggv_t *v = &r->bk[b];
@@ -204,7 +192,7 @@ pack_list(msgpack_packer *pk, const query_result_t *r)
 {
 	uint8_t w[FLOW_WIRE_LEN];
 
-	if (pk_key(pk, "fl") || msgpack_pack_array(pk, r->nfl))
+	if (wire_pack_str(pk, "fl") || msgpack_pack_array(pk, r->nfl))
 		return -1;
 	for (size_t i = 0; i < r->nfl; i++) {
 		flow_encode(&r->fl[i], w);
@@ -236,20 +224,26 @@ pack_all(msgpack_packer *pk, const query_result_t *r)
 		break;
 	}
 	if (msgpack_pack_map(pk, nkeys) ||
-	    pk_kv(pk, "v", RESULT_VERSION) || pk_kv(pk, "kind", id->kind) ||
-	    pk_kv(pk, "qid", id->qid) || pk_kv(pk, "t0", id->t0) ||
-	    pk_kv(pk, "t1", id->t1) || pk_key(pk, "filter") ||
-	    msgpack_pack_str_with_body(pk, id->filter, strlen(id->filter)) ||
-	    pk_kv(pk, "key", id->key) || pk_kv(pk, "p4", id->prefix4) ||
-	    pk_kv(pk, "p6", id->prefix6) || pk_kv(pk, "order", id->order) ||
-	    pk_kv(pk, "n", id->n) || pk_kv(pk, "step", id->step_ms) ||
-	    pk_kv(pk, "limit", id->limit) || pk_key(pk, "subset") ||
+	    wire_pack_kv_u64(pk, "v", RESULT_VERSION) ||
+	    wire_pack_kv_u64(pk, "kind", id->kind) ||
+	    wire_pack_kv_u64(pk, "qid", id->qid) ||
+	    wire_pack_kv_u64(pk, "t0", id->t0) ||
+	    wire_pack_kv_u64(pk, "t1", id->t1) ||
+	    wire_pack_kv_str(pk, "filter", id->filter) ||
+	    wire_pack_kv_u64(pk, "key", id->key) ||
+	    wire_pack_kv_u64(pk, "p4", id->prefix4) ||
+	    wire_pack_kv_u64(pk, "p6", id->prefix6) ||
+	    wire_pack_kv_u64(pk, "order", id->order) ||
+	    wire_pack_kv_u64(pk, "n", id->n) ||
+	    wire_pack_kv_u64(pk, "step", id->step_ms) ||
+	    wire_pack_kv_u64(pk, "limit", id->limit) ||
+	    wire_pack_str(pk, "subset") ||
 	    (r->subset ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) ||
-	    pk_key(pk, "tot") || msgpack_pack_array(pk, 3) ||
+	    wire_pack_str(pk, "tot") || msgpack_pack_array(pk, 3) ||
 	    msgpack_pack_uint64(pk, r->tot.flows) ||
 	    msgpack_pack_uint64(pk, r->tot.bytes) ||
 	    msgpack_pack_uint64(pk, r->tot.packets) ||
-	    pk_key(pk, "meta") || msgpack_pack_array(pk, 6) ||
+	    wire_pack_str(pk, "meta") || msgpack_pack_array(pk, 6) ||
 	    msgpack_pack_uint64(pk, m->flows_scanned) ||
 	    msgpack_pack_uint64(pk, m->flows_matched) ||
 	    msgpack_pack_uint64(pk, m->blocks_scanned) ||

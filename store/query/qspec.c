@@ -12,27 +12,23 @@
 #include "query.h"
 #include "wire/wire.h"
 
-static int
-put(msgpack_packer *pk, const char *k, uint64_t v)
-{
-	return msgpack_pack_str_with_body(pk, k, strlen(k)) ||
-	    msgpack_pack_uint64(pk, v) ? FF_ENOMEM : 0;
-}
-
 int
 query_spec_write(msgpack_packer *pk, const query_spec_t *q)
 {
 	const char *f = q->filter ? q->filter : "";
 	int keyed = q->kind == QUERY_TOPN || q->kind == QUERY_DISTINCT;
 
-	if (put(pk, "kind", q->kind) || put(pk, "t0", q->t0) ||
-	    put(pk, "t1", q->t1) ||
-	    msgpack_pack_str_with_body(pk, "filter", 6) ||
-	    msgpack_pack_str_with_body(pk, f, strlen(f)) ||
-	    put(pk, "key", keyed ? q->key : 0) ||
-	    put(pk, "p4", q->prefix4) || put(pk, "p6", q->prefix6) ||
-	    put(pk, "order", q->order) || put(pk, "n", q->n) ||
-	    put(pk, "step", q->step_ms) || put(pk, "limit", q->limit))
+	if (wire_pack_kv_u64(pk, "kind", q->kind) ||
+	    wire_pack_kv_u64(pk, "t0", q->t0) ||
+	    wire_pack_kv_u64(pk, "t1", q->t1) ||
+	    wire_pack_kv_str(pk, "filter", f) ||
+	    wire_pack_kv_u64(pk, "key", keyed ? q->key : 0) ||
+	    wire_pack_kv_u64(pk, "p4", q->prefix4) ||
+	    wire_pack_kv_u64(pk, "p6", q->prefix6) ||
+	    wire_pack_kv_u64(pk, "order", q->order) ||
+	    wire_pack_kv_u64(pk, "n", q->n) ||
+	    wire_pack_kv_u64(pk, "step", q->step_ms) ||
+	    wire_pack_kv_u64(pk, "limit", q->limit))
 		return FF_ENOMEM;
 	return 0;
 }

@@ -521,6 +521,56 @@ test_hostport(void **state)
 }
 
 /*
+ * The packing helpers write map entries that the getters read back as
+ * they were given.
+ */
+static void
+test_pack_helpers(void **state)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked u;
+	const msgpack_object *m;
+	const char *str;
+	const uint8_t *bin;
+	size_t len;
+	uint64_t u64;
+	int64_t i64;
+	int b;
+	(void)state;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	assert_int_equal(msgpack_pack_map(&pk, 6), 0);
+	assert_int_equal(wire_pack_kv_u64(&pk, "u", UINT64_MAX), 0);
+	assert_int_equal(wire_pack_kv_i64(&pk, "i", INT64_MIN), 0);
+	assert_int_equal(wire_pack_kv_bool(&pk, "b", 1), 0);
+	assert_int_equal(wire_pack_kv_str(&pk, "s", "edge-ams"), 0);
+	assert_int_equal(wire_pack_kv_bin(&pk, "x", "\0\1\2", 3), 0);
+	assert_int_equal(wire_pack_str(&pk, "k"), 0);
+	assert_int_equal(wire_pack_str(&pk, ""), 0);
+	msgpack_unpacked_init(&u);
+	assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, NULL),
+	    MSGPACK_UNPACK_SUCCESS);
+	m = &u.data;
+	assert_int_equal(wire_get_u64(m, "u", &u64), 0);
+	assert_true(u64 == UINT64_MAX);
+	assert_int_equal(wire_get_i64(m, "i", &i64), 0);
+	assert_true(i64 == INT64_MIN);
+	assert_int_equal(wire_get_bool(m, "b", &b), 0);
+	assert_int_equal(b, 1);
+	assert_true(wire_str_is(m, "s", "edge-ams"));
+	assert_false(wire_str_is(m, "s", "edge-am"));
+	assert_int_equal(wire_get_bin(m, "x", &bin, &len), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(bin, "\0\1\2", 3);
+	assert_int_equal(wire_get_str(m, "k", &str, &len), 0);
+	assert_int_equal(len, 0);
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
  * The join-token check: a token made by wire_token_make() lets its own
  * secret in while unused and unexpired; any other secret, a used or an
  * expired token, or no token at all is refused with its reason.
@@ -577,6 +627,7 @@ main(void)
 		cmocka_unit_test(test_fingerprint_parse),
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_token_check),
+		cmocka_unit_test(test_pack_helpers),
 		cmocka_unit_test(test_identity_persists),
 		cmocka_unit_test(test_tls_pinned),
 		cmocka_unit_test(test_tls_server_refuses_unknown_client),
