@@ -29,91 +29,80 @@ struct inventory {
 
 /* ---- record encoding ---- */
 
+/* The record built in b as a new buffer. */
 static int
-sbuf_take(msgpack_sbuffer *sb, char **buf, size_t *len)
+take(wire_builder_t *b, char **buf, size_t *len)
 {
-	if (sb->data == NULL || sb->size == 0) {
-		msgpack_sbuffer_destroy(sb);
-		return FF_ENOMEM;
-	}
-	*len = sb->size;
-	*buf = msgpack_sbuffer_release(sb);
-	msgpack_sbuffer_destroy(sb);
-	return *buf ? 0 : FF_ENOMEM;
+	uint8_t *p;
+	int rc;
+
+	rc = wire_value_take(b, &p, len);
+	*buf = (char *)p;
+	return rc;
 }
 
 int
 inv_node_encode(const inv_node_t *n, char **buf, size_t *len)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
+	wire_builder_t b;
+	msgpack_packer *pk = wire_builder_pk(&b);
 	const inv_counters_t *c = &n->counters;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, n->have_offset ? 13 : 12);
-	wire_pack_kv_u64(&pk, "v", REC_VERSION);
-	wire_pack_kv_str(&pk, "name", n->name);
-	wire_pack_kv_str(&pk, "address", n->address);
-	wire_pack_kv_str(&pk, "fingerprint", n->fp);
-	wire_pack_str(&pk, "labels");
-	msgpack_pack_array(&pk, (uint32_t)n->nlabels);
+	wire_value_begin(&b);
+	msgpack_pack_map(pk, n->have_offset ? 13 : 12);
+	wire_pack_kv_u64(pk, "v", REC_VERSION);
+	wire_pack_kv_str(pk, "name", n->name);
+	wire_pack_kv_str(pk, "address", n->address);
+	wire_pack_kv_str(pk, "fingerprint", n->fp);
+	wire_pack_str(pk, "labels");
+	msgpack_pack_array(pk, (uint32_t)n->nlabels);
 	for (size_t i = 0; i < n->nlabels; i++)
-		wire_pack_str(&pk, n->labels[i]);
-	wire_pack_kv_u64(&pk, "added_ms", n->added_ms);
-	wire_pack_kv_u64(&pk, "enrolled_ms", n->enrolled_ms);
-	wire_pack_kv_u64(&pk, "last_seen_ms", n->last_seen_ms);
-	wire_pack_kv_str(&pk, "version", n->version);
-	if (n->have_offset) {
-		wire_pack_str(&pk, "clock_offset_ms");
-		msgpack_pack_int64(&pk, n->clock_offset_ms);
-	}
-	wire_pack_kv_str(&pk, "health", n->health);
-	wire_pack_kv_u64(&pk, "counters_ms", n->counters_ms);
-	wire_pack_str(&pk, "counters");
-	msgpack_pack_map(&pk, 16);
-	wire_pack_kv_u64(&pk, "datagrams", c->datagrams);
-	wire_pack_kv_u64(&pk, "flows", c->flows);
-	wire_pack_kv_u64(&pk, "bytes", c->bytes);
-	wire_pack_kv_u64(&pk, "packets", c->packets);
-	wire_pack_kv_u64(&pk, "kernel_drops", c->kernel_drops);
-	wire_pack_kv_u64(&pk, "truncated", c->truncated);
-	wire_pack_kv_u64(&pk, "malformed", c->malformed);
-	wire_pack_kv_u64(&pk, "no_template", c->no_template);
-	wire_pack_kv_u64(&pk, "seq_missing", c->seq_missing);
-	wire_pack_kv_u64(&pk, "exporters", c->exporters);
-	wire_pack_kv_u64(&pk, "store_flows", c->store_flows);
-	wire_pack_kv_u64(&pk, "store_dropped", c->store_dropped);
-	wire_pack_kv_u64(&pk, "flows_per_s", c->flows_per_s);
-	wire_pack_kv_u64(&pk, "drops_per_s", c->drops_per_s);
-	wire_pack_kv_u64(&pk, "uptime_ms", c->uptime_ms);
-	wire_pack_str(&pk, "have_store");
-	if (c->have_store)
-		msgpack_pack_true(&pk);
-	else
-		msgpack_pack_false(&pk);
-	return sbuf_take(&sb, buf, len);
+		wire_pack_str(pk, n->labels[i]);
+	wire_pack_kv_u64(pk, "added_ms", n->added_ms);
+	wire_pack_kv_u64(pk, "enrolled_ms", n->enrolled_ms);
+	wire_pack_kv_u64(pk, "last_seen_ms", n->last_seen_ms);
+	wire_pack_kv_str(pk, "version", n->version);
+	if (n->have_offset)
+		wire_pack_kv_i64(pk, "clock_offset_ms", n->clock_offset_ms);
+	wire_pack_kv_str(pk, "health", n->health);
+	wire_pack_kv_u64(pk, "counters_ms", n->counters_ms);
+	wire_pack_str(pk, "counters");
+	msgpack_pack_map(pk, 16);
+	wire_pack_kv_u64(pk, "datagrams", c->datagrams);
+	wire_pack_kv_u64(pk, "flows", c->flows);
+	wire_pack_kv_u64(pk, "bytes", c->bytes);
+	wire_pack_kv_u64(pk, "packets", c->packets);
+	wire_pack_kv_u64(pk, "kernel_drops", c->kernel_drops);
+	wire_pack_kv_u64(pk, "truncated", c->truncated);
+	wire_pack_kv_u64(pk, "malformed", c->malformed);
+	wire_pack_kv_u64(pk, "no_template", c->no_template);
+	wire_pack_kv_u64(pk, "seq_missing", c->seq_missing);
+	wire_pack_kv_u64(pk, "exporters", c->exporters);
+	wire_pack_kv_u64(pk, "store_flows", c->store_flows);
+	wire_pack_kv_u64(pk, "store_dropped", c->store_dropped);
+	wire_pack_kv_u64(pk, "flows_per_s", c->flows_per_s);
+	wire_pack_kv_u64(pk, "drops_per_s", c->drops_per_s);
+	wire_pack_kv_u64(pk, "uptime_ms", c->uptime_ms);
+	wire_pack_kv_bool(pk, "have_store", c->have_store);
+	return take(&b, buf, len);
 }
 
 int
 inv_token_encode(const inv_token_t *t, char **buf, size_t *len)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
+	wire_builder_t b;
+	msgpack_packer *pk = wire_builder_pk(&b);
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 7);
-	wire_pack_kv_u64(&pk, "v", REC_VERSION);
-	wire_pack_kv_str(&pk, "name", t->name);
-	wire_pack_str(&pk, "hash");
-	msgpack_pack_bin(&pk, sizeof(t->hash));
-	msgpack_pack_bin_body(&pk, t->hash, sizeof(t->hash));
-	wire_pack_kv_u64(&pk, "created_ms", t->created_ms);
-	wire_pack_kv_u64(&pk, "expires_ms", t->expires_ms);
-	wire_pack_kv_u64(&pk, "used_ms", t->used_ms);
-	wire_pack_kv_str(&pk, "used_by", t->used_by);
-	return sbuf_take(&sb, buf, len);
+	wire_value_begin(&b);
+	msgpack_pack_map(pk, 7);
+	wire_pack_kv_u64(pk, "v", REC_VERSION);
+	wire_pack_kv_str(pk, "name", t->name);
+	wire_pack_kv_bin(pk, "hash", t->hash, sizeof(t->hash));
+	wire_pack_kv_u64(pk, "created_ms", t->created_ms);
+	wire_pack_kv_u64(pk, "expires_ms", t->expires_ms);
+	wire_pack_kv_u64(pk, "used_ms", t->used_ms);
+	wire_pack_kv_str(pk, "used_by", t->used_by);
+	return take(&b, buf, len);
 }
 
 /* ---- record decoding ---- */

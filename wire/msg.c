@@ -349,3 +349,26 @@ wire_builder_free(wire_builder_t *b)
 	msgpack_sbuffer_destroy(&b->sb);
 	memset(b, 0, sizeof(*b));
 }
+
+void
+wire_value_begin(wire_builder_t *b)
+{
+	msgpack_sbuffer_init(&b->sb);
+	b->err = 0;
+	msgpack_packer_init(&b->pk, b, builder_write);
+}
+
+int
+wire_value_take(wire_builder_t *b, uint8_t **buf, size_t *len)
+{
+	*buf = NULL;
+	*len = 0;
+	if (b->err || b->sb.data == NULL || b->sb.size == 0) {
+		wire_builder_free(b);
+		return FF_ENOMEM;
+	}
+	*len = b->sb.size;
+	*buf = (uint8_t *)msgpack_sbuffer_release(&b->sb);
+	wire_builder_free(b);
+	return 0;
+}

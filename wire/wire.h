@@ -216,6 +216,17 @@ int wire_msg_end(wire_builder_t *b, const uint8_t **frame,
     size_t *frame_len);
 /* Release the builder. Accepts a builder that was never begun. */
 void wire_builder_free(wire_builder_t *b);
+
+/*
+ * The same builder for a msgpack value that is not a message (a stored
+ * record, a query result): wire_value_begin() starts it empty; pack
+ * onto wire_builder_pk(b); wire_value_take() hands the bytes over as a
+ * new buffer *buf of *len bytes (the caller frees it with free()), or
+ * returns FF_ENOMEM when any write failed or nothing was written. b
+ * needs no wire_builder_free() after wire_value_take().
+ */
+void wire_value_begin(wire_builder_t *b);
+int wire_value_take(wire_builder_t *b, uint8_t **buf, size_t *len);
 /*
  * Build, in b, an ERROR reply to request id: {code, msg}. Returns 0 with
  * *frame (owned by b) and *frame_len as wire_msg_end() gives them, or

@@ -268,20 +268,11 @@ pack_all(msgpack_packer *pk, const query_result_t *r)
 int
 query_result_pack(const query_result_t *r, uint8_t **buf, size_t *len)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
+	wire_builder_t b;
 
-	*buf = NULL;
-	*len = 0;
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (pack_all(&pk, r) != 0) {
-		msgpack_sbuffer_destroy(&sb);
-		return FF_ENOMEM;
-	}
-	*buf = (uint8_t *)sb.data;
-	*len = sb.size;
-	return 0;
+	wire_value_begin(&b);
+	(void)pack_all(wire_builder_pk(&b), r);
+	return wire_value_take(&b, buf, len);
 }
 
 /* --- unpacking: a bounds-checked cursor --------------------------------- */
