@@ -29,6 +29,21 @@ struct inventory {
 
 /* ---- record encoding ---- */
 
+int
+inv_counters_pack(msgpack_packer *pk, const inv_counters_t *c,
+    const char *store_key)
+{
+#define INV_COUNTER_ONE(name) + 1
+	int rc = msgpack_pack_map(pk, 1 INV_COUNTERS(INV_COUNTER_ONE));
+#undef INV_COUNTER_ONE
+
+#define INV_COUNTER_PACK(name) \
+	rc = rc || wire_pack_kv_u64(pk, #name, c->name);
+	INV_COUNTERS(INV_COUNTER_PACK)
+#undef INV_COUNTER_PACK
+	return rc || wire_pack_kv_bool(pk, store_key, c->have_store);
+}
+
 /* The record built in b as a new buffer. */
 static int
 take(wire_builder_t *b, char **buf, size_t *len)
@@ -67,23 +82,7 @@ inv_node_encode(const inv_node_t *n, char **buf, size_t *len)
 	wire_pack_kv_str(pk, "health", n->health);
 	wire_pack_kv_u64(pk, "counters_ms", n->counters_ms);
 	wire_pack_str(pk, "counters");
-	msgpack_pack_map(pk, 16);
-	wire_pack_kv_u64(pk, "datagrams", c->datagrams);
-	wire_pack_kv_u64(pk, "flows", c->flows);
-	wire_pack_kv_u64(pk, "bytes", c->bytes);
-	wire_pack_kv_u64(pk, "packets", c->packets);
-	wire_pack_kv_u64(pk, "kernel_drops", c->kernel_drops);
-	wire_pack_kv_u64(pk, "truncated", c->truncated);
-	wire_pack_kv_u64(pk, "malformed", c->malformed);
-	wire_pack_kv_u64(pk, "no_template", c->no_template);
-	wire_pack_kv_u64(pk, "seq_missing", c->seq_missing);
-	wire_pack_kv_u64(pk, "exporters", c->exporters);
-	wire_pack_kv_u64(pk, "store_flows", c->store_flows);
-	wire_pack_kv_u64(pk, "store_dropped", c->store_dropped);
-	wire_pack_kv_u64(pk, "flows_per_s", c->flows_per_s);
-	wire_pack_kv_u64(pk, "drops_per_s", c->drops_per_s);
-	wire_pack_kv_u64(pk, "uptime_ms", c->uptime_ms);
-	wire_pack_kv_bool(pk, "have_store", c->have_store);
+	inv_counters_pack(pk, c, "have_store");
 	return take(&b, buf, len);
 }
 
@@ -169,27 +168,16 @@ fp_field_ok(const char *fp)
 static int
 decode_counters(const msgpack_object *m, inv_counters_t *c)
 {
-	static const struct {
-		const char *k;
-		size_t off;
-	} f[] = {
-#define F(x) { #x, offsetof(inv_counters_t, x) }
-		F(datagrams), F(flows), F(bytes), F(packets), F(kernel_drops),
-		F(truncated), F(malformed), F(no_template), F(seq_missing),
-		F(exporters), F(store_flows), F(store_dropped),
-		F(flows_per_s), F(drops_per_s), F(uptime_ms),
-#undef F
-	};
-
 	memset(c, 0, sizeof(*c));
 	if (m == NULL)
 		return 0;
 	if (m->type != MSGPACK_OBJECT_MAP)
 		return FF_EPROTO;
-	for (size_t i = 0; i < FF_NELEM(f); i++)
-		if (opt_u64(m, f[i].k, (uint64_t *)(void *)((char *)c +
-		    f[i].off)) != 0)
-			return FF_EPROTO;
+#define INV_COUNTER_READ(name) \
+	if (opt_u64(m, #name, &c->name) != 0) \
+		return FF_EPROTO;
+	INV_COUNTERS(INV_COUNTER_READ)
+#undef INV_COUNTER_READ
 	if (wire_get_bool(m, "have_store", &c->have_store) == FF_EPROTO)
 		return FF_EPROTO;
 	return 0;

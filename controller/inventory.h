@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
+
 #include "wire/wire.h"
 
 #define INV_DIR			"inventory"
@@ -22,25 +24,30 @@
 #define INV_MAX_VERSION		31
 #define INV_RECORD_MAX		(64u << 10)	/* bytes of one record */
 
-/* The last counters a node reported (STATUS). */
+/*
+ * The counters of a node the controller keeps (from its last STATUS),
+ * in the order they are stored and shown: X(name) for each.
+ */
+#define INV_COUNTERS(X) \
+	X(datagrams) X(flows) X(bytes) X(packets) X(kernel_drops) \
+	X(truncated) X(malformed) X(no_template) X(seq_missing) \
+	X(exporters) X(store_flows) X(store_dropped) X(flows_per_s) \
+	X(drops_per_s) X(uptime_ms)
+
 typedef struct inv_counters {
-	uint64_t datagrams;
-	uint64_t flows;
-	uint64_t bytes;
-	uint64_t packets;
-	uint64_t kernel_drops;
-	uint64_t truncated;
-	uint64_t malformed;
-	uint64_t no_template;
-	uint64_t seq_missing;
-	uint64_t exporters;
-	uint64_t store_flows;
-	uint64_t store_dropped;
-	uint64_t flows_per_s;
-	uint64_t drops_per_s;
-	uint64_t uptime_ms;
-	int have_store;
+#define INV_COUNTER_FIELD(name) uint64_t name;
+	INV_COUNTERS(INV_COUNTER_FIELD)
+#undef INV_COUNTER_FIELD
+	int have_store;		/* the node has a flow store */
 } inv_counters_t;
+
+/*
+ * Pack c as a map of its counters and the have_store flag under the key
+ * store_key (the record says "have_store", the CLI's answers "store").
+ * Returns 0, or non-zero when a write failed.
+ */
+int inv_counters_pack(msgpack_packer *pk, const inv_counters_t *c,
+    const char *store_key);
 
 typedef struct inv_node {
 	char name[WIRE_NAME_MAX + 1];

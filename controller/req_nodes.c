@@ -132,23 +132,7 @@ pack_node(msgpack_packer *pk, const controller_t *c, const fnode_t *n)
 		wire_pack_str(pk, p->problems[i]);
 	wire_pack_kv_u64(pk, "counters_ms", r->counters_ms);
 	wire_pack_str(pk, "counters");
-	msgpack_pack_map(pk, 16);
-	wire_pack_kv_u64(pk, "datagrams", k->datagrams);
-	wire_pack_kv_u64(pk, "flows", k->flows);
-	wire_pack_kv_u64(pk, "bytes", k->bytes);
-	wire_pack_kv_u64(pk, "packets", k->packets);
-	wire_pack_kv_u64(pk, "kernel_drops", k->kernel_drops);
-	wire_pack_kv_u64(pk, "truncated", k->truncated);
-	wire_pack_kv_u64(pk, "malformed", k->malformed);
-	wire_pack_kv_u64(pk, "no_template", k->no_template);
-	wire_pack_kv_u64(pk, "seq_missing", k->seq_missing);
-	wire_pack_kv_u64(pk, "exporters", k->exporters);
-	wire_pack_kv_u64(pk, "store_flows", k->store_flows);
-	wire_pack_kv_u64(pk, "store_dropped", k->store_dropped);
-	wire_pack_kv_u64(pk, "flows_per_s", k->flows_per_s);
-	wire_pack_kv_u64(pk, "drops_per_s", k->drops_per_s);
-	wire_pack_kv_u64(pk, "uptime_ms", k->uptime_ms);
-	wire_pack_kv_bool(pk, "store", k->have_store);
+	inv_counters_pack(pk, k, "store");
 	if (n->has_tok) {
 		wire_pack_str(pk, "token");
 		msgpack_pack_map(pk, 5);
