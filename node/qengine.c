@@ -294,17 +294,12 @@ job_start(qengine_t *qe, struct qe_query *qq, uint32_t id, enum op op,
 	struct job *j;
 	int rc;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL) {
+	if ((j = malloc(sizeof(*j))) == NULL) {
 		free(keys);
 		return FF_ENOMEM;
 	}
-	j->qe = qe;
-	j->qq = qq;
-	j->id = id;
-	j->op = op;
-	j->arg = arg;
-	j->keys = keys;
-	j->nkeys = nkeys;
+	*j = (struct job){ .qe = qe, .qq = qq, .id = id, .op = op,
+	    .arg = arg, .keys = keys, .nkeys = nkeys };
 	if ((rc = pthread_create(&j->th, NULL, job_main, j)) != 0) {
 		log_warnx("query engine: cannot start a thread: %s",
 		    strerror(rc));

@@ -36,9 +36,9 @@ struct writer {
 	store_flow_t **free;	/* free buffers, a stack of nfree */
 	size_t nbufs, nfree;
 	int stopping;
-	/* counters, under mu */
-	uint64_t batches, flows, dropped, dropped_batches, queue_peak;
-	writer_stats_t pub;	/* the thread's part, published under mu */
+	/* the counters, under mu: the submitting side's kept here as they
+	   change, the thread's published at every commit */
+	writer_stats_t pub;
 
 	/* thread only */
 	uint64_t commit_due;	/* mono ms; 0: nothing appended since */
@@ -282,18 +282,18 @@ writer_submit(writer_t *w, store_flow_t *buf, size_t n)
 		return buf;
 	pthread_mutex_lock(&w->mu);
 	if (w->nfree == 0 || w->stopping) {
-		w->dropped += n;
-		w->dropped_batches++;
+		w->pub.dropped += n;
+		w->pub.dropped_batches++;
 		pthread_mutex_unlock(&w->mu);
 		return buf;
 	}
 	next = w->free[--w->nfree];
 	w->ring[(w->qhead + w->qlen) % w->qcap] = (struct wbatch){ buf, n };
 	w->qlen++;
-	if (w->qlen > w->queue_peak)
-		w->queue_peak = w->qlen;
-	w->batches++;
-	w->flows += n;
+	if (w->qlen > w->pub.queue_peak)
+		w->pub.queue_peak = w->qlen;
+	w->pub.batches++;
+	w->pub.flows += n;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	return next;
@@ -304,12 +304,7 @@ writer_get_stats(writer_t *w, writer_stats_t *st)
 {
 	pthread_mutex_lock(&w->mu);
 	*st = w->pub;
-	st->batches = w->batches;
-	st->flows = w->flows;
-	st->dropped = w->dropped;
-	st->dropped_batches = w->dropped_batches;
 	st->queued = w->qlen;
-	st->queue_peak = w->queue_peak;
 	pthread_mutex_unlock(&w->mu);
 }
 
