@@ -12,6 +12,8 @@
 #define FF_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define FF_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FF_MAX(a, b) ((a) > (b) ? (a) : (b))
+/* An option left 0 takes its default. */
+#define FF_DEFAULT(opt, def) do { if ((opt) == 0) (opt) = (def); } while (0)
 
 static inline uint16_t
 be16(const uint8_t *p)

@@ -824,20 +824,13 @@ qengine_new(uv_loop_t *loop, store_t *s, const qengine_opts_t *o)
 		return NULL;
 	if (o != NULL)
 		qe->o = *o;
-	if (qe->o.max_running == 0)
-		qe->o.max_running = DEF_MAX_RUNNING;
-	if (qe->o.max_ms == 0)
-		qe->o.max_ms = DEF_MAX_MS;
-	if (qe->o.max_mem == 0)
-		qe->o.max_mem = DEF_MAX_MEM;
-	if (qe->o.max_rows == 0)
-		qe->o.max_rows = DEF_MAX_ROWS;
-	if (qe->o.max_result == 0)
-		qe->o.max_result = DEF_MAX_RESULT;
-	if (qe->o.nice == 0)
-		qe->o.nice = DEF_NICE;
-	if (qe->o.keep_ms == 0)
-		qe->o.keep_ms = DEF_KEEP_MS;
+	FF_DEFAULT(qe->o.max_running, DEF_MAX_RUNNING);
+	FF_DEFAULT(qe->o.max_ms, DEF_MAX_MS);
+	FF_DEFAULT(qe->o.max_mem, DEF_MAX_MEM);
+	FF_DEFAULT(qe->o.max_rows, DEF_MAX_ROWS);
+	FF_DEFAULT(qe->o.max_result, DEF_MAX_RESULT);
+	FF_DEFAULT(qe->o.nice, DEF_NICE);
+	FF_DEFAULT(qe->o.keep_ms, DEF_KEEP_MS);
 	qe->loop = loop;
 	qe->store = s;
 	if (pthread_mutex_init(&qe->mu, NULL) != 0) {

@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "qserver.h"
 
 struct qserver {
@@ -93,8 +94,7 @@ qserver_open(uv_loop_t *loop, const sess_server_opts_t *o, qserver_t **out,
 	so.channel = "query";
 	so.h = &q_handler;
 	so.arg = q;
-	if (so.max_frame == 0)
-		so.max_frame = WIRE_MAX_FRAME_QUERY;
+	FF_DEFAULT(so.max_frame, WIRE_MAX_FRAME_QUERY);
 	/* on failure the listener is closed and q_freed frees q */
 	if ((rc = sess_server_open(loop, &so, &q->srv, err, errlen)) != 0)
 		return rc;

@@ -517,16 +517,11 @@ sess_server_open(uv_loop_t *loop, const sess_server_opts_t *o,
 	}
 	srv->loop = loop;
 	srv->o = *o;
-	if (srv->o.max_handshakes == 0)
-		srv->o.max_handshakes = SESS_MAX_HANDSHAKES;
-	if (srv->o.max_sessions == 0)
-		srv->o.max_sessions = SESS_MAX_SESSIONS;
-	if (srv->o.hello_ms == 0)
-		srv->o.hello_ms = SESS_HELLO_MS;
-	if (srv->o.idle_ms == 0)
-		srv->o.idle_ms = SESS_IDLE_MS;
-	if (srv->o.max_frame == 0)
-		srv->o.max_frame = WIRE_MAX_FRAME_CONTROL;
+	FF_DEFAULT(srv->o.max_handshakes, SESS_MAX_HANDSHAKES);
+	FF_DEFAULT(srv->o.max_sessions, SESS_MAX_SESSIONS);
+	FF_DEFAULT(srv->o.hello_ms, SESS_HELLO_MS);
+	FF_DEFAULT(srv->o.idle_ms, SESS_IDLE_MS);
+	FF_DEFAULT(srv->o.max_frame, WIRE_MAX_FRAME_CONTROL);
 	srv->o.addr = NULL;
 	addr_from_sockaddr(o->addr, a, &port);
 	addr_fmt(a, ab, sizeof(ab));

@@ -524,12 +524,9 @@ conn_new(uv_loop_t *loop, const wire_conn_opts_t *o, int is_server)
 		return NULL;
 	c->o = *o;
 	c->cbs = *o->cbs;
-	if (c->o.handshake_ms == 0)
-		c->o.handshake_ms = DEF_HANDSHAKE_MS;
-	if (c->o.low_water == 0)
-		c->o.low_water = DEF_LOW_WATER;
-	if (c->o.max_frame == 0)
-		c->o.max_frame = WIRE_MAX_FRAME_CONTROL;
+	FF_DEFAULT(c->o.handshake_ms, DEF_HANDSHAKE_MS);
+	FF_DEFAULT(c->o.low_water, DEF_LOW_WATER);
+	FF_DEFAULT(c->o.max_frame, WIRE_MAX_FRAME_CONTROL);
 	c->is_server = is_server;
 	wire_framer_init(&c->framer, c->o.max_frame);
 	uv_tcp_init(loop, &c->tcp);

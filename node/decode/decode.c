@@ -24,18 +24,12 @@ decoder_new(const decoder_opts_t *opts)
 		return NULL;
 	if (opts)
 		d->opts = *opts;
-	if (d->opts.hold_unknown == 0)
-		d->opts.hold_unknown = 1;
-	if (d->opts.hold_max_ms == 0)
-		d->opts.hold_max_ms = DEF_HOLD_MS;
-	if (d->opts.hold_max_bytes == 0)
-		d->opts.hold_max_bytes = DEF_HOLD_BYTES;
-	if (d->opts.hold_max_total == 0)
-		d->opts.hold_max_total = DEF_HOLD_TOTAL;
-	if (d->opts.max_exporters == 0)
-		d->opts.max_exporters = DEF_MAX_EXPORTERS;
-	if (d->opts.max_sampling == 0)
-		d->opts.max_sampling = DEF_MAX_SAMPLING;
+	FF_DEFAULT(d->opts.hold_unknown, 1);
+	FF_DEFAULT(d->opts.hold_max_ms, DEF_HOLD_MS);
+	FF_DEFAULT(d->opts.hold_max_bytes, DEF_HOLD_BYTES);
+	FF_DEFAULT(d->opts.hold_max_total, DEF_HOLD_TOTAL);
+	FF_DEFAULT(d->opts.max_exporters, DEF_MAX_EXPORTERS);
+	FF_DEFAULT(d->opts.max_sampling, DEF_MAX_SAMPLING);
 	d->nbuckets = 256;
 	if ((d->buckets = calloc(d->nbuckets, sizeof(*d->buckets))) == NULL) {
 		free(d);
