@@ -208,21 +208,45 @@ age_fmt(uint64_t now, uint64_t then, char *buf, size_t len)
 	return buf;
 }
 
-char *
-size_fmt(uint64_t v, char *buf, size_t len)
+/*
+ * v in units of base: "%.1f UNIT" once v reaches the next unit (at
+ * limit, so that rounding never prints "1000.0"), else v itself and the
+ * first unit.
+ */
+static char *
+scaled_fmt(uint64_t v, double base, double limit, const char *const *units,
+    size_t nunits, char *buf, size_t len)
 {
-	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	double d = (double)v;
 	size_t u = 0;
 
-	if (v < 1024) {
-		snprintf(buf, len, "%" PRIu64 " B", v);
+	if ((double)v < base) {
+		snprintf(buf, len, "%" PRIu64 "%s%s", v, units[0][0] ? " " :
+		    "", units[0]);
 		return buf;
 	}
-	while (d >= 1024 && u + 1 < FF_NELEM(units)) {
-		d /= 1024;
+	while (d >= limit && u + 1 < nunits) {
+		d /= base;
 		u++;
 	}
 	snprintf(buf, len, "%.1f %s", d, units[u]);
 	return buf;
+}
+
+char *
+size_fmt(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB",
+	    "PiB" };
+
+	return scaled_fmt(v, 1024, 1024, units, FF_NELEM(units), buf, len);
+}
+
+char *
+count_fmt(uint64_t v, char *buf, size_t len)
+{
+	static const char *const units[] = { "", "K", "M", "G", "T", "P",
+	    "E" };
+
+	return scaled_fmt(v, 1000, 999.95, units, FF_NELEM(units), buf, len);
 }

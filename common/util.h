@@ -143,4 +143,8 @@ char *age_fmt(uint64_t now, uint64_t then, char *buf, size_t len);
 /* Format a byte count for humans ("1.5 MiB") into buf. Returns buf. */
 char *size_fmt(uint64_t v, char *buf, size_t len);
 
+/* Format a count for humans: exact below 1000, else "3.4 M" (powers of
+   1000). Returns buf. */
+char *count_fmt(uint64_t v, char *buf, size_t len);
+
 #endif

@@ -18,26 +18,6 @@
 
 /* --- number and key formatting ------------------------------------------ */
 
-/* A count for humans: exact below 1000, else "3.4 M" (powers of 1000). */
-static char *
-count_fmt(uint64_t v, char *buf, size_t len)
-{
-	static const char *units[] = { "", "K", "M", "G", "T", "P", "E" };
-	double d = (double)v;
-	size_t u = 0;
-
-	if (v < 1000) {
-		snprintf(buf, len, "%" PRIu64, v);
-		return buf;
-	}
-	while (d >= 999.95 && u + 1 < FF_NELEM(units)) {
-		d /= 1000;
-		u++;
-	}
-	snprintf(buf, len, "%.1f %s", d, units[u]);
-	return buf;
-}
-
 static char *
 pct_fmt(uint64_t part, uint64_t total, char *buf, size_t len)
 {
