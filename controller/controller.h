@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <uv.h>
 
 #include "wire/wire.h"
@@ -157,7 +158,8 @@ struct controller {
 	uint64_t next_flush;		/* mono ms */
 	uv_timer_t tick;
 	struct ctlsock *sock;		/* the CLI's socket (clisock.c) */
-	struct dquery *queries;		/* distributed queries (dquery.c) */
+	LIST_HEAD(dquery_list, dquery) queries;	/* distributed queries
+						   (dquery.c) */
 	const qtransport_t *qt;		/* how dquery.c reaches the nodes */
 	qtransport_msg_fn on_qmsg;	/* peer.c delivers query channel */
 	qtransport_down_fn on_qdown;	/* messages and losses to these */

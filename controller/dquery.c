@@ -106,7 +106,7 @@ struct dquery {
 	query_result_t *acc3;		/* accf + round-3 lookups */
 	size_t ncands;
 	uint64_t buffered;		/* bytes of answers being assembled */
-	struct dquery *next;
+	LIST_ENTRY(dquery) entry;	/* in the controller's queries */
 };
 
 static void dq_step(struct dquery *dq);
@@ -352,14 +352,7 @@ oom:
 static void
 dq_free(struct dquery *dq)
 {
-	controller_t *c = dq->c;
-	struct dquery **pp;
-
-	for (pp = &c->queries; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == dq) {
-			*pp = dq->next;
-			break;
-		}
+	LIST_REMOVE(dq, entry);
 	for (size_t i = 0; i < dq->nn; i++) {
 		struct dqn *d = &dq->nodes[i];
 
@@ -724,7 +717,9 @@ on_answer(struct dqn *d, query_result_t *r, int kept)
 static struct dqn *
 find_req(controller_t *c, fnode_t *n, uint32_t id)
 {
-	for (struct dquery *dq = c->queries; dq != NULL; dq = dq->next)
+	struct dquery *dq;
+
+	LIST_FOREACH(dq, &c->queries, entry)
 		for (size_t i = 0; i < dq->nn; i++)
 			if (dq->nodes[i].n == n && dq->nodes[i].req == id &&
 			    id != 0)
@@ -834,10 +829,10 @@ on_chan_down(controller_t *c, fnode_t *n, const char *why)
 {
 	struct dquery *dq, *next;
 
-	for (dq = c->queries; dq != NULL; dq = next) {
+	for (dq = LIST_FIRST(&c->queries); dq != NULL; dq = next) {
 		int touched = 0;
 
-		next = dq->next;
+		next = LIST_NEXT(dq, entry);
 		for (size_t i = 0; i < dq->nn; i++) {
 			struct dqn *d = &dq->nodes[i];
 
@@ -863,12 +858,12 @@ dquery_tick(controller_t *c)
 	struct dquery *dq, *next;
 	uint64_t now = mono_ms();
 
-	for (dq = c->queries; dq != NULL; dq = next) {
+	for (dq = LIST_FIRST(&c->queries); dq != NULL; dq = next) {
 		uint64_t until = dq->round == 1 ? dq->r1_deadline :
 		    dq->deadline;
 		int late = 0;
 
-		next = dq->next;
+		next = LIST_NEXT(dq, entry);
 		if (!ctlsock_alive(dq->cl)) {
 			dq_abort(dq, FF_ECANCELED, "the client went away: "
 			    "query cancelled");
@@ -898,8 +893,8 @@ dquery_tick(controller_t *c)
 void
 dquery_stop_all(controller_t *c, const char *why)
 {
-	while (c->queries != NULL)
-		dq_abort(c->queries, FF_ECANCELED, why);
+	while (!LIST_EMPTY(&c->queries))
+		dq_abort(LIST_FIRST(&c->queries), FF_ECANCELED, why);
 }
 
 /* ---- the CLI's requests ---- */
@@ -1071,8 +1066,7 @@ on_query(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 	dq->r1_deadline = dq->start + (timeout * 3) / 4;
 	dq->round = 1;
 	dq->rounds = 1;
-	dq->next = c->queries;
-	c->queries = dq;
+	LIST_INSERT_HEAD(&c->queries, dq, entry);
 	log_info("query %u from %s: %s on %d node%s, deadline %" PRIu64
 	    " ms", m->id, ctlsock_peer(cl), query_kind_name(dq->spec.kind),
 	    k, k > 1 ? "s" : "", timeout);
@@ -1111,7 +1105,7 @@ on_cancel(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
 		    "needs 'id'");
 		return;
 	}
-	for (dq = c->queries; dq != NULL; dq = dq->next)
+	LIST_FOREACH(dq, &c->queries, entry)
 		if (dq->cl == cl && dq->cl_id == id)
 			break;
 	if (dq == NULL) {

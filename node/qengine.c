@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -88,13 +89,13 @@ struct out {
 	unsigned seq;
 	const char *mode;
 	int kept;
-	struct out *next;
+	STAILQ_ENTRY(out) entry;
 };
 
 struct qe_sess {
 	qengine_t *qe;
 	sess_t *s;
-	struct out *oh, *ot;
+	STAILQ_HEAD(, out) outq;	/* answers being sent, in order */
 	struct qe_sess *next;
 };
 
@@ -326,9 +327,9 @@ pump(struct qe_sess *qs)
 	const uint8_t *f;
 	size_t flen, n;
 
-	while (qs->oh != NULL && qs->s != NULL &&
+	while (!STAILQ_EMPTY(&qs->outq) && qs->s != NULL &&
 	    sess_queued(qs->s) < PUMP_HIGH) {
-		struct out *o = qs->oh;
+		struct out *o = STAILQ_FIRST(&qs->outq);
 
 		if (o->off < o->len) {
 			n = o->len - o->off > CHUNK ? CHUNK : o->len - o->off;
@@ -346,9 +347,7 @@ pump(struct qe_sess *qs)
 			wire_put_u64(&b, "chunks", o->seq);
 			wire_put_str(&b, "mode", o->mode);
 			wire_put_bool(&b, "kept", o->kept);
-			qs->oh = o->next;
-			if (qs->oh == NULL)
-				qs->ot = NULL;
+			STAILQ_REMOVE_HEAD(&qs->outq, entry);
 			free(o->buf);
 			free(o);
 		}
@@ -368,22 +367,15 @@ send_answer(struct qe_sess *qs, struct job *j, int kept)
 {
 	struct out *o;
 
-	if ((o = calloc(1, sizeof(*o))) == NULL) {
+	if ((o = malloc(sizeof(*o))) == NULL) {
 		free(j->buf);
 		sess_send_error(qs->s, j->id, FF_ENOMEM, "out of memory");
 		return;
 	}
-	o->id = j->id;
-	o->buf = j->buf;
-	o->len = j->len;
-	o->mode = j->mode;
-	o->kept = kept;
+	*o = (struct out){ .id = j->id, .buf = j->buf, .len = j->len,
+	    .mode = j->mode, .kept = kept };
 	j->buf = NULL;
-	if (qs->ot != NULL)
-		qs->ot->next = o;
-	else
-		qs->oh = o;
-	qs->ot = o;
+	STAILQ_INSERT_TAIL(&qs->outq, o, entry);
 	pump(qs);
 }
 
@@ -745,6 +737,7 @@ h_open(void *arg, sess_t *s)
 	}
 	qs->qe = qe;
 	qs->s = s;
+	STAILQ_INIT(&qs->outq);
 	qs->next = qe->sessions;
 	qe->sessions = qs;
 	sess_set_udata(s, qs);
@@ -753,10 +746,10 @@ h_open(void *arg, sess_t *s)
 static void
 sess_free(struct qe_sess *qs)
 {
-	struct out *o, *next;
+	struct out *o;
 
-	for (o = qs->oh; o != NULL; o = next) {
-		next = o->next;
+	while ((o = STAILQ_FIRST(&qs->outq)) != NULL) {
+		STAILQ_REMOVE_HEAD(&qs->outq, entry);
 		free(o->buf);
 		free(o);
 	}
