@@ -6,10 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "common/ctlclient.h"
 #include "common/err.h"
 #include "common/util.h"
 #include "client.h"
@@ -17,32 +16,25 @@
 int
 ctlc_open(ctlc_t *cc, const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
+	int fd;
 
 	memset(cc, 0, sizeof(*cc));
-	cc->fd = -1;
 	wire_framer_init(&cc->fr, WIRE_MAX_FRAME_LOCAL);
-	if (strlen(path) >= sizeof(sun.sun_path)) {
+	if ((fd = ctlclient_connect(path)) == FF_EINVAL) {
 		snprintf(err, errlen, "%s: path too long", path);
+		cc->fd = -1;
 		return FF_EIO;
 	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if ((cc->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return FF_EIO;
-	}
-	if (connect(cc->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if (fd < 0) {
 		snprintf(err, errlen, "cannot reach the controller at %s: %s%s",
 		    path, strerror(errno), errno == ENOENT ||
 		    errno == ECONNREFUSED ? " (is flowfleet-controller "
 		    "running? -s picks another socket)" : errno == EACCES ?
 		    " (the socket is mode 0600: run as its owner)" : "");
-		close(cc->fd);
 		cc->fd = -1;
 		return FF_EIO;
 	}
+	cc->fd = fd;
 	return 0;
 }
 
@@ -61,19 +53,10 @@ int
 ctlc_send(ctlc_t *cc, const uint8_t *frame, size_t len, char *err,
     size_t errlen)
 {
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n = send(cc->fd, frame + off, len - off, MSG_NOSIGNAL);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			snprintf(err, errlen, "send to the controller: %s",
-			    strerror(errno));
-			return FF_EIO;
-		}
-		off += (size_t)n;
+	if (ctlclient_send(cc->fd, frame, len) != 0) {
+		snprintf(err, errlen, "send to the controller: %s",
+		    strerror(errno));
+		return FF_EIO;
 	}
 	return 0;
 }
