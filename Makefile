@@ -3,7 +3,9 @@
 #   make                     build the daemons and the CLI into build/bin
 #   make SANITIZER=address   (or undefined, thread, address,undefined)
 #   make test                install Debian deps, build under ASan+UBSan,
-#                            run unit, integration and fuzz tests
+#                            check the layering, run unit, integration
+#                            and fuzz tests
+#   make lint                the module layering and the source map
 #   make fuzz FUZZ_TIME=30   build the libFuzzer targets (clang), run each
 #   make bench               benchmarks: print figures beside the peers'
 #   make demo                start a local fleet, feed it, query it
@@ -321,6 +323,7 @@ unit: $(UNIT_BINS)
 
 lint: all
 	$(PYTHON) tests/lint/layering.py $(BUILD)
+	$(PYTHON) tests/lint/sourcemap.py
 
 # --- integration tests (real processes on loopback) -------------------------
 
@@ -421,7 +424,7 @@ test: check-testdata
 	$(MAKE) deps
 	$(MAKE) -j$(JOBS) SANITIZER=address,undefined all unit-build \
 		$(BUILD_SAN)/bench/flowgen
-	$(MAKE) SANITIZER=address,undefined unit integration
+	$(MAKE) SANITIZER=address,undefined lint unit integration
 	$(MAKE) -j$(JOBS) fuzz-build
 	$(MAKE) FUZZ_TIME=60 fuzz
 
