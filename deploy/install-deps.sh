@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc make clang libclang-rt-14-dev pkg-config libc6-dev
 libuv1-dev libmbedtls-dev liblmdb-dev libmsgpack-dev libsodium-dev
 libcmocka-dev libpcap-dev libzstd-dev
-python3 python3-scapy tshark nfdump softflowd pmacct tcpreplay nginx
+python3 python3-scapy tshark nfdump softflowd pmacct
 iproute2 procps"
 
 missing=""
