@@ -105,6 +105,31 @@ time_fmt_ms(uint64_t ms, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * A number with a unit: the decimal digits s starts with into *v, *end
+ * past them. Returns 0, or FF_EINVAL when s does not start with a digit
+ * or the number does not fit.
+ */
+static int
+number_prefix(const char *s, unsigned long long *v, char **end)
+{
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return FF_EINVAL;
+	errno = 0;
+	*v = strtoull(s, end, 10);
+	return errno != 0 ? FF_EINVAL : 0;
+}
+
+/* *out = v * mul, or FF_EINVAL when it does not fit. */
+static int
+scaled(unsigned long long v, uint64_t mul, uint64_t *out)
+{
+	if (v > UINT64_MAX / mul)
+		return FF_EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
 int
 parse_size(const char *s, uint64_t *out)
 {
@@ -112,11 +137,7 @@ parse_size(const char *s, uint64_t *out)
 	unsigned long long v;
 	uint64_t mul = 1;
 
-	if (s == NULL || !isdigit((unsigned char)*s))
-		return FF_EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
+	if (number_prefix(s, &v, &end) != 0)
 		return FF_EINVAL;
 	switch (toupper((unsigned char)*end)) {
 	case '\0':
@@ -146,10 +167,7 @@ parse_size(const char *s, uint64_t *out)
 		end++;
 	if (*end != '\0')
 		return FF_EINVAL;
-	if (v > UINT64_MAX / mul)
-		return FF_EINVAL;
-	*out = v * mul;
-	return 0;
+	return scaled(v, mul, out);
 }
 
 int
@@ -159,11 +177,7 @@ parse_duration_ms(const char *s, uint64_t *out)
 	unsigned long long v;
 	uint64_t mul;
 
-	if (s == NULL || !isdigit((unsigned char)*s))
-		return FF_EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
+	if (number_prefix(s, &v, &end) != 0)
 		return FF_EINVAL;
 	if (strcmp(end, "ms") == 0)
 		mul = 1;
@@ -179,10 +193,7 @@ parse_duration_ms(const char *s, uint64_t *out)
 		mul = 7 * 86400ull * 1000;
 	else
 		return FF_EINVAL;
-	if (v > UINT64_MAX / mul)
-		return FF_EINVAL;
-	*out = v * mul;
-	return 0;
+	return scaled(v, mul, out);
 }
 
 char *

@@ -78,6 +78,16 @@ uptime_to_ms(uint64_t export_ms, uint32_t sys_uptime, uint32_t stamp)
 	return (uint64_t)((int64_t)export_ms - delta);
 }
 
+/* 1 if the n bytes at p are all zero (padding), else 0. */
+static inline int
+all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
 /* Scale a counter by a sampling rate, saturating. */
 static inline uint64_t
 scale_sat(uint64_t v, uint32_t rate)

@@ -627,15 +627,6 @@ template_set(struct pkt *k, int options, const uint8_t *p, size_t len)
 	return 0;
 }
 
-static int
-all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return 0;
-	return 1;
-}
-
 int
 nf9_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
     size_t len, uint64_t now_ms, flow_sink_t *sink)

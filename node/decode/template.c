@@ -456,15 +456,6 @@ toolong:
 	return FF_EPROTO;
 }
 
-static int
-all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return 0;
-	return 1;
-}
-
 static void
 tpl_unlink(struct nf9_state *s, uint16_t id)
 {

@@ -35,45 +35,53 @@ key_cmp(const kent_t *a, const kent_t *b)
 	return 0;
 }
 
+/* Does a come before b (bykey: in key order, else in answer order)? */
+static inline int
+before(const kent_t *a, const kent_t *b, int order, int bykey)
+{
+	return bykey ? key_cmp(a, b) < 0 : answer_cmp(a, b, order) < 0;
+}
+
+/*
+ * Move h[root] down the n-entry heap h until no child comes after it:
+ * the entry that comes last stays at the root.
+ */
+static inline void
+sift_down(kent_t *h, size_t root, size_t n, int order, int bykey)
+{
+	size_t child;
+	kent_t tmp;
+
+	for (; (child = 2 * root + 1) < n; root = child) {
+		if (child + 1 < n && before(&h[child], &h[child + 1], order,
+		    bykey))
+			child++;
+		if (!before(&h[root], &h[child], order, bykey))
+			break;
+		tmp = h[root];
+		h[root] = h[child];
+		h[child] = tmp;
+	}
+}
+
 /* Sort v in answer order (bykey: key order); qsort has no context. */
 static void
 kents_sort(kent_t *v, size_t n, int order, int bykey)
 {
 	/* Heapsort: O(n log n), no recursion, no allocation. */
-	size_t start, end, root, child;
 	kent_t tmp;
 
-#define BEFORE(x, y) (bykey ? key_cmp((x), (y)) < 0 : \
-	answer_cmp((x), (y), order) < 0)
 	if (n < 2)
 		return;
 	/* Build a max-heap by answer order (the last row at the root). */
-	for (start = n / 2; start-- > 0;) {
-		for (root = start; (child = 2 * root + 1) < n; root = child) {
-			if (child + 1 < n && BEFORE(&v[child], &v[child + 1]))
-				child++;
-			if (!BEFORE(&v[root], &v[child]))
-				break;
-			tmp = v[root];
-			v[root] = v[child];
-			v[child] = tmp;
-		}
-	}
-	for (end = n - 1; end > 0; end--) {
+	for (size_t start = n / 2; start-- > 0;)
+		sift_down(v, start, n, order, bykey);
+	for (size_t end = n - 1; end > 0; end--) {
 		tmp = v[0];
 		v[0] = v[end];
 		v[end] = tmp;
-		for (root = 0; (child = 2 * root + 1) < end; root = child) {
-			if (child + 1 < end && BEFORE(&v[child], &v[child + 1]))
-				child++;
-			if (!BEFORE(&v[root], &v[child]))
-				break;
-			tmp = v[root];
-			v[root] = v[child];
-			v[child] = tmp;
-		}
+		sift_down(v, 0, end, order, bykey);
 	}
-#undef BEFORE
 }
 
 int
@@ -91,15 +99,12 @@ kents_top(const ktab_t *t, int order, int bykey, size_t max, kent_t **out,
 	if (cap > SIZE_MAX / sizeof(kent_t) ||
 	    (h = malloc(cap * sizeof(kent_t))) == NULL)
 		return FF_ENOMEM;
-#define BEFORE(x, y) (bykey ? key_cmp((x), (y)) < 0 : \
-	answer_cmp((x), (y), order) < 0)
 	/*
 	 * h is a heap whose root is the entry that comes last in answer
 	 * order; a new entry replaces the root when it comes before it.
 	 */
 	for (size_t i = 0; i < t->cap; i++) {
 		const kent_t *e = &t->e[i];
-		size_t root, child;
 
 		if (e->v.flows == 0)
 			continue;
@@ -107,7 +112,8 @@ kents_top(const ktab_t *t, int order, int bykey, size_t max, kent_t **out,
 			size_t c = n++;
 
 			h[c] = *e;
-			while (c > 0 && BEFORE(&h[(c - 1) / 2], &h[c])) {
+			while (c > 0 && before(&h[(c - 1) / 2], &h[c], order,
+			    bykey)) {
 				tmp = h[c];
 				h[c] = h[(c - 1) / 2];
 				h[(c - 1) / 2] = tmp;
@@ -115,20 +121,11 @@ kents_top(const ktab_t *t, int order, int bykey, size_t max, kent_t **out,
 			}
 			continue;
 		}
-		if (!BEFORE(e, &h[0]))
+		if (!before(e, &h[0], order, bykey))
 			continue;
 		h[0] = *e;
-		for (root = 0; (child = 2 * root + 1) < n; root = child) {
-			if (child + 1 < n && BEFORE(&h[child], &h[child + 1]))
-				child++;
-			if (!BEFORE(&h[root], &h[child]))
-				break;
-			tmp = h[root];
-			h[root] = h[child];
-			h[child] = tmp;
-		}
+		sift_down(h, 0, n, order, bykey);
 	}
-#undef BEFORE
 	kents_sort(h, n, order, bykey);
 	*out = h;
 	*nout = n;

@@ -332,62 +332,50 @@ rd_uint_max(struct rd *r, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+/*
+ * The bytes of a str (bin 0: fixstr, str 8, 16, 32) or bin (bin 1: bin
+ * 8, 16, 32) object: *p and *n, within the buffer.
+ */
 static int
-rd_str(struct rd *r, const char **s, size_t *n)
+rd_bytes(struct rd *r, int bin, const uint8_t **p, size_t *n)
 {
+	static const uint8_t tag8[2] = { 0xd9, 0xc4 };
 	uint64_t len;
 	uint8_t t;
 
 	if (rd_left(r) < 1)
 		return FF_EPROTO;
 	t = *r->p++;
-	if ((t & 0xe0) == 0xa0)
+	if (!bin && (t & 0xe0) == 0xa0)
 		len = t & 0x1f;
-	else if (t == 0xd9) {
-		if (rd_be(r, 1, &len) != 0)
-			return FF_EPROTO;
-	} else if (t == 0xda) {
-		if (rd_be(r, 2, &len) != 0)
-			return FF_EPROTO;
-	} else if (t == 0xdb) {
-		if (rd_be(r, 4, &len) != 0)
+	else if (t >= tag8[bin] && t <= tag8[bin] + 2) {
+		if (rd_be(r, 1u << (t - tag8[bin]), &len) != 0)
 			return FF_EPROTO;
 	} else
 		return FF_EPROTO;
 	if (len > rd_left(r))
 		return FF_EPROTO;
-	*s = (const char *)r->p;
+	*p = r->p;
 	*n = (size_t)len;
 	r->p += len;
 	return 0;
 }
 
 static int
+rd_str(struct rd *r, const char **s, size_t *n)
+{
+	const uint8_t *p;
+	int rc;
+
+	if ((rc = rd_bytes(r, 0, &p, n)) == 0)
+		*s = (const char *)p;
+	return rc;
+}
+
+static int
 rd_bin(struct rd *r, const uint8_t **b, size_t *n)
 {
-	uint64_t len;
-	uint8_t t;
-
-	if (rd_left(r) < 1)
-		return FF_EPROTO;
-	t = *r->p++;
-	if (t == 0xc4) {
-		if (rd_be(r, 1, &len) != 0)
-			return FF_EPROTO;
-	} else if (t == 0xc5) {
-		if (rd_be(r, 2, &len) != 0)
-			return FF_EPROTO;
-	} else if (t == 0xc6) {
-		if (rd_be(r, 4, &len) != 0)
-			return FF_EPROTO;
-	} else
-		return FF_EPROTO;
-	if (len > rd_left(r))
-		return FF_EPROTO;
-	*b = r->p;
-	*n = (size_t)len;
-	r->p += len;
-	return 0;
+	return rd_bytes(r, 1, b, n);
 }
 
 /*

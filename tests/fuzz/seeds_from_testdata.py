@@ -183,7 +183,7 @@ def encode(target, pkts):
 
 
 def stream(pkts):
-    """The leading datagrams of pkts within the stream bounds."""
+    """The first datagrams of pkts within the stream bounds."""
     out, size = [], 0
     for p in pkts:
         if len(out) == STREAM_PKTS or (out and size + len(p) > STREAM_BYTES):
