@@ -557,6 +557,17 @@ round3(struct dquery *dq)
 	dq_step(dq);
 }
 
+/* The answer is merged (rc 0): finish; or merging failed: abort. 1. */
+static int
+finish_merged(struct dquery *dq, int rc)
+{
+	if (rc != 0)
+		dq_abort(dq, rc, "out of memory while merging");
+	else
+		dq_finish(dq);
+	return 1;
+}
+
 /*
  * Round 2 with a threshold of 0 (tau1 below the number of TPUT nodes):
  * every TPUT node sent every key it holds, so their sums are exact and
@@ -577,12 +588,7 @@ all_in_round2(struct dquery *dq)
 		if (d->tput && alive(d))
 			rc = query_result_merge(dq->acc3, d->r2);
 	}
-	if (rc != 0) {
-		dq_abort(dq, rc, "out of memory while merging");
-		return 1;
-	}
-	dq_finish(dq);
-	return 1;
+	return finish_merged(dq, rc);
 }
 
 /*
@@ -611,12 +617,9 @@ lone_tput(struct dquery *dq)
 		if (inf.rows > 0)
 			return 0;
 	}
-	if (acc3_start(dq) != 0 || query_result_merge(dq->acc3, one->r1) != 0) {
-		dq_abort(dq, FF_ENOMEM, "out of memory while merging");
-		return 1;
-	}
-	dq_finish(dq);
-	return 1;
+	if (acc3_start(dq) != 0 || query_result_merge(dq->acc3, one->r1) != 0)
+		return finish_merged(dq, FF_ENOMEM);
+	return finish_merged(dq, 0);
 }
 
 /* After every event: move on when no request is outstanding. */
