@@ -393,9 +393,9 @@ $(BUILD)/bench/bench_sflow: $(call obj,tests/bench/bench_sflow.c) $(NODE_LIBS)
 $(BUILD)/bench/bench_store: $(call obj,tests/bench/bench_store.c \
 	tests/bench/flowgen.c) $(NODE_LIBS)
 $(BUILD)/bench/bench_filter: $(call obj,tests/bench/bench_filter.c) \
-	$(LIBQUERY) $(LIBSTORE) $(LIBCOMMON)
+	$(LIBQUERY) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
 $(BUILD)/bench/bench_merge: $(call obj,tests/bench/bench_merge.c) \
-	$(LIBQUERY) $(LIBSTORE) $(LIBCOMMON)
+	$(LIBQUERY) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
 $(BUILD)/bench/ctlpeers: $(call obj,tests/bench/ctlpeers.c) $(NODE_LIBS)
 
 $(BUILD)/bench/%:
