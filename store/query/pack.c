@@ -268,11 +268,22 @@ pack_all(msgpack_packer *pk, const query_result_t *r)
 int
 query_result_pack(const query_result_t *r, uint8_t **buf, size_t *len)
 {
-	wire_builder_t b;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
 
-	wire_value_begin(&b);
-	(void)pack_all(wire_builder_pk(&b), r);
-	return wire_value_take(&b, buf, len);
+	/* Straight into the buffer: every key is one write, and pack_all()
+	   reports a failed one itself. */
+	*buf = NULL;
+	*len = 0;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (pack_all(&pk, r) != 0 || sb.data == NULL) {
+		msgpack_sbuffer_destroy(&sb);
+		return FF_ENOMEM;
+	}
+	*len = sb.size;
+	*buf = (uint8_t *)msgpack_sbuffer_release(&sb);
+	return 0;
 }
 
 /* --- unpacking: a bounds-checked cursor --------------------------------- */
