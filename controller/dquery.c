@@ -473,6 +473,30 @@ tput_parts(struct dquery *dq, const query_result_t **r1,
 	return m;
 }
 
+/*
+ * Start round `round`: send every TPUT node still taking part the
+ * request type (with key k: v, or the keys bytes when keys is set), then
+ * move on as dq_step() decides.
+ */
+static void
+start_round(struct dquery *dq, int round, unsigned type, const char *k,
+    uint64_t v, const void *keys, size_t keyslen)
+{
+	dq->round = round;
+	dq->rounds++;
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (!d->tput || !alive(d))
+			continue;
+		d->st = DQN_PENDING;
+		if (send_ref(d, type, k, v, keys, keyslen, 1) != 0)
+			node_fail(d, DQN_ERROR, "cannot send %s",
+			    wire_type_name(type));
+	}
+	dq_step(dq);
+}
+
 /* Round 2: the threshold, from round 1 (or again, after a failure). */
 static void
 round2(struct dquery *dq)
@@ -503,19 +527,7 @@ round2(struct dquery *dq)
 		dq_finish(dq);
 		return;
 	}
-	dq->round = 2;
-	dq->rounds++;
-	for (size_t i = 0; i < dq->nn; i++) {
-		struct dqn *d = &dq->nodes[i];
-
-		if (!d->tput || !alive(d))
-			continue;
-		d->st = DQN_PENDING;
-		if (send_ref(d, WIRE_TPUT_THRESHOLD, "min", dq->T, NULL, 0,
-		    1) != 0)
-			node_fail(d, DQN_ERROR, "cannot send TPUT_THRESHOLD");
-	}
-	dq_step(dq);
+	start_round(dq, 2, WIRE_TPUT_THRESHOLD, "min", dq->T, NULL, 0);
 }
 
 /* Round 3: the candidates, and their exact values from every TPUT node. */
@@ -541,20 +553,8 @@ round3(struct dquery *dq)
 		dq_abort(dq, rc, "out of memory while merging");
 		return;
 	}
-	dq->round = 3;
-	dq->rounds++;
-	for (size_t i = 0; i < dq->nn; i++) {
-		struct dqn *d = &dq->nodes[i];
-
-		if (!d->tput || !alive(d))
-			continue;
-		d->st = DQN_PENDING;
-		if (send_ref(d, WIRE_TPUT_LOOKUP, "keys", 0, cand,
-		    dq->ncands * 16, 1) != 0)
-			node_fail(d, DQN_ERROR, "cannot send TPUT_LOOKUP");
-	}
+	start_round(dq, 3, WIRE_TPUT_LOOKUP, "keys", 0, cand, dq->ncands * 16);
 	free(cand);
-	dq_step(dq);
 }
 
 /* The answer is merged (rc 0): finish; or merging failed: abort. 1. */
