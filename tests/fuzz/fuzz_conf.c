@@ -24,6 +24,7 @@
 
 #include "common/conf.h"
 #include "common/err.h"
+#include "tests/fuzz/conf_check.h"
 
 #define FNAME	"fuzz.conf"
 
@@ -149,25 +150,6 @@ int fconf_print(FILE *fp, const struct fconf *c);
 CONF_API(fconf, struct fconf, keywords, 64 * 1024, NULL, cleanup)
 
 static void
-check_error(const uint8_t *data, size_t size, const char *err)
-{
-	const char *p = err + strlen(FNAME ":");
-	unsigned long line, lines = 1;
-	char *end;
-
-	if (strncmp(err, FNAME ":", strlen(FNAME ":")) != 0)
-		abort();
-	line = strtoul(p, &end, 10);
-	if (end == p || strncmp(end, ": ", 2) != 0 || line == 0)
-		abort();
-	for (size_t i = 0; i < size; i++)
-		if (data[i] == '\n')
-			lines++;
-	if (line > lines)
-		abort();
-}
-
-static void
 check_values(const struct fconf *f)
 {
 	if (f->nwords < 0 || f->nwords > CONF_MAX_WORDS - 1)
@@ -281,7 +263,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0) {
 		if (rc != FF_ESYNTAX || f != NULL)
 			abort();
-		check_error(data, size, err);
+		conf_check_error(FNAME, data, size, err);
 		return 0;
 	}
 	check_values(f);

@@ -18,29 +18,11 @@
 
 #include "common/err.h"
 #include "node/config.h"
+#include "tests/fuzz/conf_check.h"
 
 #define FNAME	"fuzz.conf"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check_error(const uint8_t *data, size_t size, const char *err)
-{
-	const char *p = err + strlen(FNAME ":");
-	unsigned long line, lines = 1;
-	char *end;
-
-	if (strncmp(err, FNAME ":", strlen(FNAME ":")) != 0)
-		abort();
-	line = strtoul(p, &end, 10);
-	if (end == p || strncmp(end, ": ", 2) != 0 || line == 0)
-		abort();
-	for (size_t i = 0; i < size; i++)
-		if (data[i] == '\n')
-			lines++;
-	if (line > lines)
-		abort();
-}
 
 static void
 check_config(const struct node_config *c)
@@ -141,7 +123,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0) {
 		if (rc != FF_ESYNTAX || c != NULL)
 			abort();
-		check_error(data, size, err);
+		conf_check_error(FNAME, data, size, err);
 		return 0;
 	}
 	check_config(c);

@@ -436,7 +436,12 @@ class NodeRealExporters(ProcTestCase):
     def setUpClass(cls):
         cls.dir = __import__("tempfile").mkdtemp(prefix="fftest-pcap-")
         cls.pcap = os.path.join(cls.dir, "traffic.pcap")
-        cls.tot = build_pcap(cls.pcap)
+        try:
+            cls.tot = build_pcap(cls.pcap)
+        except BaseException:
+            # tearDownClass does not run when setUpClass fails
+            shutil.rmtree(cls.dir, ignore_errors=True)
+            raise
 
     @classmethod
     def tearDownClass(cls):

@@ -26,6 +26,7 @@
 #include "common/daemon.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "tmpdir.h"
 
 static char tmpl[] = "/tmp/fftest-daemon-XXXXXX";
 static char *tmpdir;
@@ -307,18 +308,15 @@ setup(void **state)
 {
 	(void)state;
 	log_init("test_daemon", 1, LOG_LVL_WARN);
-	tmpdir = mkdtemp(tmpl);
+	tmpdir = tmpdir_make(tmpl);
 	return tmpdir == NULL;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) != 0;
+	return tmpdir_remove(tmpdir);
 }
 
 int

@@ -22,7 +22,6 @@
  * results.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +43,7 @@
 #include "controller/dquery.h"
 #include "store/store.h"
 #include "wire/wire.h"
+#include "tmpdir.h"
 
 #define NODES_MAX	4
 #define REQS_MAX	512
@@ -996,15 +996,6 @@ has_key(const struct req *r, const uint8_t key[16])
 /* ---- setup -------------------------------------------------------------- */
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct sockaddr_un sun;
@@ -1063,7 +1054,7 @@ teardown(void **state)
 	}
 	fleet_free(&H.c);
 	free(H.rep.data);
-	nftw(H.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	(void)tmpdir_remove(H.dir);
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "controller/inventory.h"
+#include "tmpdir.h"
 
 static char tmpl[] = "/tmp/fftest-inv-XXXXXX";
 static char *tmpdir;
@@ -263,18 +264,15 @@ static int
 setup(void **state)
 {
 	(void)state;
-	tmpdir = mkdtemp(tmpl);
+	tmpdir = tmpdir_make(tmpl);
 	return tmpdir == NULL;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[300];
 	(void)state;
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) != 0;
+	return tmpdir_remove(tmpdir);
 }
 
 int

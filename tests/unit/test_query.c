@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <ftw.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "qtest.h"
+#include "tmpdir.h"
 
 /* --- comparing a result with the reference ---------------------------------- */
 
@@ -471,21 +471,6 @@ test_spec_checks(void **state)
 
 static char store_dir[64];
 
-static int
-rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void
-rmtree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static store_t *
 store_with(const store_flow_t *f, size_t n, uint32_t block_rows)
 {
@@ -511,7 +496,7 @@ static void
 store_gone(store_t *s)
 {
 	store_close(s);
-	rmtree(store_dir);
+	(void)tmpdir_remove(store_dir);
 }
 
 static query_result_t *

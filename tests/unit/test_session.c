@@ -26,6 +26,7 @@
 #include "node/config.h"
 #include "node/control.h"
 #include "wire/wire.h"
+#include "tmpdir.h"
 
 #define ADDR	"127.0.43.1"
 
@@ -308,18 +309,15 @@ setup(void **state)
 {
 	(void)state;
 	log_init("test_session", 1, LOG_LVL_WARN);
-	tmpdir = mkdtemp(tmpl);
+	tmpdir = tmpdir_make(tmpl);
 	return tmpdir == NULL || wire_init() != 0;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[300];
 	(void)state;
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) != 0;
+	return tmpdir_remove(tmpdir);
 }
 
 int

@@ -21,6 +21,7 @@
 #include "node/config.h"
 #include "node/trust.h"
 #include "wire/wire.h"
+#include "tmpdir.h"
 
 static char tmpl[] = "/tmp/fftest-trust-XXXXXX";
 static char *tmpdir;
@@ -268,18 +269,15 @@ setup(void **state)
 {
 	(void)state;
 	log_init("test_trust", 1, LOG_LVL_WARN);
-	tmpdir = mkdtemp(tmpl);
+	tmpdir = tmpdir_make(tmpl);
 	return tmpdir == NULL || wire_init() != 0;
 }
 
 static int
 teardown(void **state)
 {
-	char cmd[300];
 	(void)state;
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) != 0;
+	return tmpdir_remove(tmpdir);
 }
 
 int

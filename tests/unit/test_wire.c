@@ -18,6 +18,7 @@
 #include "common/mpcheck.h"
 #include "common/util.h"
 #include "wire/wire.h"
+#include "tmpdir.h"
 
 /* ---- frames ---- */
 
@@ -448,18 +449,15 @@ static int
 setup_tmp(void **state)
 {
 	(void)state;
-	tmpdir = mkdtemp(tmpl);
+	tmpdir = tmpdir_make(tmpl);
 	return tmpdir == NULL || wire_init() != 0;
 }
 
 static int
 teardown_tmp(void **state)
 {
-	char cmd[300];
 	(void)state;
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) != 0;
+	return tmpdir_remove(tmpdir);
 }
 
 static void
