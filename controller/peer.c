@@ -878,7 +878,15 @@ chan_close(wire_conn_t *conn, int err, const char *why)
 	} else if (ch->reconnect_now) {
 		ch->failures = 0;
 	} else {
-		if (ch->err[0] == '\0')
+		if (ch->err[0] != '\0')
+			;
+		else if (err == FF_ETRUNC && ch->state == CH_CONNECTING)
+			/* no alert: a cap, a restart, a filter, ... */
+			ch_err(ch, "the node closed the connection during the "
+			    "TLS handshake without saying why (its log may "
+			    "tell)");
+		else
+			/* FF_EAUTH: it sent an alert about our certificate */
 			ch_err(ch, "%s%s", why, err == FF_EAUTH ? " (does the "
 			    "node trust this controller's key?)" : "");
 		if (ch->since_ms == 0)

@@ -36,6 +36,7 @@ struct sess {
 	int in_handshake;	/* counted in nhandshake */
 	int counted;		/* counted in nready */
 	uint64_t since_ms;	/* monotonic: state entered */
+	uint8_t addr[16];	/* the peer's address */
 	uint64_t last_rx_ms;	/* monotonic: last message */
 	sess_hello_t hello;
 	void *udata;
@@ -411,7 +412,75 @@ static const wire_conn_cbs_t conn_cbs = {
 
 /* ---- accepting ---- */
 
-/* Accept and close at once: over the handshake cap. */
+/* Pending TLS handshakes from address a. */
+static size_t
+pending_from(const sess_server_t *srv, const uint8_t a[16])
+{
+	size_t n = 0;
+
+	for (const sess_t *s = srv->sessions; s != NULL; s = s->next)
+		if (s->in_handshake && memcmp(s->addr, a, 16) == 0)
+			n++;
+	return n;
+}
+
+/* Close v, a pending handshake, to make room for a new connection. */
+static void
+evict(sess_server_t *srv, sess_t *v, const char *why)
+{
+	v->in_handshake = 0;
+	srv->nhandshake--;
+	v->state = SS_CLOSING;
+	refusal(srv, "closed %s (key none presented) after %llu ms in the TLS "
+	    "handshake, to make room for a new connection: %s",
+	    wire_conn_peer(v->conn),
+	    (unsigned long long)(mono_ms() - v->since_ms), why);
+	wire_conn_close(v->conn, "evicted from the TLS handshake");
+}
+
+/*
+ * New is a just-accepted connection (counted). Keep the caps by closing
+ * an older pending handshake, never new: the oldest from new's address
+ * when that address is over its cap, else, over the listener's cap, the
+ * oldest of the address that holds the most. So a source that keeps
+ * connections idle in the handshake only pushes out its own, and one
+ * new connection always gets its chance.
+ */
+static void
+make_room(sess_server_t *srv, sess_t *new)
+{
+	sess_t *v = NULL;
+	size_t most = 0, n;
+	char why[160], ab[ADDR_STRLEN];
+
+	if ((n = pending_from(srv, new->addr)) > srv->o.max_handshakes_source) {
+		/* the list is newest first: the last match is the oldest */
+		for (sess_t *s = new->next; s != NULL; s = s->next)
+			if (s->in_handshake && memcmp(s->addr, new->addr, 16)
+			    == 0)
+				v = s;
+		snprintf(why, sizeof(why), "%zu connections from %s in TLS "
+		    "handshake (at most %u per address)", n,
+		    addr_fmt(new->addr, ab, sizeof(ab)),
+		    srv->o.max_handshakes_source);
+	} else if (srv->nhandshake > srv->o.max_handshakes) {
+		for (sess_t *s = new->next; s != NULL; s = s->next) {
+			if (!s->in_handshake)
+				continue;
+			n = pending_from(srv, s->addr);
+			if (n >= most) {
+				most = n;
+				v = s;
+			}
+		}
+		snprintf(why, sizeof(why), "%zu connections in TLS handshake "
+		    "(at most %u)", srv->nhandshake, srv->o.max_handshakes);
+	}
+	if (v != NULL)
+		evict(srv, v, why);
+}
+
+/* Accept and close at once: no memory for the session. */
 static void
 drop_pending(sess_server_t *srv)
 {
@@ -430,8 +499,8 @@ drop_pending(sess_server_t *srv)
 		addr_from_sockaddr((struct sockaddr *)&ss, a, &port);
 		addr_fmt(a, ab, sizeof(ab));
 	}
-	refusal(srv, "refused %s:%u (key none presented): already %zu "
-	    "connections in TLS handshake", ab, port, srv->nhandshake);
+	refusal(srv, "refused %s:%u (key none presented): out of memory", ab,
+	    port);
 	uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
 }
 
@@ -448,8 +517,7 @@ on_connection(uv_stream_t *server, int status)
 	}
 	if (srv->closing)
 		return;
-	if (srv->nhandshake >= srv->o.max_handshakes ||
-	    (s = calloc(1, sizeof(*s))) == NULL) {
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		drop_pending(srv);
 		return;
 	}
@@ -467,12 +535,15 @@ on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	s->in_handshake = 1;
+	s->since_ms = mono_ms();
+	memcpy(s->addr, wire_conn_peer_addr(s->conn), sizeof(s->addr));
 	srv->nhandshake++;
 	srv->nalive++;
 	s->next = srv->sessions;
 	if (s->next)
 		s->next->prev = s;
 	srv->sessions = s;
+	make_room(srv, s);
 }
 
 /* Once a second: HELLO and idle deadlines. */
@@ -518,6 +589,7 @@ sess_server_open(uv_loop_t *loop, const sess_server_opts_t *o,
 	srv->loop = loop;
 	srv->o = *o;
 	FF_DEFAULT(srv->o.max_handshakes, SESS_MAX_HANDSHAKES);
+	FF_DEFAULT(srv->o.max_handshakes_source, SESS_MAX_HANDSHAKES_SOURCE);
 	FF_DEFAULT(srv->o.max_sessions, SESS_MAX_SESSIONS);
 	FF_DEFAULT(srv->o.hello_ms, SESS_HELLO_MS);
 	FF_DEFAULT(srv->o.idle_ms, SESS_IDLE_MS);

@@ -1,7 +1,10 @@
 /*
  * The node's TLS listeners for the controller's two channels (2210
- * control, 4210 query). A listener binds, accepts with a cap on the
- * connections still in their TLS handshake, pins the controller's key
+ * control, 4210 query). A listener binds, accepts with caps on the
+ * connections still in their TLS handshake (per listener and per peer
+ * address; a new connection always gets its chance: over a cap the
+ * oldest pending handshake of the address holding the most is closed),
+ * pins the controller's key
  * inside the handshake, logs every refusal with the peer's address and
  * key, runs the HELLO exchange (the controller speaks first), answers
  * PING, and hands every other message of a ready session to its
@@ -26,6 +29,7 @@
 #include "wire/wire.h"
 
 #define SESS_MAX_HANDSHAKES	32	/* per listener, default */
+#define SESS_MAX_HANDSHAKES_SOURCE 8	/* per listener and address */
 #define SESS_MAX_SESSIONS	16	/* ready sessions per listener */
 #define SESS_HELLO_MS		10000	/* HELLO due after TLS */
 #define SESS_IDLE_MS		30000	/* silence that ends a session */
@@ -77,6 +81,7 @@ typedef struct sess_server_opts {
 	void *trust_arg;
 	const char *name;		/* the node's name, for HELLO */
 	unsigned max_handshakes;	/* 0: SESS_MAX_HANDSHAKES */
+	unsigned max_handshakes_source;	/* 0: SESS_MAX_HANDSHAKES_SOURCE */
 	unsigned max_sessions;		/* 0: SESS_MAX_SESSIONS */
 	uint32_t handshake_ms;		/* 0: wire's default (10 s) */
 	uint32_t hello_ms;		/* 0: SESS_HELLO_MS */

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/version.h>
 #include <mbedtls/ssl.h>
 
 #include "common/err.h"
@@ -61,6 +62,7 @@ struct wire_conn {
 
 	wire_framer_t framer;
 	char peer[64];
+	uint8_t peer_addr[16];
 	char peer_fp[WIRE_FP_LEN];
 	int pin_ok;			/* verify callback accepted the key */
 	int close_err;
@@ -416,6 +418,49 @@ handshake_done(wire_conn_t *c)
 	c->in_callback--;
 }
 
+/*
+ * The handshake ended on a fatal alert from the peer: an alert about our
+ * certificate is a trust failure (FF_EAUTH), any other a protocol one.
+ * mbedTLS 2 leaves the alert's record in in_msg.
+ */
+static void
+alert_failed(wire_conn_t *c)
+{
+	static const struct {
+		int code;
+		const char *name;
+	} alerts[] = {
+		{ MBEDTLS_SSL_ALERT_MSG_BAD_CERT, "bad certificate" },
+		{ MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT,
+		    "unsupported certificate" },
+		{ MBEDTLS_SSL_ALERT_MSG_CERT_REVOKED, "certificate revoked" },
+		{ MBEDTLS_SSL_ALERT_MSG_CERT_EXPIRED, "certificate expired" },
+		{ MBEDTLS_SSL_ALERT_MSG_CERT_UNKNOWN, "certificate unknown" },
+		{ MBEDTLS_SSL_ALERT_MSG_UNKNOWN_CA, "unknown CA" },
+		{ MBEDTLS_SSL_ALERT_MSG_ACCESS_DENIED, "access denied" },
+	};
+	int code = -1;
+
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+	if (c->ssl.in_msg != NULL && c->ssl.in_msgtype ==
+	    MBEDTLS_SSL_MSG_ALERT && c->ssl.in_msglen >= 2)
+		code = c->ssl.in_msg[1];
+#endif
+	for (size_t i = 0; i < sizeof(alerts) / sizeof(alerts[0]); i++)
+		if (alerts[i].code == code) {
+			conn_fail(c, FF_EAUTH, "TLS handshake: the peer "
+			    "refused our certificate (TLS alert %d, %s)", code,
+			    alerts[i].name);
+			return;
+		}
+	if (code >= 0)
+		conn_fail(c, FF_EPROTO, "TLS handshake: the peer ended it "
+		    "with TLS alert %d", code);
+	else
+		conn_fail(c, FF_EPROTO, "TLS handshake: the peer ended it "
+		    "with a TLS alert");
+}
+
 static void
 process_input(wire_conn_t *c)
 {
@@ -435,6 +480,8 @@ process_input(wire_conn_t *c)
 				conn_fail(c, FF_EAUTH, "TLS handshake: peer "
 				    "key %s is not trusted", c->peer_fp[0] ?
 				    c->peer_fp : "(none)");
+			else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE)
+				alert_failed(c);
 			else if (rc == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE ||
 			    rc == MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED)
 				conn_fail(c, FF_EAUTH, "TLS handshake: %s "
@@ -482,9 +529,13 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0) {
 		if (nread == UV_EOF && c->state == CS_READY)
 			peer_closed(c);
-		else if (nread == UV_EOF)
-			conn_begin_close(c, FF_EAUTH,
-			    "peer closed during the TLS handshake", 0);
+		else if ((nread == UV_EOF || nread == UV_ECONNRESET) &&
+		    c->state == CS_HANDSHAKE)
+			conn_begin_close(c, FF_ETRUNC, nread == UV_EOF ?
+			    "the peer closed the connection during the TLS "
+			    "handshake, without a TLS alert" : "the peer reset "
+			    "the connection during the TLS handshake, without "
+			    "a TLS alert", 0);
 		else
 			conn_fail(c, FF_EIO, "read: %s",
 			    uv_strerror((int)nread));
@@ -583,6 +634,7 @@ peer_name(wire_conn_t *c)
 		return;
 	}
 	addr_from_sockaddr((struct sockaddr *)&ss, a, &port);
+	memcpy(c->peer_addr, a, sizeof(c->peer_addr));
 	addr_fmt(a, ab, sizeof(ab));
 	snprintf(c->peer, sizeof(c->peer), addr_is_v4(a) ? "%s:%u" :
 	    "[%s]:%u", ab, port);
@@ -713,6 +765,12 @@ const char *
 wire_conn_peer(const wire_conn_t *c)
 {
 	return c->peer;
+}
+
+const uint8_t *
+wire_conn_peer_addr(const wire_conn_t *c)
+{
+	return c->peer_addr;
 }
 
 const char *

@@ -332,7 +332,11 @@ typedef struct wire_conn_cbs {
 	/*
 	 * The connection is gone: refused, failed or closed (err is 0 for
 	 * an orderly close, else an ff_err code; why is text for logs). Called
-	 * exactly once; the connection is freed after it returns.
+	 * exactly once; the connection is freed after it returns. In the TLS
+	 * handshake: FF_EAUTH when a key was refused (by us, or by the peer
+	 * with a certificate alert), FF_ETRUNC when the peer closed or reset
+	 * the connection without an alert (it did not say why),
+	 * FF_ETIMEDOUT when the handshake took too long.
 	 */
 	void (*on_close)(wire_conn_t *c, int err, const char *why);
 } wire_conn_cbs_t;
@@ -381,6 +385,8 @@ size_t wire_conn_queued(const wire_conn_t *c);
 
 /* "1.2.3.4:5678" / "[::1]:5678" of the peer. */
 const char *wire_conn_peer(const wire_conn_t *c);
+/* The peer's address (16 bytes, IPv4 mapped), all zero when unknown. */
+const uint8_t *wire_conn_peer_addr(const wire_conn_t *c);
 /* The peer's key fingerprint once known (after the handshake), else "". */
 const char *wire_conn_peer_fp(const wire_conn_t *c);
 void *wire_conn_udata(const wire_conn_t *c);

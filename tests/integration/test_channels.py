@@ -1,0 +1,214 @@
+"""The ways into a node and a controller that an unauthenticated local or
+remote party can reach, and what they must not be able to do:
+
+- hold the node's TLS ports (2210 control, 4210 query) with connections
+  that never finish their handshake, so that the real controller cannot
+  get back in (and the controller's word when a node closes a
+  connection in the handshake without saying why);
+- swap the files a daemon trusts (its state directory, key, pinned
+  controller key) when their modes let other users write them;
+- keep the flowfleet CLI waiting past its deadline with a controller
+  that does not answer.
+
+Real processes on loopback, nodes on 127.0.46.x with the standard ports.
+Every process is stopped by PID at tearDown; every wait is bounded.
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from fflib import (Controller, Node, ProcTestCase, binpath,
+                   node_fingerprint, wait_for)
+
+NET = "127.0.46."
+PORTS = (2210, 4210)
+IDLE = 40              # idle connections per port (over the cap of 32)
+PER_ADDRESS = 8        # SESS_MAX_HANDSHAKES_SOURCE (node/session.h)
+HEARTBEAT_S = 2.0      # the controller's ping-interval default (2s)
+
+
+class ChannelCase(ProcTestCase):
+
+    def controller(self, name="ctl", extra=""):
+        return Controller(self, name, extra).start()
+
+    def node(self, i, name, trust=None, state_dir=None, extra=""):
+        addr = NET + str(i)
+        extra = ("name %s\ncontrol-listen %s:2210\nquery-listen %s:4210\n"
+                 % (name, addr, addr)) + extra
+        if trust:
+            extra += "controller-fingerprint %s\n" % trust
+        return Node(self, addr, name=name, extra=extra, state_dir=state_dir)
+
+
+# --- A. the handshake slots ---------------------------------------------------
+
+class HandshakeSlotTest(ChannelCase):
+    """Connections that sit in the TLS handshake without sending a byte
+    (from one address, or spread over several) must not keep the
+    controller out: it is back "up" within one heartbeat interval of its
+    restart while they are all still open."""
+
+    def setUp(self):
+        super().setUp()
+        self.c = self.controller()
+        self.n = self.node(1, "a", trust=self.c.fingerprint())
+        fp = node_fingerprint(self.n.conf)
+        self.c.cli("nodes", "add", "a", self.n.addr, "--fingerprint", fp,
+                   check=True)
+        self.n.start()
+        self.c.wait_state("a", "up", timeout=15, query="up")
+        self.idle = []
+        self.addCleanup(self.close_idle)
+
+    def close_idle(self):
+        for s in self.idle:
+            s.close()
+        self.idle = []
+
+    def open_idle(self, sources, per_source):
+        """per_source idle connections from each source address to each
+        of the node's ports; send nothing."""
+        for port in PORTS:
+            for src in sources:
+                for _ in range(per_source):
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    s.bind((src, 0))
+                    s.settimeout(5)
+                    s.connect((self.n.addr, port))
+                    self.idle.append(s)
+
+    def closed_by_node(self):
+        """How many of the idle connections the node has closed."""
+        n = 0
+        for s in self.idle:
+            s.setblocking(False)
+            try:
+                if s.recv(1) == b"":
+                    n += 1
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                n += 1
+        return n
+
+    def restart_controller_and_wait(self):
+        """Restart the controller; return how long after the restart the
+        node was up on both channels (None: not within a heartbeat)."""
+        t0 = time.monotonic()
+        self.c.start()
+        try:
+            self.c.wait_state("a", "up", timeout=HEARTBEAT_S, query="up")
+        except AssertionError:
+            return None
+        return time.monotonic() - t0
+
+    def check_back_in(self, sources, per_source, evicted_rx):
+        self.c.stop()
+        self.open_idle(sources, per_source)
+        # the node has accepted them all (they are in its handshake)
+        wait_for(lambda: self.closed_by_node() >= 0 and
+                 len(self.idle) == len(PORTS) * len(sources) * per_source,
+                 timeout=5, what="the idle connections")
+        time.sleep(0.5)
+        took = self.restart_controller_and_wait()
+        n = self.c.node("a")
+        self.assertIsNotNone(took, "the controller was not back in within "
+                             "%.1f s of its restart; node a: %s / %s"
+                             % (HEARTBEAT_S, n["control"], n["query"]))
+        # ... while every idle connection is still open on our side
+        for s in self.idle:
+            self.assertNotEqual(s.fileno(), -1)
+        self.assertRegex(self.n.log(), evicted_rx)
+        return took
+
+    def test_one_address_cannot_hold_the_ports(self):
+        took = self.check_back_in(["127.0.0.1"], IDLE,
+                                  r"closed 127\.0\.0\.1:\d+ \(key none "
+                                  r"presented\) after \d+ ms in the TLS "
+                                  r"handshake, to make room for a new "
+                                  r"connection: 9 connections from "
+                                  r"127\.0\.0\.1 in TLS handshake")
+        # 8 per address and port stay pending; the rest were closed
+        self.assertGreaterEqual(self.closed_by_node(),
+                                len(PORTS) * (IDLE - PER_ADDRESS))
+        print("back up %.2f s after the controller's restart" % took)
+
+    def test_many_addresses_cannot_hold_the_ports(self):
+        # 5 addresses x 8 = 40 per port: under the per-address cap, over
+        # the listener's cap of 32
+        srcs = ["127.0.0.%d" % i for i in range(2, 7)]
+        took = self.check_back_in(srcs, IDLE // len(srcs),
+                                  r"to make room for a new connection: 33 "
+                                  r"connections in TLS handshake \(at most "
+                                  r"32\)")
+        print("back up %.2f s after the controller's restart" % took)
+
+
+class SilentCloseTest(ChannelCase):
+    """A "node" that closes (or resets) the connection in the handshake
+    without a TLS alert: the controller says so, without guessing that
+    the node does not trust its key."""
+
+    def serve(self, addr, reset):
+        """Accept on addr:2210 and addr:4210; read the ClientHello, then
+        close (reset: with a TCP reset)."""
+        stop = threading.Event()
+        socks = []
+        for port in PORTS:
+            ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind((addr, port))
+            ls.listen(8)
+            ls.settimeout(0.2)
+            socks.append(ls)
+
+        def loop(ls):
+            while not stop.is_set():
+                try:
+                    s, _ = ls.accept()
+                except socket.timeout:
+                    continue
+                s.settimeout(2)
+                try:
+                    s.recv(4096)
+                except OSError:
+                    pass
+                if reset:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.close()
+        threads = [threading.Thread(target=loop, args=(ls,), daemon=True)
+                   for ls in socks]
+        for t in threads:
+            t.start()
+
+        def done():
+            stop.set()
+            for t in threads:
+                t.join(5)
+            for ls in socks:
+                ls.close()
+        self.addCleanup(done)
+
+    def test_close_in_handshake_is_reported_as_such(self):
+        c = self.controller()
+        for i, reset in ((2, False), (3, True)):
+            self.serve(NET + str(i), reset)
+            c.cli("nodes", "add", "x%d" % i, NET + str(i), "--fingerprint",
+                  "sha256:" + "%02x" % i * 32, check=True)
+        for i in (2, 3):
+            n = wait_for(lambda: (lambda x: x if x["control"]["failures"]
+                                  > 0 else None)(c.node("x%d" % i)),
+                         timeout=15, what="x%d's attempts to fail" % i)
+            err = n["control"]["error"]
+            self.assertEqual(err, "the node closed the connection during "
+                             "the TLS handshake without saying why (its "
+                             "log may tell)")
+            self.assertNotIn("trust", err)
+        self.assertRegex(c.log(), r"node x2: control channel: the node "
+                         r"closed the connection during the TLS handshake")
