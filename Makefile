@@ -72,6 +72,7 @@ COMMON_SRCS := \
 	common/json.c \
 	common/log.c \
 	common/mpcheck.c \
+	common/strict.c \
 	common/table.c \
 	common/util.c
 

@@ -18,6 +18,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "log.h"
+#include "strict.h"
 
 #define NSIG_CAUGHT	2
 
@@ -72,6 +73,7 @@ int
 daemon_state_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
+	int rc;
 
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create state directory %s: %s",
@@ -83,7 +85,9 @@ daemon_state_dir(const char *dir, char *err, size_t errlen)
 		    dir);
 		return FF_EIO;
 	}
-	return 0;
+	if ((rc = strict_check(dir, &st, err, errlen)) != 0)
+		return rc;
+	return strict_check_parents(dir, err, errlen);
 }
 
 /*

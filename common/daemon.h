@@ -116,8 +116,12 @@ int daemon_print_fp(const char *prog, const char *state_dir,
 
 /*
  * Make the state directory dir if it is missing (mode 0700; the parent
- * must exist) and check that it is a directory. Returns 0, or FF_EIO
- * with a message in err.
+ * must exist) and check that it is a directory that no other user can
+ * change (strict.h), and that no other user can put
+ * another directory in its place: every directory above it belongs to
+ * root or to us, and is not writable by group or others unless sticky.
+ * Returns 0, or FF_EIO, FF_EINVAL, FF_EAUTH (with the chmod or chown
+ * to run) with a message in err.
  */
 int daemon_state_dir(const char *dir, char *err, size_t errlen);
 

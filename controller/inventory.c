@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/mpcheck.h"
+#include "common/strict.h"
 #include "common/util.h"
 #include "inventory.h"
 
@@ -305,6 +306,22 @@ inv_open(const char *dir, inventory_t **out, char *err, size_t errlen)
 	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return FF_EIO;
+	}
+	/* the node keys the controller trusts: ours alone to change */
+	for (int i = 0; i < 2; i++) {
+		char file[sizeof(path) + 16];
+		struct stat st;
+
+		snprintf(file, sizeof(file), "%s%s", path, i ? "/data.mdb" :
+		    "");
+		if (stat(file, &st) == -1) {
+			if (errno == ENOENT && i > 0)
+				break;
+			snprintf(err, errlen, "%s: %s", file, strerror(errno));
+			return FF_EIO;
+		}
+		if (strict_check(file, &st, err, errlen) != 0)
+			return FF_EAUTH;
 	}
 	if ((inv = calloc(1, sizeof(*inv))) == NULL) {
 		snprintf(err, errlen, "out of memory");

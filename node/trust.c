@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/strict.h"
 #include "trust.h"
 
 struct node_trust {
@@ -81,6 +82,7 @@ static int
 read_state(node_trust_t *t, char *fp, char *err, size_t errlen)
 {
 	char buf[TRUST_FILE_MAX + 1];
+	struct stat st;
 	ssize_t n;
 	int fd, bad;
 
@@ -90,6 +92,15 @@ read_state(node_trust_t *t, char *fp, char *err, size_t errlen)
 			return 0;
 		snprintf(err, errlen, "%s: %s", t->path, strerror(errno));
 		return FF_EIO;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", t->path, strerror(errno));
+		close(fd);
+		return FF_EIO;
+	}
+	if (strict_check(t->path, &st, err, errlen) != 0) {
+		close(fd);
+		return FF_EAUTH;
 	}
 	n = read(fd, buf, sizeof(buf));
 	close(fd);

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "common/err.h"
+#include "common/strict.h"
 #include "wire.h"
 #include "wire_int.h"
 
@@ -221,7 +222,7 @@ wire_identity_load(const char *dir, const char *cn, wire_identity_t **out,
 		    != 0)
 			return rc;
 		*created = 1;
-		if (stat(keypath, &stk) != 0) {
+		if (stat(keypath, &stk) != 0 || stat(certpath, &stc) != 0) {
 			snprintf(err, errlen, "%s: %s", keypath,
 			    strerror(errno));
 			return FF_EIO;
@@ -233,6 +234,9 @@ wire_identity_load(const char *dir, const char *cn, wire_identity_t **out,
 		    "fingerprint)", dir);
 		return FF_ENOENT;
 	}
+	if ((rc = strict_check(keypath, &stk, err, errlen)) != 0 ||
+	    (rc = strict_check(certpath, &stc, err, errlen)) != 0)
+		return rc;
 	if ((stk.st_mode & 077) != 0) {
 		snprintf(err, errlen, "%s: key file is accessible by group or "
 		    "others (mode %03o); chmod 600 it", keypath,

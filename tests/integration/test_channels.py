@@ -212,3 +212,82 @@ class SilentCloseTest(ChannelCase):
             self.assertNotIn("trust", err)
         self.assertRegex(c.log(), r"node x2: control channel: the node "
                          r"closed the connection during the TLS handshake")
+
+
+# --- B. the state directory and what the daemons trust in it -------------------
+
+class StateDirModeTest(ChannelCase):
+    """A daemon refuses a state directory, key or pin file that another
+    user could change (and says which chmod or chown fixes it), and
+    starts once it is fixed."""
+
+    def refused(self, args, log_name):
+        """Start the daemon; it must exit non-zero at start. Returns its
+        output."""
+        p = self.spawn(args, log_name=log_name)
+        try:
+            rc = p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            rc = None
+        with open(p.log_path, errors="replace") as f:
+            out = f.read()
+        self.assertIsNotNone(rc, "the daemon started and is running:\n"
+                             + out)
+        self.assertNotEqual(rc, 0, out)
+        return out
+
+    def test_node_world_writable_state_dir(self):
+        d = os.path.join(self.tmp, "n-state")
+        os.mkdir(d)
+        os.chmod(d, 0o777)
+        n = self.node(4, "n", state_dir=d)
+        out = self.refused(n.cmd("run", "-f", "-c", n.conf), "n-1.log")
+        self.assertIn("%s is writable by everyone (mode 0777): other users "
+                      "could change what this daemon trusts (chmod go-w %s)"
+                      % (d, d), out)
+        os.chmod(d, 0o700)
+        n.start()
+
+    def test_node_group_writable_pin(self):
+        c = self.controller()
+        cfp = c.fingerprint()
+        d = os.path.join(self.tmp, "n-state")
+        os.mkdir(d, 0o700)
+        pin = os.path.join(d, "controller.pin")
+        with open(pin, "w") as f:
+            f.write("controller %s\n" % cfp)
+        os.chmod(pin, 0o660)
+        n = self.node(5, "n", state_dir=d)
+        out = self.refused(n.cmd("run", "-f", "-c", n.conf), "n-1.log")
+        self.assertIn("%s is writable by its group (mode 0660): other "
+                      "users could change what this daemon trusts "
+                      "(chmod go-w %s)" % (pin, pin), out)
+        os.chmod(pin, 0o600)
+        n.start()
+        self.assertIn("trusting controller key %s (learned from a join "
+                      "token, %s)" % (cfp, pin), n.log())
+
+    def test_controller_group_writable_state_dir(self):
+        c = Controller(self, "ctl")
+        os.mkdir(c.state_dir)
+        os.chmod(c.state_dir, 0o770)
+        out = self.refused([binpath("flowfleet-controller"), "run", "-f",
+                            "-c", c.conf], "ctl-1.log")
+        self.assertIn("%s is writable by its group (mode 0770)"
+                      % c.state_dir, out)
+        os.chmod(c.state_dir, 0o700)
+        c.start()
+
+    def test_key_owned_by_another_user(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to give a file to another user")
+        n = self.node(6, "n")
+        n.start()
+        n.stop()
+        key = os.path.join(n.state_dir, "key.pem")
+        os.chown(key, 65534, -1)
+        out = self.refused(n.cmd("run", "-f", "-c", n.conf), "n-2.log")
+        self.assertRegex(out, r"%s is owned by \S+ \(uid 65534\), not by "
+                         r"\S+ \(uid 0\) who runs this daemon: another "
+                         r"user could change what it trusts \(chown \S+ %s\)"
+                         % (re.escape(key), re.escape(key)))

@@ -1,6 +1,7 @@
 /*
  * The daemons' shell (common/daemon.c) and the commands' option tables
- * (common/cmd.c cmd_getopt): the state directory's mode, the lock and
+ * (common/cmd.c cmd_getopt): the state directory's mode (made 0700;
+ * refused when another user could change it), the lock and
  * pid file (a second daemon on one state directory is refused, the pid
  * file goes at the end), SIGTERM reaching the stop function, the loop
  * closing cleanly, detaching (the starting process exits 0 once the
@@ -116,6 +117,55 @@ test_state_dir(void **state)
 	assert_int_equal(daemon_path(buf, sizeof(buf), "/a/b/c/d",
 	    "node.sock"), FF_ELIMIT);
 	unlink(file);
+}
+
+/* A state directory another user could change is refused, with the
+   chmod or chown that fixes it. */
+static void
+test_state_dir_strict(void **state)
+{
+	char dir[512], sub[600], want[1400], err[1024];
+
+	(void)state;
+	path_of(dir, sizeof(dir), "strict");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	/* chmod, as mkdir's mode goes through the umask */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(daemon_state_dir(dir, err, sizeof(err)), FF_EAUTH);
+	snprintf(want, sizeof(want), "%s is writable by everyone (mode 0777)"
+	    ": other users could change what this daemon trusts (chmod go-w "
+	    "%s)", dir, dir);
+	assert_string_equal(err, want);
+	assert_int_equal(chmod(dir, 0770), 0);
+	assert_int_equal(daemon_state_dir(dir, err, sizeof(err)), FF_EAUTH);
+	assert_non_null(strstr(err, "writable by its group (mode 0770)"));
+	/* readable by others is fine: nothing in it is theirs to change */
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(daemon_state_dir(dir, err, sizeof(err)), 0);
+
+	/* a directory inside one that others may write into: refused */
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(daemon_state_dir(sub, err, sizeof(err)), FF_EAUTH);
+	snprintf(want, sizeof(want), "%s, above state directory %s, is "
+	    "writable by everyone (mode 0777) and not sticky", dir, sub);
+	assert_non_null(strstr(err, want));
+	/* ... unless it is sticky, like /tmp */
+	assert_int_equal(chmod(dir, 01777), 0);
+	assert_int_equal(daemon_state_dir(sub, err, sizeof(err)), 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+
+	/* not ours (root can give it away to try) */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(sub, 65534, (gid_t)-1), 0);
+		assert_int_equal(daemon_state_dir(sub, err, sizeof(err)),
+		    FF_EAUTH);
+		assert_non_null(strstr(err, "(uid 65534), not by "));
+		snprintf(want, sizeof(want), "(chown root %s)", sub);
+		assert_non_null(strstr(err, want));
+	}
+	rmdir(sub);
+	rmdir(dir);
 }
 
 static void
@@ -324,6 +374,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_dir),
+		cmocka_unit_test(test_state_dir_strict),
 		cmocka_unit_test(test_lock_pid_signals),
 		cmocka_unit_test(test_detach),
 		cmocka_unit_test(test_run_args),
