@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -11,7 +12,23 @@
 #include "err.h"
 
 int
-ctlclient_connect(const char *path)
+ctlclient_set_timeout(int fd, int timeout_ms)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (timeout_ms >= 0) {
+		/* 0 would mean "no limit" to the kernel */
+		if (timeout_ms == 0)
+			timeout_ms = 1;
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (timeout_ms % 1000) * 1000;
+	}
+	return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 ?
+	    0 : FF_EIO;
+}
+
+int
+ctlclient_connect_within(const char *path, int timeout_ms)
 {
 	struct sockaddr_un sun;
 	int fd, e;
@@ -23,13 +40,28 @@ ctlclient_connect(const char *path)
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return FF_EIO;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	/* a Unix connect waits for room in the listener's backlog as long
+	   as the send timeout allows */
+	if (timeout_ms >= 0 && ctlclient_set_timeout(fd, timeout_ms) != 0) {
 		e = errno;
 		close(fd);
 		errno = e;
 		return FF_EIO;
 	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return e == EAGAIN || e == EWOULDBLOCK ? FF_ETIMEDOUT :
+		    FF_EIO;
+	}
 	return fd;
+}
+
+int
+ctlclient_connect(const char *path)
+{
+	return ctlclient_connect_within(path, -1);
 }
 
 int
@@ -45,7 +77,8 @@ ctlclient_send(int fd, const void *buf, size_t len)
 		if (n <= 0) {
 			if (n == 0)
 				errno = EIO;
-			return FF_EIO;
+			return errno == EAGAIN || errno == EWOULDBLOCK ?
+			    FF_ETIMEDOUT : FF_EIO;
 		}
 		p += n;
 		len -= (size_t)n;

@@ -18,9 +18,23 @@
 int ctlclient_connect(const char *path);
 
 /*
+ * As ctlclient_connect(), waiting at most timeout_ms (-1: no limit) for
+ * room in the listener's backlog (a stopped or stuck server lets it
+ * fill): FF_ETIMEDOUT then. The descriptor keeps timeout_ms as its send
+ * timeout (see ctlclient_set_timeout()).
+ */
+int ctlclient_connect_within(const char *path, int timeout_ms);
+
+/*
+ * How long ctlclient_send() on fd may wait for the peer to read
+ * (timeout_ms; -1: no limit). Returns 0, or FF_EIO.
+ */
+int ctlclient_set_timeout(int fd, int timeout_ms);
+
+/*
  * Write all of buf[0..len) to fd, waiting as needed (a peer that went
- * away gives EPIPE, never SIGPIPE). Returns 0, or FF_EIO with errno
- * telling why.
+ * away gives EPIPE, never SIGPIPE). Returns 0, FF_ETIMEDOUT when the
+ * send timeout passed, or FF_EIO with errno telling why.
  */
 int ctlclient_send(int fd, const void *buf, size_t len);
 

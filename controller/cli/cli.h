@@ -43,10 +43,15 @@ enum {
 
 /* ---- options.c ---- */
 
+/* How long the nodes and status commands wait for the controller, in
+   all (connect, request, answer), unless given --timeout. */
+#define CLI_TIMEOUT_MS	15000
+
 /* The options every command takes, before or after its name. */
 struct cli_globals {
 	const char *socket;	/* -s, else $FLOWFLEET_SOCKET, else default */
 	int json;		/* --json */
+	uint64_t timeout_ms;	/* nodes, status: --timeout; 0: default */
 };
 extern struct cli_globals cli;
 

@@ -15,7 +15,8 @@ cli_nodes_add_usage(FILE *fp)
 {
 	fprintf(fp,
 "usage: flowfleet nodes add NAME ADDRESS [--label L]... [--fingerprint FP]\n"
-"                           [--ttl DURATION] [-s SOCKET] [--json]\n"
+"                           [--ttl DURATION] [--timeout DUR] [-s SOCKET]\n"
+"                           [--json]\n"
 "\n"
 "Add a node to the inventory; the controller starts dialing it.\n"
 "\n"
@@ -29,6 +30,8 @@ cli_nodes_add_usage(FILE *fp)
 "             node prints it)\n"
 "  --ttl DURATION\n"
 "             lifetime of the join token (default 24h; 1s to 30d)\n"
+"  --timeout DUR\n"
+"             how long to wait for the controller, in all (default 15s)\n"
 "\n"
 "Without --fingerprint, a one-time join token is printed on stdout: put\n"
 "it in the node's configuration ('join-token TOKEN'). The node then\n"
@@ -36,44 +39,55 @@ cli_nodes_add_usage(FILE *fp)
 "its key is pinned. A used or expired token is refused.\n"
 "\n"
 "Exit status: 0 added, 1 refused (name, address or key already in use,\n"
-"bad value), 2 usage, 3 controller unreachable.\n");
+"bad value), 2 usage, 3 controller unreachable or silent.\n");
 }
 
 void
 cli_nodes_list_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: flowfleet nodes list [-s SOCKET] [--json]\n"
+"usage: flowfleet nodes list [--timeout DUR] [-s SOCKET] [--json]\n"
 "\n"
 "List the inventory: name, address, state, pinned key (shortened; 'nodes\n"
 "show' prints it whole), labels and when each node was added.\n"
 "\n"
-"Exit status: 0, or 3 when the controller cannot be reached.\n");
+"  --timeout DUR  how long to wait for the controller, in all (default\n"
+"                 15s)\n"
+"\n"
+"Exit status: 0, or 3 when the controller cannot be reached or did not\n"
+"answer in time.\n");
 }
 
 void
 cli_nodes_show_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: flowfleet nodes show NAME [-s SOCKET] [--json]\n"
+"usage: flowfleet nodes show NAME [--timeout DUR] [-s SOCKET] [--json]\n"
 "\n"
 "Everything the controller knows about one node: address and ports, key,\n"
 "labels, both channels' state and last error, version, last seen, clock\n"
 "offset, health, counters and join token.\n"
 "\n"
-"Exit status: 0, 3 controller unreachable, 5 no such node.\n");
+"  --timeout DUR  how long to wait for the controller, in all (default\n"
+"                 15s)\n"
+"\n"
+"Exit status: 0, 3 controller unreachable or silent, 5 no such node.\n");
 }
 
 void
 cli_nodes_remove_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: flowfleet nodes remove NAME [-s SOCKET] [--json]\n"
+"usage: flowfleet nodes remove NAME [--timeout DUR] [-s SOCKET] [--json]\n"
 "\n"
 "Close the node's sessions and delete it, its pinned key and its join\n"
 "token from the inventory. To enroll it again, 'nodes add' it again.\n"
 "\n"
-"Exit status: 0 removed, 1 failed, 3 controller unreachable, 5 no such\n"
+"  --timeout DUR  how long to wait for the controller, in all (default\n"
+"                 15s)\n"
+"\n"
+"Exit status: 0 removed, 1 failed, 3 controller unreachable or silent,\n"
+"5 no such"
 "node.\n");
 }
 

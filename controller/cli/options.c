@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "cli.h"
 
 struct cli_globals cli = { .socket = WIRE_CTL_SOCKET_DEFAULT };
@@ -49,6 +50,13 @@ take(int ch, const char *val, int add_opts, struct cli_args *a,
 		cli.json = 1;
 		return -1;
 	}
+	if (ch == 'T') {
+		if (parse_duration_ms(val, &cli.timeout_ms) != 0 ||
+		    cli.timeout_ms == 0 || cli.timeout_ms > INT32_MAX)
+			return cli_usage_error(usage, "--timeout: bad duration "
+			    "'%s'", val);
+		return -1;
+	}
 	if (!add_opts)
 		return cli_usage_error(usage, "--%s is an option of 'nodes "
 		    "add'", ch == 'l' ? "label" : ch == 'f' ? "fingerprint" :
@@ -75,6 +83,7 @@ cli_parse(int argc, char **argv, int add_opts, int nargs,
 		{ "label", required_argument, NULL, 'l' },
 		{ "fingerprint", required_argument, NULL, 'f' },
 		{ "ttl", required_argument, NULL, 't' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch, rc;

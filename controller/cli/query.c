@@ -24,7 +24,8 @@
 #define QUERY_ID	1
 #define CANCEL_ID	2
 #define POLL_MS		200
-#define SLACK_MS	10000	/* the controller answers by its deadline */
+#define ANSWER_MS	1000	/* the controller answers by the deadline:
+				   this long for the answer to arrive */
 #define CANCEL_WAIT_MS	3000
 #define MAX_SEL		64
 
@@ -422,8 +423,7 @@ take_data(struct answer *a, const wire_msg_t *m)
 static int
 wait_answer(ctlc_t *cc, struct cliq *o, struct answer *a, wire_msg_t *m)
 {
-	uint64_t limit = mono_ms() + (o->timeout_ms ? o->timeout_ms :
-	    WIRE_QUERY_TIMEOUT_MAX) + SLACK_MS, cancel_at = 0;
+	uint64_t cancel_at = 0;
 	char err[512];
 	int rc;
 
@@ -431,18 +431,27 @@ wait_answer(ctlc_t *cc, struct cliq *o, struct answer *a, wire_msg_t *m)
 		if (interrupted && cancel_at == 0) {
 			fprintf(stderr, PROG ": interrupted: cancelling the "
 			    "query on every node\n");
+			ctlc_extend(cc, CANCEL_WAIT_MS);
 			if (send_cancel(cc) != 0)
 				return EX_INTERRUPTED;
 			cancel_at = mono_ms();
-			limit = cancel_at + CANCEL_WAIT_MS;
-		}
-		if (mono_ms() >= limit) {
-			fprintf(stderr, PROG ": %s\n", cancel_at ? "no word "
-			    "from the controller after the cancel" : "the "
-			    "controller did not answer in time");
-			return cancel_at ? EX_INTERRUPTED : EX_UNREACHABLE;
 		}
 		rc = ctlc_recv(cc, m, POLL_MS, err, sizeof(err));
+		if (rc == FF_ETIMEDOUT && ctlc_expired(cc)) {
+			if (cancel_at)
+				fprintf(stderr, PROG ": no word from the "
+				    "controller after the cancel\n");
+			else if (o->timeout_ms) {
+				char d[32];
+
+				cli_duration(o->timeout_ms, d, sizeof(d));
+				fprintf(stderr, PROG ": %s; it had the query's "
+				    "%s and %d s more for its answer\n", err, d,
+				    ANSWER_MS / 1000);
+			} else
+				fprintf(stderr, PROG ": %s\n", err);
+			return cancel_at ? EX_INTERRUPTED : EX_UNREACHABLE;
+		}
 		if (rc == FF_ETIMEDOUT)
 			continue;
 		if (rc != 0) {
@@ -515,7 +524,11 @@ cli_query(int argc, char **argv)
 		rc = EX_FAILED;
 		goto out_opts;
 	}
-	if (ctlc_open(&cc, cli.socket, err, sizeof(err)) != 0) {
+	/* one deadline for everything: the query's, and a little for its
+	   answer to arrive (without --timeout the controller's query-timeout
+	   applies, which the CLI does not know: the longest allowed) */
+	if (ctlc_open(&cc, cli.socket, (int64_t)((o.timeout_ms ? o.timeout_ms :
+	    WIRE_QUERY_TIMEOUT_MAX) + ANSWER_MS), err, sizeof(err)) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		wire_builder_free(&b);
 		rc = EX_UNREACHABLE;

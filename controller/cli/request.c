@@ -1,14 +1,14 @@
 /*
  * One request to the controller and its reply, for the commands that
  * ask and print (nodes, status): connect, send, wait for the answer
- * with the request's id, and turn what went wrong into an exit code.
+ * with the request's id, all within one deadline (--timeout, else
+ * CLI_TIMEOUT_MS), and turn what went wrong into an exit code.
  */
 #include <string.h>
 
 #include "common/err.h"
 #include "cli.h"
 
-#define REQ_TIMEOUT_MS	15000
 
 int64_t
 cli_reply_error(const wire_msg_t *m, char *text, size_t len)
@@ -42,14 +42,15 @@ exchange(wire_builder_t *b, uint32_t id, struct cli_reply *r)
 		fprintf(stderr, CLI_PROG ": out of memory\n");
 		return EX_FAILED;
 	}
-	if (ctlc_open(&r->cc, cli.socket, err, sizeof(err)) != 0 ||
+	/* one deadline for the connect, the send and the answer */
+	if (ctlc_open(&r->cc, cli.socket, (int64_t)(cli.timeout_ms ?
+	    cli.timeout_ms : CLI_TIMEOUT_MS), err, sizeof(err)) != 0 ||
 	    ctlc_send(&r->cc, f, flen, err, sizeof(err)) != 0) {
 		fprintf(stderr, CLI_PROG ": %s\n", err);
 		return EX_UNREACHABLE;
 	}
 	for (;;) {
-		rc = ctlc_recv(&r->cc, &r->msg, REQ_TIMEOUT_MS, err,
-		    sizeof(err));
+		rc = ctlc_recv(&r->cc, &r->msg, -1, err, sizeof(err));
 		if (rc != 0) {
 			fprintf(stderr, CLI_PROG ": %s\n", err);
 			return rc == FF_EPROTO ? EX_FAILED : EX_UNREACHABLE;

@@ -13,7 +13,7 @@ void
 cli_status_usage(FILE *fp)
 {
 	fprintf(fp,
-"usage: flowfleet status [-s SOCKET] [--json]\n"
+"usage: flowfleet status [--timeout DUR] [-s SOCKET] [--json]\n"
 "\n"
 "The fleet at a glance, one line per node:\n"
 "  STATE     up, down, connecting, pending (waiting for its join token),\n"
@@ -29,8 +29,11 @@ cli_status_usage(FILE *fp)
 "            truncated datagrams, store write failures)\n"
 "  HEALTH    ok, or degraded (see 'nodes show' for why)\n"
 "\n"
+"  --timeout DUR  how long to wait for the controller, in all (default\n"
+"                 15s)\n"
+"\n"
 "Exit status: 0 every node is up, 4 at least one is not, 3 controller\n"
-"unreachable.\n");
+"unreachable or silent past the deadline.\n");
 }
 
 /* The nodes as status prints them. */

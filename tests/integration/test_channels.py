@@ -291,3 +291,102 @@ class StateDirModeTest(ChannelCase):
                          r"\S+ \(uid 0\) who runs this daemon: another "
                          r"user could change what it trusts \(chown \S+ %s\)"
                          % (re.escape(key), re.escape(key)))
+
+
+# --- C. the CLI's deadline ------------------------------------------------------
+
+CLI_TIMEOUT_S = 15     # CLI_TIMEOUT_MS (controller/cli/cli.h): nodes, status
+ANSWER_S = 1           # query: the deadline and this long for the answer
+MARGIN_S = 1.0         # process start and exit, on a loaded machine
+
+
+class CliDeadlineTest(ChannelCase):
+    """With the controller stopped (SIGSTOP: it holds its socket but
+    answers nothing), every CLI command ends by its deadline with exit 3
+    and says the controller did not answer, whether the connection was
+    taken (the kernel queues it) or the socket's queue is full."""
+
+    def setUp(self):
+        super().setUp()
+        self.c = self.controller()
+        os.kill(self.c.proc.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, self.c.proc.pid, signal.SIGCONT)
+        self.fill = []
+        self.addCleanup(lambda: [s.close() for s in self.fill])
+
+    def fill_backlog(self):
+        """Connect to the stopped controller until its listen queue is
+        full (a further connect would wait)."""
+        for _ in range(256):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(self.c.sock)
+            except BlockingIOError:
+                s.close()
+                return len(self.fill)
+            self.fill.append(s)
+        self.fail("the controller's socket took 256 connections")
+
+    def cli(self, *args):
+        return subprocess.Popen([binpath("flowfleet"), "-s", self.c.sock,
+                                 *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+
+    def finish(self, p, t0, bound):
+        """Wait for p (at most bound + 5 s); return (seconds, rc, stderr)."""
+        try:
+            _, err = p.communicate(timeout=max(0.1, t0 + bound + 5 -
+                                               time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            return time.monotonic() - t0, None, "(killed: still running)"
+        return time.monotonic() - t0, p.returncode, err
+
+    def check(self, what, took, rc, err, bound, within):
+        self.assertLessEqual(took, bound, "%s took %.1f s: %s"
+                             % (what, took, err))
+        self.assertEqual(rc, 3, "%s: %s" % (what, err))
+        self.assertIn("the controller did not answer within %s (is it "
+                      "stopped or stuck?)" % within, err, what)
+
+    def test_every_command_ends_by_its_deadline(self):
+        t0 = time.monotonic()
+        procs = [
+            ("query --timeout 3s", self.cli("query", "--top", "3", "--by",
+                                            "srcip", "--timeout", "3s"),
+             3 + ANSWER_S, "4 s"),
+            ("status", self.cli("status"), CLI_TIMEOUT_S, "15 s"),
+            ("nodes list", self.cli("nodes", "list"), CLI_TIMEOUT_S, "15 s"),
+        ]
+        time.sleep(0.5)     # they are connected (queued): now fill it
+        queued = self.fill_backlog()
+        t1 = time.monotonic()
+        procs += [
+            ("status, queue full", self.cli("status"), CLI_TIMEOUT_S,
+             "15 s"),
+            ("nodes list, queue full", self.cli("nodes", "list"),
+             CLI_TIMEOUT_S, "15 s"),
+        ]
+        results = []
+        for i, (what, p, deadline, within) in enumerate(procs):
+            start = t0 if i < 3 else t1
+            took, rc, err = self.finish(p, start, deadline + MARGIN_S)
+            results.append((what, took, rc, err, deadline + MARGIN_S,
+                            within))
+        for what, took, rc, err, bound, within in results:
+            print("%s: %.2f s, exit %s" % (what, took, rc))
+        for r in results:
+            self.check(*r)
+        self.assertIn("it had the query's 3s and 1 s more for its answer",
+                      results[0][3])
+        self.assertGreater(queued, 0)
+
+    def test_timeout_option(self):
+        t0 = time.monotonic()
+        took, rc, err = self.finish(self.cli("status", "--timeout", "2s"),
+                                    t0, 2 + MARGIN_S)
+        self.check("status --timeout 2s", took, rc, err, 2 + MARGIN_S,
+                   "2 s")
