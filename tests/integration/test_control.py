@@ -265,31 +265,35 @@ class RefusalTest(ControlCase):
         self.assert_a_undisturbed()
 
     def test_connections_in_handshake_are_bounded(self):
-        # SESS_MAX_HANDSHAKES (node/session.h): 32 per listener. Idle TCP
-        # connections hold their slot until the 10 s handshake deadline.
-        idle = [socket.create_connection((self.a.addr, 2210), timeout=10)
-                for _ in range(32)]
+        # SESS_MAX_HANDSHAKES_SOURCE (node/session.h): 8 per address and
+        # listener. An idle TCP connection would hold its slot until the
+        # 10 s handshake deadline; a 9th from the same address pushes out
+        # the oldest of them, not itself.
+        idle = []
         try:
-            def admitted():
-                return len(re.findall(r"control %s:2210: refused "
-                                      r"127\.0\.0\.1:\d+ \(key none "
-                                      r"presented\): already 32" %
-                                      re.escape(self.a.addr),
-                                      self.a.log())) == 0
-            time.sleep(0.5)     # let the node accept all 32
-            self.assertTrue(admitted())
+            for _ in range(8):
+                idle.append(socket.create_connection((self.a.addr, 2210),
+                                                     timeout=10))
+                time.sleep(0.05)    # accepted in this order
+            time.sleep(0.5)         # let the node accept all 8
+            self.assertNotIn("to make room", self.a.log())
+            oldest = idle[0].getsockname()[1]
             extra = socket.create_connection((self.a.addr, 2210),
                                              timeout=10)
-            local = extra.getsockname()[1]
+            idle.append(extra)
+            self.wait_log(self.a.log, r"control %s:2210: closed "
+                          r"127\.0\.0\.1:%d \(key none presented\) after "
+                          r"\d+ ms in the TLS handshake, to make room for a "
+                          r"new connection: 9 connections from 127\.0\.0\.1 "
+                          r"in TLS handshake \(at most 8 per address\)"
+                          % (re.escape(self.a.addr), oldest))
             try:
-                self.assertEqual(extra.recv(16), b"")   # closed at once
+                self.assertEqual(idle[0].recv(16), b"")  # closed
             except ConnectionResetError:
                 pass
-            extra.close()
-            self.wait_log(self.a.log, r"control %s:2210: refused "
-                          r"127\.0\.0\.1:%d \(key none presented\): "
-                          r"already 32 connections in TLS handshake" % (
-                              re.escape(self.a.addr), local))
+            extra.setblocking(False)
+            with self.assertRaises(BlockingIOError):    # still waited on
+                extra.recv(16)
         finally:
             for s in idle:
                 s.close()
