@@ -4,8 +4,10 @@
  * HELLO on the query channel, a plugged-in query engine answering QUERY,
  * the same message once the engine is unplugged (ERROR -17, the session
  * stays), a control-channel message on the query channel (ERROR -5, the
- * session closes), and STATUS on the control channel.
+ * session closes), STATUS on the control channel, and the cap on the
+ * handshakes pending from one address (the oldest makes room).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -304,6 +306,76 @@ test_control_channel(void **state)
 	assert_int_equal(T.closed, 1);
 }
 
+/* ---- handshake slots ---- */
+
+#define IDLE	9	/* one over SESS_MAX_HANDSHAKES_SOURCE */
+
+static int idle_fd[IDLE];
+static int idle_state[IDLE];	/* 0 open, 1 closed by the node */
+
+static void
+on_look(uv_timer_t *timer)
+{
+	for (int i = 0; i < IDLE; i++) {
+		char b;
+		ssize_t n = recv(idle_fd[i], &b, 1, MSG_DONTWAIT);
+
+		idle_state[i] = n == 0 || (n == -1 && errno == ECONNRESET);
+	}
+	control_stop(T.cp);
+	uv_close((uv_handle_t *)timer, NULL);
+}
+
+/*
+ * Connections from one address that send nothing: the node keeps at most
+ * SESS_MAX_HANDSHAKES_SOURCE of them in the handshake, and one more
+ * closes the oldest, not itself.
+ */
+static void
+test_handshake_slots_per_address(void **state)
+{
+	struct node_config cfg;
+	struct sockaddr_in sa;
+	char dir[256], err[256];
+	uint16_t cport, qport;
+	uv_timer_t look;
+
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(dir, sizeof(dir), "%s/slots", tmpdir);
+	mkdir(dir, 0700);
+	cfg.state_dir = dir;
+	cfg.name = (char *)(uintptr_t)"unit-node";
+	cfg.controller_fp = (char *)(uintptr_t)"sha256:"
+	    "abababababababababababababababababababababababababababababababab";
+	free_ports(&cport, &qport);
+	set_addr(&cfg.control_listen, cport);
+	set_addr(&cfg.query_listen, qport);
+	assert_int_equal(uv_loop_init(&T.loop), 0);
+	if (control_start(&T.loop, &cfg, fixed_status, NULL, &T.cp, err,
+	    sizeof(err)) != 0)
+		fail_msg("control_start: %s", err);
+	uv_ip4_addr(ADDR, cport, &sa);
+	/* the kernel completes each TCP handshake; the node accepts them in
+	   this order once the loop runs */
+	for (int i = 0; i < IDLE; i++) {
+		idle_fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(idle_fd[i] >= 0);
+		assert_int_equal(connect(idle_fd[i], (struct sockaddr *)&sa,
+		    sizeof(sa)), 0);
+	}
+	uv_timer_init(&T.loop, &look);
+	uv_timer_start(&look, on_look, 500, 0);
+	uv_run(&T.loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&T.loop), 0);
+	for (int i = 0; i < IDLE; i++)
+		close(idle_fd[i]);
+	assert_int_equal(idle_state[0], 1);	/* the oldest made room */
+	for (int i = 1; i < IDLE; i++)		/* the others still wait */
+		assert_int_equal(idle_state[i], 0);
+}
+
 static int
 setup(void **state)
 {
@@ -326,6 +398,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query_channel),
 		cmocka_unit_test(test_control_channel),
+		cmocka_unit_test(test_handshake_slots_per_address),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
