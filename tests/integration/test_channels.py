@@ -110,11 +110,7 @@ class HandshakeSlotTest(ChannelCase):
     def check_back_in(self, sources, per_source, evicted_rx):
         self.c.stop()
         self.open_idle(sources, per_source)
-        # the node has accepted them all (they are in its handshake)
-        wait_for(lambda: self.closed_by_node() >= 0 and
-                 len(self.idle) == len(PORTS) * len(sources) * per_source,
-                 timeout=5, what="the idle connections")
-        time.sleep(0.5)
+        time.sleep(0.5)     # let the node accept them all
         took = self.restart_controller_and_wait()
         n = self.c.node("a")
         self.assertIsNotNone(took, "the controller was not back in within "
