@@ -267,7 +267,7 @@ headroom(store_t *s)
 }
 
 int
-maintain_make_room(store_t *s, size_t need)
+maintain_make_room(store_t *s, size_t need, int attempt)
 {
 	struct expire x = { .by_size = 1, .most = UINT64_MAX };
 	struct space sp;
@@ -275,19 +275,31 @@ maintain_make_room(store_t *s, size_t need)
 	uint64_t want = storage_need(s, need), own;
 	int changed = 0;
 
-	if (s->max_bytes == 0 ||
-	    mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
 		return 0;
 	storage_space(s, txn, &sp);
 	mdb_txn_abort(txn);
-	x.headroom = FF_MAX(want, headroom(s));
 	if (sp.used + want <= sp.cap) {
-		/* It fits by the count and failed all the same: pages not
-		   reusable yet, a limit not seen. Free its size more. */
+		/*
+		 * It fits by the count and failed all the same. First let
+		 * LMDB reuse the pages freed by the last transaction. Then,
+		 * unless a reader holds older pages (deleting more would not
+		 * help while it reads), the free pages are too scattered for
+		 * the block's run of pages: free its size more.
+		 */
+		if (attempt == 0) {
+			(void)settle(s, 1);
+			return 1;
+		}
+		if (s->max_bytes == 0 || storage_readers(s) != 0)
+			return 0;
 		own = (need + 16 + (uint64_t)s->psize - 1) / s->psize *
 		    s->psize;
 		x.most = sp.used - FF_MIN(sp.used, own);
+	} else if (s->max_bytes == 0) {
+		return 0;
 	}
+	x.headroom = FF_MAX(want, headroom(s));
 	(void)expire(s, &x, 0, &changed);
 	if (!changed)
 		return 0;

@@ -296,6 +296,30 @@ storage_put_block(store_t *s, MDB_txn *txn, uint64_t id,
 	return 0;
 }
 
+/* mdb_reader_list line: "PID THREAD TXNID", TXNID "-" for a free slot. */
+static int
+count_reader(const char *line, void *arg)
+{
+	int *n = arg;
+	size_t len = strlen(line);
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+		len--;
+	if (line[0] != '(' && strstr(line, "pid") == NULL && len > 0 &&
+	    line[len - 1] != '-')
+		(*n)++;
+	return 0;
+}
+
+int
+storage_readers(store_t *s)
+{
+	int n = 0;
+
+	(void)mdb_reader_list(s->env, count_reader, &n);
+	return n;
+}
+
 int
 storage_del_block(store_t *s, MDB_txn *txn, uint64_t id)
 {

@@ -192,22 +192,28 @@ int storage_put_block(store_t *s, MDB_txn *txn, uint64_t id,
     const store_colbatch_t *cb, uint32_t flags, uint64_t committed_ms,
     uint64_t committed_span_ms, struct idx_ent *ent);
 
+/* Readers holding a snapshot now (any process). */
+int storage_readers(store_t *s);
+
 /* Delete block id (blk and idx) in write txn. Returns 0 or an error. */
 int storage_del_block(store_t *s, MDB_txn *txn, uint64_t id);
 
 /* --- maintain.c: room for the writer --------------------------------- */
 
 /*
- * Writer: a write of a value of need bytes found no room. When retention
- * by size is on (max_bytes), delete the oldest blocks until the map and
- * the filesystem have room for it, or, when they seem to have room but
- * the write failed all the same (pages not reusable yet, a limit not
- * seen), at least need bytes of them; but nothing when even an empty
- * store would not fit. Then commit one more transaction, so that LMDB
- * reuses the freed pages in the next. Returns 1 when blocks were
- * deleted, else 0.
+ * Writer: try `attempt` (0, 1, ...) of a write of a value of need bytes
+ * found no room. When the map and the filesystem lack room for it and
+ * retention by size is on (max_bytes), delete the oldest blocks until
+ * they have room, but nothing when even an empty store would not fit.
+ * When they have room by the count and the write failed all the same:
+ * at the first attempt only commit a transaction so that LMDB reuses the
+ * pages freed by the last one; later, with retention by size and no
+ * reader holding older pages, delete need bytes of the oldest blocks
+ * (free pages too scattered for one run). After deleting, commit one
+ * more transaction so that the next reuses the freed pages. Returns 1
+ * when the write may be tried again, else 0.
  */
-int maintain_make_room(store_t *s, size_t need);
+int maintain_make_room(store_t *s, size_t need, int attempt);
 
 /* --- columns.c: the writer's row buffers ------------------------------- */
 

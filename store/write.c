@@ -54,7 +54,7 @@ write_pending(store_t *s)
 
 	rc = write_block(s, &ent);
 	for (int i = 0; i < ROOM_TRIES && rc == FF_ENOSPC &&
-	    maintain_make_room(s, ent.enc_size); i++)
+	    maintain_make_room(s, ent.enc_size, i); i++)
 		rc = write_block(s, &ent);
 	s->wb.n = 0;
 	CNT_SET(s, pending, 0);

@@ -3,7 +3,9 @@
  * environments in throwaway directories: every appended and committed
  * flow comes back exactly once and in order (also after a reopen and
  * after kill -9), time-range selection and partitions, retention by age
- * and by size, compaction, a full map, damaged blocks, read-only opens,
+ * (by when blocks were stored) and by size, compaction, a full map, a
+ * full filesystem (a file size limit, RLIMIT_FSIZE, stands for it),
+ * damaged blocks, read-only opens,
  * and a reader scanning while the writer appends and compacts. Each
  * flow carries its sequence number in `packets`, so what a scan returns
  * is compared with what the test appended.
@@ -31,6 +33,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "store/store.h"
+#include "store/storage.h"	/* storage_readers() */
 
 #define T0	1700000000000ull	/* a base time, ms */
 
@@ -1226,6 +1229,88 @@ test_full_fs_without_size_retention(void **state)
 }
 
 /*
+ * Pages freed by the last transaction are not reusable in the next one
+ * (LMDB): a write right after retention deleted every block finds the
+ * file full by the count of free pages, fails to grow the file, and
+ * succeeds on the retry after one more commit, in the freed pages.
+ */
+static void
+test_full_fs_reuses_freed_pages(void **state)
+{
+	store_opts_t o = { .block_rows = 2000, .nosync = 1,
+	    .max_age_ms = 3600000 };
+	store_flow_t *f = calloc(2000, sizeof(*f));
+	store_stats_t st;
+	struct got g;
+	uint64_t seq = 0, size;
+	store_t *s;
+
+	(void)state;
+	assert_non_null(f);
+	dir_make();
+	s = open_with(&o);
+	rng = 18;
+	for (int b = 0; b < 10; b++) {
+		for (int i = 0; i < 2000; i++, seq++)
+			mk_flow(&f[i], seq, T0, 60000, 1);
+		assert_int_equal(store_append(s, f, 2000), 0);
+	}
+	size = file_size();
+	fsize_limit(size);
+	/* an hour later every block goes, by age, in one transaction */
+	assert_int_equal(store_maintain(s, now_ms() + 2 * 3600000, 0), 0);
+	assert_int_equal(stats(s).blocks, 0);
+	for (int i = 0; i < 2000; i++, seq++)
+		mk_flow(&f[i], seq, T0, 60000, 1);
+	assert_int_equal(store_append(s, f, 2000), 0);
+	st = stats(s);
+	assert_int_equal(st.write_errors, 0);
+	assert_int_equal(st.full, 0);
+	assert_int_equal(st.expired_blocks, 10);
+	assert_int_equal(st.room_blocks, 0);
+	assert_int_equal(file_size(), size);
+	g = scan_all(s);
+	expect_flows(&g, f, 2000);
+	free(g.f);
+	store_close(s);
+	fsize_restore();
+	dir_remove();
+	free(f);
+}
+
+/* Readers holding a snapshot, as the writer counts them before it deletes
+   blocks for a write that failed with room by the count. */
+static void
+test_readers_counted(void **state)
+{
+	store_opts_t o = { .nosync = 1 };
+	store_flow_t f[10];
+	store_scan_t *sc[2];
+	store_t *s;
+
+	(void)state;
+	dir_make();
+	s = open_with(&o);
+	for (int i = 0; i < 10; i++)
+		mk_flow(&f[i], (uint64_t)i, T0, 1000, 0);
+	assert_int_equal(store_append(s, f, 10), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(storage_readers(s), 0);
+	assert_int_equal(store_scan_open(s, 0, UINT64_MAX, STORE_COLS_ALL, 0,
+	    1, &sc[0]), 0);
+	assert_int_equal(storage_readers(s), 1);
+	assert_int_equal(store_scan_open(s, 0, UINT64_MAX, STORE_COLS_ALL, 0,
+	    1, &sc[1]), 0);
+	assert_int_equal(storage_readers(s), 2);
+	store_scan_close(sc[0]);
+	store_scan_close(sc[1]);
+	/* the slots stay, free */
+	assert_int_equal(storage_readers(s), 0);
+	store_close(s);
+	dir_remove();
+}
+
+/*
  * When even an empty store would not hold the block, retention deletes
  * nothing for it: the write fails, the stored blocks stay.
  */
@@ -1650,8 +1735,11 @@ main(void)
 		    cleanup_fsize),
 		cmocka_unit_test_teardown(test_full_fs_without_size_retention,
 		    cleanup_fsize),
+		cmocka_unit_test_teardown(test_full_fs_reuses_freed_pages,
+		    cleanup_fsize),
 		cmocka_unit_test_teardown(test_full_fs_nothing_to_gain,
 		    cleanup_fsize),
+		cmocka_unit_test_teardown(test_readers_counted, cleanup),
 		cmocka_unit_test_teardown(test_small_map_with_size_retention,
 		    cleanup),
 		cmocka_unit_test_teardown(test_damaged_blocks, cleanup),
