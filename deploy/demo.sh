@@ -127,8 +127,7 @@ listen sflow $addr:6343
 control-listen $addr:2210
 query-listen $addr:4210
 join-token $token
-# the captures are years old: keep their flows (retention goes by the
-# flows' own times)
+# keep every flow of the demo, by age; 1G at most
 retention-age none
 retention-size 1G
 EOF

@@ -152,14 +152,22 @@ print_store_json(const node_stats_t *st, FILE *fp)
 	    ",\"expired_flows\":%" PRIu64 ",\"expired_blocks\":%" PRIu64
 	    ",\"compactions\":%" PRIu64 ",\"damaged_blocks\":%" PRIu64
 	    ",\"retention_age_ms\":%" PRIu64 ",\"retention_size\":%" PRIu64
-	    "},", s->flows, s->blocks, s->bytes_used, s->map_size,
+	    ",\"store_full\":%s,\"file_bytes\":%" PRIu64
+	    ",\"room_expired_flows\":%" PRIu64
+	    ",\"room_expired_blocks\":%" PRIu64 ",\"fs_free\":",
+	    s->flows, s->blocks, s->bytes_used, s->map_size,
 	    s->oldest_ms, s->newest_ms, s->appended, s->committed, s->commits,
 	    s->pending, w->last_commit_ms, s->write_errors, s->dropped,
 	    w->failing ? "true" : "false", w->batches, w->flows, w->queued,
 	    w->queue_cap, w->queue_peak, w->dropped, w->dropped_batches,
 	    w->dropped + s->dropped, s->expired_flows, s->expired_blocks,
 	    s->compactions, s->damaged_blocks, st->retention_age_ms,
-	    st->retention_size);
+	    st->retention_size, s->full ? "true" : "false", s->file_bytes,
+	    s->room_flows, s->room_blocks);
+	if (s->fs_free != UINT64_MAX)
+		fprintf(fp, "%" PRIu64 "},", s->fs_free);
+	else
+		fputs("null},", fp);
 }
 
 /* The query engine's counters (qengine.h). */
@@ -367,16 +375,26 @@ print_store_table(const node_stats_t *st, FILE *fp)
 		snprintf(size, sizeof(size), "none");
 	fprintf(fp, "store      flows %" PRIu64 " in %" PRIu64 " blocks, %s "
 	    "used of a %s map; committed %" PRIu64 " in %" PRIu64
-	    " commits (last %s), pending %" PRIu64 "%s\n", s->flows,
+	    " commits (last %s), pending %" PRIu64 "%s%s\n", s->flows,
 	    s->blocks, used, map, s->committed, s->commits, last, s->pending,
-	    w->failing ? " (WRITES FAILING)" : "");
+	    w->failing ? " (WRITES FAILING)" : "",
+	    s->full ? " (STORE FULL)" : "");
+	size_fmt(s->file_bytes, used, sizeof(used));
+	if (s->fs_free != UINT64_MAX)
+		size_fmt(s->fs_free, map, sizeof(map));
+	else
+		snprintf(map, sizeof(map), "unknown");
+	fprintf(fp, "           data file %s, %s free on its filesystem\n",
+	    used, map);
 	fprintf(fp, "           queue %" PRIu64 "/%" PRIu64 " batches (peak %"
 	    PRIu64 "), dropped: queue full %" PRIu64 " flows, write errors %"
 	    PRIu64 " (%" PRIu64 " flows)\n", w->queued, w->queue_cap,
 	    w->queue_peak, w->dropped, s->write_errors, s->dropped);
 	fprintf(fp, "           retention age %s, size %s: expired %" PRIu64
-	    " flows in %" PRIu64 " blocks; compactions %" PRIu64 "\n", age,
-	    size, s->expired_flows, s->expired_blocks, s->compactions);
+	    " flows in %" PRIu64 " blocks (for room: %" PRIu64 " flows in %"
+	    PRIu64 " blocks); compactions %" PRIu64 "\n", age, size,
+	    s->expired_flows, s->expired_blocks, s->room_flows,
+	    s->room_blocks, s->compactions);
 }
 
 int

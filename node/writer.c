@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/err.h"
@@ -49,6 +51,10 @@ struct writer {
 	uint64_t last_log;	/* mono ms of the last error message */
 	uint64_t unlogged;	/* failures since that message */
 	int told;		/* a failure was logged, no recovery since */
+	uint64_t dropped_told;	/* the store's dropped flows then */
+	uint64_t room_log;	/* mono ms of the last make-room message */
+	uint64_t maint_log;	/* mono ms of the last maintenance error */
+	uint64_t room_told, room_flows;	/* the store's room_* then */
 };
 
 static void
@@ -65,40 +71,121 @@ free_all(writer_t *w)
 	free(w);
 }
 
-/* Record a failed store call; log at most once every WRITER_LOG_MS. */
+/* "store full: PATH: ...sizes..." into buf. */
 static void
-note_error(writer_t *w, const char *what, int rc)
+full_fmt(writer_t *w, const store_stats_t *st, char *buf, size_t len)
+{
+	char used[32], file[32], map[32], fs[32];
+	struct rlimit rl;
+	int n;
+
+	size_fmt(st->bytes_used, used, sizeof(used));
+	size_fmt(st->file_bytes, file, sizeof(file));
+	size_fmt(st->map_size, map, sizeof(map));
+	if (st->fs_free != UINT64_MAX)
+		size_fmt(st->fs_free, fs, sizeof(fs));
+	else
+		snprintf(fs, sizeof(fs), "unknown");
+	n = snprintf(buf, len, "store full: %s: %s used (data file %s) of a "
+	    "%s map, %s free on its filesystem", store_path(w->s), used, file,
+	    map, fs);
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ", file size limit %s",
+		    size_fmt((uint64_t)rl.rlim_cur, fs, sizeof(fs)));
+}
+
+/*
+ * Record a failed store call; log at most once every WRITER_LOG_MS.
+ * write: flows were dropped (an append or a commit), so writes are
+ * failing until one succeeds.
+ */
+static void
+note_error(writer_t *w, const char *what, int rc, int write)
 {
 	uint64_t now = mono_ms();
 	store_stats_t st;
+	char why[1024];
 
 	w->errors++;
+	if (!write) {
+		if (w->maint_log != 0 && now - w->maint_log < WRITER_LOG_MS)
+			return;
+		log_warnx("flow store: %s failed: %s", what,
+		    ff_strerror(rc));
+		w->maint_log = now;
+		return;
+	}
+	w->failing = 1;
 	w->unlogged++;
-	if (rc == FF_ENOSPC)
-		w->failing = 1;
 	if (w->last_log != 0 && now - w->last_log < WRITER_LOG_MS)
 		return;
 	store_get_stats(w->s, &st);
+	if (rc == FF_ENOSPC)
+		full_fmt(w, &st, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s", ff_strerror(rc));
 	log_warnx("flow store: %s failed: %s (%" PRIu64 " failure%s since "
 	    "the last message; %" PRIu64 " flows dropped so far); flows are "
-	    "dropped and counted until writes succeed again%s", what,
-	    rc == FF_ENOSPC ? "no space (store map or disk full)" :
-	    ff_strerror(rc), w->unlogged, w->unlogged == 1 ? "" : "s",
-	    st.dropped, rc == FF_ENOSPC ? "; retention frees room" : "");
+	    "dropped and counted until writes succeed again%s", what, why,
+	    w->unlogged, w->unlogged == 1 ? "" : "s", st.dropped,
+	    rc != FF_ENOSPC ? "" : st.max_bytes != 0 ? "; retention deletes "
+	    "the oldest blocks when that makes room" : "; retention-size is "
+	    "none: nothing is deleted to make room");
 	w->last_log = now;
 	w->unlogged = 0;
 	w->told = 1;
+	w->dropped_told = st.dropped;
 }
 
-/* A write succeeded: say so once after each failure message. */
+/* A block was written: writes succeed (again). */
 static void
 note_ok(writer_t *w)
 {
+	store_stats_t st;
+
 	w->failing = 0;
 	if (!w->told)
 		return;
 	w->told = 0;
-	log_info("flow store: writes succeed again");
+	store_get_stats(w->s, &st);
+	log_info("flow store: writes succeed again (%" PRIu64 " flows "
+	    "dropped since the failure was logged)",
+	    st.dropped - w->dropped_told);
+}
+
+/*
+ * After a store call that returned rc: a failure, or a success that
+ * wrote a block (committed flows grew since `before`); a call that only
+ * buffered rows tells nothing.
+ */
+static void
+note_write(writer_t *w, const char *what, int rc, uint64_t before)
+{
+	if (rc != 0)
+		note_error(w, what, rc, 1);
+	else if (store_committed(w->s) != before)
+		note_ok(w);
+}
+
+/* Blocks deleted to make room: say so at most once every WRITER_LOG_MS. */
+static void
+note_room(writer_t *w, const store_stats_t *st)
+{
+	uint64_t now = mono_ms();
+	char why[1024];
+
+	if (st->room_blocks == w->room_told || (w->room_log != 0 &&
+	    now - w->room_log < WRITER_LOG_MS))
+		return;
+	full_fmt(w, st, why, sizeof(why));
+	log_warnx("flow store: %s; deleted the oldest %" PRIu64 " blocks (%"
+	    PRIu64 " flows) to make room, before retention-size; the store "
+	    "keeps what its filesystem holds", why,
+	    st->room_blocks - w->room_told, st->room_flows - w->room_flows);
+	w->room_told = st->room_blocks;
+	w->room_flows = st->room_flows;
+	w->room_log = now;
 }
 
 /* Publish the thread's counters and the store's. */
@@ -113,6 +200,7 @@ publish(writer_t *w)
 		w->committed = st.committed;
 		w->last_commit_ms = now_ms();
 	}
+	note_room(w, &st);
 	pthread_mutex_lock(&w->mu);
 	w->pub.store = st;
 	w->pub.appended = w->appended;
@@ -125,14 +213,10 @@ publish(writer_t *w)
 static void
 do_commit(writer_t *w)
 {
-	int rc;
+	uint64_t before = store_committed(w->s);
 
 	w->commit_due = 0;
-	if ((rc = store_commit(w->s)) != 0) {
-		note_error(w, "commit", rc);
-		return;
-	}
-	note_ok(w);
+	note_write(w, "commit", store_commit(w->s), before);
 }
 
 /* Commit and maintain when due. */
@@ -147,22 +231,19 @@ housekeeping(writer_t *w, uint64_t now)
 		w->maint_due = now + WRITER_MAINT_MS;
 		if ((rc = store_maintain(w->s, now_ms(),
 		    WRITER_MAINT_BUDGET_MS)) != 0)
-			note_error(w, "retention", rc);
+			note_error(w, "retention", rc, 0);
 	}
 }
 
 static void
 append(writer_t *w, const struct wbatch *b)
 {
-	int rc;
+	uint64_t before = store_committed(w->s);
 
 	if (w->commit_due == 0)
 		w->commit_due = mono_ms() + WRITER_COMMIT_MS;
 	w->appended += b->n;
-	if ((rc = store_append(w->s, b->flows, b->n)) != 0)
-		note_error(w, "write", rc);
-	else
-		note_ok(w);
+	note_write(w, "write", store_append(w->s, b->flows, b->n), before);
 }
 
 /* Sleep on cv until the absolute monotonic time due_ms (mu held). */

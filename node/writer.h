@@ -15,7 +15,10 @@
  * commits whenever a block fills); and runs retention and compaction
  * every WRITER_MAINT_MS for at most WRITER_MAINT_BUDGET_MS. A failed
  * write (map or disk full, I/O error) is counted by the store, logged at
- * most once every WRITER_LOG_MS, and the thread goes on.
+ * most once every WRITER_LOG_MS ("store full: PATH: ..." with the sizes
+ * when there was no room), and the thread goes on; the writer is
+ * failing from then until a block is written. Blocks deleted to make
+ * room on a full filesystem are logged at most once every WRITER_LOG_MS.
  */
 #ifndef FF_NODE_WRITER_H
 #define FF_NODE_WRITER_H
@@ -50,7 +53,9 @@ typedef struct writer_stats {
 	uint64_t appended;	/* flows the thread gave to store_append */
 	uint64_t errors;	/* failed appends, commits, maintenance */
 	uint64_t last_commit_ms;	/* wall clock of the last commit, 0 */
-	int failing;		/* the last write failed (full disk/map) */
+	int failing;		/* a write failed (flows were dropped) and
+				   none has succeeded since: rows only
+				   buffered do not count */
 	store_stats_t store;	/* the store's counters after the thread's
 				   latest step */
 } writer_stats_t;

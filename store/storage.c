@@ -5,6 +5,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "common/err.h"
 #include "common/util.h"
@@ -21,6 +24,8 @@ storage_err(int rc)
 		return 0;
 	case MDB_MAP_FULL:
 	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
 		return FF_ENOSPC;
 	case ENOMEM:
 		return FF_ENOMEM;
@@ -97,7 +102,7 @@ idx_pack(const struct idx_ent *e, uint8_t out[IDX_ENT_LEN])
 	put_le64(out + 24, e->min_last);
 	put_le64(out + 32, e->max_last);
 	put_le32(out + 40, e->enc_size);
-	put_le32(out + 44, 0);
+	put_le32(out + 44, e->committed_span_ms);
 	put_le64(out + 48, e->committed_ms);
 }
 
@@ -115,6 +120,7 @@ idx_unpack(const MDB_val *v, struct idx_ent *e)
 	e->min_last = le_n(p + 24, 8);
 	e->max_last = le_n(p + 32, 8);
 	e->enc_size = (uint32_t)le_n(p + 40, 4);
+	e->committed_span_ms = (uint32_t)le_n(p + 44, 4);
 	e->committed_ms = le_n(p + 48, 8);
 	if (e->rows > STORE_BLOCK_ROWS_MAX || e->min_first > e->max_first ||
 	    e->min_last > e->max_last)
@@ -170,27 +176,85 @@ storage_used_pages(store_t *s, MDB_txn *txn)
 	return used;
 }
 
+void
+storage_space(store_t *s, MDB_txn *txn, struct space *sp)
+{
+	MDB_envinfo info;
+	struct statvfs vfs;
+	struct rlimit rl;
+	struct stat sb;
+	mdb_filehandle_t fd;
+	uint64_t lim;
+
+	memset(sp, 0, sizeof(*sp));
+	sp->used = storage_used_pages(s, txn) * s->psize;
+	if (mdb_env_info(s->env, &info) == 0)
+		sp->map = info.me_mapsize;
+	if (mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &sb) == 0)
+		sp->file = (uint64_t)sb.st_size;
+	else
+		sp->file = ((uint64_t)info.me_last_pgno + 1) * s->psize;
+	sp->fs_free = UINT64_MAX;
+	if (statvfs(s->path, &vfs) == 0)
+		sp->fs_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	sp->cap = sp->map;
+	if (sp->fs_free != UINT64_MAX)
+		sp->cap = FF_MIN(sp->cap, sp->file + sp->fs_free);
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		lim = (uint64_t)rl.rlim_cur / s->psize * s->psize;
+		sp->cap = FF_MIN(sp->cap, FF_MAX(lim, sp->file));
+	}
+	CNT_SET(s, file_bytes, sp->file);
+	CNT_SET(s, fs_free, sp->fs_free);
+}
+
+uint64_t
+storage_need(store_t *s, size_t need)
+{
+	/* the value's overflow pages, plus the tree pages it touches */
+	return ((need + 16 + s->psize - 1) / s->psize + 16 + RESERVE_PAGES) *
+	    (uint64_t)s->psize;
+}
+
 int
 storage_room(store_t *s, MDB_txn *txn, size_t need)
 {
-	MDB_envinfo info;
-	uint64_t map_pages, need_pages;
+	struct space sp;
 
-	if (mdb_env_info(s->env, &info) != 0)
-		return FF_ESTORE;
-	map_pages = info.me_mapsize / s->psize;
-	/* the value's overflow pages, plus the tree pages it touches */
-	need_pages = (need + 16 + s->psize - 1) / s->psize + 16;
-	if (storage_used_pages(s, txn) + need_pages + RESERVE_PAGES >
-	    map_pages)
+	storage_space(s, txn, &sp);
+	if (sp.used + storage_need(s, need) > sp.cap)
 		return FF_ENOSPC;
 	return 0;
 }
 
 int
+storage_write_err(store_t *s, MDB_txn *txn, int rc, size_t need)
+{
+	struct space sp;
+	MDB_txn *rtxn = NULL;
+
+	rc = storage_err(rc);
+	if (rc != FF_EIO)
+		return rc;
+	/* LMDB reports a short write as EIO: is the filesystem full? */
+	if (txn == NULL) {
+		if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &rtxn) != 0)
+			return rc;
+		txn = rtxn;
+	}
+	storage_space(s, txn, &sp);
+	if (rtxn != NULL)
+		mdb_txn_abort(rtxn);
+	if (sp.file + storage_need(s, need) > sp.cap ||
+	    sp.used + storage_need(s, need) > sp.cap)
+		return FF_ENOSPC;
+	return rc;
+}
+
+int
 storage_put_block(store_t *s, MDB_txn *txn, uint64_t id,
     const store_colbatch_t *cb, uint32_t flags, uint64_t committed_ms,
-    struct idx_ent *ent)
+    uint64_t committed_span_ms, struct idx_ent *ent)
 {
 	uint8_t key[8], ibuf[IDX_ENT_LEN];
 	const uint8_t *blk;
@@ -199,21 +263,23 @@ storage_put_block(store_t *s, MDB_txn *txn, uint64_t id,
 	size_t len;
 	int rc;
 
+	memset(ent, 0, sizeof(*ent));
 	if ((rc = blk_encode(s->enc, cb, &blk, &len, &info)) != 0)
 		return rc;
 	if (len > UINT32_MAX)
 		return FF_EINVAL;
+	ent->enc_size = (uint32_t)len;
 	if ((rc = storage_room(s, txn, len)) != 0)
 		return rc;
-	memset(ent, 0, sizeof(*ent));
 	ent->rows = info.rows;
 	ent->flags = flags;
 	ent->min_first = info.min_first;
 	ent->max_first = info.max_first;
 	ent->min_last = info.min_last;
 	ent->max_last = info.max_last;
-	ent->enc_size = (uint32_t)len;
 	ent->committed_ms = committed_ms;
+	ent->committed_span_ms = (uint32_t)FF_MIN(committed_span_ms,
+	    UINT32_MAX);
 
 	storage_key(key, id);
 	k.mv_data = key;
@@ -221,13 +287,37 @@ storage_put_block(store_t *s, MDB_txn *txn, uint64_t id,
 	v.mv_data = (void *)(uintptr_t)blk;
 	v.mv_size = len;
 	if ((rc = mdb_put(txn, s->dbi_blk, &k, &v, 0)) != 0)
-		return storage_err(rc);
+		return storage_write_err(s, txn, rc, len);
 	idx_pack(ent, ibuf);
 	v.mv_data = ibuf;
 	v.mv_size = sizeof(ibuf);
 	if ((rc = mdb_put(txn, s->dbi_idx, &k, &v, 0)) != 0)
-		return storage_err(rc);
+		return storage_write_err(s, txn, rc, len);
 	return 0;
+}
+
+/* mdb_reader_list line: "PID THREAD TXNID", TXNID "-" for a free slot. */
+static int
+count_reader(const char *line, void *arg)
+{
+	int *n = arg;
+	size_t len = strlen(line);
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+		len--;
+	if (line[0] != '(' && strstr(line, "pid") == NULL && len > 0 &&
+	    line[len - 1] != '-')
+		(*n)++;
+	return 0;
+}
+
+int
+storage_readers(store_t *s)
+{
+	int n = 0;
+
+	(void)mdb_reader_list(s->env, count_reader, &n);
+	return n;
 }
 
 int

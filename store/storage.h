@@ -22,8 +22,16 @@
 
 #define STORAGE_VERSION	1
 
-/* idx entry: u32 rows, u32 flags, u64 min_first, max_first, min_last,
- * max_last, u32 encoded size, u32 reserved, u64 committed_ms (LE). */
+/*
+ * idx entry: u32 rows, u32 flags, u64 min_first, max_first, min_last,
+ * max_last, u32 encoded size, u32 committed_span_ms, u64 committed_ms
+ * (LE). committed_ms is the wall clock when the block's rows were stored
+ * (a compacted block: when the newest of its parts was, and
+ * committed_span_ms how much earlier the oldest was, saturating; 0 in
+ * blocks written before it was kept); retention by age goes by
+ * committed_ms. committed_ms 0 means not known (this code always sets
+ * it): retention then goes by max_last, the flows' own end.
+ */
 #define IDX_ENT_LEN	56
 #define IDX_F_COMPACTED	0x01	/* made by merging small blocks */
 
@@ -33,7 +41,23 @@ struct idx_ent {
 	uint64_t min_first, max_first;
 	uint64_t min_last, max_last;
 	uint32_t enc_size;
+	uint32_t committed_span_ms;
 	uint64_t committed_ms;	/* wall clock when written */
+};
+
+/*
+ * Where the store's bytes can go (storage_space): the map, and the data
+ * file with the free space of its filesystem (and the process's file size
+ * limit, RLIMIT_FSIZE).
+ */
+struct space {
+	uint64_t used;		/* bytes of the pages in use */
+	uint64_t file;		/* bytes of the data file */
+	uint64_t fs_free;	/* bytes free on its filesystem (UINT64_MAX:
+				   not known) */
+	uint64_t map;		/* map size */
+	uint64_t cap;		/* most bytes the pages in use can reach:
+				   min(map, file + fs_free, file size limit) */
 };
 
 /* Row buffer of the writer: one array per column, 16-byte addresses. */
@@ -51,6 +75,7 @@ struct colbuf {
 };
 
 struct store {
+	char *path;		/* the store directory */
 	MDB_env *env;
 	MDB_dbi dbi_meta, dbi_idx, dbi_blk;
 	int readonly;
@@ -58,6 +83,8 @@ struct store {
 	uint32_t block_rows;
 	uint64_t max_bytes, max_age_ms;
 	uint64_t next_id;	/* writer only */
+	uint64_t block_bytes;	/* writer only: bytes of the largest block
+				   written (room kept free for the next) */
 
 	struct colbuf wb;	/* rows appended, not yet written */
 	blk_enc_t *enc;		/* writer only */
@@ -77,6 +104,11 @@ struct store {
 	_Atomic uint64_t appended, committed, commits, write_errors, dropped;
 	_Atomic uint64_t expired_blocks, expired_flows, compactions;
 	_Atomic uint64_t damaged_blocks, pending;
+	_Atomic uint64_t full;	/* 1 from a write that found no room to the
+				   next write that succeeds */
+	_Atomic uint64_t file_bytes, fs_free;	/* as last seen */
+	_Atomic uint64_t room_blocks, room_flows;	/* deleted to make
+							   room */
 };
 
 #define CNT_ADD(s, f, v) \
@@ -126,11 +158,30 @@ int storage_recount(store_t *s, MDB_txn *txn);
 uint64_t storage_used_pages(store_t *s, MDB_txn *txn);
 
 /*
- * Check that the map has room for a value of need bytes in write txn
- * and still keeps the reserve that maintenance needs to delete blocks.
- * Returns 0 or FF_ENOSPC.
+ * Fill *sp for txn (any kind); also update the file_bytes and fs_free
+ * counters.
+ */
+void storage_space(store_t *s, MDB_txn *txn, struct space *sp);
+
+/*
+ * Bytes a write of a value of need bytes takes at most, with the reserve
+ * that maintenance needs to delete blocks afterwards.
+ */
+uint64_t storage_need(store_t *s, size_t need);
+
+/*
+ * Check that the map and the filesystem have room for a value of need
+ * bytes in write txn (storage_need). Returns 0 or FF_ENOSPC.
  */
 int storage_room(store_t *s, MDB_txn *txn, size_t need);
+
+/*
+ * The ff_err code of a failed write of a value of need bytes, from the
+ * LMDB (or errno) code rc: FF_ENOSPC also when a write came up short
+ * (EIO) on a filesystem that has no room left for it. txn: the write
+ * transaction if one is open, else NULL.
+ */
+int storage_write_err(store_t *s, MDB_txn *txn, int rc, size_t need);
 
 /*
  * Encode cb as block `id` and put it and its idx entry in write txn,
@@ -139,10 +190,30 @@ int storage_room(store_t *s, MDB_txn *txn, size_t need);
  */
 int storage_put_block(store_t *s, MDB_txn *txn, uint64_t id,
     const store_colbatch_t *cb, uint32_t flags, uint64_t committed_ms,
-    struct idx_ent *ent);
+    uint64_t committed_span_ms, struct idx_ent *ent);
+
+/* Readers holding a snapshot now (any process). */
+int storage_readers(store_t *s);
 
 /* Delete block id (blk and idx) in write txn. Returns 0 or an error. */
 int storage_del_block(store_t *s, MDB_txn *txn, uint64_t id);
+
+/* --- maintain.c: room for the writer --------------------------------- */
+
+/*
+ * Writer: try `attempt` (0, 1, ...) of a write of a value of need bytes
+ * found no room. When the map and the filesystem lack room for it and
+ * retention by size is on (max_bytes), delete the oldest blocks until
+ * they have room, but nothing when even an empty store would not fit.
+ * When they have room by the count and the write failed all the same:
+ * at the first attempt only commit a transaction so that LMDB reuses the
+ * pages freed by the last one; later, with retention by size and no
+ * reader holding older pages, delete need bytes of the oldest blocks
+ * (free pages too scattered for one run). After deleting, commit one
+ * more transaction so that the next reuses the freed pages. Returns 1
+ * when the write may be tried again, else 0.
+ */
+int maintain_make_room(store_t *s, size_t need, int attempt);
 
 /* --- columns.c: the writer's row buffers ------------------------------- */
 

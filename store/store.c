@@ -147,7 +147,13 @@ store_open(const store_opts_t *opts, store_t **out, char *err,
 	    DEFAULT_BLOCK_ROWS;
 	s->max_bytes = opts->max_bytes;
 	s->max_age_ms = opts->max_age_ms;
+	if ((s->path = strdup(path)) == NULL) {
+		free(s);
+		return fail(err, errlen, FF_ENOMEM, path, "out of memory",
+		    NULL);
+	}
 	if (pthread_mutex_init(&s->view_lock, NULL) != 0) {
+		free(s->path);
 		free(s);
 		return fail(err, errlen, FF_ENOMEM, path, "mutex", NULL);
 	}
@@ -187,6 +193,11 @@ store_open(const store_opts_t *opts, store_t **out, char *err,
 		mdb_txn_abort(txn);
 		goto bad;
 	}
+	if (!s->readonly) {
+		struct space sp;
+
+		storage_space(s, txn, &sp);
+	}
 	if ((rc = mdb_txn_commit(txn)) != 0) {
 		rc = fail(err, errlen, storage_err(rc), path,
 		    "cannot commit", mdb_strerror(rc));
@@ -214,6 +225,7 @@ bad:
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	pthread_mutex_destroy(&s->view_lock);
+	free(s->path);
 	free(s);
 	return rc;
 }
@@ -233,6 +245,7 @@ store_close(store_t *s)
 	blk_enc_free(s->enc);
 	blk_dec_free(s->mdec);
 	pthread_mutex_destroy(&s->view_lock);
+	free(s->path);
 	free(s);
 }
 
@@ -257,10 +270,28 @@ store_get_stats(store_t *s, store_stats_t *st)
 	st->newest_ms = CNT_GET(s, newest_ms);
 	st->pending = CNT_GET(s, pending);
 	st->damaged_blocks = CNT_GET(s, damaged_blocks);
+	st->full = CNT_GET(s, full) != 0;
+	st->file_bytes = CNT_GET(s, file_bytes);
+	st->fs_free = CNT_GET(s, fs_free);
+	st->max_bytes = s->max_bytes;
+	st->room_blocks = CNT_GET(s, room_blocks);
+	st->room_flows = CNT_GET(s, room_flows);
 	if (mdb_env_info(s->env, &info) == 0)
 		st->map_size = info.me_mapsize;
 	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
 		st->bytes_used = storage_used_pages(s, txn) * s->psize;
 		mdb_txn_abort(txn);
 	}
+}
+
+uint64_t
+store_committed(store_t *s)
+{
+	return CNT_GET(s, committed);
+}
+
+const char *
+store_path(const store_t *s)
+{
+	return s->path;
 }

@@ -199,6 +199,15 @@ typedef struct store_stats {
 	uint64_t newest_ms;
 	uint64_t pending;	/* flows appended, not yet committed */
 	uint64_t damaged_blocks;	/* blocks scans found damaged (skipped) */
+	int full;		/* the last write found no room (the map or
+				   the filesystem full); 0 again once a
+				   write succeeds */
+	uint64_t file_bytes;	/* size of the data file (data.mdb) */
+	uint64_t fs_free;	/* bytes free on its filesystem, as last
+				   seen; UINT64_MAX: not known */
+	uint64_t max_bytes;	/* retention by size (store_opts_t) */
+	uint64_t room_blocks;	/* of expired_*: deleted because the */
+	uint64_t room_flows;	/* filesystem (or map) had no room */
 } store_stats_t;
 
 /*
@@ -216,7 +225,17 @@ void store_close(store_t *s);
  * Writer thread: add n flows. Rows are buffered; each time block_rows
  * rows are buffered, they are written as one block and committed in one
  * write transaction. Returns 0, or a negative ff_err code when a write
- * failed (counted in write_errors/dropped; the store stays consistent).
+ * failed (counted in write_errors/dropped; the store stays consistent):
+ * FF_ENOSPC when the map or the filesystem has no room (the store is
+ * full).
+ *
+ * Room: a block is written only when the map and the filesystem (and the
+ * process's file size limit) have room for it. When they have not and
+ * retention by size is on (max_bytes), the oldest blocks are deleted
+ * until they have, and the write is tried again: the space that really
+ * exists caps the store as max_bytes does (counted in room_blocks and
+ * room_flows). Nothing is deleted when even an empty store would not
+ * fit; the rows are then dropped.
  */
 int store_append(store_t *s, const store_flow_t *flows, size_t n);
 
@@ -237,11 +256,25 @@ int store_commit(store_t *s);
  * merge runs of small blocks, spending about budget_ms at most; also free
  * the reader slots of processes that died while reading. Returns 0 or a
  * negative ff_err code.
+ *
+ * Retention by age goes by when the flows were stored, not by their own
+ * timestamps: a block is deleted once it was written more than max_age_ms
+ * before now_ms (a compacted block: its newest part), whatever times its
+ * flows carry, so no flow is deleted less than max_age_ms after it was
+ * stored. Retention by size deletes the oldest blocks while the store
+ * uses more than max_bytes, or more than the filesystem leaves room for
+ * (keeping room for the next block).
  */
 int store_maintain(store_t *s, uint64_t now_ms, uint64_t budget_ms);
 
 /* Any thread: a snapshot of the counters. */
 void store_get_stats(store_t *s, store_stats_t *st);
+
+/* Any thread: the flows committed so far (store_stats_t.committed). */
+uint64_t store_committed(store_t *s);
+
+/* The store's directory (store_opts_t.path). */
+const char *store_path(const store_t *s);
 
 /* ------------------------------------------------------------------------
  * Block scans: how a query engine reads the flows back. A scan visits,

@@ -1,8 +1,9 @@
 /*
  * The writer: rows are buffered column by column; a full buffer (or
  * store_commit) becomes one block, written with its idx entry in one
- * write transaction. A failed write drops that block's rows (counted)
- * and leaves the store as it was.
+ * write transaction. A write that finds no room (the map or the
+ * filesystem full) first lets retention by size make room; a failed
+ * write drops that block's rows (counted) and leaves the store as it was.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,41 +12,62 @@
 #include "common/util.h"
 #include "storage.h"
 
+/* Tries to make room for one block before its rows are dropped. */
+#define ROOM_TRIES	3
+
 /* Write the buffered rows as block next_id in one transaction. */
+static int
+write_block(store_t *s, struct idx_ent *ent)
+{
+	store_colbatch_t cb;
+	MDB_txn *txn;
+	int rc;
+
+	memset(ent, 0, sizeof(*ent));
+	colbuf_view(&s->wb, &cb);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return storage_err(rc);
+	if ((rc = storage_put_block(s, txn, s->next_id, &cb, 0, now_ms(), 0,
+	    ent)) != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	if ((rc = storage_meta_put(s, txn, "next_id", s->next_id + 1,
+	    8)) != 0) {
+		rc = storage_write_err(s, txn, rc, ent->enc_size);
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	/* mdb_txn_commit frees txn on failure as on success */
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return storage_write_err(s, NULL, rc, ent->enc_size);
+	return 0;
+}
+
+/* Write the buffered rows; make room and try again when there is none. */
 static int
 write_pending(store_t *s)
 {
 	struct idx_ent ent;
-	store_colbatch_t cb;
-	MDB_txn *txn;
 	size_t rows = s->wb.n;
 	int rc;
 
-	colbuf_view(&s->wb, &cb);
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
-		rc = storage_err(rc);
-		goto failed;
-	}
-	if ((rc = storage_put_block(s, txn, s->next_id, &cb, 0, now_ms(),
-	    &ent)) != 0) {
-		mdb_txn_abort(txn);
-		goto failed;
-	}
-	if ((rc = storage_meta_put(s, txn, "next_id", s->next_id + 1,
-	    8)) != 0) {
-		mdb_txn_abort(txn);
-		rc = storage_err(rc);
-		goto failed;
-	}
-	/* mdb_txn_commit frees txn on failure as on success */
-	if ((rc = mdb_txn_commit(txn)) != 0) {
-		rc = storage_err(rc);
-		goto failed;
+	rc = write_block(s, &ent);
+	for (int i = 0; i < ROOM_TRIES && rc == FF_ENOSPC &&
+	    maintain_make_room(s, ent.enc_size, i); i++)
+		rc = write_block(s, &ent);
+	s->wb.n = 0;
+	CNT_SET(s, pending, 0);
+	if (rc != 0) {
+		CNT_SET(s, full, rc == FF_ENOSPC);
+		CNT_ADD(s, write_errors, 1);
+		CNT_ADD(s, dropped, rows);
+		return rc;
 	}
 
 	s->next_id++;
-	s->wb.n = 0;
-	CNT_SET(s, pending, 0);
+	s->block_bytes = FF_MAX(s->block_bytes, ent.enc_size);
+	CNT_SET(s, full, 0);
 	CNT_ADD(s, committed, rows);
 	CNT_ADD(s, commits, 1);
 	if (CNT_ADD(s, blocks, 1) == 0 || ent.min_first < CNT_GET(s, oldest_ms))
@@ -54,13 +76,6 @@ write_pending(store_t *s)
 		CNT_SET(s, newest_ms, ent.max_first);
 	CNT_ADD(s, flows, rows);
 	return 0;
-
-failed:
-	s->wb.n = 0;
-	CNT_SET(s, pending, 0);
-	CNT_ADD(s, write_errors, 1);
-	CNT_ADD(s, dropped, rows);
-	return rc;
 }
 
 int

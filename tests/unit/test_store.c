@@ -3,7 +3,9 @@
  * environments in throwaway directories: every appended and committed
  * flow comes back exactly once and in order (also after a reopen and
  * after kill -9), time-range selection and partitions, retention by age
- * and by size, compaction, a full map, damaged blocks, read-only opens,
+ * (by when blocks were stored) and by size, compaction, a full map, a
+ * full filesystem (a file size limit, RLIMIT_FSIZE, stands for it),
+ * damaged blocks, read-only opens,
  * and a reader scanning while the writer appends and compacts. Each
  * flow carries its sequence number in `packets`, so what a scan returns
  * is compared with what the test appended.
@@ -22,13 +24,16 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
 #include "common/util.h"
 #include "store/store.h"
+#include "store/storage.h"	/* storage_readers() */
 
 #define T0	1700000000000ull	/* a base time, ms */
 
@@ -534,15 +539,31 @@ test_partitions(void **state)
  * Ten blocks; block b ends (last_ms) near T0 + b minutes, plus an eleventh
  * written last that holds old flows (ends near T0).
  */
+/* Wait until the wall clock is past t (ms): a few ms at most. */
+static void
+after(uint64_t t)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	for (int i = 0; i < 1000 && now_ms() <= t; i++)
+		nanosleep(&ts, NULL);
+	assert_true(now_ms() > t);
+}
+
+/*
+ * Retention by age goes by when blocks were stored, not by the flows'
+ * own times: flows dated two years back (an exporter whose clock is
+ * behind) and flows from the future are kept for max_age_ms after they
+ * were stored, each block by its own write time, whatever its neighbours
+ * carry.
+ */
 static void
 test_retention_age(void **state)
 {
-	store_opts_t o = { .block_rows = 100, .nosync = 1,
-	    .max_age_ms = 5 * 60000 };
-	store_flow_t f[1100], keep[1100];
-	uint64_t now = T0 + 9 * 60000 + 30000, cutoff = now - 5 * 60000;
-	uint64_t maxl[11] = { 0 }, exp_flows = 0, exp_blocks = 0;
-	size_t nkeep = 0;
+	const uint64_t age = 5 * 60000, old = 2 * 365 * 86400000ull;
+	store_opts_t o = { .block_rows = 100, .nosync = 1, .max_age_ms = age };
+	store_flow_t f[1000];
+	uint64_t a0, a1, b0, b1, now;
 	store_stats_t st;
 	struct got g;
 	store_t *s;
@@ -551,47 +572,189 @@ test_retention_age(void **state)
 	dir_make();
 	s = open_with(&o);
 	rng = 3;
-	for (int b = 0; b < 11; b++) {
-		uint64_t t = b < 10 ? T0 + (uint64_t)b * 60000 : T0;
+	now = now_ms();
+	/*
+	 * 10 blocks of 100 rows: in each, flows that ended two years ago,
+	 * flows from now, and flows an hour in the future, interleaved.
+	 */
+	for (int i = 0; i < 1000; i++) {
+		uint64_t t = i % 3 == 0 ? now - old : i % 3 == 1 ? now :
+		    now + 3600000;
 
-		for (int i = 0; i < 100; i++) {
-			store_flow_t *x = &f[b * 100 + i];
+		mk_flow(&f[i], (uint64_t)i, t - 30000, 30000, 0);
+	}
+	/* the first 5 blocks stored at a0..a1, the last 5 at b0..b1 */
+	a0 = now_ms();
+	assert_int_equal(store_append(s, f, 500), 0);
+	a1 = now_ms();
+	after(a1);
+	b0 = now_ms();
+	assert_int_equal(store_append(s, f + 500, 500), 0);
+	b1 = now_ms();
+	assert_int_equal(stats(s).blocks, 10);
 
-			mk_flow(x, (uint64_t)b * 100 + i, t - 30000, 30000, 0);
-			maxl[b] = FF_MAX(maxl[b], x->last_ms);
-		}
-	}
-	assert_int_equal(store_append(s, f, 1100), 0);
-	for (int b = 0; b < 11; b++) {
-		if (maxl[b] < cutoff) {
-			exp_blocks++;
-			exp_flows += 100;
-		} else {
-			memcpy(keep + nkeep, f + b * 100, 100 * sizeof(*f));
-			nkeep += 100;
-		}
-	}
-	/* blocks 0..4 end before the cutoff, and so does the late one */
-	assert_int_equal(exp_blocks, 6);
-	assert_int_equal(store_maintain(s, now, 0), 0);
+	/* now, and until max_age_ms after the first write: all kept */
+	assert_int_equal(store_maintain(s, now_ms(), 0), 0);
+	assert_int_equal(store_maintain(s, a0 + age, 0), 0);
 	st = stats(s);
-	assert_int_equal(st.expired_blocks, exp_blocks);
-	assert_int_equal(st.expired_flows, exp_flows);
-	assert_int_equal(st.blocks, 11 - exp_blocks);
-	assert_int_equal(st.flows, 1100 - exp_flows);
-	assert_true(st.oldest_ms >= T0 + 5 * 60000 - 30000);
+	assert_int_equal(st.expired_blocks, 0);
+	assert_int_equal(st.flows, 1000);
 	g = scan_all(s);
-	expect_flows(&g, keep, nkeep);
+	expect_flows(&g, f, 1000);
 	free(g.f);
-	/* nothing more to expire at the same time */
-	assert_int_equal(store_maintain(s, now, 0), 0);
-	assert_int_equal(stats(s).expired_blocks, exp_blocks);
-	/* an hour later everything goes */
-	assert_int_equal(store_maintain(s, now + 3600000, 0), 0);
+
+	/* past max_age_ms after the first five were stored: they go */
+	assert_int_equal(store_maintain(s, a1 + age + 1, 0), 0);
+	st = stats(s);
+	assert_true(a1 + 1 <= b0);
+	assert_int_equal(st.expired_blocks, 5);
+	assert_int_equal(st.expired_flows, 500);
+	assert_int_equal(st.flows, 500);
+	g = scan_all(s);
+	expect_flows(&g, f + 500, 500);
+	free(g.f);
+	/* nothing more at the same time, however old the flows' times */
+	assert_int_equal(store_maintain(s, a1 + age + 1, 0), 0);
+	assert_int_equal(stats(s).expired_blocks, 5);
+
+	/* and the rest past max_age_ms after they were stored */
+	assert_int_equal(store_maintain(s, b1 + age + 1, 0), 0);
 	st = stats(s);
 	assert_int_equal(st.blocks, 0);
 	assert_int_equal(st.flows, 0);
 	assert_int_equal(st.oldest_ms, 0);
+	store_close(s);
+	dir_remove();
+}
+
+/*
+ * Rewrite the committed_ms (and committed_span_ms) of block id's idx
+ * entry (store/storage.h: u32 at 44, u64 LE at 48).
+ */
+static void
+raw_set_committed(uint64_t id, uint64_t ms, uint32_t span)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t key[8], val[56];
+	MDB_val k = { 8, key }, v;
+
+	put_be64(key, id);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 4), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "idx", 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, sizeof(val));
+	memcpy(val, v.mv_data, sizeof(val));
+	for (int i = 0; i < 4; i++)
+		val[44 + i] = (uint8_t)(span >> (8 * i));
+	for (int i = 0; i < 8; i++)
+		val[48 + i] = (uint8_t)(ms >> (8 * i));
+	v.mv_data = val;
+	v.mv_size = sizeof(val);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/*
+ * A block whose write time is not known (0) goes by the old rule, by the
+ * end of its newest flow; the others by their write time.
+ */
+static void
+test_retention_age_unknown_write_time(void **state)
+{
+	const uint64_t age = 5 * 60000;
+	store_opts_t o = { .block_rows = 100, .nosync = 1, .max_age_ms = age };
+	store_flow_t f[300];
+	store_stats_t st;
+	struct got g;
+	store_t *s;
+
+	(void)state;
+	dir_make();
+	s = open_with(&o);
+	rng = 13;
+	/* three blocks of flows that ended on T0 (years ago) */
+	for (int i = 0; i < 300; i++)
+		mk_flow(&f[i], (uint64_t)i, T0, 30000, 0);
+	assert_int_equal(store_append(s, f, 300), 0);
+	store_close(s);
+	/* block 1 as a store that did not record write times has it */
+	raw_set_committed(1, 0, 0);
+	s = open_with(&o);
+	assert_int_equal(store_maintain(s, now_ms(), 0), 0);
+	st = stats(s);
+	assert_int_equal(st.expired_blocks, 1);
+	assert_int_equal(st.flows, 200);
+	g = scan_all(s);
+	assert_int_equal(g.n, 200);
+	assert_memory_equal(g.f, f, 100 * sizeof(*f));
+	assert_memory_equal(g.f + 100, f + 200, 100 * sizeof(*f));
+	free(g.f);
+	store_close(s);
+	dir_remove();
+}
+
+/*
+ * Compaction merges only small blocks stored within max_age_ms / 16 of
+ * each other, and the merged block is stored when its newest part was:
+ * no flow outlives its retention by much.
+ */
+static void
+test_compaction_write_time_span(void **state)
+{
+	const uint64_t age = 30 * 86400000ull, h = 3600000;
+	store_opts_t o = { .block_rows = 400, .nosync = 1, .max_age_ms = age };
+	store_flow_t f[8 * 50];
+	uint64_t c1, c2;
+	store_stats_t st;
+	struct got g;
+	store_t *s;
+
+	(void)state;
+	dir_make();
+	s = open_with(&o);
+	rng = 14;
+	for (size_t i = 0; i < FF_NELEM(f); i++)
+		mk_flow(&f[i], i, T0, 1000, 0);
+	for (int b = 0; b < 8; b++) {
+		assert_int_equal(store_append(s, f + b * 50, 50), 0);
+		assert_int_equal(store_commit(s), 0);
+	}
+	store_close(s);
+	/*
+	 * Blocks 0-3 stored at c1 .. c1 + 3 h, blocks 4-7 50 hours later:
+	 * more than 30 d / 16 (45 h) apart.
+	 */
+	c1 = now_ms() - 10 * 86400000ull;
+	c2 = c1 + 50 * h;
+	for (int b = 0; b < 8; b++)
+		raw_set_committed((uint64_t)b, (b < 4 ? c1 : c2) +
+		    (uint64_t)(b % 4) * h, 0);
+	s = open_with(&o);
+	assert_int_equal(store_maintain(s, now_ms(), 0), 0);
+	st = stats(s);
+	assert_int_equal(st.blocks, 2);
+	assert_int_equal(st.compactions, 8);
+	assert_int_equal(st.expired_blocks, 0);
+	g = scan_all(s);
+	expect_flows(&g, f, FF_NELEM(f));
+	free(g.f);
+	/* each merged block goes when its newest part passes max_age_ms */
+	assert_int_equal(store_maintain(s, c1 + 3 * h + age, 0), 0);
+	assert_int_equal(stats(s).blocks, 2);
+	assert_int_equal(store_maintain(s, c1 + 3 * h + age + 1, 0), 0);
+	st = stats(s);
+	assert_int_equal(st.blocks, 1);
+	g = scan_all(s);
+	expect_flows(&g, f + 200, 200);
+	free(g.f);
+	assert_int_equal(store_maintain(s, c2 + 3 * h + age + 1, 0), 0);
+	assert_int_equal(stats(s).blocks, 0);
 	store_close(s);
 	dir_remove();
 }
@@ -808,7 +971,7 @@ test_map_full(void **state)
 	free(g.f);
 
 	/* retention by age frees the map; writing works again */
-	assert_int_equal(store_maintain(s, T0 + 2 * 3600000, 0), 0);
+	assert_int_equal(store_maintain(s, now_ms() + 2 * 3600000, 0), 0);
 	st = stats(s);
 	assert_int_equal(st.blocks, 0);
 	for (int i = 0; i < 2000; i++, seq++)
@@ -907,6 +1070,282 @@ test_small_map_with_size_retention(void **state)
 	assert_int_equal(stats(s).write_errors, 0);
 	assert_true(stats(s).expired_blocks > 50);
 	store_close(s);
+	dir_remove();
+	free(f);
+}
+
+/* ---- a full filesystem, as a file size limit (RLIMIT_FSIZE) ------------- */
+
+static struct rlimit fsize_saved;
+static int fsize_set;
+
+/* Let this process's files grow to at most bytes (EFBIG past it). */
+static void
+fsize_limit(uint64_t bytes)
+{
+	struct rlimit rl;
+
+	if (!fsize_set) {
+		assert_int_equal(getrlimit(RLIMIT_FSIZE, &fsize_saved), 0);
+		signal(SIGXFSZ, SIG_IGN);
+		fsize_set = 1;
+	}
+	rl = fsize_saved;
+	rl.rlim_cur = (rlim_t)bytes;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+static void
+fsize_restore(void)
+{
+	if (fsize_set) {
+		setrlimit(RLIMIT_FSIZE, &fsize_saved);
+		signal(SIGXFSZ, SIG_DFL);
+		fsize_set = 0;
+	}
+}
+
+static int
+cleanup_fsize(void **state)
+{
+	fsize_restore();
+	return cleanup(state);
+}
+
+/*
+ * The filesystem is the limit, far below retention by size: the store
+ * deletes its oldest blocks to make room, keeps within the space that
+ * exists and reuses the freed pages, and no write fails.
+ */
+static void
+test_full_fs_makes_room(void **state)
+{
+	const uint64_t lim = 2 << 20;
+	store_opts_t o = { .block_rows = 2000, .nosync = 1,
+	    .max_bytes = 64 << 20 };
+	store_flow_t *f = calloc(2000, sizeof(*f));
+	store_stats_t st;
+	struct got g;
+	uint64_t seq = 0;
+	store_t *s;
+
+	(void)state;
+	assert_non_null(f);
+	dir_make();
+	s = open_with(&o);
+	fsize_limit(lim);
+	rng = 15;
+	/* 100 blocks of about 70 KiB: 7 MiB through a 2 MiB file */
+	for (int b = 0; b < 100; b++) {
+		for (int i = 0; i < 2000; i++, seq++)
+			mk_flow(&f[i], seq, T0, 60000, 1);
+		assert_int_equal(store_append(s, f, 2000), 0);
+		if (b % 10 == 9)
+			assert_int_equal(store_maintain(s, now_ms(), 0), 0);
+	}
+	st = stats(s);
+	assert_int_equal(st.write_errors, 0);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(st.full, 0);
+	assert_int_equal(st.committed, 100 * 2000);
+	/* deleted for room only: the store never reached max_bytes */
+	assert_true(st.room_blocks > 50);
+	assert_int_equal(st.room_blocks, st.expired_blocks);
+	assert_int_equal(st.room_flows, st.expired_flows);
+	assert_int_equal(st.flows + st.expired_flows, st.committed);
+	assert_true(file_size() <= lim);
+	assert_true(st.file_bytes <= lim);
+	/* what is left is the newest blocks, whole and in order */
+	g = scan_all(s);
+	assert_int_equal(g.n, st.flows);
+	assert_true(g.n >= 10 * 2000);
+	for (size_t i = 0; i < g.n; i++)
+		assert_int_equal(g.f[i].packets, seq - g.n + i + 1);
+	free(g.f);
+	store_close(s);
+	fsize_restore();
+	dir_remove();
+	free(f);
+}
+
+/*
+ * Without retention by size nothing is deleted to make room: a write
+ * that does not fit fails as "no space" (the store is full), its rows
+ * are dropped and counted, what was stored stays; once there is room
+ * again the next write succeeds and the store is no longer full.
+ */
+static void
+test_full_fs_without_size_retention(void **state)
+{
+	store_opts_t o = { .block_rows = 2000, .nosync = 1 };
+	store_flow_t *f = calloc(2000, sizeof(*f));
+	store_stats_t st;
+	uint64_t seq = 0;
+	store_t *s;
+	int rc = 0, b;
+
+	(void)state;
+	assert_non_null(f);
+	dir_make();
+	s = open_with(&o);
+	fsize_limit(1 << 20);
+	rng = 16;
+	for (b = 0; b < 40 && rc == 0; b++) {
+		for (int i = 0; i < 2000; i++, seq++)
+			mk_flow(&f[i], seq, T0, 60000, 1);
+		rc = store_append(s, f, 2000);
+	}
+	assert_int_equal(rc, FF_ENOSPC);
+	st = stats(s);
+	assert_int_equal(st.full, 1);
+	assert_int_equal(st.write_errors, 1);
+	assert_int_equal(st.dropped, 2000);
+	assert_int_equal(st.expired_blocks, 0);
+	assert_int_equal(st.flows, (uint64_t)(b - 1) * 2000);
+	assert_true(file_size() <= 1 << 20);
+	assert_int_equal(st.file_bytes, file_size());
+	assert_true(st.fs_free > 0);
+	/* rows only buffered do not end it; a block written does (10 rows
+	   fit in the pages left) */
+	assert_int_equal(store_append(s, f, 10), 0);
+	assert_int_equal(stats(s).full, 1);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(stats(s).full, 0);
+	/* a full block does not fit, again */
+	assert_int_equal(store_append(s, f, 2000), FF_ENOSPC);
+	st = stats(s);
+	assert_int_equal(st.full, 1);
+	assert_int_equal(st.dropped, 4000);
+	/* room again: the next write succeeds */
+	fsize_restore();
+	assert_int_equal(store_append(s, f, 2000), 0);
+	st = stats(s);
+	assert_int_equal(st.full, 0);
+	assert_int_equal(st.write_errors, 2);
+	assert_int_equal(st.flows, (uint64_t)(b - 1) * 2000 + 2010);
+	store_close(s);
+	dir_remove();
+	free(f);
+}
+
+/*
+ * Pages freed by the last transaction are not reusable in the next one
+ * (LMDB): a write right after retention deleted every block finds the
+ * file full by the count of free pages, fails to grow the file, and
+ * succeeds on the retry after one more commit, in the freed pages.
+ */
+static void
+test_full_fs_reuses_freed_pages(void **state)
+{
+	store_opts_t o = { .block_rows = 2000, .nosync = 1,
+	    .max_age_ms = 3600000 };
+	store_flow_t *f = calloc(2000, sizeof(*f));
+	store_stats_t st;
+	struct got g;
+	uint64_t seq = 0, size;
+	store_t *s;
+
+	(void)state;
+	assert_non_null(f);
+	dir_make();
+	s = open_with(&o);
+	rng = 18;
+	for (int b = 0; b < 10; b++) {
+		for (int i = 0; i < 2000; i++, seq++)
+			mk_flow(&f[i], seq, T0, 60000, 1);
+		assert_int_equal(store_append(s, f, 2000), 0);
+	}
+	size = file_size();
+	fsize_limit(size);
+	/* an hour later every block goes, by age, in one transaction */
+	assert_int_equal(store_maintain(s, now_ms() + 2 * 3600000, 0), 0);
+	assert_int_equal(stats(s).blocks, 0);
+	for (int i = 0; i < 2000; i++, seq++)
+		mk_flow(&f[i], seq, T0, 60000, 1);
+	assert_int_equal(store_append(s, f, 2000), 0);
+	st = stats(s);
+	assert_int_equal(st.write_errors, 0);
+	assert_int_equal(st.full, 0);
+	assert_int_equal(st.expired_blocks, 10);
+	assert_int_equal(st.room_blocks, 0);
+	assert_int_equal(file_size(), size);
+	g = scan_all(s);
+	expect_flows(&g, f, 2000);
+	free(g.f);
+	store_close(s);
+	fsize_restore();
+	dir_remove();
+	free(f);
+}
+
+/* Readers holding a snapshot, as the writer counts them before it deletes
+   blocks for a write that failed with room by the count. */
+static void
+test_readers_counted(void **state)
+{
+	store_opts_t o = { .nosync = 1 };
+	store_flow_t f[10];
+	store_scan_t *sc[2];
+	store_t *s;
+
+	(void)state;
+	dir_make();
+	s = open_with(&o);
+	for (int i = 0; i < 10; i++)
+		mk_flow(&f[i], (uint64_t)i, T0, 1000, 0);
+	assert_int_equal(store_append(s, f, 10), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(storage_readers(s), 0);
+	assert_int_equal(store_scan_open(s, 0, UINT64_MAX, STORE_COLS_ALL, 0,
+	    1, &sc[0]), 0);
+	assert_int_equal(storage_readers(s), 1);
+	assert_int_equal(store_scan_open(s, 0, UINT64_MAX, STORE_COLS_ALL, 0,
+	    1, &sc[1]), 0);
+	assert_int_equal(storage_readers(s), 2);
+	store_scan_close(sc[0]);
+	store_scan_close(sc[1]);
+	/* the slots stay, free */
+	assert_int_equal(storage_readers(s), 0);
+	store_close(s);
+	dir_remove();
+}
+
+/*
+ * When even an empty store would not hold the block, retention deletes
+ * nothing for it: the write fails, the stored blocks stay.
+ */
+static void
+test_full_fs_nothing_to_gain(void **state)
+{
+	store_opts_t o = { .block_rows = 20000, .nosync = 1,
+	    .max_bytes = 64 << 20 };
+	store_flow_t *f = calloc(20000, sizeof(*f));
+	store_stats_t st;
+	store_t *s;
+
+	(void)state;
+	assert_non_null(f);
+	dir_make();
+	s = open_with(&o);
+	rng = 17;
+	for (int i = 0; i < 20000; i++)
+		mk_flow(&f[i], (uint64_t)i, T0, 60000, 1);
+	/* two small blocks, then no room to grow the file at all */
+	assert_int_equal(store_append(s, f, 100), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_append(s, f + 100, 100), 0);
+	assert_int_equal(store_commit(s), 0);
+	fsize_limit(file_size());
+	/* about 700 KiB of random flows: more than the file holds */
+	assert_int_equal(store_append(s, f, 20000), FF_ENOSPC);
+	st = stats(s);
+	assert_int_equal(st.full, 1);
+	assert_int_equal(st.expired_blocks, 0);
+	assert_int_equal(st.blocks, 2);
+	assert_int_equal(st.flows, 200);
+	assert_int_equal(st.dropped, 20000);
+	store_close(s);
+	fsize_restore();
 	dir_remove();
 	free(f);
 }
@@ -1282,12 +1721,25 @@ main(void)
 		cmocka_unit_test_teardown(test_time_no_end, cleanup),
 		cmocka_unit_test_teardown(test_partitions, cleanup),
 		cmocka_unit_test_teardown(test_retention_age, cleanup),
+		cmocka_unit_test_teardown(test_retention_age_unknown_write_time,
+		    cleanup),
+		cmocka_unit_test_teardown(test_compaction_write_time_span,
+		    cleanup),
 		cmocka_unit_test_teardown(test_retention_size, cleanup),
 		cmocka_unit_test_teardown(test_compaction, cleanup),
 		cmocka_unit_test_teardown(test_compaction_split, cleanup),
 		cmocka_unit_test_teardown(test_map_full, cleanup),
 		cmocka_unit_test_teardown(test_map_full_compaction,
 		    cleanup),
+		cmocka_unit_test_teardown(test_full_fs_makes_room,
+		    cleanup_fsize),
+		cmocka_unit_test_teardown(test_full_fs_without_size_retention,
+		    cleanup_fsize),
+		cmocka_unit_test_teardown(test_full_fs_reuses_freed_pages,
+		    cleanup_fsize),
+		cmocka_unit_test_teardown(test_full_fs_nothing_to_gain,
+		    cleanup_fsize),
+		cmocka_unit_test_teardown(test_readers_counted, cleanup),
 		cmocka_unit_test_teardown(test_small_map_with_size_retention,
 		    cleanup),
 		cmocka_unit_test_teardown(test_damaged_blocks, cleanup),

@@ -3,7 +3,8 @@
  * directory: the buffer exchange, the accounting (every submitted flow is
  * either taken into the queue or counted as dropped, and every taken flow
  * is committed), the commit timer without any block filling, stopping
- * with batches still queued, and bad arguments. Waits are bounded polls
+ * with batches still queued, failing from a failed write (no room) until
+ * a block is written, and bad arguments. Waits are bounded polls
  * of the counters; nothing depends on timing.
  */
 #include <stdarg.h>
@@ -15,6 +16,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "common/err.h"
@@ -48,11 +52,17 @@ setup(void **state)
 	return 0;
 }
 
+static struct rlimit fsize_saved;
+
 static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
 	char path[128];
+
+	/* what test_failing_until_written changed, also when it failed */
+	setrlimit(RLIMIT_FSIZE, &fsize_saved);
+	signal(SIGXFSZ, SIG_DFL);
 
 	store_close(f->s);
 	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
@@ -212,6 +222,96 @@ test_stop_drains(void **state)
 	assert_int_equal(st.flows + st.dropped, 8 * BATCH);
 }
 
+static uint64_t want;	/* for the predicates below */
+
+static int
+errors_want(const writer_stats_t *st)
+{
+	return st->errors >= want;
+}
+
+static int
+appended_want(const writer_stats_t *st)
+{
+	return st->appended >= want;
+}
+
+static int
+committed_want(const writer_stats_t *st)
+{
+	return st->store.committed >= want && st->store.pending == 0;
+}
+
+/* Let this process's files grow no larger than bytes (EFBIG past it). */
+static void
+fsize(rlim_t bytes)
+{
+	struct rlimit rl = fsize_saved;
+
+	rl.rlim_cur = bytes;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/*
+ * The store full (its file may not grow): the writer is failing from
+ * the first failed write until a block is written for real; appends that
+ * only buffer rows do not count as success.
+ */
+static void
+test_failing_until_written(void **state)
+{
+	struct fixture *f = *state;
+	writer_opts_t o = { .batch = BATCH, .queue = 4 };
+	store_flow_t *buf = malloc(BATCH * sizeof(*buf));
+	writer_stats_t st;
+	struct stat sb;
+	char path[128];
+	writer_t *w;
+
+	assert_non_null(buf);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	fsize((rlim_t)sb.st_size);
+	assert_int_equal(writer_start(f->s, &o, &w), 0);
+
+	/* ten flows: the timer's commit finds no room */
+	fill(buf, 10, 1);
+	buf = writer_submit(w, buf, 10);
+	want = 1;
+	wait_stats(w, &st, errors_want);
+	assert_int_equal(st.failing, 1);
+	assert_int_equal(st.store.full, 1);
+	assert_int_equal(st.store.dropped, 10);
+
+	/* ten more, appended (buffered): still failing */
+	fill(buf, 10, 2);
+	buf = writer_submit(w, buf, 10);
+	want = 20;
+	wait_stats(w, &st, appended_want);
+	assert_int_equal(st.failing, 1);
+	assert_int_equal(st.store.pending, 10);
+	/* and their commit fails too */
+	want = 2;
+	wait_stats(w, &st, errors_want);
+	assert_int_equal(st.failing, 1);
+	assert_int_equal(st.store.dropped, 20);
+
+	/* room again: the next commit writes a block, failing ends */
+	fsize(fsize_saved.rlim_cur);
+	fill(buf, 10, 3);
+	buf = writer_submit(w, buf, 10);
+	want = 10;
+	wait_stats(w, &st, committed_want);
+	assert_int_equal(st.failing, 0);
+	assert_int_equal(st.store.full, 0);
+	assert_int_equal(st.store.flows, 10);
+	assert_int_equal(st.errors, 2);
+	writer_stop(w);
+	signal(SIGXFSZ, SIG_DFL);
+	free(buf);
+}
+
 static void
 test_args(void **state)
 {
@@ -250,9 +350,13 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_stop_drains, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_failing_until_written,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_args, setup, teardown),
 	};
 
+	if (getrlimit(RLIMIT_FSIZE, &fsize_saved) != 0)
+		return 1;
 	log_init("test_writer", 1, LOG_LVL_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
