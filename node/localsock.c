@@ -11,6 +11,7 @@
 
 #include "common/ctlclient.h"
 #include "common/err.h"
+#include "common/util.h"
 #include "localsock.h"
 
 /* What the node keeps with the socket: who answers. */
@@ -104,11 +105,20 @@ localsock_request(const char *path, const char *request, FILE *out,
     int timeout_ms, char *err, size_t errlen)
 {
 	char buf[8192];
+	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
 	int fd;
 
-	if ((fd = ctlclient_connect(path)) == FF_EINVAL) {
+	/* one deadline for connect, send and reply: a stopped node lets
+	 * its listen queue fill, and a connect would then wait for ever */
+	if ((fd = ctlclient_connect_within(path, timeout_ms)) == FF_EINVAL) {
 		snprintf(err, errlen, "control socket path %s is too long",
 		    path);
+		return FF_EIO;
+	}
+	if (fd == FF_ETIMEDOUT) {
+		snprintf(err, errlen, "%s: the node did not take the "
+		    "connection within %d ms (is it stopped or stuck?)", path,
+		    timeout_ms);
 		return FF_EIO;
 	}
 	if (fd < 0) {
@@ -124,8 +134,10 @@ localsock_request(const char *path, const char *request, FILE *out,
 	}
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint64_t now = mono_ms();
 		ssize_t n;
-		int pr = poll(&pfd, 1, timeout_ms);
+		int pr = now >= deadline ? 0 :
+		    poll(&pfd, 1, (int)(deadline - now));
 
 		if (pr == -1 && errno == EINTR)
 			continue;

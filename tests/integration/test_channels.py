@@ -386,3 +386,45 @@ class CliDeadlineTest(ChannelCase):
                                     t0, 2 + MARGIN_S)
         self.check("status --timeout 2s", took, rc, err, 2 + MARGIN_S,
                    "2 s")
+
+
+class NodeStatsDeadlineTest(ChannelCase):
+    """'flowfleet-node stats' against a stopped node whose control socket's
+    listen queue is full ends by its own deadline with a message, rather
+    than waiting in connect() for as long as the node stays stopped."""
+
+    STATS_TIMEOUT_S = 10   # STATS_TIMEOUT_MS (node/cmd_stats.c)
+
+    def test_stats_ends_by_its_deadline(self):
+        n = self.node(1, "stopped").start()
+        os.kill(n.proc.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, n.proc.pid, signal.SIGCONT)
+        fill = []
+        self.addCleanup(lambda: [s.close() for s in fill])
+        for _ in range(256):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(n.sock)
+            except BlockingIOError:
+                s.close()
+                break
+            fill.append(s)
+        else:
+            self.fail("the node's control socket took 256 connections")
+        t0 = time.monotonic()
+        p = subprocess.Popen(n.cmd("stats", "-c", n.conf),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+        bound = self.STATS_TIMEOUT_S + MARGIN_S
+        try:
+            _, err = p.communicate(timeout=bound + 5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            self.fail("stats still running after %.0f s" % (bound + 5))
+        took = time.monotonic() - t0
+        self.assertLessEqual(took, bound, "stats took %.1f s: %s"
+                             % (took, err))
+        self.assertNotEqual(p.returncode, 0, err)
+        self.assertIn("did not take the connection within", err)
