@@ -29,9 +29,19 @@
  * The exporter's packets counter counts datagrams whose header was
  * valid; sequence numbers count datagrams (exporter_seq advance 1).
  *
- * Errors. The exporter key is (UDP source address, sFlow, sub-agent id);
- * a datagram too short to name its sub-agent is counted only in the
- * decoder's global malformed counter. A header that is inconsistent
+ * The exporter is (agent address, sFlow, sub-agent id), as the datagram
+ * header names them, not the UDP source: agents behind one relay arrive
+ * from one address, often all with sub-agent 0, and keyed by the source
+ * they would merge into one sequence stream full of false gaps. The
+ * agent address is also the exporter of the flow records (what the
+ * "router" filter field matches and the EXPORTER column shows). An agent
+ * address of type "unknown" (or 0.0.0.0, ::) is replaced by the UDP
+ * source address. The UDP source is kept in the exporter's counters
+ * (source) and is what the per-source bound of new exporters counts
+ * against.
+ *
+ * Errors. A datagram too short to name its sub-agent is counted only in
+ * the decoder's global malformed counter. A header that is inconsistent
  * (sample count beyond what the datagram can hold) rejects the datagram.
  * A malformed sample (lengths or counts past their container) stops the
  * datagram there: the flows of the samples before it are kept, and the
@@ -151,6 +161,16 @@ xdr_address(struct xdr *x, uint8_t a[16])
 		return xdr_skip(x, 16);
 	}
 	return -2;
+}
+
+/* 1 for the "unknown" agent address (type 0) and for 0.0.0.0 / ::. */
+static int
+agent_unknown(const uint8_t a[16])
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a, zero, 16) == 0 ||
+	    (addr_is_v4(a) && memcmp(a + 12, zero, 4) == 0);
 }
 
 /*
@@ -423,7 +443,7 @@ sf_fill(store_flow_t *f, struct sf_sample *s)
  */
 static int
 sf_flow_sample(decoder_t *d, struct exporter *e, struct xdr *x,
-    int expanded, const uint8_t addr[16], uint64_t now_ms, flow_sink_t *sink)
+    int expanded, uint64_t now_ms, flow_sink_t *sink)
 {
 	struct sf_sample s;
 	uint32_t v, in_fmt, in_val, out_fmt, out_val, local;
@@ -472,7 +492,7 @@ sf_flow_sample(decoder_t *d, struct exporter *e, struct xdr *x,
 	f = &sink->flows[sink->n++];
 	*f = sf_zero_flow;
 	f->first_ms = f->last_ms = now_ms;
-	memcpy(f->exporter, addr, 16);
+	memcpy(f->exporter, e->addr, 16);
 	sf_fill(f, &s);
 	return 1;
 }
@@ -511,8 +531,11 @@ sflow_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		return rc == -1 ? FF_ETRUNC : FF_EPROTO;
 	if (xdr_u32(&x, &sub_agent) == -1)
 		return FF_ETRUNC;
-	if ((e = exporter_get(d, addr, DECODER_VERSION_SFLOW, sub_agent,
-	    now_ms)) == NULL)
+	/* the agent names the exporter; a relay may send for many agents */
+	if (agent_unknown(agent))
+		memcpy(agent, addr, 16);
+	if ((e = exporter_get(d, agent, addr, DECODER_VERSION_SFLOW,
+	    sub_agent, now_ms)) == NULL)
 		return FF_ELIMIT;
 	/* Each sample takes at least its format and length words. */
 	if (xdr_u32(&x, &seq) == -1 ||
@@ -534,8 +557,7 @@ sflow_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		case SF_FLOW_SAMPLE:
 		case SF_FLOW_SAMPLE_EXP:
 			rc = sf_flow_sample(d, e, &s,
-			    (fmt & 0xfff) == SF_FLOW_SAMPLE_EXP, addr, now_ms,
-			    sink);
+			    (fmt & 0xfff) == SF_FLOW_SAMPLE_EXP, now_ms, sink);
 			if (rc == -1)
 				goto malformed;
 			n += rc;
@@ -546,12 +568,15 @@ sflow_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 			    (fmt & 0xfff) == SF_COUNTER_SAMPLE_EXP) == -1)
 				goto malformed;
 			e->st.counter_samples++;
+			exporter_valid(d, e);
 			break;
 		default:
 			break;
 		}
 	}
 	e->st.flows += (uint64_t)n;
+	if (n > 0)
+		exporter_valid(d, e);
 	return n;
 
 malformed:
@@ -559,6 +584,7 @@ malformed:
 	e->st.flows += (uint64_t)n;
 	if (n == 0)
 		return FF_EPROTO;
+	exporter_valid(d, e);
 	/* The caller counts globally only what it sees rejected. */
 	d->st.malformed++;
 	return n;
