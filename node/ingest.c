@@ -404,12 +404,12 @@ log_exporters(ingest_t *ing, uint64_t now)
 	ing->logged_other += other;
 	ing->logged_evicted += ev;
 	if (src + full + other > 0)
-		log_warnx("exporters: refused %" PRIu64 " new exporters "
-		    "(%" PRIu64 " over the limit of %u per source address, %"
-		    PRIu64 " with the table full of exporters that sent valid "
-		    "data, %" PRIu64 " out of memory), the last from %s; "
-		    "%" PRIu64 " exporters that had sent no valid data "
-		    "evicted to make room; their flows are not stored",
+		log_warnx("exporters: refused %" PRIu64 " new exporters, "
+		    "their datagrams not decoded (%" PRIu64 ": their source "
+		    "address had exporter-max-per-source %u; %" PRIu64 ": the "
+		    "table was full of exporters that sent valid data; %"
+		    PRIu64 ": out of memory), the last from %s; evicted %"
+		    PRIu64 " exporters that had sent no valid data",
 		    src + full + other, src, ing->max_per_source, full, other,
 		    addr_fmt(st->last_refused, a, sizeof(a)), ev);
 	else

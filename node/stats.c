@@ -245,10 +245,14 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 	for (size_t i = 0; i < st->nexporters; i++) {
 		const node_exporter_t *e = &st->exporters[i];
 		const exporter_stats_t *x = &e->st;
-		char sb[ADDR_STRLEN];
+		char ab[ADDR_STRLEN + 16] = "";
 
-		fprintf(fp, "%s{\"address\":\"%s\",\"source\":\"%s\","
-		    "\"protocol\":\"%s\","
+		/* sFlow: the agent the datagrams name (one relay address
+		   may carry many agents) */
+		if (e->version == DECODER_VERSION_SFLOW)
+			snprintf(ab, sizeof(ab), ",\"agent\":\"%s\"",
+			    addr_fmt(x->agent, b, sizeof(b)));
+		fprintf(fp, "%s{\"address\":\"%s\"%s,\"protocol\":\"%s\","
 		    "\"version\":%u,\"domain\":%" PRIu32 ",\"packets\":%" PRIu64
 		    ",\"flows\":%" PRIu64 ",\"malformed\":%" PRIu64
 		    ",\"no_template\":%" PRIu64 ",\"no_template_dropped\":%"
@@ -258,8 +262,7 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 		    PRIu64 ",\"options_records\":%" PRIu64
 		    ",\"counter_samples\":%" PRIu64 ",\"sampling_bad\":%" PRIu64
 		    ",\"last_seen_ms\":%" PRIu64 "}", i ? "," : "",
-		    addr_fmt(e->addr, b, sizeof(b)),
-		    addr_fmt(x->source, sb, sizeof(sb)),
+		    addr_fmt(e->addr, b, sizeof(b)), ab,
 		    node_stats_proto_name(e->version),
 		    e->version == DECODER_VERSION_SFLOW ? 5 : e->version,
 		    e->domain, x->packets, x->flows, x->malformed,
@@ -322,12 +325,13 @@ exporter_row(const void *arg, long i, char cells[][CELL])
 	}
 	e = &st->exporters[i];
 	addr_fmt(e->addr, cells[0], CELL);
-	if (memcmp(e->addr, e->st.source, 16) != 0) {
-		char via[ADDR_STRLEN];
+	if (e->version == DECODER_VERSION_SFLOW &&
+	    memcmp(e->addr, e->st.agent, 16) != 0) {
+		char ag[ADDR_STRLEN];
 
-		/* an sFlow agent behind a relay */
+		/* an sFlow agent behind a relay (or not naming itself) */
 		snprintf(cells[0] + strlen(cells[0]), CELL - strlen(cells[0]),
-		    " via %s", addr_fmt(e->st.source, via, sizeof(via)));
+		    " agent %s", addr_fmt(e->st.agent, ag, sizeof(ag)));
 	}
 	snprintf(cells[1], CELL, "%s", node_stats_proto_name(e->version));
 	NUM(cells[2], e->domain);

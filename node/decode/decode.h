@@ -44,8 +44,8 @@ sink_next(flow_sink_t *s)
 }
 
 /*
- * Counters of one exporter (one address, protocol and observation domain;
- * for sFlow the address is the agent address, see decoder_foreach_exporter()).
+ * Counters of one exporter (one source address, protocol and observation
+ * domain; for sFlow also the agent address).
  */
 typedef struct exporter_stats {
 	uint64_t packets;	/* export packets accepted */
@@ -63,9 +63,9 @@ typedef struct exporter_stats {
 	uint64_t counter_samples;	/* sFlow counter samples */
 	uint64_t sampling_bad;	/* absurd sampling rates rejected */
 	uint64_t last_seen_ms;
-	uint8_t source[16];	/* UDP source of the datagram that made the
-				   exporter (the address itself but for an
-				   sFlow agent behind a relay) */
+	uint8_t agent[16];	/* sFlow: the agent address the datagrams
+				   name (all zero when "unknown"); others:
+				   all zero */
 } exporter_stats_t;
 
 /* Global counters for packets that never reached an exporter's account. */
@@ -133,13 +133,12 @@ void decoder_drop_held(decoder_t *d);
 const decoder_stats_t *decoder_stats(const decoder_t *d);
 
 /*
- * Visit every exporter: its address, protocol version (5, 9, 10 or the
- * sFlow marker 0x5f), observation domain / source id / sub-agent, and its
- * counters. The address is the UDP source address, but for sFlow the
- * agent address the datagrams name (the UDP source when that is
- * "unknown"); st->source has the UDP source. The same address is the
- * exporter of the flow records. The callback must not call into the
- * decoder.
+ * Visit every exporter: its address (the UDP source, as in its flow
+ * records), protocol version (5, 9, 10 or the sFlow marker 0x5f),
+ * observation domain / source id / sub-agent, and its counters. sFlow
+ * exporters are told apart by their agent address too (st->agent), so
+ * agents behind one relay are separate exporters of one address. The
+ * callback must not call into the decoder.
  */
 typedef void (*decoder_exporter_cb)(void *arg, const uint8_t addr[16],
     unsigned version, uint32_t domain, const exporter_stats_t *st);

@@ -13,10 +13,9 @@
 struct source;
 
 /*
- * One exporter: address + protocol version + domain. The address is the
- * UDP source address, except for sFlow: the agent address of the
- * datagram (the UDP source when the agent address is unknown), so that
- * agents behind one relay stay apart.
+ * One exporter: UDP source address + protocol version + domain, and for
+ * sFlow the agent address of the datagrams (st.agent), so that agents
+ * behind one relay stay apart.
  */
 struct exporter {
 	struct exporter *hnext;		/* hash chain */
@@ -67,17 +66,17 @@ struct decoder {
 /*
  * The exporter table (exporter.c).
  *
- * Find or create the exporter (addr, version, domain), received from the
- * UDP source src (the same as addr except for sFlow), and note now_ms as
- * its last packet. A new exporter is counted against src. It is refused
- * when src already has opts.max_per_source exporters; when the table has
+ * Find or create the exporter (addr, version, domain), with agent the
+ * sFlow agent address (16 bytes; NULL for the other protocols), and note
+ * now_ms as its last packet. A new exporter is counted against its source
+ * address addr. It is refused when addr already has opts.max_per_source exporters; when the table has
  * opts.max_exporters, the least recently seen exporter that never sent
  * valid data is evicted to make room, and with none the new exporter is
  * refused. A refusal returns NULL and is counted (exporters_dropped and
  * the reason). Also NULL when memory is short.
  */
 struct exporter *exporter_get(decoder_t *d, const uint8_t addr[16],
-    const uint8_t src[16], unsigned version, uint32_t domain,
+    const uint8_t *agent, unsigned version, uint32_t domain,
     uint64_t now_ms);
 
 /* Take e off probation: it sent valid data (exporter_valid()). */

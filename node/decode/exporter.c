@@ -28,19 +28,28 @@
 
 #define SEQ_MAX_GAP		(1u << 24)	/* larger jumps are resets */
 
-static size_t
+/* Mix 16 address bytes into h, a word at a time (per packet for sFlow). */
+static uint64_t
 addr_hash(const uint8_t addr[16], uint64_t h)
 {
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 0x100000001b3ull;
-	return (size_t)h;
+	uint64_t w[2];
+
+	memcpy(w, addr, 16);
+	h = (h ^ w[0]) * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 32;
+	h = (h ^ w[1]) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 32);
 }
 
+/* agent: the sFlow agent address, or NULL */
 static size_t
-exporter_hash(const uint8_t addr[16], unsigned version, uint32_t domain)
+exporter_hash(const uint8_t addr[16], const uint8_t *agent, unsigned version,
+    uint32_t domain)
 {
 	uint64_t h = addr_hash(addr, 0xcbf29ce484222325ull);
 
+	if (agent != NULL)
+		h = addr_hash(agent, h);
 	h = (h ^ version) * 0x100000001b3ull;
 	h = (h ^ domain) * 0x100000001b3ull;
 	return (size_t)(h ^ (h >> 29));
@@ -52,6 +61,13 @@ source_hash(const uint8_t addr[16])
 	uint64_t h = addr_hash(addr, 0xcbf29ce484222325ull);
 
 	return (size_t)(h ^ (h >> 29));
+}
+
+/* The agent address that is part of e's key, or NULL. */
+static const uint8_t *
+key_agent(const struct exporter *e)
+{
+	return e->version == DECODER_VERSION_SFLOW ? e->st.agent : NULL;
 }
 
 static int
@@ -66,8 +82,8 @@ exporter_grow(decoder_t *d)
 		struct exporter *e = d->buckets[i], *next;
 
 		for (; e != NULL; e = next) {
-			size_t h = exporter_hash(e->addr, e->version,
-			    e->domain) & (n - 1);
+			size_t h = exporter_hash(e->addr, key_agent(e),
+			    e->version, e->domain) & (n - 1);
 
 			next = e->hnext;
 			e->hnext = b[h];
@@ -165,8 +181,8 @@ exporter_remove(decoder_t *d, struct exporter *e)
 {
 	struct exporter **pp;
 
-	pp = &d->buckets[exporter_hash(e->addr, e->version, e->domain) &
-	    (d->nbuckets - 1)];
+	pp = &d->buckets[exporter_hash(e->addr, key_agent(e), e->version,
+	    e->domain) & (d->nbuckets - 1)];
 	for (; *pp != NULL; pp = &(*pp)->hnext)
 		if (*pp == e) {
 			*pp = e->hnext;
@@ -241,8 +257,9 @@ make_room(decoder_t *d, const uint8_t src[16])
 	return 0;
 }
 
+/* agent: NULL but for sFlow, where it is part of the key */
 struct exporter *
-exporter_get(decoder_t *d, const uint8_t addr[16], const uint8_t src[16],
+exporter_get(decoder_t *d, const uint8_t addr[16], const uint8_t *agent,
     unsigned version, uint32_t domain, uint64_t now_ms)
 {
 	struct exporter *e = d->last;
@@ -250,32 +267,35 @@ exporter_get(decoder_t *d, const uint8_t addr[16], const uint8_t src[16],
 	size_t h;
 
 	if (e != NULL && e->domain == domain && e->version == version &&
-	    memcmp(e->addr, addr, 16) == 0)
+	    memcmp(e->addr, addr, 16) == 0 &&
+	    (agent == NULL || memcmp(e->st.agent, agent, 16) == 0))
 		goto found;
-	h = exporter_hash(addr, version, domain) & (d->nbuckets - 1);
+	h = exporter_hash(addr, agent, version, domain) & (d->nbuckets - 1);
 	for (e = d->buckets[h]; e != NULL; e = e->hnext)
 		if (e->domain == domain && e->version == version &&
-		    memcmp(e->addr, addr, 16) == 0)
+		    memcmp(e->addr, addr, 16) == 0 &&
+		    (agent == NULL || memcmp(e->st.agent, agent, 16) == 0))
 			goto found;
 
 	/* A new exporter: off the per-packet path from here on. */
-	if (make_room(d, src) != 0)
+	if (make_room(d, addr) != 0)
 		return NULL;
-	if ((s = source_find(d, src)) == NULL &&
-	    (s = source_new(d, src)) == NULL)
-		return refuse(d, src, NULL);
+	if ((s = source_find(d, addr)) == NULL &&
+	    (s = source_new(d, addr)) == NULL)
+		return refuse(d, addr, NULL);
 	if ((e = calloc(1, sizeof(*e))) == NULL) {
 		if (s->n == 0) {
 			s->n = 1;
 			source_put(d, s);
 		}
-		return refuse(d, src, NULL);
+		return refuse(d, addr, NULL);
 	}
 	if (d->nexporters >= d->nbuckets)
 		exporter_grow(d);
-	h = exporter_hash(addr, version, domain) & (d->nbuckets - 1);
+	h = exporter_hash(addr, agent, version, domain) & (d->nbuckets - 1);
 	memcpy(e->addr, addr, 16);
-	memcpy(e->st.source, src, 16);
+	if (agent != NULL)
+		memcpy(e->st.agent, agent, 16);
 	e->version = (uint8_t)version;
 	e->domain = domain;
 	e->created_ms = now_ms;

@@ -666,7 +666,7 @@ nf9_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		tset = 2;
 		oset = 3;
 	}
-	if ((k.e = exporter_get(d, addr, addr, k.version, domain,
+	if ((k.e = exporter_get(d, addr, NULL, k.version, domain,
 	    now_ms)) == NULL)
 		return FF_ELIMIT;
 	if (k.version == 10 && (end < IPFIX_HDR_LEN || end > len)) {

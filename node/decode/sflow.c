@@ -29,16 +29,13 @@
  * The exporter's packets counter counts datagrams whose header was
  * valid; sequence numbers count datagrams (exporter_seq advance 1).
  *
- * The exporter is (agent address, sFlow, sub-agent id), as the datagram
- * header names them, not the UDP source: agents behind one relay arrive
- * from one address, often all with sub-agent 0, and keyed by the source
- * they would merge into one sequence stream full of false gaps. The
- * agent address is also the exporter of the flow records (what the
- * "router" filter field matches and the EXPORTER column shows). An agent
- * address of type "unknown" (or 0.0.0.0, ::) is replaced by the UDP
- * source address. The UDP source is kept in the exporter's counters
- * (source) and is what the per-source bound of new exporters counts
- * against.
+ * The exporter is (UDP source address, sFlow, agent address, sub-agent
+ * id): agents behind one relay arrive from one address, often all with
+ * sub-agent 0, and keyed by the source alone they would merge into one
+ * sequence stream full of false gaps. The exporter of the flow records
+ * (what the "router" filter field matches, the EXPORTER column) is the
+ * UDP source, as for the other protocols; the agent address is in the
+ * exporter's counters (agent), for the displays.
  *
  * Errors. A datagram too short to name its sub-agent is counted only in
  * the decoder's global malformed counter. A header that is inconsistent
@@ -161,16 +158,6 @@ xdr_address(struct xdr *x, uint8_t a[16])
 		return xdr_skip(x, 16);
 	}
 	return -2;
-}
-
-/* 1 for the "unknown" agent address (type 0) and for 0.0.0.0 / ::. */
-static int
-agent_unknown(const uint8_t a[16])
-{
-	static const uint8_t zero[16];
-
-	return memcmp(a, zero, 16) == 0 ||
-	    (addr_is_v4(a) && memcmp(a + 12, zero, 4) == 0);
 }
 
 /*
@@ -443,7 +430,7 @@ sf_fill(store_flow_t *f, struct sf_sample *s)
  */
 static int
 sf_flow_sample(decoder_t *d, struct exporter *e, struct xdr *x,
-    int expanded, uint64_t now_ms, flow_sink_t *sink)
+    int expanded, const uint8_t addr[16], uint64_t now_ms, flow_sink_t *sink)
 {
 	struct sf_sample s;
 	uint32_t v, in_fmt, in_val, out_fmt, out_val, local;
@@ -492,7 +479,7 @@ sf_flow_sample(decoder_t *d, struct exporter *e, struct xdr *x,
 	f = &sink->flows[sink->n++];
 	*f = sf_zero_flow;
 	f->first_ms = f->last_ms = now_ms;
-	memcpy(f->exporter, e->addr, 16);
+	memcpy(f->exporter, addr, 16);
 	sf_fill(f, &s);
 	return 1;
 }
@@ -531,10 +518,8 @@ sflow_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		return rc == -1 ? FF_ETRUNC : FF_EPROTO;
 	if (xdr_u32(&x, &sub_agent) == -1)
 		return FF_ETRUNC;
-	/* the agent names the exporter; a relay may send for many agents */
-	if (agent_unknown(agent))
-		memcpy(agent, addr, 16);
-	if ((e = exporter_get(d, agent, addr, DECODER_VERSION_SFLOW,
+	/* a relay may send for many agents: the agent is part of the key */
+	if ((e = exporter_get(d, addr, agent, DECODER_VERSION_SFLOW,
 	    sub_agent, now_ms)) == NULL)
 		return FF_ELIMIT;
 	/* Each sample takes at least its format and length words. */
@@ -557,7 +542,8 @@ sflow_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		case SF_FLOW_SAMPLE:
 		case SF_FLOW_SAMPLE_EXP:
 			rc = sf_flow_sample(d, e, &s,
-			    (fmt & 0xfff) == SF_FLOW_SAMPLE_EXP, now_ms, sink);
+			    (fmt & 0xfff) == SF_FLOW_SAMPLE_EXP, addr, now_ms,
+			    sink);
 			if (rc == -1)
 				goto malformed;
 			n += rc;

@@ -176,7 +176,7 @@ import_exporter(decoder_t *d, const uint8_t *p, size_t avail, size_t *used)
 	    rate > d->opts.max_sampling ||
 	    (size_t)nsamp * TPLF_SAMP_LEN > avail - TPLF_EXP_LEN)
 		return FF_EPROTO;
-	if ((e = exporter_get(d, p, p, version, be32(p + 20), 0)) == NULL)
+	if ((e = exporter_get(d, p, NULL, version, be32(p + 20), 0)) == NULL)
 		return FF_ELIMIT;
 	if ((s = nf9_state_get(e)) == NULL)
 		return FF_ENOMEM;

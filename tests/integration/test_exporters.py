@@ -13,7 +13,9 @@ and sFlow agents behind a relay.
                    a config error naming file and line.
   SflowRelay       two sFlow agents with the same sub-agent id sent from
                    one UDP source: 'flowfleet-node decode --exporters'
-                   lists two "sflow" exporters, without sequence gaps.
+                   lists two "sflow" exporters (the relay's address, each
+                   with its agent), without sequence gaps; the flows'
+                   exporter stays the relay (the UDP source).
 
 Datagrams are built here, field by field, from RFC 3954 (NetFlow v9) and
 sflow.org's "sFlow Version 5"; every expected count follows from what
@@ -157,10 +159,12 @@ class ExporterFlood(ProcTestCase):
         self.assertEqual(len(st["exporters"]), MAX_PER_SOURCE + 1)
         # ... and logged, naming the address and the reason
         line = wait_for(
-            lambda: re.search(r"exporters: refused (\d+) new exporters "
-                              r"\((\d+) over the limit of %d per source "
-                              r"address.*the last from %s"
-                              % (MAX_PER_SOURCE, re.escape(self.JUNK)),
+            lambda: re.search(r"exporters: refused (\d+) new exporters, "
+                              r"their datagrams not decoded \((\d+): "
+                              r"their source address had "
+                              r"exporter-max-per-source %d;.*, the last "
+                              r"from %s;" % (MAX_PER_SOURCE,
+                                              re.escape(self.JUNK)),
                               n.log()),
             timeout=10, what="the log line about refused exporters")
         self.assertEqual(int(line.group(1)), int(line.group(2)))
@@ -299,26 +303,25 @@ class SflowRelay(ProcTestCase):
         wrpcap(path, pkts)
         flows, summary, exporters, cp = fflib.decode([path])
         # two exporters, each a consecutive sequence: no gap, no reset
-        self.assertEqual(sorted((e["exporter"], e["seq_gaps"],
+        self.assertEqual(sorted((e.get("agent"), e["seq_gaps"],
                                  e["seq_resets"]) for e in exporters),
                          [(a, 0, 0) for a in self.AGENTS])
-        self.assertEqual(len(flows), 80)
-        self.assertEqual(sorted(f["exporter"] for f in flows),
-                         sorted(list(self.AGENTS) * 40))
-        self.assertEqual(sorted((e["exporter"], e["source"], e["protocol"],
-                                 e["domain"], e["packets"], e["flows"],
-                                 e["seq_gaps"], e["seq_resets"])
+        self.assertEqual(sorted((e["exporter"], e["agent"], e["protocol"],
+                                 e["domain"], e["packets"], e["flows"])
                                 for e in exporters),
-                         [(a, self.RELAY, "sflow", 0, 20, 40, 0, 0)
+                         [(self.RELAY, a, "sflow", 0, 20, 40)
                           for a in self.AGENTS])
-        # the text form: "sflow", the agent via the relay
+        # the flows' exporter (the router field) is the UDP source
+        self.assertEqual(len(flows), 80)
+        self.assertEqual({f["exporter"] for f in flows}, {self.RELAY})
+        # the text form: "sflow" (not "v5"), and the agent
         cp = run([fflib.binpath("flowfleet-node"), "decode", "--exporters",
                   path])
         lines = [l for l in cp.stderr.splitlines()
                  if l.startswith("exporter ")]
         self.assertEqual(len(lines), 2, cp.stderr)
         for a in self.AGENTS:
-            self.assertIn("exporter %s via %s sflow domain 0: packets 20 "
-                          "flows 40 " % (a, self.RELAY), cp.stderr)
+            self.assertIn("exporter %s sflow agent %s domain 0: packets 20 "
+                          "flows 40 " % (self.RELAY, a), cp.stderr)
         for l in lines:
             self.assertIn(" seq-gaps 0 (missing 0) seq-resets 0 ", l)

@@ -57,6 +57,8 @@ static const uint8_t src_addr[16] =
 /* The agent address in the test datagrams' headers: 10.0.0.1. */
 static const uint8_t agent_addr[16] =
     { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1 };
+/* ... and the agent address of type "unknown". */
+static const uint8_t zero16[16];
 
 /* ---- exporter counters ------------------------------------------------- */
 
@@ -74,13 +76,15 @@ find_cb(void *arg, const uint8_t addr[16], unsigned version,
 	struct find *f = arg;
 
 	if (version == DECODER_VERSION_SFLOW && domain == f->domain &&
-	    memcmp(addr, f->addr, 16) == 0) {
+	    memcmp(addr, src_addr, 16) == 0 &&
+	    memcmp(st->agent, f->addr, 16) == 0) {
 		f->found++;
 		f->st = *st;
 	}
 }
 
-/* Counters of the sFlow exporter (agent, sub-agent); fails if none. */
+/* Counters of the sFlow exporter (src_addr, agent, sub-agent); fails if
+   there is not exactly one. */
 static exporter_stats_t
 stats_of_agent(decoder_t *d, const uint8_t agent[16], uint32_t sub_agent)
 {
@@ -402,8 +406,8 @@ test_flow_sample_ipv4_tcp(void **state)
 	assert_int_equal(got[0].out_if, 9);
 	assert_int_equal(got[0].first_ms, NOW_MS);
 	assert_int_equal(got[0].last_ms, NOW_MS);
-	/* the exporter of an sFlow flow is its agent, not the UDP source */
-	assert_memory_equal(got[0].exporter, agent_addr, 16);
+	/* the exporter of an sFlow flow is the UDP source, as for NetFlow */
+	assert_memory_equal(got[0].exporter, src_addr, 16);
 	assert_int_equal(got[0].flags, STORE_FLOW_F_FROM_SFLOW);
 	st = stats_of(d, 0);
 	assert_int_equal(st.packets, 1);
@@ -1408,14 +1412,13 @@ test_agent_address_types(void **state)
 	hdr0 = b.n - 4;
 	assert_int_equal(decoder_packet(d, src_addr, 6343, b6.b, hdr0,
 	    NOW_MS, &sink), 2);
-	/* the IPv6 agent is an exporter; the unknown one is the source */
+	/* two agents, two exporters: the IPv6 one and the unnamed one */
 	assert_int_equal(stats_of_agent(d, A6, 0).flows, 2);
 	assert_int_equal(stats_of_agent(d, A6, 0).malformed, 0);
-	assert_memory_equal(stats_of_agent(d, A6, 0).source, src_addr, 16);
-	assert_int_equal(stats_of_agent(d, src_addr, 0).flows, 2);
-	assert_int_equal(stats_of_agent(d, src_addr, 0).malformed, 0);
+	assert_int_equal(stats_of_agent(d, zero16, 0).flows, 2);
+	assert_int_equal(stats_of_agent(d, zero16, 0).malformed, 0);
 	assert_int_equal(sink_drain(), 4);
-	assert_memory_equal(got[0].exporter, A6, 16);
+	assert_memory_equal(got[0].exporter, src_addr, 16);
 	assert_memory_equal(got[3].exporter, src_addr, 16);
 	decoder_free(d);
 }
@@ -1494,14 +1497,13 @@ test_agents_behind_relay(void **state)
 	st = stats_of_agent(d, agent_addr, 0);
 	assert_int_equal(st.packets, 10);
 	assert_int_equal(st.flows, 20);
-	assert_memory_equal(st.source, src_addr, 16);
 	st = stats_of_agent(d, agent2, 0);
 	assert_int_equal(st.packets, 10);
-	assert_memory_equal(st.source, src_addr, 16);
-	/* each flow names its agent */
+	assert_int_equal(st.flows, 20);
+	/* the flows' exporter is the relay, the UDP source */
 	assert_int_equal(sink_drain(), 40);
-	assert_memory_equal(got[0].exporter, agent_addr, 16);
-	assert_memory_equal(got[2].exporter, agent2, 16);
+	assert_memory_equal(got[0].exporter, src_addr, 16);
+	assert_memory_equal(got[2].exporter, src_addr, 16);
 	/* a real gap of one agent is still seen, on that agent only */
 	build_two(&b);
 	put_be32(b.b + 16, 112);	/* 110, 111 missing */
