@@ -221,7 +221,8 @@ decoder_templates_import(decoder_t *d, const uint8_t *buf, size_t len)
 {
 	uint8_t sum[TPLF_SUM_LEN];
 	uint32_t n;
-	size_t off, body;
+	size_t off, body, per_source;
+	int rc = 0;
 
 	if (sodium_init() < 0)
 		return FF_ECRYPTO;
@@ -239,14 +240,23 @@ decoder_templates_import(decoder_t *d, const uint8_t *buf, size_t len)
 		return FF_EPROTO;
 	n = be32(buf + 12);
 	off = TPLF_HDR_LEN;
+	/* Saved exporters had sent templates: the share of a source
+	   address bounds new exporters, not these (a lower
+	   max_per_source than when they were saved must not make the
+	   file look damaged). */
+	per_source = d->opts.max_per_source;
+	d->opts.max_per_source = SIZE_MAX;
 	for (uint32_t i = 0; i < n; i++) {
 		size_t used = 0;
-		int rc;
 
-		if ((rc = import_exporter(d, buf + off, body - off, &used)) != 0)
-			return rc;
+		if ((rc = import_exporter(d, buf + off, body - off,
+		    &used)) != 0)
+			break;
 		off += used;
 	}
+	d->opts.max_per_source = per_source;
+	if (rc != 0)
+		return rc;
 	if (off != body)
 		return FF_EPROTO;
 	return 0;

@@ -2064,6 +2064,30 @@ test_exporter_idle_expiry(void **state)
 	h_free(h);
 }
 
+/* Saved exporters load whatever the per-source limit is now. */
+static void
+test_exporter_import_over_share(void **state)
+{
+	decoder_opts_t small = { .max_per_source = 2 };
+	struct harness *h = h_new(NULL), *g = h_new(&small);
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(real(h, 1, i, NOW_MS), 2);
+	assert_int_equal(decoder_templates_export(h->d, &buf, &len), 0);
+	assert_int_equal(decoder_templates_import(g->d, buf, len), 0);
+	free(buf);
+	assert_int_equal(decoder_stats(g->d)->exporters, 5);
+	/* new ones from that address are refused */
+	assert_int_equal(junk(g, 1, 99, NOW_MS), FF_ELIMIT);
+	assert_int_equal(decoder_stats(g->d)->exporters_refused_source, 1);
+	assert_int_equal(real(g, 1, 3, NOW_MS), 2);	/* a known one */
+	h_free(g);
+	h_free(h);
+}
+
 /* Exporters that never sent a template or data are not saved. */
 static void
 test_exporter_probation_not_saved(void **state)
@@ -2375,6 +2399,7 @@ main(void)
 		cmocka_unit_test(test_exporter_table_full_evicts_lru),
 		cmocka_unit_test(test_exporter_idle_expiry),
 		cmocka_unit_test(test_exporter_probation_not_saved),
+		cmocka_unit_test(test_exporter_import_over_share),
 		cmocka_unit_test(test_import_replays_held),
 		cmocka_unit_test(test_captures),
 	};
