@@ -58,11 +58,21 @@ print_exporter(void *arg, const uint8_t addr[16], unsigned version,
     uint32_t domain, const exporter_stats_t *st)
 {
 	int json = *(int *)arg;
-	char ab[ADDR_STRLEN];
+	char ab[ADDR_STRLEN], gb[ADDR_STRLEN], agent[ADDR_STRLEN + 16] = "";
+	char label[16];
 
 	addr_fmt(addr, ab, sizeof(ab));
+	/* sFlow: the agent too (a relay's address may carry many) */
+	if (version == DECODER_VERSION_SFLOW) {
+		snprintf(label, sizeof(label), "sflow");
+		addr_fmt(st->agent, gb, sizeof(gb));
+		snprintf(agent, sizeof(agent), json ? ",\"agent\":\"%s\"" :
+		    " agent %s", gb);
+	} else
+		snprintf(label, sizeof(label), "v%u", version);
 	if (json)
-		fprintf(stderr, "{\"exporter\":\"%s\",\"version\":%u,"
+		fprintf(stderr, "{\"exporter\":\"%s\"%s,"
+		    "\"protocol\":\"%s\",\"version\":%u,"
 		    "\"domain\":%u,\"packets\":%" PRIu64 ",\"flows\":%" PRIu64
 		    ",\"malformed\":%" PRIu64 ",\"no_template\":%" PRIu64
 		    ",\"no_template_dropped\":%" PRIu64
@@ -71,20 +81,21 @@ print_exporter(void *arg, const uint8_t addr[16], unsigned version,
 		    ",\"options_records\":%" PRIu64 ",\"seq_gaps\":%" PRIu64
 		    ",\"seq_missing\":%" PRIu64 ",\"seq_resets\":%" PRIu64
 		    ",\"counter_samples\":%" PRIu64 ",\"sampling_bad\":%" PRIu64
-		    "}\n", ab, version, domain, st->packets, st->flows,
+		    "}\n", ab, agent, label, version,
+		    domain, st->packets, st->flows,
 		    st->malformed, st->no_template, st->no_template_dropped,
 		    st->held_replayed, st->templates, st->templates_withdrawn,
 		    st->options_records, st->seq_gaps, st->seq_missing,
 		    st->seq_resets, st->counter_samples, st->sampling_bad);
 	else
-		fprintf(stderr, "exporter %s v%u domain %u: packets %" PRIu64
+		fprintf(stderr, "exporter %s %s%s domain %u: packets %" PRIu64
 		    " flows %" PRIu64 " malformed %" PRIu64 " no-template %"
 		    PRIu64 " (dropped %" PRIu64 ", replayed %" PRIu64
 		    ") templates %" PRIu64 " withdrawn %" PRIu64
 		    " options-records %" PRIu64 " seq-gaps %" PRIu64
 		    " (missing %" PRIu64 ") seq-resets %" PRIu64
 		    " counter-samples %" PRIu64 " bad-sampling %" PRIu64 "\n",
-		    ab, version == DECODER_VERSION_SFLOW ? 5 : version, domain,
+		    ab, label, agent, domain,
 		    st->packets, st->flows, st->malformed, st->no_template,
 		    st->no_template_dropped, st->held_replayed, st->templates,
 		    st->templates_withdrawn, st->options_records, st->seq_gaps,
@@ -107,7 +118,10 @@ usage(FILE *fp)
 "  --no-hold     drop data that arrives before its template at once\n"
 "                (default: hold it for up to 30 s and decode it when the\n"
 "                template arrives, as the daemon does)\n"
-"  --exporters   print each exporter's counters on stderr at the end\n"
+"  --exporters   print each exporter's counters on stderr at the end:\n"
+"                address, protocol (v5, v9, v10 for IPFIX, sflow), for sFlow\n"
+"                the agent address, and domain (source id, observation\n"
+"                domain, sFlow sub-agent)\n"
 "  -h, --help    this text\n"
 "\n"
 "Exit status: 0 when every file was read, 1 when a file could not be\n"

@@ -144,6 +144,96 @@ print_tcp_listen(FILE *fp, const struct conf_keyword *k, const void *obj)
 	fprintf(fp, "%s %s\n", k->name, conf_addr_fmt(&l->ss, b, sizeof(b)));
 }
 
+/*
+ * Parse one exporter-allow prefix "ADDRESS[/LEN]" (IPv4 or IPv6; no
+ * length: one address) into *p. Returns 0 or FF_ESYNTAX after conf_err().
+ */
+static int
+parse_prefix(conf_t *cf, const char *word, struct config_prefix *p)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	unsigned max, off;
+	uint64_t len;
+
+	if (strlen(word) >= sizeof(buf))
+		return conf_err(cf, "exporter-allow: '%.60s...' is not an "
+		    "address or prefix", word);
+	snprintf(buf, sizeof(buf), "%s", word);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash = '\0';
+	memset(p, 0, sizeof(*p));
+	if (addr_parse(buf, p->addr) != 0)
+		return conf_err(cf, "exporter-allow: '%s' is not an IPv4 or "
+		    "IPv6 address or prefix (like 192.0.2.0/24 or "
+		    "2001:db8::/32)", word);
+	/* IPv4 written as such: its length counts from bit 96 */
+	off = strchr(buf, ':') == NULL ? 96 : 0;
+	max = 128 - off;
+	len = max;
+	if (slash != NULL && conf_uint(slash + 1, 0, max, &len) != 0)
+		return conf_err(cf, "exporter-allow: '%s': the prefix length "
+		    "must be a number from 0 to %u", word, max);
+	p->len = off + (unsigned)len;
+	for (unsigned i = p->len; i < 128; i++)
+		if (p->addr[i / 8] & (0x80 >> (i % 8))) {
+			char fix[INET6_ADDRSTRLEN];
+
+			for (; i < 128; i++)
+				p->addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+			return conf_err(cf, "exporter-allow: '%s' has bits set "
+			    "past its prefix length (did you mean %s/%u?)",
+			    word, addr_fmt(p->addr, fix, sizeof(fix)),
+			    (unsigned)len);
+		}
+	p->line = conf_line(cf);
+	return 0;
+}
+
+static int
+kw_exporter_allow(conf_t *cf, const struct conf_keyword *k, void *obj,
+    char **av, int ac)
+{
+	struct node_config *c = obj;
+	struct config_prefix p, *n;
+	int rc;
+
+	(void)k;
+	for (int i = 0; i < ac; i++) {
+		if ((rc = parse_prefix(cf, av[i], &p)) != 0)
+			return rc;
+		if (c->nallow >= CONFIG_MAX_ALLOW)
+			return conf_err(cf, "exporter-allow: more than %d "
+			    "prefixes", CONFIG_MAX_ALLOW);
+		if ((n = realloc(c->allow, (c->nallow + 1) *
+		    sizeof(*n))) == NULL)
+			return FF_ENOMEM;
+		c->allow = n;
+		c->allow[c->nallow++] = p;
+	}
+	return 0;
+}
+
+static void
+print_exporter_allow(FILE *fp, const struct conf_keyword *k,
+    const void *obj)
+{
+	const struct node_config *c = obj;
+	char b[INET6_ADDRSTRLEN];
+
+	if (c->nallow == 0)
+		fputs("# no exporter-allow line: datagrams from every address "
+		    "are decoded\n", fp);
+	for (size_t i = 0; i < c->nallow; i++) {
+		const struct config_prefix *p = &c->allow[i];
+		int v4 = addr_is_v4(p->addr) && p->len >= 96;
+
+		fprintf(fp, "%s %s/%u\n", k->name,
+		    v4 ? addr_fmt(p->addr, b, sizeof(b)) :
+		    inet_ntop(AF_INET6, p->addr, b, sizeof(b)),
+		    v4 ? p->len - 96 : p->len);
+	}
+}
+
 static int
 kw_controller_fp(conf_t *cf, const struct conf_keyword *k, void *obj,
     char **av, int ac)
@@ -297,6 +387,17 @@ static const struct conf_keyword keywords[] = {
 	  .def = "256M" },
 	{ "log-level", conf_set_log_level, conf_print_log_level,
 	  "warn|info|debug", 0, F(log_level), .def = "info" },
+	/* exporters (node/decode/exporter.c, node/listener.c) */
+	{ "exporter-idle-time", conf_set_duration, conf_print_duration,
+	  "DURATION|none", 0, F(exporter_idle_ms),
+	  .min = CONFIG_MIN_EXPORTER_IDLE_MS,
+	  .max = CONFIG_MAX_EXPORTER_IDLE_MS, .word = "none",
+	  .hint = HINT("s, m, h or d"), .def = "1h" },
+	{ "exporter-max-per-source", conf_set_count, conf_print_count,
+	  "COUNT", 0, F(exporter_max_per_source), .min = 1,
+	  .max = CONFIG_MAX_EXPORTERS_PER_SOURCE, .def = "1024" },
+	{ "exporter-allow", kw_exporter_allow, print_exporter_allow,
+	  "PREFIX...", CONF_MANY | CONF_ARGS, F(allow) },
 	/* listeners last: the print ends with them */
 	{ "listen", kw_listen, print_listen,
 	  "[netflow|sflow|any] ADDRESS:PORT", CONF_MANY | CONF_ARGS,
@@ -415,6 +516,7 @@ cleanup(void *obj)
 	struct node_config *c = obj;
 
 	free(c->listen);
+	free(c->allow);
 }
 
 /* config_syntax; config_parse(), _load(), _free(), _print() (config.h) */

@@ -32,6 +32,11 @@
 #define CONFIG_MIN_STORE_SIZE		(1ull << 20)		/* 1M */
 #define CONFIG_MAX_STORE_SIZE		(64ull << 40)		/* 64T */
 #define CONFIG_MAX_STORE_QUEUE		1024
+/* exporters (node/decode/exporter.c, node/listener.c) */
+#define CONFIG_MIN_EXPORTER_IDLE_MS	1000ull			/* 1s */
+#define CONFIG_MAX_EXPORTER_IDLE_MS	(30ull * 86400 * 1000)	/* 30d */
+#define CONFIG_MAX_EXPORTERS_PER_SOURCE	65536	/* the whole table */
+#define CONFIG_MAX_ALLOW		256	/* exporter-allow prefixes */
 /* queries on 4210 (node/qengine.c) */
 #define CONFIG_MAX_QUERY_RUNNING	64
 #define CONFIG_MAX_QUERY_THREADS	256
@@ -42,6 +47,14 @@ enum config_proto {
 	CONFIG_PROTO_ANY = 0,
 	CONFIG_PROTO_NETFLOW,	/* NetFlow v5/v9, IPFIX */
 	CONFIG_PROTO_SFLOW
+};
+
+/* One exporter-allow prefix. */
+struct config_prefix {
+	uint8_t addr[16];		/* IPv4-mapped for IPv4; bits past
+					   len are zero */
+	unsigned len;			/* of the 128 bits (IPv4: 96 + n) */
+	int line;
 };
 
 /* One UDP listen address. */
@@ -62,6 +75,13 @@ struct node_config {
 	int hold_unknown;		/* 1: hold data without template */
 	uint64_t hold_time_ms;
 	int log_level;			/* LOG_LVL_* */
+	/* exporters (node/decode/exporter.c, node/listener.c) */
+	uint64_t exporter_idle_ms;	/* forget after this long idle; 0:
+					   never */
+	unsigned exporter_max_per_source;	/* exporters per UDP source */
+	struct config_prefix *allow;	/* decode only datagrams from
+					   these; none: from everyone */
+	size_t nallow;
 	/* control plane (node/control.c) */
 	char *name;			/* NULL: the host name */
 	struct config_listen control_listen;	/* TCP, default *:2210 */

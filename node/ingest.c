@@ -22,6 +22,7 @@
 
 #define TICK_MS		INGEST_FLUSH_MS
 #define SLOW_TICKS	(1000 / TICK_MS)	/* once-a-second work */
+#define EXPORTER_LOG_MS	60000	/* at most one line a minute */
 
 struct save_work {
 	uv_work_t req;
@@ -49,6 +50,10 @@ struct ingest {
 	char *damaged;		/* dir/templates.bin.damaged */
 	struct save_work *saving;	/* write in flight */
 	int save_retry;		/* last write failed: write again */
+	/* refused and evicted exporters, as last logged */
+	unsigned max_per_source;
+	uint64_t log_ms;
+	uint64_t logged_source, logged_full, logged_other, logged_evicted;
 };
 
 /*
@@ -350,6 +355,9 @@ ingest_new(uv_loop_t *loop, const struct node_config *c, writer_t *w)
 	memset(&o, 0, sizeof(o));
 	o.hold_unknown = c->hold_unknown ? 1 : -1;
 	o.hold_max_ms = (uint32_t)c->hold_time_ms;
+	o.max_per_source = c->exporter_max_per_source;
+	o.idle_ms = c->exporter_idle_ms ? c->exporter_idle_ms : UINT64_MAX;
+	ing->max_per_source = c->exporter_max_per_source;
 	if ((ing->dec = decoder_new(&o)) == NULL ||
 	    (ing->sink.flows = calloc(INGEST_BATCH,
 	    sizeof(store_flow_t))) == NULL ||
@@ -370,13 +378,57 @@ ingest_new(uv_loop_t *loop, const struct node_config *c, writer_t *w)
 	return ing;
 }
 
+/*
+ * Say when new exporters were refused or evicted: at once the first time,
+ * then at most once every EXPORTER_LOG_MS, with the counts since the last
+ * line.
+ */
+static void
+log_exporters(ingest_t *ing, uint64_t now)
+{
+	const decoder_stats_t *st = decoder_stats(ing->dec);
+	uint64_t src = st->exporters_refused_source - ing->logged_source;
+	uint64_t full = st->exporters_refused_full - ing->logged_full;
+	uint64_t other = st->exporters_dropped -
+	    st->exporters_refused_source - st->exporters_refused_full -
+	    ing->logged_other;
+	uint64_t ev = st->exporters_evicted - ing->logged_evicted;
+	char a[ADDR_STRLEN];
+
+	if (src + full + other + ev == 0 ||
+	    (ing->log_ms != 0 && now - ing->log_ms < EXPORTER_LOG_MS))
+		return;
+	ing->log_ms = now;
+	ing->logged_source += src;
+	ing->logged_full += full;
+	ing->logged_other += other;
+	ing->logged_evicted += ev;
+	if (src + full + other > 0)
+		log_warnx("exporters: refused %" PRIu64 " new exporters, "
+		    "their datagrams not decoded (%" PRIu64 ": their source "
+		    "address had exporter-max-per-source %u; %" PRIu64 ": the "
+		    "table was full of exporters that sent valid data; %"
+		    PRIu64 ": out of memory), the last from %s; evicted %"
+		    PRIu64 " exporters that had sent no valid data",
+		    src + full + other, src, ing->max_per_source, full, other,
+		    addr_fmt(st->last_refused, a, sizeof(a)), ev);
+	else
+		log_warnx("exporters: evicted %" PRIu64 " exporters that had "
+		    "sent no valid data to make room for new ones (a flood of "
+		    "made-up source ids or sub-agents?)", ev);
+}
+
 static void
 on_tick(uv_timer_t *t)
 {
 	ingest_t *ing = t->data;
 
-	if (++ing->ticks % SLOW_TICKS == 0)
-		decoder_tick(ing->dec, now_ms(), &ing->sink);
+	if (++ing->ticks % SLOW_TICKS == 0) {
+		uint64_t now = now_ms();
+
+		decoder_tick(ing->dec, now, &ing->sink);
+		log_exporters(ing, now);
+	}
 	ingest_flush(ing);
 	if (ing->ticks % SLOW_TICKS == 0)
 		save_async(ing);

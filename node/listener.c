@@ -37,8 +37,15 @@ struct listener {
 	uint64_t bytes;
 	uint64_t truncated;
 	uint64_t errors;
+	uint64_t refused;	/* from addresses exporter-allow leaves out */
 	uint64_t inode;		/* socket inode, to find it in /proc */
 	int rcvbuf;		/* granted */
+};
+
+/* An exporter-allow prefix as two masked halves of the address. */
+struct allow {
+	uint64_t hi, lo;	/* the prefix, bits past its length zero */
+	uint64_t mhi, mlo;	/* its mask */
 };
 
 struct listeners {
@@ -49,6 +56,8 @@ struct listeners {
 	uint8_t *buf;		/* shared receive buffer */
 	size_t buflen;
 	uint64_t batch_ms;	/* receive time of the current batch */
+	struct allow *allow;	/* exporter-allow; none: all allowed */
+	size_t nallow;
 	listener_recv_cb cb;
 	void *arg;
 };
@@ -59,8 +68,42 @@ set_free_if_done(listeners_t *ls)
 	if (!ls->closing || ls->handles > 0)
 		return;
 	free(ls->buf);
+	free(ls->allow);
 	free(ls->l);
 	free(ls);
+}
+
+/* 1 if a (16 bytes) is in one of the exporter-allow prefixes. */
+static int
+allowed(const listeners_t *ls, const uint8_t a[16])
+{
+	uint64_t hi, lo;
+
+	memcpy(&hi, a, 8);
+	memcpy(&lo, a + 8, 8);
+	for (size_t i = 0; i < ls->nallow; i++) {
+		const struct allow *p = &ls->allow[i];
+
+		if ((hi & p->mhi) == p->hi && (lo & p->mlo) == p->lo)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+allow_from_config(struct allow *p, const struct config_prefix *c)
+{
+	uint8_t m[16];
+
+	memset(m, 0, sizeof(m));
+	for (unsigned i = 0; i < c->len; i++)
+		m[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+	memcpy(&p->mhi, m, 8);
+	memcpy(&p->mlo, m + 8, 8);
+	memcpy(&p->hi, c->addr, 8);
+	memcpy(&p->lo, c->addr + 8, 8);
+	p->hi &= p->mhi;
+	p->lo &= p->mlo;
 }
 
 static void
@@ -118,6 +161,10 @@ on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 		return;
 	}
 	addr_from_sockaddr(addr, a, &port);
+	if (ls->nallow > 0 && !allowed(ls, a)) {
+		l->refused++;
+		return;
+	}
 	ls->cb(ls->arg, a, port, (const uint8_t *)buf->base, (size_t)nread,
 	    ls->batch_ms);
 }
@@ -256,6 +303,19 @@ listeners_open(uv_loop_t *loop, const struct node_config *c,
 		return FF_ENOMEM;
 	}
 	ls->buflen = DGRAM_MAX * MMSG_WIDTH;
+	if (c->nallow > 0) {
+		if ((ls->allow = calloc(c->nallow, sizeof(*ls->allow))) ==
+		    NULL) {
+			free(ls->buf);
+			free(ls->l);
+			free(ls);
+			snprintf(err, errlen, "out of memory");
+			return FF_ENOMEM;
+		}
+		for (size_t i = 0; i < c->nallow; i++)
+			allow_from_config(&ls->allow[i], &c->allow[i]);
+		ls->nallow = c->nallow;
+	}
 	ls->cb = cb;
 	ls->arg = arg;
 	for (size_t i = 0; i < c->nlisten; i++) {
@@ -365,6 +425,7 @@ listeners_stats(const listeners_t *ls, listener_stats_t *st)
 		st[i].bytes = l->bytes;
 		st[i].truncated = l->truncated;
 		st[i].errors = l->errors;
+		st[i].refused = l->refused;
 		st[i].rcvbuf = l->rcvbuf;
 		if (l->cl.ss.ss_family == AF_INET6)
 			v6 = 1;

@@ -33,6 +33,8 @@ typedef struct listener_stats {
 	uint64_t bytes;		/* payload bytes received */
 	uint64_t truncated;	/* datagrams cut by the buffer: dropped */
 	uint64_t errors;	/* receive errors */
+	uint64_t refused;	/* from an address exporter-allow leaves
+				   out: dropped before decoding */
 	uint64_t drops;		/* the kernel's drop count for the socket */
 	int drops_known;	/* drops was read from /proc */
 	int rcvbuf;		/* SO_RCVBUF as the kernel reports it */
@@ -46,7 +48,8 @@ typedef struct listener_stats {
  * cannot be opened is skipped with a warning; any other failure returns
  * FF_EIO with a message in err naming the address, after closing what was
  * opened (the loop must run to finish those closes). cb receives every
- * datagram. On success *out is owned by the caller until
+ * datagram from an address in c->allow (all of them when that is empty;
+ * the others are counted per socket as refused and dropped). On success *out is owned by the caller until
  * listeners_close().
  */
 int listeners_open(uv_loop_t *loop, const struct node_config *c,

@@ -216,8 +216,14 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 	    t->packets, t->batches);
 	fprintf(fp, "\"decoder\":{\"packets\":%" PRIu64 ",\"flows\":%" PRIu64
 	    ",\"unknown_version\":%" PRIu64 ",\"malformed\":%" PRIu64
-	    ",\"exporters_dropped\":%" PRIu64 "},", d->packets, d->flows,
-	    d->unknown_version, d->malformed, d->exporters_dropped);
+	    ",\"exporters\":%" PRIu64 ",\"exporters_dropped\":%" PRIu64
+	    ",\"exporters_refused_source\":%" PRIu64
+	    ",\"exporters_refused_full\":%" PRIu64
+	    ",\"exporters_evicted\":%" PRIu64 ",\"exporters_expired\":%"
+	    PRIu64 "},", d->packets, d->flows, d->unknown_version,
+	    d->malformed, d->exporters, d->exporters_dropped,
+	    d->exporters_refused_source, d->exporters_refused_full,
+	    d->exporters_evicted, d->exporters_expired);
 	fprintf(fp, "\"templates\":{\"saves\":%" PRIu64 ",\"save_errors\":%"
 	    PRIu64 ",\"last_save_ms\":%" PRIu64 ",\"loaded_bytes\":%" PRIu64
 	    ",\"load_failed\":%s},", tp->saves, tp->save_errors,
@@ -234,10 +240,10 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 		fprintf(fp, "%s{\"address\":\"%s\",\"proto\":\"%s\","
 		    "\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64
 		    ",\"truncated\":%" PRIu64 ",\"errors\":%" PRIu64
-		    ",\"rcvbuf\":%d,\"drops\":", i ? "," : "",
-		    conf_addr_fmt(&s->ss, b, sizeof(b)),
+		    ",\"refused\":%" PRIu64 ",\"rcvbuf\":%d,\"drops\":",
+		    i ? "," : "", conf_addr_fmt(&s->ss, b, sizeof(b)),
 		    config_proto_name(s->proto), s->datagrams, s->bytes,
-		    s->truncated, s->errors, s->rcvbuf);
+		    s->truncated, s->errors, s->refused, s->rcvbuf);
 		if (s->drops_known)
 			fprintf(fp, "%" PRIu64 "}", s->drops);
 		else
@@ -247,8 +253,14 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 	for (size_t i = 0; i < st->nexporters; i++) {
 		const node_exporter_t *e = &st->exporters[i];
 		const exporter_stats_t *x = &e->st;
+		char ab[ADDR_STRLEN + 16] = "";
 
-		fprintf(fp, "%s{\"address\":\"%s\",\"protocol\":\"%s\","
+		/* sFlow: the agent the datagrams name (one relay address
+		   may carry many agents) */
+		if (e->version == DECODER_VERSION_SFLOW)
+			snprintf(ab, sizeof(ab), ",\"agent\":\"%s\"",
+			    addr_fmt(x->agent, b, sizeof(b)));
+		fprintf(fp, "%s{\"address\":\"%s\"%s,\"protocol\":\"%s\","
 		    "\"version\":%u,\"domain\":%" PRIu32 ",\"packets\":%" PRIu64
 		    ",\"flows\":%" PRIu64 ",\"malformed\":%" PRIu64
 		    ",\"no_template\":%" PRIu64 ",\"no_template_dropped\":%"
@@ -258,7 +270,7 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 		    PRIu64 ",\"options_records\":%" PRIu64
 		    ",\"counter_samples\":%" PRIu64 ",\"sampling_bad\":%" PRIu64
 		    ",\"last_seen_ms\":%" PRIu64 "}", i ? "," : "",
-		    addr_fmt(e->addr, b, sizeof(b)),
+		    addr_fmt(e->addr, b, sizeof(b)), ab,
 		    node_stats_proto_name(e->version),
 		    e->version == DECODER_VERSION_SFLOW ? 5 : e->version,
 		    e->domain, x->packets, x->flows, x->malformed,
@@ -280,7 +292,7 @@ static void
 socket_row(const void *arg, long i, char cells[][CELL])
 {
 	static const char *hdr[] = { "SOCKET", "PROTO", "DATAGRAMS", "BYTES",
-	    "KERNEL-DROPS", "TRUNCATED", "ERRORS", "RCVBUF" };
+	    "KERNEL-DROPS", "TRUNCATED", "ERRORS", "REFUSED", "RCVBUF" };
 	const node_stats_t *st = arg;
 	const listener_stats_t *s;
 
@@ -300,7 +312,8 @@ socket_row(const void *arg, long i, char cells[][CELL])
 		snprintf(cells[4], CELL, "?");
 	NUM(cells[5], s->truncated);
 	NUM(cells[6], s->errors);
-	snprintf(cells[7], CELL, "%d", s->rcvbuf);
+	NUM(cells[7], s->refused);
+	snprintf(cells[8], CELL, "%d", s->rcvbuf);
 }
 
 static void
@@ -320,6 +333,14 @@ exporter_row(const void *arg, long i, char cells[][CELL])
 	}
 	e = &st->exporters[i];
 	addr_fmt(e->addr, cells[0], CELL);
+	if (e->version == DECODER_VERSION_SFLOW &&
+	    memcmp(e->addr, e->st.agent, 16) != 0) {
+		char ag[ADDR_STRLEN];
+
+		/* an sFlow agent behind a relay (or not naming itself) */
+		snprintf(cells[0] + strlen(cells[0]), CELL - strlen(cells[0]),
+		    " agent %s", addr_fmt(e->st.agent, ag, sizeof(ag)));
+	}
 	snprintf(cells[1], CELL, "%s", node_stats_proto_name(e->version));
 	NUM(cells[2], e->domain);
 	NUM(cells[3], e->st.packets);
@@ -400,7 +421,7 @@ print_store_table(const node_stats_t *st, FILE *fp)
 int
 node_stats_print_table(const node_stats_t *st, FILE *fp)
 {
-	static const int sock_left[8] = { 1, 1 };
+	static const int sock_left[9] = { 1, 1 };
 	static const int exp_left[16] = { 1, 1, [15] = 1 };
 	const ingest_totals_t *t = &st->totals;
 	const decoder_stats_t *d = &st->decoder;
@@ -417,8 +438,13 @@ node_stats_print_table(const node_stats_t *st, FILE *fp)
 	    ", bytes %" PRIu64 ", packets %" PRIu64 "\n", t->datagrams,
 	    t->flows, t->bytes, t->packets);
 	fprintf(fp, "decoder    unknown-version %" PRIu64 ", malformed %"
-	    PRIu64 ", exporters-dropped %" PRIu64 "\n", d->unknown_version,
-	    d->malformed, d->exporters_dropped);
+	    PRIu64 "\n", d->unknown_version, d->malformed);
+	fprintf(fp, "exporters  %" PRIu64 " known; new ones refused %" PRIu64
+	    " (per-source limit %" PRIu64 ", table full %" PRIu64 "), "
+	    "evicted %" PRIu64 ", expired %" PRIu64 "\n", d->exporters,
+	    d->exporters_dropped, d->exporters_refused_source,
+	    d->exporters_refused_full, d->exporters_evicted,
+	    d->exporters_expired);
 	if (tp->last_save_ms)
 		time_fmt_ms(tp->last_save_ms, last, sizeof(last));
 	else
@@ -433,7 +459,7 @@ node_stats_print_table(const node_stats_t *st, FILE *fp)
 		print_queries_table(&st->queries, fp);
 	fputc('\n', fp);
 	if (st->nsockets > 0)
-		table_print(fp, st, st->nsockets, 8, socket_row, sock_left);
+		table_print(fp, st, st->nsockets, 9, socket_row, sock_left);
 	else
 		fputs("no sockets\n", fp);
 	fputc('\n', fp);

@@ -13,7 +13,17 @@
 #define DEF_HOLD_BYTES		(256 * 1024)
 #define DEF_HOLD_TOTAL		(64u * 1024 * 1024)
 #define DEF_MAX_EXPORTERS	65536
+#define DEF_MAX_PER_SOURCE	1024
+#define DEF_IDLE_MS		(3600u * 1000)
 #define DEF_MAX_SAMPLING	(1u << 24)
+
+/* The protocol state of an exporter leaving the table. */
+static void
+proto_free(decoder_t *d, struct exporter *e)
+{
+	nf9_drop_held(d, e);
+	nf9_exporter_free(e);
+}
 
 decoder_t *
 decoder_new(const decoder_opts_t *opts)
@@ -29,7 +39,11 @@ decoder_new(const decoder_opts_t *opts)
 	FF_DEFAULT(d->opts.hold_max_bytes, DEF_HOLD_BYTES);
 	FF_DEFAULT(d->opts.hold_max_total, DEF_HOLD_TOTAL);
 	FF_DEFAULT(d->opts.max_exporters, DEF_MAX_EXPORTERS);
+	FF_DEFAULT(d->opts.max_per_source, DEF_MAX_PER_SOURCE);
+	FF_DEFAULT(d->opts.idle_ms, DEF_IDLE_MS);
 	FF_DEFAULT(d->opts.max_sampling, DEF_MAX_SAMPLING);
+	TAILQ_INIT(&d->probation);
+	d->proto_free = proto_free;
 	d->nbuckets = 256;
 	if ((d->buckets = calloc(d->nbuckets, sizeof(*d->buckets))) == NULL) {
 		free(d);
@@ -43,16 +57,7 @@ decoder_free(decoder_t *d)
 {
 	if (d == NULL)
 		return;
-	for (size_t i = 0; i < d->nbuckets; i++) {
-		struct exporter *e = d->buckets[i], *next;
-
-		for (; e != NULL; e = next) {
-			next = e->hnext;
-			nf9_exporter_free(e);
-			free(e);
-		}
-	}
-	free(d->buckets);
+	exporter_free_all(d);
 	free(d);
 }
 
@@ -96,6 +101,7 @@ decoder_packet(decoder_t *d, const uint8_t addr[16], uint16_t port,
 void
 decoder_tick(decoder_t *d, uint64_t now_ms, flow_sink_t *sink)
 {
+	exporter_expire(d, now_ms);
 	for (size_t i = 0; i < d->nbuckets; i++)
 		for (struct exporter *e = d->buckets[i]; e; e = e->hnext)
 			if (e->proto != NULL)

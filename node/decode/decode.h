@@ -43,7 +43,10 @@ sink_next(flow_sink_t *s)
 	return f;
 }
 
-/* Counters of one exporter (one source address and observation domain). */
+/*
+ * Counters of one exporter (one source address, protocol and observation
+ * domain; for sFlow also the agent address).
+ */
 typedef struct exporter_stats {
 	uint64_t packets;	/* export packets accepted */
 	uint64_t flows;		/* flow records decoded */
@@ -60,6 +63,9 @@ typedef struct exporter_stats {
 	uint64_t counter_samples;	/* sFlow counter samples */
 	uint64_t sampling_bad;	/* absurd sampling rates rejected */
 	uint64_t last_seen_ms;
+	uint8_t agent[16];	/* sFlow: the agent address the datagrams
+				   name (all zero when "unknown"); others:
+				   all zero */
 } exporter_stats_t;
 
 /* Global counters for packets that never reached an exporter's account. */
@@ -68,7 +74,16 @@ typedef struct decoder_stats {
 	uint64_t flows;		/* flow records produced */
 	uint64_t unknown_version;	/* not v5/v9/IPFIX/sFlow v5 */
 	uint64_t malformed;	/* malformed, all exporters */
-	uint64_t exporters_dropped;	/* new exporters refused: table full */
+	uint64_t exporters_dropped;	/* new exporters refused, for any
+					   reason (the two below, memory) */
+	uint64_t exporters_refused_source;	/* ... their source address
+						   had max_per_source */
+	uint64_t exporters_refused_full;	/* ... the table was full */
+	uint64_t exporters_evicted;	/* removed to make room for a new
+					   one: had never sent valid data */
+	uint64_t exporters_expired;	/* removed after idle_ms idle */
+	uint64_t exporters;		/* in the table now */
+	uint8_t last_refused[16];	/* source address of the last refusal */
 } decoder_stats_t;
 
 typedef struct decoder decoder_t;
@@ -81,6 +96,11 @@ typedef struct decoder_opts {
 	size_t hold_max_bytes;	/* per exporter (default 256 KiB) */
 	size_t hold_max_total;	/* all exporters together (default 64 MiB) */
 	size_t max_exporters;	/* default 65536 */
+	size_t max_per_source;	/* exporters per UDP source address
+				   (default 1024) */
+	uint64_t idle_ms;	/* remove an exporter after this long
+				   without a packet (default 1 h;
+				   UINT64_MAX: never) */
 	uint32_t max_sampling;	/* larger rates are absurd (default 1<<24) */
 } decoder_opts_t;
 
@@ -101,7 +121,8 @@ int decoder_packet(decoder_t *d, const uint8_t addr[16], uint16_t port,
 
 /*
  * Decode held data whose hold time has passed or whose template has since
- * arrived, and drop what expired. Call about once a second.
+ * arrived, and drop what expired; remove exporters idle for
+ * opts.idle_ms (with their templates). Call about once a second.
  */
 void decoder_tick(decoder_t *d, uint64_t now_ms, flow_sink_t *sink);
 
@@ -112,9 +133,12 @@ void decoder_drop_held(decoder_t *d);
 const decoder_stats_t *decoder_stats(const decoder_t *d);
 
 /*
- * Visit every exporter: its address, protocol version (5, 9, 10 or the
- * sFlow marker 0x5f), observation domain / source id / sub-agent, and its
- * counters. The callback must not call into the decoder.
+ * Visit every exporter: its address (the UDP source, as in its flow
+ * records), protocol version (5, 9, 10 or the sFlow marker 0x5f),
+ * observation domain / source id / sub-agent, and its counters. sFlow
+ * exporters are told apart by their agent address too (st->agent), so
+ * agents behind one relay are separate exporters of one address. The
+ * callback must not call into the decoder.
  */
 typedef void (*decoder_exporter_cb)(void *arg, const uint8_t addr[16],
     unsigned version, uint32_t domain, const exporter_stats_t *st);

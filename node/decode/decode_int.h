@@ -6,18 +6,42 @@
 #ifndef FF_NODE_DECODE_INT_H
 #define FF_NODE_DECODE_INT_H
 
+#include <sys/queue.h>
+
 #include "decode.h"
 
-/* One exporter: source address + protocol version + domain. */
+struct source;
+
+/*
+ * One exporter: UDP source address + protocol version + domain, and for
+ * sFlow the agent address of the datagrams (st.agent), so that agents
+ * behind one relay stay apart.
+ */
 struct exporter {
 	struct exporter *hnext;		/* hash chain */
 	uint8_t addr[16];
 	uint32_t domain;		/* source id / obs. domain / sub-agent */
 	uint8_t version;		/* 5, 9, 10, DECODER_VERSION_SFLOW */
 	uint8_t seq_valid;		/* seq_next holds an expectation */
+	uint8_t valid;			/* has sent flows, templates or
+					   counter samples */
 	uint32_t seq_next;		/* next expected sequence number */
 	exporter_stats_t st;
 	void *proto;			/* protocol state (nf9.c owns it) */
+	/* table management, off the per-packet path */
+	struct source *src;		/* the UDP source it counts against */
+	uint64_t created_ms;		/* 0: loaded from a file, not yet
+					   stamped by a tick */
+	TAILQ_ENTRY(exporter) probe;	/* in d->probation while !valid */
+};
+
+TAILQ_HEAD(exporter_list, exporter);
+
+/* A UDP source address and the number of exporters it made. */
+struct source {
+	struct source *hnext;		/* hash chain */
+	uint8_t addr[16];
+	uint32_t n;			/* exporters */
 };
 
 struct decoder {
@@ -29,16 +53,53 @@ struct decoder {
 	struct exporter *last;		/* lookup cache */
 	int templates_dirty;
 	size_t held_total;		/* bytes held, all exporters */
+	struct source **sbuckets;	/* sources by address */
+	size_t nsbuckets;		/* power of two */
+	size_t nsources;
+	struct exporter_list probation;	/* every !valid exporter, least
+					   recently seen first */
+	/* Free e->proto and what it holds (decode.c sets it: the table
+	   knows no protocol) */
+	void (*proto_free)(decoder_t *d, struct exporter *e);
 };
 
 /*
  * The exporter table (exporter.c).
  *
- * Find or create the exporter (addr, version, domain). Returns NULL (and
- * counts exporters_dropped) when the table is full or memory is short.
+ * Find or create the exporter (addr, version, domain), with agent the
+ * sFlow agent address (16 bytes; NULL for the other protocols), and note
+ * now_ms as its last packet. A new exporter is counted against its source
+ * address addr. It is refused when addr already has opts.max_per_source exporters; when the table has
+ * opts.max_exporters, the least recently seen exporter that never sent
+ * valid data is evicted to make room, and with none the new exporter is
+ * refused. A refusal returns NULL and is counted (exporters_dropped and
+ * the reason). Also NULL when memory is short.
  */
 struct exporter *exporter_get(decoder_t *d, const uint8_t addr[16],
-    unsigned version, uint32_t domain, uint64_t now_ms);
+    const uint8_t *agent, unsigned version, uint32_t domain,
+    uint64_t now_ms);
+
+/* Take e off probation: it sent valid data (exporter_valid()). */
+void exporter_promote(decoder_t *d, struct exporter *e);
+
+/* Mark e as having sent valid data (flows, templates, counter samples):
+   it can no longer be evicted for a new exporter, only expire. */
+static inline void
+exporter_valid(decoder_t *d, struct exporter *e)
+{
+	if (!e->valid)
+		exporter_promote(d, e);
+}
+
+/*
+ * Remove exporters idle for opts.idle_ms (counted in exporters_expired);
+ * stamp the creation time of exporters loaded from a file. Called by
+ * decoder_tick().
+ */
+void exporter_expire(decoder_t *d, uint64_t now_ms);
+
+/* Free every exporter and source (decoder_free()). */
+void exporter_free_all(decoder_t *d);
 
 /*
  * Check sequence number seq against the expectation; the packet carries

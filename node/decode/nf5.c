@@ -22,7 +22,8 @@ nf5_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 	if (len < NF5_HDR_LEN)
 		return FF_ETRUNC;
 	count = be16(buf + 2);
-	e = exporter_get(d, addr, 5, (uint32_t)buf[20] << 8 | buf[21], now_ms);
+	e = exporter_get(d, addr, NULL, 5, (uint32_t)buf[20] << 8 | buf[21],
+	    now_ms);
 	if (e == NULL)
 		return FF_ELIMIT;
 	/*
@@ -76,5 +77,6 @@ nf5_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		f->flags = STORE_FLOW_F_FROM_V5;
 	}
 	e->st.flows += count;
+	exporter_valid(d, e);
 	return (int)count;
 }

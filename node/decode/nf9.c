@@ -606,6 +606,7 @@ template_set(struct pkt *k, int options, const uint8_t *p, size_t len)
 			/* FALLTHROUGH */
 		case TPL_REFRESHED:
 			k->e->st.templates++;
+			exporter_valid(k->d, k->e);
 			size_t before = k->s->hold_bytes;
 
 			replay(k, hold_take(k->s, id));
@@ -665,7 +666,8 @@ nf9_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		tset = 2;
 		oset = 3;
 	}
-	if ((k.e = exporter_get(d, addr, k.version, domain, now_ms)) == NULL)
+	if ((k.e = exporter_get(d, addr, NULL, k.version, domain,
+	    now_ms)) == NULL)
 		return FF_ELIMIT;
 	if (k.version == 10 && (end < IPFIX_HDR_LEN || end > len)) {
 		k.e->st.malformed++;
@@ -709,6 +711,8 @@ nf9_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		exporter_seq(k.e, seq, 1, 0);
 	else
 		exporter_seq(k.e, seq, k.records, k.unknown);
+	if (k.flows > 0)
+		exporter_valid(d, k.e);
 	return (int)k.flows;
 }
 
@@ -735,6 +739,8 @@ nf9_tick(decoder_t *d, struct exporter *e, uint64_t now_ms,
 	before = s->hold_bytes;
 	replay(&k, hold_take_known(s));
 	d->st.flows += k.flows;
+	if (k.flows > 0)
+		exporter_valid(d, e);
 	if (now_ms > d->opts.hold_max_ms)
 		e->st.no_template_dropped += hold_expire(s,
 		    now_ms - d->opts.hold_max_ms);

@@ -29,9 +29,16 @@
  * The exporter's packets counter counts datagrams whose header was
  * valid; sequence numbers count datagrams (exporter_seq advance 1).
  *
- * Errors. The exporter key is (UDP source address, sFlow, sub-agent id);
- * a datagram too short to name its sub-agent is counted only in the
- * decoder's global malformed counter. A header that is inconsistent
+ * The exporter is (UDP source address, sFlow, agent address, sub-agent
+ * id): agents behind one relay arrive from one address, often all with
+ * sub-agent 0, and keyed by the source alone they would merge into one
+ * sequence stream full of false gaps. The exporter of the flow records
+ * (what the "router" filter field matches, the EXPORTER column) is the
+ * UDP source, as for the other protocols; the agent address is in the
+ * exporter's counters (agent), for the displays.
+ *
+ * Errors. A datagram too short to name its sub-agent is counted only in
+ * the decoder's global malformed counter. A header that is inconsistent
  * (sample count beyond what the datagram can hold) rejects the datagram.
  * A malformed sample (lengths or counts past their container) stops the
  * datagram there: the flows of the samples before it are kept, and the
@@ -511,8 +518,9 @@ sflow_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		return rc == -1 ? FF_ETRUNC : FF_EPROTO;
 	if (xdr_u32(&x, &sub_agent) == -1)
 		return FF_ETRUNC;
-	if ((e = exporter_get(d, addr, DECODER_VERSION_SFLOW, sub_agent,
-	    now_ms)) == NULL)
+	/* a relay may send for many agents: the agent is part of the key */
+	if ((e = exporter_get(d, addr, agent, DECODER_VERSION_SFLOW,
+	    sub_agent, now_ms)) == NULL)
 		return FF_ELIMIT;
 	/* Each sample takes at least its format and length words. */
 	if (xdr_u32(&x, &seq) == -1 ||
@@ -546,12 +554,15 @@ sflow_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 			    (fmt & 0xfff) == SF_COUNTER_SAMPLE_EXP) == -1)
 				goto malformed;
 			e->st.counter_samples++;
+			exporter_valid(d, e);
 			break;
 		default:
 			break;
 		}
 	}
 	e->st.flows += (uint64_t)n;
+	if (n > 0)
+		exporter_valid(d, e);
 	return n;
 
 malformed:
@@ -559,6 +570,7 @@ malformed:
 	e->st.flows += (uint64_t)n;
 	if (n == 0)
 		return FF_EPROTO;
+	exporter_valid(d, e);
 	/* The caller counts globally only what it sees rejected. */
 	d->st.malformed++;
 	return n;

@@ -129,7 +129,10 @@ decoder_templates_export(decoder_t *d, uint8_t **buf, size_t *len)
 		for (struct exporter *e = d->buckets[i]; e; e = e->hnext) {
 			struct nf9_state *s = e->proto;
 
-			if (s == NULL || (e->version != 9 && e->version != 10))
+			/* never saved: exporters on probation (no template
+			   and no data yet: a flood of made-up source ids) */
+			if (s == NULL || !e->valid ||
+			    (e->version != 9 && e->version != 10))
 				continue;
 			if (s->ntpl == 0 && s->nsamplers == 0 &&
 			    s->default_rate == 0 && s->sys_init_ms == 0)
@@ -173,10 +176,12 @@ import_exporter(decoder_t *d, const uint8_t *p, size_t avail, size_t *used)
 	    rate > d->opts.max_sampling ||
 	    (size_t)nsamp * TPLF_SAMP_LEN > avail - TPLF_EXP_LEN)
 		return FF_EPROTO;
-	if ((e = exporter_get(d, p, version, be32(p + 20), 0)) == NULL)
+	if ((e = exporter_get(d, p, NULL, version, be32(p + 20), 0)) == NULL)
 		return FF_ELIMIT;
 	if ((s = nf9_state_get(e)) == NULL)
 		return FF_ENOMEM;
+	/* it had sent templates: not to be evicted for a newcomer */
+	exporter_valid(d, e);
 	s->sys_init_ms = be64(p + 24);
 	s->default_rate = rate;
 	off = TPLF_EXP_LEN;
@@ -216,7 +221,8 @@ decoder_templates_import(decoder_t *d, const uint8_t *buf, size_t len)
 {
 	uint8_t sum[TPLF_SUM_LEN];
 	uint32_t n;
-	size_t off, body;
+	size_t off, body, per_source;
+	int rc = 0;
 
 	if (sodium_init() < 0)
 		return FF_ECRYPTO;
@@ -234,14 +240,23 @@ decoder_templates_import(decoder_t *d, const uint8_t *buf, size_t len)
 		return FF_EPROTO;
 	n = be32(buf + 12);
 	off = TPLF_HDR_LEN;
+	/* Saved exporters had sent templates: the share of a source
+	   address bounds new exporters, not these (a lower
+	   max_per_source than when they were saved must not make the
+	   file look damaged). */
+	per_source = d->opts.max_per_source;
+	d->opts.max_per_source = SIZE_MAX;
 	for (uint32_t i = 0; i < n; i++) {
 		size_t used = 0;
-		int rc;
 
-		if ((rc = import_exporter(d, buf + off, body - off, &used)) != 0)
-			return rc;
+		if ((rc = import_exporter(d, buf + off, body - off,
+		    &used)) != 0)
+			break;
 		off += used;
 	}
+	d->opts.max_per_source = per_source;
+	if (rc != 0)
+		return rc;
 	if (off != body)
 		return FF_EPROTO;
 	return 0;

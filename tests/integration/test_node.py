@@ -1166,8 +1166,8 @@ class NodeStartup(ProcTestCase):
         self.assertRegex(cp.stdout, r"(?m)^totals +datagrams 0, flows 0, "
                          r"bytes 0, packets 0$")
         self.assertRegex(cp.stdout, r"(?m)^SOCKET +PROTO +DATAGRAMS +BYTES "
-                         r"+KERNEL-DROPS +TRUNCATED +ERRORS +RCVBUF$")
-        self.assertRegex(cp.stdout, r"(?m)^%s:%d +any +0 +0 +0 +0 +0 +\d+$"
+                         r"+KERNEL-DROPS +TRUNCATED +ERRORS +REFUSED +RCVBUF$")
+        self.assertRegex(cp.stdout, r"(?m)^%s:%d +any +0 +0 +0 +0 +0 +0 +\d+$"
                          % (re.escape(self.ADDR), n.port))
         self.assertIn("no exporters yet", cp.stdout)
         self.assertEqual(n.stop(), 0, n.log())

@@ -465,6 +465,94 @@ test_limits(void **state)
 	config_free(c);
 }
 
+/* exporter-allow, exporter-idle-time, exporter-max-per-source. */
+static void
+test_exporters(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "exporter-allow 10.0.0.0/33\n", "t.conf:1: exporter-allow: "
+		  "'10.0.0.0/33': the prefix length must be a number from 0 "
+		  "to 32" },
+		{ "exporter-allow 2001:db8::/129\n", "t.conf:1: "
+		  "exporter-allow: '2001:db8::/129': the prefix length must "
+		  "be a number from 0 to 128" },
+		{ "exporter-allow 10.0.0.0/\n", "t.conf:1: exporter-allow: "
+		  "'10.0.0.0/': the prefix length must be a number from 0 to "
+		  "32" },
+		{ "\nexporter-allow 192.0.2.0/24 10.0.0.300/8\n", "t.conf:2: "
+		  "exporter-allow: '10.0.0.300/8' is not an IPv4 or IPv6 "
+		  "address or prefix (like 192.0.2.0/24 or 2001:db8::/32)" },
+		{ "exporter-allow router.example\n", "t.conf:1: "
+		  "exporter-allow: 'router.example' is not an IPv4 or IPv6 "
+		  "address or prefix (like 192.0.2.0/24 or 2001:db8::/32)" },
+		{ "exporter-allow 10.1.2.3/8\n", "t.conf:1: exporter-allow: "
+		  "'10.1.2.3/8' has bits set past its prefix length (did you "
+		  "mean 10.0.0.0/8?)" },
+		{ "exporter-allow 2001:db8::1/64\n", "t.conf:1: "
+		  "exporter-allow: '2001:db8::1/64' has bits set past its "
+		  "prefix length (did you mean 2001:db8::/64?)" },
+		{ "exporter-allow\n", "t.conf:1: exporter-allow: missing "
+		  "argument (exporter-allow PREFIX...)" },
+		{ "exporter-idle-time 500ms\n", "t.conf:1: exporter-idle-time: "
+		  "500ms is out of range (1s to 30d, or none)" },
+		{ "exporter-max-per-source 0\n", "t.conf:1: "
+		  "exporter-max-per-source: '0' is not a number from 1 to "
+		  "65536" },
+	};
+	struct node_config *c;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	(void)state;
+	c = parse_ok("");
+	assert_int_equal(c->nallow, 0);
+	assert_int_equal(c->exporter_idle_ms, 3600000);
+	assert_int_equal(c->exporter_max_per_source, 1024);
+	config_free(c);
+
+	c = parse_ok("exporter-allow 127.0.0.2/32 10.0.0.0/8\n"
+	    "exporter-allow 2001:DB8::/32 192.0.2.9 ::1\n"
+	    "exporter-idle-time none\nexporter-max-per-source 5000\n");
+	assert_int_equal(c->nallow, 5);
+	assert_int_equal(c->allow[0].len, 128);
+	assert_int_equal(c->allow[0].line, 1);
+	assert_int_equal(c->allow[1].len, 96 + 8);
+	assert_int_equal(c->allow[2].len, 32);
+	assert_int_equal(c->allow[2].line, 2);
+	assert_int_equal(c->allow[3].len, 128);	/* one address */
+	assert_int_equal(c->allow[4].len, 128);
+	{
+		uint8_t a[16];
+
+		assert_int_equal(addr_parse("10.0.0.0", a), 0);
+		assert_memory_equal(c->allow[1].addr, a, 16);
+		assert_int_equal(addr_parse("2001:db8::", a), 0);
+		assert_memory_equal(c->allow[2].addr, a, 16);
+	}
+	assert_int_equal(c->exporter_idle_ms, 0);
+	assert_int_equal(c->exporter_max_per_source, 5000);
+	fp = open_memstream(&out, &len);
+	assert_non_null(fp);
+	assert_int_equal(config_print(fp, c), 0);
+	fclose(fp);
+	assert_non_null(strstr(out, "exporter-allow 127.0.0.2/32\n"
+	    "exporter-allow 10.0.0.0/8\nexporter-allow 2001:db8::/32\n"
+	    "exporter-allow 192.0.2.9/32\nexporter-allow ::1/128\n"));
+	assert_non_null(strstr(out, "exporter-idle-time none\n"));
+	assert_non_null(strstr(out, "exporter-max-per-source 5000\n"));
+	config_free(c);
+	c = parse_ok(out);
+	assert_int_equal(c->nallow, 5);
+	config_free(c);
+	free(out);
+
+	for (size_t i = 0; i < FF_NELEM(bad); i++)
+		parse_fails(bad[i].text, bad[i].want);
+}
+
 /* The normalized print parses back to the same configuration. */
 static void
 test_print_roundtrip(void **state)
@@ -603,6 +691,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_print_roundtrip),
+		cmocka_unit_test(test_exporters),
 		cmocka_unit_test(test_load),
 	};
 

@@ -1852,6 +1852,264 @@ feed_data(struct harness *h)
 	return n + h_feed(h, &p, NOW_MS);
 }
 
+/* ---- the exporter table: bounds, eviction, expiry ---------------------- */
+
+/* 192.0.2.N, IPv4-mapped. */
+static void
+addr_n(uint8_t a[16], unsigned n)
+{
+	memset(a, 0, 16);
+	a[10] = a[11] = 0xff;
+	a[12] = 192;
+	a[14] = 2;
+	a[15] = (uint8_t)n;
+}
+
+/* A bare v9 header (count 0, no sets) from 192.0.2.src, source id dom. */
+static int
+junk(struct harness *h, unsigned src, uint32_t dom, uint64_t now)
+{
+	uint8_t a[16];
+	struct pb p;
+
+	addr_n(a, src);
+	pb_init(&p, 9, 0, dom);
+	put_be16(p.b + 2, 0);
+	return decoder_packet(h->d, a, 2055, p.b, p.len, now, &h->sink);
+}
+
+/* A v9 template and 2 records from 192.0.2.src, source id dom. */
+static int
+real(struct harness *h, unsigned src, uint32_t dom, uint64_t now)
+{
+	uint8_t a[16];
+	struct pb p;
+	int rc;
+
+	addr_n(a, src);
+	pb_v9_tpl_data(&p, 1, 2);
+	put_be32(p.b + 16, dom);
+	rc = decoder_packet(h->d, a, 2055, p.b, pb_finish(&p), now,
+	    &h->sink);
+	collect(&h->sink);
+	return rc;
+}
+
+struct has {
+	uint8_t addr[16];
+	uint32_t domain;
+	int found;
+	size_t n;
+};
+
+static void
+has_cb(void *arg, const uint8_t addr[16], unsigned version, uint32_t domain,
+    const exporter_stats_t *st)
+{
+	struct has *f = arg;
+
+	(void)st;
+	f->n++;
+	if (version == 9 && domain == f->domain && memcmp(addr, f->addr,
+	    16) == 0)
+		f->found = 1;
+}
+
+/* 1 if the exporter (192.0.2.src, v9, dom) is in the table. */
+static int
+has(struct harness *h, unsigned src, uint32_t dom)
+{
+	struct has f;
+
+	memset(&f, 0, sizeof(f));
+	addr_n(f.addr, src);
+	f.domain = dom;
+	decoder_foreach_exporter(h->d, has_cb, &f);
+	assert_int_equal(f.n, decoder_stats(h->d)->exporters);
+	return f.found;
+}
+
+/*
+ * A flood of made-up source ids from one address takes at most
+ * max_per_source slots: the rest is refused and counted, with the
+ * address; other addresses are not bound by its share, and idle junk
+ * expires, making room again.
+ */
+static void
+test_exporter_flood_one_source(void **state)
+{
+	decoder_opts_t o = { .max_per_source = 4, .max_exporters = 100,
+	    .idle_ms = 1000 };
+	struct harness *h;
+	const decoder_stats_t *st;
+	uint8_t a[16];
+
+	(void)state;
+	h = h_new(&o);
+	st = decoder_stats(h->d);
+	assert_int_equal(real(h, 1, 1000, NOW_MS), 2);
+	for (uint32_t i = 0; i < 40; i++)
+		assert_int_equal(junk(h, 1, i, NOW_MS + i),
+		    i < 3 ? 0 : FF_ELIMIT);
+	assert_int_equal(st->exporters, 4);
+	assert_int_equal(st->exporters_dropped, 37);
+	assert_int_equal(st->exporters_refused_source, 37);
+	assert_int_equal(st->exporters_refused_full, 0);
+	assert_int_equal(st->exporters_evicted, 0);
+	addr_n(a, 1);
+	assert_memory_equal(st->last_refused, a, 16);
+	assert_true(has(h, 1, 1000) && has(h, 1, 0) && has(h, 1, 2));
+	/* the known exporters of the address go on */
+	assert_int_equal(real(h, 1, 1000, NOW_MS + 50), 2);
+	assert_int_equal(junk(h, 1, 2, NOW_MS + 50), 0);
+	/* another address is not bound by this one's share */
+	assert_int_equal(real(h, 2, 1000, NOW_MS + 60), 2);
+	assert_int_equal(st->exporters, 5);
+	/* idle junk goes: room for a new exporter of the address */
+	decoder_tick(h->d, NOW_MS + 1049, &h->sink);
+	assert_int_equal(st->exporters_expired, 2);	/* ids 0 and 1 */
+	assert_int_equal(real(h, 1, 2000, NOW_MS + 1050), 2);
+	assert_int_equal(st->exporters, 4);
+	h_free(h);
+}
+
+/*
+ * A full table evicts the least recently seen exporter that never sent
+ * valid data; with none, the new exporter is refused.
+ */
+static void
+test_exporter_table_full_evicts_lru(void **state)
+{
+	decoder_opts_t o = { .max_per_source = 100, .max_exporters = 4 };
+	struct harness *h;
+	const decoder_stats_t *st;
+
+	(void)state;
+	h = h_new(&o);
+	st = decoder_stats(h->d);
+	assert_int_equal(real(h, 1, 1, NOW_MS), 2);
+	assert_int_equal(junk(h, 2, 1, NOW_MS + 1), 0);
+	assert_int_equal(junk(h, 3, 1, NOW_MS + 2), 0);
+	assert_int_equal(junk(h, 4, 1, NOW_MS + 3), 0);
+	/* 192.0.2.2 is seen again: 192.0.2.3 is now the least recent */
+	assert_int_equal(junk(h, 2, 1, NOW_MS + 4), 0);
+	assert_int_equal(junk(h, 5, 1, NOW_MS + 5), 0);
+	assert_int_equal(st->exporters_evicted, 1);
+	assert_false(has(h, 3, 1));
+	assert_true(has(h, 2, 1) && has(h, 4, 1) && has(h, 5, 1));
+	/* a probation exporter that sends data is kept from then on */
+	assert_int_equal(real(h, 4, 1, NOW_MS + 6), 2);
+	assert_int_equal(real(h, 6, 1, NOW_MS + 7), 2);	/* evicts .2 */
+	assert_int_equal(real(h, 7, 1, NOW_MS + 8), 2);	/* evicts .5 */
+	assert_true(has(h, 1, 1) && has(h, 4, 1) && has(h, 6, 1) &&
+	    has(h, 7, 1));
+	assert_int_equal(junk(h, 8, 1, NOW_MS + 9), FF_ELIMIT);
+	assert_int_equal(st->exporters_refused_full, 1);
+	assert_int_equal(st->exporters_refused_source, 0);
+	assert_int_equal(st->exporters_evicted, 3);
+	assert_int_equal(st->exporters, 4);
+	h_free(h);
+}
+
+/*
+ * The tick removes exporters idle for idle_ms, and with them their
+ * templates from the saved set; an exporter loaded from the template
+ * file counts its idle time from the first tick after the load.
+ */
+static void
+test_exporter_idle_expiry(void **state)
+{
+	decoder_opts_t o = { .idle_ms = 60000 };
+	struct harness *h, *g;
+	const decoder_stats_t *st;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	h = h_new(&o);
+	st = decoder_stats(h->d);
+	assert_int_equal(real(h, 1, 1, NOW_MS), 2);
+	assert_int_equal(junk(h, 2, 1, NOW_MS), 0);
+	assert_int_equal(real(h, 3, 1, NOW_MS + 30000), 2);
+	assert_int_equal(decoder_templates_export(h->d, &buf, &len), 0);
+	free(buf);
+	decoder_tick(h->d, NOW_MS + 59999, &h->sink);
+	assert_int_equal(st->exporters, 3);
+	decoder_tick(h->d, NOW_MS + 60000, &h->sink);
+	assert_int_equal(st->exporters, 1);
+	assert_int_equal(st->exporters_expired, 2);
+	assert_true(has(h, 3, 1));
+	/* 192.0.2.1's templates must leave the file */
+	assert_true(decoder_templates_dirty(h->d));
+	assert_int_equal(decoder_templates_export(h->d, &buf, &len), 0);
+	g = h_new(&o);
+	assert_int_equal(decoder_templates_import(g->d, buf, len), 0);
+	free(buf);
+	assert_int_equal(decoder_stats(g->d)->exporters, 1);
+	assert_true(has(g, 3, 1));
+	/* loaded at some time T; the first tick stamps it */
+	decoder_tick(g->d, NOW_MS + 1000000, &g->sink);
+	decoder_tick(g->d, NOW_MS + 1059999, &g->sink);
+	assert_int_equal(decoder_stats(g->d)->exporters, 1);
+	decoder_tick(g->d, NOW_MS + 1060000, &g->sink);
+	assert_int_equal(decoder_stats(g->d)->exporters, 0);
+	h_free(g);
+	/* no expiry at all */
+	o.idle_ms = UINT64_MAX;
+	g = h_new(&o);
+	assert_int_equal(real(g, 1, 1, NOW_MS), 2);
+	decoder_tick(g->d, NOW_MS + 400ull * 86400 * 1000, &g->sink);
+	assert_int_equal(decoder_stats(g->d)->exporters, 1);
+	h_free(g);
+	h_free(h);
+}
+
+/* Saved exporters load whatever the per-source limit is now. */
+static void
+test_exporter_import_over_share(void **state)
+{
+	decoder_opts_t small = { .max_per_source = 2 };
+	struct harness *h = h_new(NULL), *g = h_new(&small);
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	for (uint32_t i = 0; i < 5; i++)
+		assert_int_equal(real(h, 1, i, NOW_MS), 2);
+	assert_int_equal(decoder_templates_export(h->d, &buf, &len), 0);
+	assert_int_equal(decoder_templates_import(g->d, buf, len), 0);
+	free(buf);
+	assert_int_equal(decoder_stats(g->d)->exporters, 5);
+	/* new ones from that address are refused */
+	assert_int_equal(junk(g, 1, 99, NOW_MS), FF_ELIMIT);
+	assert_int_equal(decoder_stats(g->d)->exporters_refused_source, 1);
+	assert_int_equal(real(g, 1, 3, NOW_MS), 2);	/* a known one */
+	h_free(g);
+	h_free(h);
+}
+
+/* Exporters that never sent a template or data are not saved. */
+static void
+test_exporter_probation_not_saved(void **state)
+{
+	struct harness *h = h_new(NULL), *g = h_new(NULL);
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	for (uint32_t i = 0; i < 100; i++)
+		assert_int_equal(junk(h, 1, i, NOW_MS), 0);
+	assert_int_equal(real(h, 2, 5, NOW_MS), 2);
+	assert_int_equal(decoder_stats(h->d)->exporters, 101);
+	assert_int_equal(decoder_templates_export(h->d, &buf, &len), 0);
+	assert_int_equal(decoder_templates_import(g->d, buf, len), 0);
+	free(buf);
+	assert_int_equal(decoder_stats(g->d)->exporters, 1);
+	assert_true(has(g, 2, 5));
+	h_free(g);
+	h_free(h);
+}
+
 static void
 test_persistence_round_trip(void **state)
 {
@@ -2137,6 +2395,11 @@ main(void)
 		cmocka_unit_test(test_sequence),
 		cmocka_unit_test(test_persistence_round_trip),
 		cmocka_unit_test(test_persistence_damaged),
+		cmocka_unit_test(test_exporter_flood_one_source),
+		cmocka_unit_test(test_exporter_table_full_evicts_lru),
+		cmocka_unit_test(test_exporter_idle_expiry),
+		cmocka_unit_test(test_exporter_probation_not_saved),
+		cmocka_unit_test(test_exporter_import_over_share),
 		cmocka_unit_test(test_import_replays_held),
 		cmocka_unit_test(test_captures),
 	};

@@ -54,9 +54,16 @@ sink_drain(void)
 static const uint8_t src_addr[16] =
     { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 7 };
 
+/* The agent address in the test datagrams' headers: 10.0.0.1. */
+static const uint8_t agent_addr[16] =
+    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1 };
+/* ... and the agent address of type "unknown". */
+static const uint8_t zero16[16];
+
 /* ---- exporter counters ------------------------------------------------- */
 
 struct find {
+	const uint8_t *addr;
 	uint32_t domain;
 	int found;
 	exporter_stats_t st;
@@ -69,23 +76,33 @@ find_cb(void *arg, const uint8_t addr[16], unsigned version,
 	struct find *f = arg;
 
 	if (version == DECODER_VERSION_SFLOW && domain == f->domain &&
-	    memcmp(addr, src_addr, 16) == 0) {
-		f->found = 1;
+	    memcmp(addr, src_addr, 16) == 0 &&
+	    memcmp(st->agent, f->addr, 16) == 0) {
+		f->found++;
 		f->st = *st;
 	}
 }
 
-/* Counters of the sFlow exporter (src_addr, sub-agent); fails if none. */
+/* Counters of the sFlow exporter (src_addr, agent, sub-agent); fails if
+   there is not exactly one. */
 static exporter_stats_t
-stats_of(decoder_t *d, uint32_t sub_agent)
+stats_of_agent(decoder_t *d, const uint8_t agent[16], uint32_t sub_agent)
 {
 	struct find f;
 
 	memset(&f, 0, sizeof(f));
+	f.addr = agent;
 	f.domain = sub_agent;
 	decoder_foreach_exporter(d, find_cb, &f);
-	assert_true(f.found);
+	assert_int_equal(f.found, 1);
 	return f.st;
+}
+
+/* Counters of the sFlow exporter (agent_addr, sub-agent). */
+static exporter_stats_t
+stats_of(decoder_t *d, uint32_t sub_agent)
+{
+	return stats_of_agent(d, agent_addr, sub_agent);
 }
 
 static int
@@ -96,6 +113,7 @@ exporter_count(decoder_t *d)
 
 	for (uint32_t dom = 0; dom < 8; dom++) {
 		memset(&f, 0, sizeof(f));
+		f.addr = agent_addr;
 		f.domain = dom;
 		decoder_foreach_exporter(d, find_cb, &f);
 		n += f.found;
@@ -388,6 +406,7 @@ test_flow_sample_ipv4_tcp(void **state)
 	assert_int_equal(got[0].out_if, 9);
 	assert_int_equal(got[0].first_ms, NOW_MS);
 	assert_int_equal(got[0].last_ms, NOW_MS);
+	/* the exporter of an sFlow flow is the UDP source, as for NetFlow */
 	assert_memory_equal(got[0].exporter, src_addr, 16);
 	assert_int_equal(got[0].flags, STORE_FLOW_F_FROM_SFLOW);
 	st = stats_of(d, 0);
@@ -1393,8 +1412,14 @@ test_agent_address_types(void **state)
 	hdr0 = b.n - 4;
 	assert_int_equal(decoder_packet(d, src_addr, 6343, b6.b, hdr0,
 	    NOW_MS, &sink), 2);
-	assert_int_equal(stats_of(d, 0).flows, 4);
-	assert_int_equal(stats_of(d, 0).malformed, 0);
+	/* two agents, two exporters: the IPv6 one and the unnamed one */
+	assert_int_equal(stats_of_agent(d, A6, 0).flows, 2);
+	assert_int_equal(stats_of_agent(d, A6, 0).malformed, 0);
+	assert_int_equal(stats_of_agent(d, zero16, 0).flows, 2);
+	assert_int_equal(stats_of_agent(d, zero16, 0).malformed, 0);
+	assert_int_equal(sink_drain(), 4);
+	assert_memory_equal(got[0].exporter, src_addr, 16);
+	assert_memory_equal(got[3].exporter, src_addr, 16);
 	decoder_free(d);
 }
 
@@ -1424,6 +1449,68 @@ test_sequence(void **state)
 	st = stats_of(d, 1);
 	assert_int_equal(st.packets, 2);
 	assert_int_equal(st.seq_gaps, 0);
+	decoder_free(d);
+}
+
+/* Sums of every exporter's sequence counters. */
+static void
+seq_sum_cb(void *arg, const uint8_t addr[16], unsigned version,
+    uint32_t domain, const exporter_stats_t *st)
+{
+	uint64_t *sum = arg;
+
+	(void)addr;
+	(void)version;
+	(void)domain;
+	sum[0] += st->seq_gaps + st->seq_resets;
+	sum[1]++;
+}
+
+/*
+ * Two agents behind one relay: one UDP source, the same sub-agent id,
+ * each with its own consecutive sequence numbers, interleaved. Keyed by
+ * the agent address they are two exporters without a gap; keyed by the
+ * UDP source they would be one with a gap or reset at every datagram.
+ */
+static void
+test_agents_behind_relay(void **state)
+{
+	static const uint8_t agent2[16] =
+	    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2 };
+	decoder_t *d = dec_new();
+	uint64_t sum[2] = { 0, 0 };
+	exporter_stats_t st;
+	struct sb b;
+
+	(void)state;
+	for (uint32_t i = 0; i < 10; i++) {
+		build_two(&b);
+		put_be32(b.b + 16, 100 + i);	/* agent 10.0.0.1 */
+		assert_int_equal(feed(d, &b), 2);
+		put_be32(b.b + 8, 0x0a000002);	/* agent 10.0.0.2 */
+		put_be32(b.b + 16, 5000 + i);
+		assert_int_equal(feed(d, &b), 2);
+	}
+	decoder_foreach_exporter(d, seq_sum_cb, sum);
+	assert_int_equal(sum[0], 0);	/* no false gap or reset */
+	assert_int_equal(sum[1], 2);	/* two exporters */
+	st = stats_of_agent(d, agent_addr, 0);
+	assert_int_equal(st.packets, 10);
+	assert_int_equal(st.flows, 20);
+	st = stats_of_agent(d, agent2, 0);
+	assert_int_equal(st.packets, 10);
+	assert_int_equal(st.flows, 20);
+	/* the flows' exporter is the relay, the UDP source */
+	assert_int_equal(sink_drain(), 40);
+	assert_memory_equal(got[0].exporter, src_addr, 16);
+	assert_memory_equal(got[2].exporter, src_addr, 16);
+	/* a real gap of one agent is still seen, on that agent only */
+	build_two(&b);
+	put_be32(b.b + 16, 112);	/* 110, 111 missing */
+	assert_int_equal(feed(d, &b), 2);
+	assert_int_equal(stats_of(d, 0).seq_gaps, 1);
+	assert_int_equal(stats_of(d, 0).seq_missing, 2);
+	assert_int_equal(stats_of_agent(d, agent2, 0).seq_gaps, 0);
 	decoder_free(d);
 }
 
@@ -1483,6 +1570,7 @@ main(void)
 		cmocka_unit_test(test_bad_header),
 		cmocka_unit_test(test_agent_address_types),
 		cmocka_unit_test(test_sequence),
+		cmocka_unit_test(test_agents_behind_relay),
 		cmocka_unit_test(test_many_samples),
 	};
 
