@@ -156,8 +156,9 @@ health(const struct control *c, char probs[][128], size_t max)
 		    "(%" PRIu64 " errors)", d);
 	if ((d = delta(o->exporters_dropped, n->exporters_dropped)) > 0 &&
 	    np < max)
-		snprintf(probs[np++], 128, "exporter table full: %" PRIu64
-		    " new exporters refused", d);
+		snprintf(probs[np++], 128, "%" PRIu64 " new exporters "
+		    "refused (table full or per-source limit; see the node's "
+		    "log)", d);
 	if ((d = delta(o->store_errors, n->store_errors)) > 0 && np < max)
 		snprintf(probs[np++], 128, "store write errors (%" PRIu64 ")",
 		    d);
