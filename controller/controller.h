@@ -163,6 +163,8 @@ struct controller {
 	const qtransport_t *qt;		/* how dquery.c reaches the nodes */
 	qtransport_msg_fn on_qmsg;	/* peer.c delivers query channel */
 	qtransport_down_fn on_qdown;	/* messages and losses to these */
+	unsigned dq_working;		/* dquery.c's work on the pool */
+	TAILQ_HEAD(dq_waitq, dquery) dq_wait;	/* ... and waiting for it */
 	uint64_t queries_run;		/* since start */
 	uint64_t last_tick;		/* mono ms of peer_tick's last run */
 	int stopping;
