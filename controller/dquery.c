@@ -806,7 +806,9 @@ count_keys(struct dquery *dq, const query_result_t *final, size_t ntput)
 		dq->f_keys = dq->f_kmin = dq->f_kmax = dq->union_rows;
 		return;
 	}
-	query_result_get_info(final, &inf);
+	inf.rows = 0;
+	if (final != NULL)
+		query_result_get_info(final, &inf);
 	dq->f_kmin = FF_MAX(FF_MAX(inf.rows, full_rows), most);
 	dq->f_kmin = FF_MAX(dq->f_kmin, dq->union_rows);
 	dq->f_kmax = full_rows + sum;

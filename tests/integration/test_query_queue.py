@@ -29,6 +29,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -280,11 +281,16 @@ class MergeOffLoopTest(fflib.ProcTestCase):
         # controller's work on the answers
         last = max(n["elapsed_ms"] for n in j["nodes"])
         tail_ms = j["elapsed_ms"] - last
-        self.assertGreater(tail_ms, 200, "the merge took too little time "
+        worst_ms = max(probe.latencies or [0]) * 1000
+        print("\n  merge: query %d ms, last node's answer in at %d ms, "
+              "controller after it %d ms; %d status requests, the slowest "
+              "%.0f ms" % (j["elapsed_ms"], last, tail_ms,
+                           len(probe.latencies), worst_ms),
+              file=sys.stderr)
+        self.assertGreater(tail_ms, 100, "the merge took too little time "
                            "to tell (elapsed %d ms, last node %d ms)"
                            % (j["elapsed_ms"], last))
         self.assertGreater(len(probe.latencies), 5)
-        worst_ms = max(probe.latencies) * 1000
         self.assertLess(worst_ms, tail_ms / 2,
                         "a status request waited %.0f ms while the "
                         "controller spent %d ms on the answers"

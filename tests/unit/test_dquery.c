@@ -1849,6 +1849,7 @@ test_merge_leaves_the_loop_free(void **state)
 	assert_int_equal(H.c.dq_working, 1);
 
 	pool_release();
+	settle();
 	pump(replied, "answer the CLI");
 	H.no_settle = 0;
 	assert_true(H.rep.complete);
