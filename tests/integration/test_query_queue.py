@@ -21,9 +21,9 @@ the true count), never a wrong number.
 MergeOffLoopTest — while the controller merges a large listing from two
 nodes, its loop keeps answering: status requests (CTL_NODES_GET, what
 `flowfleet status` sends) made back to back during the query are each
-answered in well under the time the controller spent after the last
-node's answer (unpacking, merging, packing). When the merge ran on the
-loop, one status request waited for all of it.
+answered in well under (two thirds of) the time the controller spent
+after the last node's answer (unpacking, merging, packing). When the
+merge ran on the loop, one status request waited for all of it.
 """
 import json
 import os
@@ -291,7 +291,10 @@ class MergeOffLoopTest(fflib.ProcTestCase):
                            "to tell (elapsed %d ms, last node %d ms)"
                            % (j["elapsed_ms"], last))
         self.assertGreater(len(probe.latencies), 5)
-        self.assertLess(worst_ms, tail_ms / 2,
+        # with the merge on the loop, a status request made while it ran
+        # waited for all of it and more (the last answer's decoding
+        # too): longer than tail_ms
+        self.assertLess(worst_ms, tail_ms * 2 / 3,
                         "a status request waited %.0f ms while the "
                         "controller spent %d ms on the answers"
                         % (worst_ms, tail_ms))
