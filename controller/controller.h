@@ -19,7 +19,9 @@
  *               messages on common/ctlsock.c), dispatch by request type
  *   req_nodes.c the CLI's node requests (add, remove, list/show/status)
  *
- * Everything runs on the loop thread except inv_write() in the queue.
+ * Everything runs on the loop thread except inv_write() in the queue
+ * and dquery.c's decoding, merging and packing of query answers (work
+ * on libuv's thread pool, handed back to the loop when done).
  */
 #ifndef FF_CONTROLLER_CONTROLLER_H
 #define FF_CONTROLLER_CONTROLLER_H

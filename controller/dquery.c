@@ -117,7 +117,7 @@ struct dqn {
 	uint64_t queued_ms;	/* its QUERY waited in the node's queue */
 	uint64_t keys;		/* top N: keys the node holds, ... */
 	int has_keys;		/* ... when it said (RESULT_END "keys") */
-	int allkeys;		/* every key it holds reached us */
+	int allkeys;		/* its round-2 answer held every key it has */
 };
 
 struct dquery {
@@ -159,7 +159,6 @@ struct dquery {
 	int wrc;
 	char werr[160];
 	query_result_t *wres;		/* OP_ANSWER: a result to keep */
-	int wfull, wsubset;
 	uint64_t wrows, wtop1, wscanned;
 	const query_result_t **parts;	/* rounds: the TPUT nodes' parts */
 	size_t nparts;
@@ -553,7 +552,6 @@ dq_pump(struct dquery *dq)
 		d->buf = NULL;
 		d->len = d->cap = 0;
 		dq->wres = NULL;
-		dq->wfull = dq->wsubset = 0;
 		dq->wrows = dq->wtop1 = dq->wscanned = 0;
 		dq_work_start(dq, OP_ANSWER);
 		return;
@@ -590,7 +588,6 @@ run_answer(struct dquery *dq)
 	query_result_get_meta(r, &meta);
 	dq->wscanned = meta.flows_scanned;
 	dq->wrows = inf.rows;
-	dq->wsubset = inf.subset;
 	switch (dq->round) {
 	case 1:
 		if (inf.kind == QUERY_TOPN && inf.subset) {
@@ -603,7 +600,6 @@ run_answer(struct dquery *dq)
 			dq->wres = r;
 			return;
 		}
-		dq->wfull = 1;
 		rc = merge_into(&dq->accf, dq->q, r);
 		break;
 	case 2:
