@@ -19,7 +19,9 @@
  *               messages on common/ctlsock.c), dispatch by request type
  *   req_nodes.c the CLI's node requests (add, remove, list/show/status)
  *
- * Everything runs on the loop thread except inv_write() in the queue.
+ * Everything runs on the loop thread except inv_write() in the queue
+ * and dquery.c's decoding, merging and packing of query answers (work
+ * on libuv's thread pool, handed back to the loop when done).
  */
 #ifndef FF_CONTROLLER_CONTROLLER_H
 #define FF_CONTROLLER_CONTROLLER_H
@@ -163,6 +165,8 @@ struct controller {
 	const qtransport_t *qt;		/* how dquery.c reaches the nodes */
 	qtransport_msg_fn on_qmsg;	/* peer.c delivers query channel */
 	qtransport_down_fn on_qdown;	/* messages and losses to these */
+	unsigned dq_working;		/* dquery.c's work on the pool */
+	TAILQ_HEAD(dq_waitq, dquery) dq_wait;	/* ... and waiting for it */
 	uint64_t queries_run;		/* since start */
 	uint64_t last_tick;		/* mono ms of peer_tick's last run */
 	int stopping;

@@ -30,6 +30,26 @@
  * Deadlines: round 1 may take until 3/4 of the query's time, so that the
  * short rounds 2 and 3 fit in the rest; a node past its round's deadline
  * is reported as timed out and its request cancelled.
+ *
+ * Threads: the loop thread only collects the nodes' answers (RESULT
+ * pieces) and talks to the nodes and the CLI. The heavy steps (decoding
+ * an answer and merging it, the rounds' arithmetic, cutting and packing
+ * the final answer) run as work on libuv's thread pool, one piece of
+ * work at a time per query (so the query's results need no lock: while
+ * its work runs, the loop leaves them alone) and at most DQ_WORKERS
+ * pieces at a time for the whole controller (the pool also resolves
+ * node names and writes the inventory); the rest wait in order. The
+ * work's end comes back to the loop, which moves the query on. A query
+ * that ends (cancelled, its client gone, the controller stopping)
+ * while its work runs is detached at once (nodes cancelled, client
+ * answered) and its memory freed when the work ends.
+ *
+ * Distinct keys of a top N: exact when every key reached the controller
+ * (every node answered in full, or every TPUT node sent all its keys by
+ * round 2 — the nodes tell how many keys they hold in RESULT_END) or when
+ * one node holds them all; otherwise unknown, with bounds: at least the
+ * most any one node holds (or the keys seen), at most the sum of the
+ * nodes' counts.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -46,6 +66,17 @@
 #define FILTER_MAX	DQUERY_FILTER_MAX
 #define DATA_CHUNK	(1u << 20)	/* answer bytes per CTL frame */
 #define DQ_MAX_BUFFERED	(2ull << 30)	/* answers held for one query */
+#define DQ_WORKERS	2		/* pieces of work on the pool at once */
+
+/* The work a query hands to the thread pool. */
+enum dq_op {
+	OP_ANSWER = 1,	/* decode a node's answer, merge or keep it */
+	OP_ROUND2,	/* TPUT's threshold */
+	OP_ROUND3,	/* TPUT's candidates */
+	OP_ALL2,	/* threshold 0: round 2's keys are the answer */
+	OP_LONE,	/* one TPUT node: its first N keys are the answer */
+	OP_FINISH	/* the final answer cut and packed */
+};
 
 enum dqn_st {
 	DQN_PENDING = 0,
@@ -82,6 +113,11 @@ struct dqn {
 	uint64_t bytes_in, bytes_out;
 	uint64_t flows_scanned;
 	uint64_t sent_at, done_at;	/* mono ms */
+	int ready;		/* buf holds a whole answer, to decode */
+	uint64_t queued_ms;	/* its QUERY waited in the node's queue */
+	uint64_t keys;		/* top N: keys the node holds, ... */
+	int has_keys;		/* ... when it said (RESULT_END "keys") */
+	int allkeys;		/* its round-2 answer held every key it has */
 };
 
 struct dquery {
@@ -106,10 +142,37 @@ struct dquery {
 	query_result_t *acc3;		/* accf + round-3 lookups */
 	size_t ncands;
 	uint64_t buffered;		/* bytes of answers being assembled */
+	uint64_t union_rows;		/* round 3: keys of round 2's union */
+	int union_exact;		/* every key is in accf + round 2 */
 	LIST_ENTRY(dquery) entry;	/* in the controller's queries */
+	/* the work in progress (dq_work_start) */
+	uv_work_t work;
+	enum dq_op op;
+	int working;			/* queued or running: hands off */
+	int waiting;			/* queued for a pool slot */
+	int dead;			/* ended: free when the work ends */
+	TAILQ_ENTRY(dquery) wentry;	/* in c->dq_wait */
+	struct dqn *wd;			/* OP_ANSWER: whose answer */
+	uint8_t *wbuf;			/* OP_ANSWER: the answer; OP_FINISH:
+					   the packed final answer */
+	size_t wlen;
+	int wrc;
+	char werr[160];
+	query_result_t *wres;		/* OP_ANSWER: a result to keep */
+	uint64_t wrows, wtop1, wscanned;
+	const query_result_t **parts;	/* rounds: the TPUT nodes' parts */
+	size_t nparts;
+	uint8_t (*cand)[16];		/* OP_ROUND3 */
+	const query_result_t *final;	/* OP_FINISH: the answer, ... */
+	/* ... and what goes with it to the CLI */
+	int f_complete, f_bound_known, f_keys_exact, f_kmax_known;
+	uint64_t f_bound, f_keys, f_kmin, f_kmax;
+	const char *f_method;
+	uint64_t f_len, f_chunks;	/* the packed answer, its frames */
 };
 
 static void dq_step(struct dquery *dq);
+static void dq_finish(struct dquery *dq);
 
 /* ---- small helpers ---- */
 
@@ -160,6 +223,7 @@ node_fail(struct dqn *d, enum dqn_st st, const char *fmt, ...)
 	free(d->buf);
 	d->buf = NULL;
 	d->len = d->cap = 0;
+	d->ready = 0;
 	if (d->tput && dq->round >= 2)
 		dq->restart = 1;
 	log_info("query %u: node %s: %s: %s", dq->cl_id, d->name,
@@ -255,61 +319,73 @@ put_strarr(msgpack_packer *pk, const char *k)
 	msgpack_pack_str_with_body(pk, k, strlen(k));
 }
 
+/* The answer (packed in dq->wbuf by OP_FINISH) and its coverage. */
 static int
-send_reply(struct dquery *dq, const query_result_t *final, int complete,
-    int bound_known, uint64_t bound, const char *method)
+send_reply(struct dquery *dq)
 {
 	wire_builder_t b;
 	msgpack_packer *pk;
 	const uint8_t *f;
-	size_t flen, answered = 0, off = 0;
-	uint8_t *buf = NULL;
-	size_t blen = 0;
-	uint64_t scanned = 0, bin = 0, bout = 0, chunks = 0;
-	int rc;
+	size_t flen, answered = 0;
+	uint8_t *buf = dq->wbuf;
+	size_t blen = dq->wlen;
+	uint64_t scanned = 0, bin = 0, bout = 0, chunks = 0, queued = 0;
+	int topn = dq->inf.kind == QUERY_TOPN;
 
-	if (!ctlsock_alive(dq->cl))
+	dq->wbuf = NULL;
+	dq->wlen = 0;
+	if (!ctlsock_alive(dq->cl)) {
+		free(buf);
 		return 0;
-	if (final != NULL && (rc = query_result_pack(final, &buf, &blen))
-	    != 0) {
-		clisock_send_error(dq->cl, dq->cl_id, rc, "cannot pack the "
-		    "merged answer: %s", ff_strerror(rc));
-		return rc;
 	}
-	/* the answer first, in chunks (the socket's frames are capped) */
-	while (off < blen) {
-		size_t n = FF_MIN(blen - off, DATA_CHUNK);
-
-		if (wire_msg_begin(&b, WIRE_CTL_QUERY_DATA, dq->cl_id, 2) != 0)
-			goto oom;
-		wire_put_u64(&b, "seq", chunks);
-		wire_put_bin(&b, "data", buf + off, n);
-		if (wire_msg_end(&b, &f, &flen) != 0)
-			goto oom;
-		clisock_send(dq->cl, f, flen);
-		wire_builder_free(&b);
-		off += n;
-		chunks++;
+	if (dq->wrc != 0) {
+		free(buf);
+		clisock_send_error(dq->cl, dq->cl_id, dq->wrc, "cannot pack the "
+		    "merged answer: %s", ff_strerror(dq->wrc));
+		return dq->wrc;
 	}
+	/* the answer first: its CTL_QUERY_DATA frames, made by OP_FINISH */
+	if (blen > 0)
+		clisock_send(dq->cl, buf, blen);
 	free(buf);
 	buf = NULL;
+	blen = dq->f_len;
+	chunks = dq->f_chunks;
 	for (size_t i = 0; i < dq->nn; i++) {
 		answered += dq->nodes[i].st == DQN_ANSWERED;
 		scanned += dq->nodes[i].flows_scanned;
 		bin += dq->nodes[i].bytes_in;
 		bout += dq->nodes[i].bytes_out;
+		queued = FF_MAX(queued, dq->nodes[i].queued_ms);
 	}
-	if (wire_msg_begin(&b, WIRE_CTL_QUERY_RESULT, dq->cl_id, 17) != 0)
+	if (wire_msg_begin(&b, WIRE_CTL_QUERY_RESULT, dq->cl_id, 18 +
+	    (topn ? 4 : 0)) != 0)
 		goto oom;
 	wire_put_u64(&b, "len", blen);
 	wire_put_u64(&b, "chunks", chunks);
-	wire_put_bool(&b, "complete", complete);
-	wire_put_str(&b, "method", method);
+	wire_put_bool(&b, "complete", dq->f_complete);
+	wire_put_str(&b, "method", dq->f_method);
 	wire_put_u64(&b, "rounds", dq->rounds);
 	wire_put_u64(&b, "candidates", dq->ncands);
 	wire_put_u64(&b, "threshold", dq->T);
-	wire_put_bool(&b, "bound_known", bound_known);
-	wire_put_u64(&b, "bound", bound);
+	wire_put_bool(&b, "bound_known", dq->f_bound_known);
+	wire_put_u64(&b, "bound", dq->f_bound);
+	wire_put_u64(&b, "queued_ms", queued);
+	if (topn) {
+		/* distinct keys: exact, or unknown within bounds */
+		wire_put_bool(&b, "keys_exact", dq->f_keys_exact);
+		wire_put_key(&b, "keys");
+		if (dq->f_keys_exact)
+			msgpack_pack_uint64(wire_builder_pk(&b), dq->f_keys);
+		else
+			msgpack_pack_nil(wire_builder_pk(&b));
+		wire_put_u64(&b, "keys_min", dq->f_kmin);
+		wire_put_key(&b, "keys_max");
+		if (dq->f_kmax_known)
+			msgpack_pack_uint64(wire_builder_pk(&b), dq->f_kmax);
+		else
+			msgpack_pack_nil(wire_builder_pk(&b));
+	}
 	wire_put_u64(&b, "targeted", dq->nn);
 	wire_put_u64(&b, "answered", answered);
 	wire_put_u64(&b, "flows_scanned", scanned);
@@ -323,7 +399,7 @@ send_reply(struct dquery *dq, const query_result_t *final, int complete,
 	for (size_t i = 0; i < dq->nn; i++) {
 		const struct dqn *d = &dq->nodes[i];
 
-		msgpack_pack_map(pk, 8);
+		msgpack_pack_map(pk, 9 + (d->has_keys != 0));
 		wire_put_str(&b, "name", d->name);
 		wire_put_str(&b, "status", st_names[d->st]);
 		wire_put_str(&b, "reason", d->reason);
@@ -334,6 +410,9 @@ send_reply(struct dquery *dq, const query_result_t *final, int complete,
 		    d->sent_at != 0 ? d->done_at - d->sent_at : 0);
 		wire_put_u64(&b, "bytes_in", d->bytes_in);
 		wire_put_u64(&b, "bytes_out", d->bytes_out);
+		wire_put_u64(&b, "queued_ms", d->queued_ms);
+		if (d->has_keys)
+			wire_put_u64(&b, "keys", d->keys);
 	}
 	if (wire_msg_end(&b, &f, &flen) != 0)
 		goto oom;
@@ -349,24 +428,52 @@ oom:
 
 /* ---- life of a query ---- */
 
+/* Free everything the query holds (no work of it runs). */
 static void
-dq_free(struct dquery *dq)
+dq_release_mem(struct dquery *dq)
 {
-	LIST_REMOVE(dq, entry);
 	for (size_t i = 0; i < dq->nn; i++) {
 		struct dqn *d = &dq->nodes[i];
 
-		node_cancel(d);
 		free(d->buf);
 		query_result_free(d->r1);
 		query_result_free(d->r2);
 	}
 	free(dq->nodes);
+	free(dq->wbuf);
+	query_result_free(dq->wres);
+	free(dq->parts);
+	free(dq->cand);
 	query_result_free(dq->accf);
 	query_result_free(dq->acc3);
 	query_free(dq->q);
-	ctlsock_release(dq->cl);
 	free(dq);
+}
+
+/*
+ * The query is over: stop whatever the nodes do for it, let the client
+ * go, and free it, or, while its work runs, leave that to the work's
+ * end.
+ */
+static void
+dq_free(struct dquery *dq)
+{
+	controller_t *c = dq->c;
+
+	LIST_REMOVE(dq, entry);
+	for (size_t i = 0; i < dq->nn; i++)
+		node_cancel(&dq->nodes[i]);
+	ctlsock_release(dq->cl);
+	dq->cl = NULL;
+	if (dq->waiting) {
+		TAILQ_REMOVE(&c->dq_wait, dq, wentry);
+		dq->waiting = dq->working = 0;
+	}
+	if (dq->working) {
+		dq->dead = 1;
+		return;
+	}
+	dq_release_mem(dq);
 }
 
 /* End with an error for the CLI (cancelled, out of memory...). */
@@ -385,15 +492,331 @@ dq_abort(struct dquery *dq, int code, const char *why)
 	dq_free(dq);
 }
 
+/* ---- work off the loop ---- */
+
+static void work_run(uv_work_t *w);
+static void work_done(uv_work_t *w, int status);
+
+static void
+work_launch(struct dquery *dq)
+{
+	controller_t *c = dq->c;
+
+	c->dq_working++;
+	dq->work.data = dq;
+	if (uv_queue_work(c->loop, &dq->work, work_run, work_done) != 0) {
+		/* only without callbacks: never; run it here then */
+		work_run(&dq->work);
+		work_done(&dq->work, 0);
+	}
+}
+
+/*
+ * Hand op to the thread pool, or queue it for a slot there. Until the
+ * work ends (work_done) the query's results are the work's: the loop
+ * thread reads and writes none of them. The caller must not use dq
+ * after this call.
+ */
+static void
+dq_work_start(struct dquery *dq, enum dq_op op)
+{
+	controller_t *c = dq->c;
+
+	dq->op = op;
+	dq->working = 1;
+	dq->wrc = 0;
+	dq->werr[0] = '\0';
+	if (c->dq_working >= DQ_WORKERS) {
+		dq->waiting = 1;
+		TAILQ_INSERT_TAIL(&c->dq_wait, dq, wentry);
+		return;
+	}
+	work_launch(dq);
+}
+
+/* Start decoding the next whole answer of a node, unless work runs. */
+static void
+dq_pump(struct dquery *dq)
+{
+	if (dq->working)
+		return;
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (!d->ready)
+			continue;
+		d->ready = 0;
+		dq->wd = d;
+		dq->wbuf = d->buf;
+		dq->wlen = d->len;	/* still counted in dq->buffered */
+		d->buf = NULL;
+		d->len = d->cap = 0;
+		dq->wres = NULL;
+		dq->wrows = dq->wtop1 = dq->wscanned = 0;
+		dq_work_start(dq, OP_ANSWER);
+		return;
+	}
+}
+
+/* (pool) Decode a node's answer; merge a complete one, keep the rest. */
+static void
+run_answer(struct dquery *dq)
+{
+	query_result_t *r = NULL;
+	query_info_t inf;
+	query_meta_t meta;
+	query_row_t *rows;
+	size_t n;
+	int rc;
+
+	rc = query_result_unpack(dq->wbuf, dq->wlen, &r);
+	free(dq->wbuf);
+	dq->wbuf = NULL;
+	if (rc != 0) {
+		dq->wrc = rc;
+		snprintf(dq->werr, sizeof(dq->werr), "its answer does not "
+		    "decode: %s", ff_strerror(rc));
+		return;
+	}
+	query_result_get_info(r, &inf);
+	if (inf.qid != dq->inf.qid || inf.kind != dq->inf.kind) {
+		dq->wrc = FF_EPROTO;
+		snprintf(dq->werr, sizeof(dq->werr), "answered another query");
+		query_result_free(r);
+		return;
+	}
+	query_result_get_meta(r, &meta);
+	dq->wscanned = meta.flows_scanned;
+	dq->wrows = inf.rows;
+	switch (dq->round) {
+	case 1:
+		if (inf.kind == QUERY_TOPN && inf.subset) {
+			/* its first N keys: a TPUT node (if it kept them) */
+			if (query_result_rows(r, 1, &rows, &n) == 0) {
+				dq->wtop1 = n > 0 ? tput_metric(&rows[0],
+				    dq->inf.order) : 0;
+				free(rows);
+			}
+			dq->wres = r;
+			return;
+		}
+		rc = merge_into(&dq->accf, dq->q, r);
+		break;
+	case 2:
+		dq->wres = r;
+		return;
+	default:
+		rc = query_result_merge(dq->acc3, r);
+		break;
+	}
+	query_result_free(r);
+	if (rc != 0) {
+		dq->wrc = rc;
+		snprintf(dq->werr, sizeof(dq->werr), "its answer does not "
+		    "merge: %s", ff_strerror(rc));
+	}
+}
+
+/* (loop) A node's answer is decoded: account it, move on. */
+static void
+done_answer(struct dquery *dq)
+{
+	struct dqn *d = dq->wd;
+	query_result_t *r = dq->wres;
+
+	dq->wres = NULL;
+	dq->wd = NULL;
+	dq->buffered -= dq->wlen;
+	dq->wlen = 0;
+	if (!alive(d)) {
+		query_result_free(r);
+	} else if (dq->wrc != 0) {
+		node_fail(d, DQN_ERROR, "%s", dq->werr);
+		query_result_free(r);
+	} else if (dq->round == 1 && r != NULL && !d->kept) {
+		node_fail(d, DQN_ERROR, "sent a top N without keeping its "
+		    "aggregate");
+		query_result_free(r);
+	} else {
+		switch (dq->round) {
+		case 1:
+			d->flows_scanned = dq->wscanned;
+			if (r != NULL) {
+				d->tput = 1;
+				d->r1 = r;
+				d->top1 = dq->wtop1;
+			} else
+				d->full = 1;
+			break;
+		case 2:
+			query_result_free(d->r2);
+			d->r2 = r;
+			/* every key it holds is at least T */
+			d->allkeys = d->has_keys && dq->wrows == d->keys;
+			break;
+		}
+		d->st = DQN_ANSWERED;
+	}
+	dq_pump(dq);
+	dq_step(dq);
+}
+
+/* The answer is merged (rc 0): finish; or merging failed: abort. */
+static void
+finish_merged(struct dquery *dq, int rc)
+{
+	if (rc != 0)
+		dq_abort(dq, rc, "out of memory while merging");
+	else
+		dq_finish(dq);
+}
+
+/*
+ * (pool) The packed answer buf[0..len) as CTL_QUERY_DATA frames (the
+ * socket's frames are capped), back to back in dq->wbuf.
+ */
+static int
+data_frames(struct dquery *dq, const uint8_t *buf, size_t len)
+{
+	wire_builder_t b;
+	const uint8_t *f;
+	size_t flen, off = 0, cap, n;
+	uint8_t *out;
+
+	dq->f_len = len;
+	dq->f_chunks = 0;
+	/* the frames' headers are well under 64 bytes each */
+	cap = len + (len / DATA_CHUNK + 1) * 64;
+	if ((out = malloc(cap)) == NULL)
+		return FF_ENOMEM;
+	dq->wlen = 0;
+	while (off < len) {
+		n = FF_MIN(len - off, DATA_CHUNK);
+		if (wire_msg_begin(&b, WIRE_CTL_QUERY_DATA, dq->cl_id, 2) != 0)
+			goto oom;
+		wire_put_u64(&b, "seq", dq->f_chunks);
+		wire_put_bin(&b, "data", buf + off, n);
+		if (wire_msg_end(&b, &f, &flen) != 0 || dq->wlen + flen > cap)
+			goto oom;
+		memcpy(out + dq->wlen, f, flen);
+		dq->wlen += flen;
+		wire_builder_free(&b);
+		off += n;
+		dq->f_chunks++;
+	}
+	dq->wbuf = out;
+	return 0;
+oom:
+	wire_builder_free(&b);
+	free(out);
+	dq->wlen = 0;
+	return FF_ENOMEM;
+}
+
+/* (pool) Cut the final answer to its first N keys (top N), pack it. */
+static void
+run_finish(struct dquery *dq)
+{
+	const query_result_t *final = dq->final;
+	query_result_t *shown = NULL, *empty = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (dq->f_method == NULL)
+		return;	/* nobody answered: nothing to send */
+	if (final == NULL)
+		final = empty = query_result_new(dq->q);
+	/* a top N travels to the CLI as its first N keys only */
+	if (final != NULL && dq->inf.kind == QUERY_TOPN &&
+	    query_result_topk(final, dq->inf.n, &shown) == 0)
+		final = shown;
+	if (final == NULL)
+		dq->wrc = FF_ENOMEM;
+	else
+		dq->wrc = query_result_pack(final, &buf, &len);
+	query_result_free(shown);
+	query_result_free(empty);
+	if (dq->wrc == 0)
+		dq->wrc = data_frames(dq, buf, len);
+	free(buf);
+}
+
+static void
+done_finish(struct dquery *dq)
+{
+	if (dq->f_method == NULL)
+		dq->f_method = "none";
+	send_reply(dq);
+	dq->c->queries_run++;
+	dq_free(dq);
+}
+
+/*
+ * The distinct keys of a top N's answer (see the top of this file):
+ * final is the merged answer, ntput the TPUT nodes in it.
+ */
+static void
+count_keys(struct dquery *dq, const query_result_t *final, size_t ntput)
+{
+	query_info_t inf;
+	uint64_t full_rows = 0, sum = 0, most = 0;
+	struct dqn *one = NULL;
+	size_t nkeys = 0, all2 = 0;
+
+	if (dq->accf != NULL) {
+		query_result_get_info(dq->accf, &inf);
+		full_rows = inf.rows;
+	}
+	dq->f_keys_exact = 0;
+	dq->f_kmax_known = 1;
+	if (ntput == 0) {	/* every key of every node that answered */
+		dq->f_keys_exact = 1;
+		dq->f_keys = dq->f_kmin = dq->f_kmax = full_rows;
+		return;
+	}
+	for (size_t i = 0; i < dq->nn; i++) {
+		struct dqn *d = &dq->nodes[i];
+
+		if (d->st != DQN_ANSWERED || !d->tput)
+			continue;
+		one = d;
+		if (!d->has_keys) {	/* a node that does not tell */
+			dq->f_kmax_known = 0;
+			continue;
+		}
+		nkeys++;
+		all2 += d->allkeys;
+		sum += d->keys;
+		most = FF_MAX(most, d->keys);
+	}
+	if (ntput == 1 && nkeys == 1 && full_rows == 0) {
+		/* one node holds every key */
+		dq->f_keys_exact = 1;
+		dq->f_keys = dq->f_kmin = dq->f_kmax = one->keys;
+		return;
+	}
+	if (dq->union_exact || (dq->round == 3 && all2 == ntput &&
+	    nkeys == ntput)) {
+		/* every key reached us in round 2 */
+		dq->f_keys_exact = 1;
+		dq->f_keys = dq->f_kmin = dq->f_kmax = dq->union_rows;
+		return;
+	}
+	inf.rows = 0;
+	if (final != NULL)
+		query_result_get_info(final, &inf);
+	dq->f_kmin = FF_MAX(FF_MAX(inf.rows, full_rows), most);
+	dq->f_kmin = FF_MAX(dq->f_kmin, dq->union_rows);
+	dq->f_kmax = full_rows + sum;
+}
+
 static void
 dq_finish(struct dquery *dq)
 {
 	const query_result_t *final;
-	query_result_t *shown = NULL, *empty = NULL;
 	size_t answered = 0, nfull = 0, ntput = 0;
 	int complete, bound_known = 1;
 	uint64_t bound = 0;
-	const char *method;
 
 	for (size_t i = 0; i < dq->nn; i++) {
 		struct dqn *d = &dq->nodes[i];
@@ -432,20 +855,16 @@ dq_finish(struct dquery *dq)
 		bound_known = 0;
 	final = dq->inf.kind == QUERY_TOPN && ntput > 0 ? dq->acc3 :
 	    dq->accf;
-	if (final == NULL && answered > 0)
-		final = empty = query_result_new(dq->q);
-	/* a top N travels to the CLI as its first N keys only */
-	if (final != NULL && dq->inf.kind == QUERY_TOPN &&
-	    query_result_topk(final, dq->inf.n, &shown) == 0)
-		final = shown;
-	method = dq->inf.kind != QUERY_TOPN ? "full" :
+	dq->f_complete = complete;
+	dq->f_bound_known = bound_known;
+	dq->f_bound = bound;
+	dq->f_method = answered == 0 ? NULL :
+	    dq->inf.kind != QUERY_TOPN ? "full" :
 	    ntput == 0 ? "full" : nfull == 0 ? "tput" : "tput+full";
-	send_reply(dq, answered > 0 ? final : NULL, complete, bound_known,
-	    bound, answered > 0 ? method : "none");
-	query_result_free(shown);
-	query_result_free(empty);
-	dq->c->queries_run++;
-	dq_free(dq);
+	if (dq->inf.kind == QUERY_TOPN && answered > 0)
+		count_keys(dq, final, ntput);
+	dq->final = final;
+	dq_work_start(dq, OP_FINISH);
 }
 
 /*
@@ -471,6 +890,20 @@ tput_parts(struct dquery *dq, const query_result_t **r1,
 		m++;
 	}
 	return m;
+}
+
+/* dq->parts: round 1's (r1) or round 2's parts of the TPUT nodes. */
+static int
+take_parts(struct dquery *dq, int r1)
+{
+	free(dq->parts);
+	dq->nparts = 0;
+	if ((dq->parts = calloc(dq->nn ? dq->nn : 1, sizeof(*dq->parts))) ==
+	    NULL)
+		return FF_ENOMEM;
+	dq->nparts = tput_parts(dq, r1 ? dq->parts : NULL,
+	    r1 ? NULL : dq->parts);
+	return 0;
 }
 
 /*
@@ -501,29 +934,40 @@ start_round(struct dquery *dq, int round, unsigned type, const char *k,
 static void
 round2(struct dquery *dq)
 {
-	const query_result_t **r1;
-	size_t m;
-	int rc = 0;
-
 	dq->restart = 0;
+	dq->union_exact = 0;
+	dq->union_rows = 0;
+	if (take_parts(dq, 1) != 0) {
+		dq_abort(dq, FF_ENOMEM, "out of memory while merging");
+		return;
+	}
+	dq_work_start(dq, OP_ROUND2);
+}
+
+/* (pool) */
+static void
+run_round2(struct dquery *dq)
+{
 	query_result_free(dq->acc3);
 	dq->acc3 = NULL;
 	for (size_t i = 0; i < dq->nn; i++) {
 		query_result_free(dq->nodes[i].r2);
 		dq->nodes[i].r2 = NULL;
 	}
-	if ((r1 = calloc(dq->nn, sizeof(*r1))) == NULL)
-		rc = FF_ENOMEM;
-	m = rc == 0 ? tput_parts(dq, r1, NULL) : 0;
-	if (rc == 0)
-		rc = tput_threshold(dq->q, dq->accf, r1, m, dq->inf.n,
-		    dq->inf.order, &dq->tau1, &dq->T);
-	free(r1);
-	if (rc != 0) {
-		dq_abort(dq, rc, "out of memory while merging");
+	dq->wrc = tput_threshold(dq->q, dq->accf, dq->parts, dq->nparts,
+	    dq->inf.n, dq->inf.order, &dq->tau1, &dq->T);
+}
+
+static void
+done_round2(struct dquery *dq)
+{
+	for (size_t i = 0; i < dq->nn; i++)
+		dq->nodes[i].allkeys = 0;
+	if (dq->wrc != 0) {
+		dq_abort(dq, dq->wrc, "out of memory while merging");
 		return;
 	}
-	if (m == 0) {		/* every TPUT node failed */
+	if (dq->nparts == 0) {		/* every TPUT node failed */
 		dq_finish(dq);
 		return;
 	}
@@ -534,66 +978,81 @@ round2(struct dquery *dq)
 static void
 round3(struct dquery *dq)
 {
-	const query_result_t **r2;
-	uint8_t (*cand)[16] = NULL;
-	size_t m;
-	int rc = 0;
+	if (take_parts(dq, 0) != 0) {
+		dq_abort(dq, FF_ENOMEM, "out of memory while merging");
+		return;
+	}
+	dq_work_start(dq, OP_ROUND3);
+}
 
-	if ((r2 = calloc(dq->nn, sizeof(*r2))) == NULL)
-		rc = FF_ENOMEM;
-	m = rc == 0 ? tput_parts(dq, NULL, r2) : 0;
-	if (rc == 0)
-		rc = tput_candidates(dq->q, dq->accf, r2, m, dq->T, dq->inf.n,
-		    dq->inf.order, &dq->tau2, &cand, &dq->ncands);
-	free(r2);
-	if (rc == 0)
-		rc = acc3_start(dq);
-	if (rc != 0) {
+/* (pool) */
+static void
+run_round3(struct dquery *dq)
+{
+	free(dq->cand);
+	dq->cand = NULL;
+	dq->wrc = tput_candidates(dq->q, dq->accf, dq->parts, dq->nparts,
+	    dq->T, dq->inf.n, dq->inf.order, &dq->tau2, &dq->cand,
+	    &dq->ncands, &dq->union_rows);
+	if (dq->wrc == 0)
+		dq->wrc = acc3_start(dq);
+}
+
+static void
+done_round3(struct dquery *dq)
+{
+	uint8_t (*cand)[16] = dq->cand;
+
+	dq->cand = NULL;
+	if (dq->wrc != 0) {
 		free(cand);
-		dq_abort(dq, rc, "out of memory while merging");
+		dq_abort(dq, dq->wrc, "out of memory while merging");
 		return;
 	}
 	start_round(dq, 3, WIRE_TPUT_LOOKUP, "keys", 0, cand, dq->ncands * 16);
 	free(cand);
 }
 
-/* The answer is merged (rc 0): finish; or merging failed: abort. 1. */
-static int
-finish_merged(struct dquery *dq, int rc)
-{
-	if (rc != 0)
-		dq_abort(dq, rc, "out of memory while merging");
-	else
-		dq_finish(dq);
-	return 1;
-}
-
 /*
  * Round 2 with a threshold of 0 (tau1 below the number of TPUT nodes):
  * every TPUT node sent every key it holds, so their sums are exact and
- * round 3 would only ship them all again. Returns 1 when it finished dq.
+ * round 3 would only ship them all again. Returns 1 when it took dq
+ * over.
  */
 static int
 all_in_round2(struct dquery *dq)
 {
-	int rc = 0;
-
 	if (dq->T != 0)
 		return 0;
-	if (acc3_start(dq) != 0)
-		rc = FF_ENOMEM;
-	for (size_t i = 0; rc == 0 && i < dq->nn; i++) {
-		struct dqn *d = &dq->nodes[i];
+	if (take_parts(dq, 0) != 0)
+		finish_merged(dq, FF_ENOMEM);
+	else
+		dq_work_start(dq, OP_ALL2);
+	return 1;
+}
 
-		if (d->tput && alive(d))
-			rc = query_result_merge(dq->acc3, d->r2);
+/* (pool) OP_ALL2 and OP_LONE: acc3 = accf + the parts. */
+static void
+run_sum(struct dquery *dq)
+{
+	int rc = acc3_start(dq);
+
+	for (size_t i = 0; rc == 0 && i < dq->nparts; i++)
+		rc = query_result_merge(dq->acc3, dq->parts[i]);
+	dq->wrc = rc;
+	if (rc == 0 && dq->op == OP_ALL2) {
+		query_info_t inf;
+
+		query_result_get_info(dq->acc3, &inf);
+		dq->union_rows = inf.rows;
+		dq->union_exact = 1;
 	}
-	return finish_merged(dq, rc);
 }
 
 /*
  * One TPUT node and no complete partial with a key: its first N keys are
- * the answer, no further round is needed. Returns 1 when it finished dq.
+ * the answer, no further round is needed. Returns 1 when it took dq
+ * over.
  */
 static int
 lone_tput(struct dquery *dq)
@@ -617,9 +1076,81 @@ lone_tput(struct dquery *dq)
 		if (inf.rows > 0)
 			return 0;
 	}
-	if (acc3_start(dq) != 0 || query_result_merge(dq->acc3, one->r1) != 0)
-		return finish_merged(dq, FF_ENOMEM);
-	return finish_merged(dq, 0);
+	if (take_parts(dq, 1) != 0)
+		finish_merged(dq, FF_ENOMEM);
+	else
+		dq_work_start(dq, OP_LONE);
+	return 1;
+}
+
+static void
+work_run(uv_work_t *w)
+{
+	struct dquery *dq = w->data;
+
+	switch (dq->op) {
+	case OP_ANSWER:
+		run_answer(dq);
+		break;
+	case OP_ROUND2:
+		run_round2(dq);
+		break;
+	case OP_ROUND3:
+		run_round3(dq);
+		break;
+	case OP_ALL2:
+	case OP_LONE:
+		run_sum(dq);
+		break;
+	case OP_FINISH:
+		run_finish(dq);
+		break;
+	}
+}
+
+static void
+work_done(uv_work_t *w, int status)
+{
+	struct dquery *dq = w->data;
+	controller_t *c = dq->c;
+	struct dquery *next;
+
+	(void)status;	/* 0: the work is never cancelled (no uv_cancel) */
+	c->dq_working--;
+	if ((next = TAILQ_FIRST(&c->dq_wait)) != NULL) {
+		TAILQ_REMOVE(&c->dq_wait, next, wentry);
+		next->waiting = 0;
+		work_launch(next);
+	}
+	dq->working = 0;
+	if (dq->dead) {			/* it ended while the work ran */
+		dq_release_mem(dq);
+		return;
+	}
+	switch (dq->op) {
+	case OP_ANSWER:
+		done_answer(dq);
+		break;
+	case OP_ROUND2:
+		free(dq->parts);
+		dq->parts = NULL;
+		done_round2(dq);
+		break;
+	case OP_ROUND3:
+		free(dq->parts);
+		dq->parts = NULL;
+		done_round3(dq);
+		break;
+	case OP_ALL2:
+	case OP_LONE:
+		free(dq->parts);
+		dq->parts = NULL;
+		finish_merged(dq, dq->wrc);
+		break;
+	case OP_FINISH:
+		done_finish(dq);
+		break;
+	}
 }
 
 /* After every event: move on when no request is outstanding. */
@@ -628,8 +1159,10 @@ dq_step(struct dquery *dq)
 {
 	int tput = 0;
 
+	if (dq->working)
+		return;
 	for (size_t i = 0; i < dq->nn; i++) {
-		if (dq->nodes[i].req != 0)
+		if (dq->nodes[i].req != 0 || dq->nodes[i].ready)
 			return;
 		tput |= dq->nodes[i].tput && alive(&dq->nodes[i]);
 	}
@@ -653,68 +1186,6 @@ dq_step(struct dquery *dq)
 	}
 	else
 		dq_finish(dq);
-}
-
-/* A node's complete answer to its outstanding request. */
-static void
-on_answer(struct dqn *d, query_result_t *r, int kept)
-{
-	struct dquery *dq = d->dq;
-	query_info_t inf;
-	query_meta_t meta;
-	query_row_t *rows;
-	size_t n;
-	int rc = 0;
-
-	d->req = 0;
-	d->done_at = mono_ms();
-	query_result_get_info(r, &inf);
-	if (inf.qid != dq->inf.qid || inf.kind != dq->inf.kind) {
-		node_fail(d, DQN_ERROR, "answered another query");
-		query_result_free(r);
-		return;
-	}
-	switch (dq->round) {
-	case 1:
-		query_result_get_meta(r, &meta);
-		d->flows_scanned = meta.flows_scanned;
-		if (inf.kind == QUERY_TOPN && inf.subset) {
-			/* its first N keys: a TPUT node */
-			if (!kept) {
-				node_fail(d, DQN_ERROR, "sent a top N without "
-				    "keeping its aggregate");
-				query_result_free(r);
-				return;
-			}
-			d->kept = 1;
-			d->tput = 1;
-			d->r1 = r;
-			if (query_result_rows(r, 1, &rows, &n) == 0) {
-				d->top1 = n > 0 ? tput_metric(&rows[0],
-				    dq->inf.order) : 0;
-				free(rows);
-			}
-			d->st = DQN_ANSWERED;
-			return;
-		}
-		d->full = 1;
-		rc = merge_into(&dq->accf, dq->q, r);
-		break;
-	case 2:
-		query_result_free(d->r2);
-		d->r2 = r;
-		d->st = DQN_ANSWERED;
-		return;
-	default:
-		rc = query_result_merge(dq->acc3, r);
-		break;
-	}
-	query_result_free(r);
-	if (rc != 0)
-		node_fail(d, DQN_ERROR, "its answer does not merge: %s",
-		    ff_strerror(rc));
-	else
-		d->st = DQN_ANSWERED;
 }
 
 static struct dqn *
@@ -745,8 +1216,8 @@ on_node_msg(controller_t *c, fnode_t *n, const wire_msg_t *m)
 	uint64_t seq, len;
 	char text[256] = "", mode[16] = "";
 	int64_t code = 0;
-	int kept = 0, rc;
-	query_result_t *r;
+	int kept = 0;
+	uint64_t v;
 
 	if (d == NULL)
 		return 0;
@@ -804,20 +1275,21 @@ on_node_msg(controller_t *c, fnode_t *n, const wire_msg_t *m)
 			    " bytes, %zu came", len, d->len);
 			break;
 		}
-		rc = query_result_unpack(d->buf, d->len, &r);
-		dq->buffered -= d->len;
-		free(d->buf);
-		d->buf = NULL;
-		d->len = d->cap = 0;
+		/* decoded and merged off the loop (dq_pump) */
 		d->seq = 0;
+		d->req = 0;
+		d->done_at = mono_ms();
 		if (kept)
 			d->kept = 1;
-		if (rc != 0) {
-			node_fail(d, DQN_ERROR, "its answer does not decode: "
-			    "%s", ff_strerror(rc));
-			break;
+		if (wire_get_u64(&m->body, "keys", &v) == 0) {
+			d->keys = v;
+			d->has_keys = 1;
 		}
-		on_answer(d, r, kept);
+		if (dq->round == 1 &&
+		    wire_get_u64(&m->body, "queued_ms", &v) == 0)
+			d->queued_ms = v;
+		d->ready = 1;
+		dq_pump(dq);
 		break;
 	default:
 		return 0;
@@ -1129,6 +1601,7 @@ void
 dquery_init(controller_t *c, const qtransport_t *qt)
 {
 	c->qt = qt;
+	TAILQ_INIT(&c->dq_wait);
 	qt->listen(c, on_node_msg, on_chan_down);
 }
 

@@ -11,7 +11,8 @@
  * round and the lookup of the candidates, from the aggregate each node
  * kept. Every query has a deadline; nodes that miss it, fail, or lose
  * their channel are named with their reason, and their scans are
- * cancelled. See wire/PROTOCOL.md ("Query channel", CTL_QUERY) and
+ * cancelled. Answers are decoded and merged on libuv's thread pool,
+ * off the loop thread. See wire/PROTOCOL.md ("Query channel", CTL_QUERY) and
  * docs/QUERY.md ("Distributed queries").
  */
 #ifndef FF_CONTROLLER_DQUERY_H

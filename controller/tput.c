@@ -102,7 +102,8 @@ sorted_keys(const query_result_t *r, uint8_t (**keys)[16], size_t *n)
 int
 tput_candidates(const query_t *q, const query_result_t *full,
     const query_result_t *const *r2, size_t m, uint64_t T, uint32_t n,
-    query_order_t o, uint64_t *tau2, uint8_t (**cand)[16], size_t *ncand)
+    query_order_t o, uint64_t *tau2, uint8_t (**cand)[16], size_t *ncand,
+    uint64_t *nunion)
 {
 	query_result_t *p2 = NULL;
 	query_row_t *rows = NULL;
@@ -115,6 +116,7 @@ tput_candidates(const query_t *q, const query_result_t *full,
 	*tau2 = 0;
 	*cand = NULL;
 	*ncand = 0;
+	*nunion = 0;
 	if ((rc = sum_of(q, full, r2, m, &p2)) == 0 &&
 	    ((have = calloc(m ? m : 1, sizeof(*have))) == NULL ||
 	    (nhave = calloc(m ? m : 1, sizeof(*nhave))) == NULL))
@@ -153,5 +155,6 @@ tput_candidates(const query_t *q, const query_result_t *full,
 	}
 	*cand = c;
 	*ncand = k;
+	*nunion = nrows;
 	return 0;
 }

@@ -42,11 +42,13 @@ int tput_threshold(const query_t *q, const query_result_t *full,
 /*
  * Round 3's candidates: from full and the m TPUT nodes' keys >= T
  * r2[0..m), sets *tau2 and a new array *cand of *ncand 16-byte keys
- * (caller frees; in answer order of the round-2 sums). Returns 0 or
- * FF_ENOMEM.
+ * (caller frees; in answer order of the round-2 sums), and *nunion, the
+ * number of different keys in full and r2 (every key there is, when
+ * each r2 holds all its node's keys). Returns 0 or FF_ENOMEM.
  */
 int tput_candidates(const query_t *q, const query_result_t *full,
     const query_result_t *const *r2, size_t m, uint64_t T, uint32_t n,
-    query_order_t o, uint64_t *tau2, uint8_t (**cand)[16], size_t *ncand);
+    query_order_t o, uint64_t *tau2, uint8_t (**cand)[16], size_t *ncand,
+    uint64_t *nunion);
 
 #endif

@@ -152,6 +152,8 @@ node_plug_queries(struct node *n, char *err, size_t errlen)
 
 	memset(&qo, 0, sizeof(qo));
 	qo.max_running = n->cfg->query_max_running;
+	qo.max_queued = n->cfg->query_max_queued == 0 ? -1 :
+	    (int)n->cfg->query_max_queued;
 	qo.threads = (int)n->cfg->query_threads;
 	qo.max_ms = n->cfg->query_max_ms;
 	qo.max_mem = n->cfg->query_max_mem;

@@ -39,6 +39,7 @@
 #define CONFIG_MAX_ALLOW		256	/* exporter-allow prefixes */
 /* queries on 4210 (node/qengine.c) */
 #define CONFIG_MAX_QUERY_RUNNING	64
+#define CONFIG_MAX_QUERY_QUEUED		4096
 #define CONFIG_MAX_QUERY_THREADS	256
 
 /* What a listen socket is labelled as receiving (the decoder auto-detects
@@ -97,6 +98,7 @@ struct node_config {
 					   writer (back-pressure beyond) */
 	/* queries from the controller (node/qengine.c) */
 	unsigned query_max_running;	/* at once, kept aggregates included */
+	unsigned query_max_queued;	/* waiting for a slot; 0: none */
 	unsigned query_threads;		/* scan threads per query; 0: cores */
 	uint64_t query_max_ms;		/* time limit of one query */
 	uint64_t query_max_mem;		/* memory limit of one query */

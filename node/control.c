@@ -281,12 +281,13 @@ reply_status(struct control *c, sess_t *s, const wire_msg_t *m)
 		const qengine_stats_t *q = &cs.st.queries;
 
 		wire_put_key(&b, "queries");
-		msgpack_pack_map(pk, 7);
+		msgpack_pack_map(pk, 8);
 		wire_pack_kv_u64(pk, "received", q->received);
 		wire_pack_kv_u64(pk, "answered", q->answered);
 		wire_pack_kv_u64(pk, "failed", q->failed);
 		wire_pack_kv_u64(pk, "cancelled", q->cancelled);
 		wire_pack_kv_u64(pk, "busy", q->busy);
+		wire_pack_kv_u64(pk, "queued", q->queued);
 		wire_pack_kv_u64(pk, "running", q->running);
 		wire_pack_kv_u64(pk, "flows_scanned", q->flows_scanned);
 	}

@@ -26,6 +26,7 @@
 #include "qengine.h"
 
 #define DEF_MAX_RUNNING	4
+#define DEF_MAX_QUEUED	64
 #define DEF_MAX_MS	(10 * 60 * 1000)
 #define DEF_MAX_MEM	(1ull << 30)
 #define DEF_MAX_ROWS	20000000ull
@@ -62,6 +63,8 @@ struct job {
 	const char *mode;
 	query_result_t *agg;	/* RUN: the aggregate to keep */
 	uint64_t scanned;
+	uint64_t nkeys_agg;	/* top N: keys of the whole aggregate */
+	int has_keys;
 	struct job *next_done;	/* done list (under the mutex) */
 	struct job *next;	/* every job not yet joined (loop thread) */
 };
@@ -78,6 +81,14 @@ struct qe_query {
 	int run_done;		/* the scan finished */
 	int released;
 	uint64_t last_use;	/* mono ms */
+	/* waiting for a slot (query-max-queued): the spec, to compile
+	   again with the time left when it starts */
+	int queued;
+	query_spec_t spec;
+	char *filter;
+	uint64_t enq_at, deadline;	/* mono ms */
+	uint64_t waited;	/* ms it waited before its scan started */
+	TAILQ_ENTRY(qe_query) wq;
 	struct qe_query *next;
 };
 
@@ -89,6 +100,9 @@ struct out {
 	unsigned seq;
 	const char *mode;
 	int kept;
+	uint64_t queued_ms;
+	uint64_t keys;
+	int has_keys;
 	STAILQ_ENTRY(out) entry;
 };
 
@@ -111,6 +125,7 @@ struct qengine {
 	struct qe_query *queries;
 	struct qe_sess *sessions;
 	unsigned slots;		/* queries holding a slot */
+	TAILQ_HEAD(, qe_query) waitq;	/* queries waiting for one, FIFO */
 	int stopping;
 	int handles_open;
 	qengine_stats_t st;
@@ -165,6 +180,10 @@ job_run(struct job *j)
 	query_result_get_meta(r, &meta);
 	query_result_get_info(r, &inf);
 	j->scanned = meta.flows_scanned;
+	if (inf.kind == QUERY_TOPN) {
+		j->nkeys_agg = inf.rows;
+		j->has_keys = 1;
+	}
 	if (inf.kind == QUERY_TOPN && qq->method != M_FULL &&
 	    (qq->method == M_TPUT || inf.rows > full_rows(inf.n))) {
 		if ((j->rc = query_result_topk(r, inf.n, &sel)) != 0) {
@@ -191,7 +210,11 @@ job_select(struct job *j)
 {
 	const query_result_t *agg = j->qq->agg;
 	query_result_t *r = NULL;
+	query_info_t inf;
 
+	query_result_get_info(agg, &inf);
+	j->nkeys_agg = inf.rows;
+	j->has_keys = 1;
 	switch (j->op) {
 	case OP_TOPK:
 		j->rc = query_result_topk(agg, (uint32_t)j->arg, &r);
@@ -246,6 +269,9 @@ job_main(void *arg)
 
 /* ---- queries (loop thread) ---- */
 
+static void start_queued(qengine_t *qe);
+static void queue_expire(qengine_t *qe, struct qe_query *qq, uint64_t now);
+
 static void
 qe_free(struct qe_query *qq)
 {
@@ -262,7 +288,12 @@ qe_free(struct qe_query *qq)
 		qe->st.kept--;
 	}
 	query_free(qq->q);
-	qe->slots--;
+	if (qq->queued) {
+		TAILQ_REMOVE(&qe->waitq, qq, wq);
+		qe->st.queued--;
+	} else
+		qe->slots--;
+	free(qq->filter);
 	free(qq);
 }
 
@@ -271,6 +302,11 @@ qe_free(struct qe_query *qq)
 static void
 qe_maybe_free(struct qe_query *qq)
 {
+	if (qq->queued) {
+		if (qq->cancel || qq->qs == NULL)
+			qe_free(qq);
+		return;
+	}
 	if (qq->jobs > 0 || !qq->run_done)
 		return;
 	if (qq->agg != NULL && qq->qs != NULL && !qq->released &&
@@ -341,12 +377,16 @@ pump(struct qe_sess *qs)
 			o->seq++;
 			qe->st.bytes_sent += n;
 		} else {
-			if (wire_msg_begin(&b, WIRE_RESULT_END, o->id, 4) != 0)
+			if (wire_msg_begin(&b, WIRE_RESULT_END, o->id,
+			    5 + (o->has_keys != 0)) != 0)
 				goto fail;
 			wire_put_u64(&b, "len", o->len);
 			wire_put_u64(&b, "chunks", o->seq);
 			wire_put_str(&b, "mode", o->mode);
 			wire_put_bool(&b, "kept", o->kept);
+			wire_put_u64(&b, "queued_ms", o->queued_ms);
+			if (o->has_keys)
+				wire_put_u64(&b, "keys", o->keys);
 			STAILQ_REMOVE_HEAD(&qs->outq, entry);
 			free(o->buf);
 			free(o);
@@ -373,7 +413,9 @@ send_answer(struct qe_sess *qs, struct job *j, int kept)
 		return;
 	}
 	*o = (struct out){ .id = j->id, .buf = j->buf, .len = j->len,
-	    .mode = j->mode, .kept = kept };
+	    .mode = j->mode, .kept = kept, .keys = j->nkeys_agg,
+	    .has_keys = j->has_keys,
+	    .queued_ms = j->op == OP_RUN ? j->qq->waited : 0 };
 	j->buf = NULL;
 	STAILQ_INSERT_TAIL(&qs->outq, o, entry);
 	pump(qs);
@@ -440,6 +482,7 @@ on_async(uv_async_t *a)
 		next = j->next_done;
 		job_done(qe, j);
 	}
+	start_queued(qe);
 }
 
 static void
@@ -451,6 +494,10 @@ on_tick(uv_timer_t *t)
 
 	for (qq = qe->queries; qq != NULL; qq = next) {
 		next = qq->next;
+		if (qq->queued && now >= qq->deadline) {
+			queue_expire(qe, qq, now);
+			continue;
+		}
 		if (qq->agg != NULL && qq->jobs == 0 &&
 		    now - qq->last_use > qe->o.keep_ms) {
 			log_info("query engine: query %u of %s: kept aggregate "
@@ -461,6 +508,7 @@ on_tick(uv_timer_t *t)
 			qe_free(qq);
 		}
 	}
+	start_queued(qe);
 }
 
 /* ---- requests ---- */
@@ -541,10 +589,12 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 		    "open on this session", m->id);
 		return;
 	}
-	if (qe->slots >= qe->o.max_running) {
+	if (qe->slots >= qe->o.max_running &&
+	    qe->st.queued >= (uint64_t)qe->o.max_queued) {
 		qe->st.busy++;
 		sess_send_error(qs->s, m->id, FF_EBUSY, "node busy: %u queries "
-		    "running or kept (query-max-running)", qe->slots);
+		    "running or kept (query-max-running) and %" PRIu64
+		    " waiting (query-max-queued)", qe->slots, qe->st.queued);
 		return;
 	}
 	if ((filter = malloc(FILTER_MAX)) == NULL) {
@@ -568,8 +618,8 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	spec.max_rows = qe->o.max_rows;
 	spec.threads = qe->o.threads;
 	rc = query_compile(&spec, &q, err, sizeof(err));
-	free(filter);
 	if (rc != 0) {
+		free(filter);
 		qe->st.failed++;
 		sess_send_error(qs->s, m->id, rc, "%s", err);
 		return;
@@ -577,6 +627,7 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	/* Same identity on both sides, or the partials would not merge. */
 	if ((probe = query_result_new(q)) == NULL) {
 		query_free(q);
+		free(filter);
 		sess_send_error(qs->s, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
@@ -585,6 +636,7 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	if (inf.qid != qid) {
 		qe->st.failed++;
 		query_free(q);
+		free(filter);
 		sess_send_error(qs->s, m->id, FF_EPROTO, "QUERY: the query's "
 		    "fingerprint is %016" PRIx64 " here, %016" PRIx64 " at the "
 		    "controller", inf.qid, qid);
@@ -592,6 +644,7 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	}
 	if ((qq = calloc(1, sizeof(*qq))) == NULL) {
 		query_free(q);
+		free(filter);
 		sess_send_error(qs->s, m->id, FF_ENOMEM, "out of memory");
 		return;
 	}
@@ -602,12 +655,84 @@ on_query(qengine_t *qe, struct qe_sess *qs, const wire_msg_t *m)
 	qq->q = q;
 	qq->next = qe->queries;
 	qe->queries = qq;
+	if (qe->slots >= qe->o.max_running) {
+		/* wait for a slot, in order, until the query's own time
+		   limit; it is compiled again with the time left */
+		qq->queued = 1;
+		qq->spec = spec;
+		qq->filter = filter;
+		qq->spec.filter = spec.filter != NULL ? filter : NULL;
+		qq->enq_at = qq->last_use = mono_ms();
+		qq->deadline = qq->enq_at + spec.max_ms;
+		TAILQ_INSERT_TAIL(&qe->waitq, qq, wq);
+		qe->st.queued++;
+		return;
+	}
+	free(filter);
 	qe->slots++;
 	if (job_start(qe, qq, m->id, OP_RUN, 0, NULL, 0) != 0) {
 		qq->run_done = 1;
 		qe_free(qq);
 		sess_send_error(qs->s, m->id, FF_ENOMEM, "cannot start the "
 		    "query");
+	}
+}
+
+/* A waiting query whose time ran out in the queue: fail and free it. */
+static void
+queue_expire(qengine_t *qe, struct qe_query *qq, uint64_t now)
+{
+	qe->st.failed++;
+	qe->st.queue_expired++;
+	if (qq->qs != NULL)
+		sess_send_error(qq->qs->s, qq->ref, FF_ETIMEDOUT, "the query "
+		    "waited %" PRIu64 " ms in the node's queue (all %u slots "
+		    "of query-max-running busy) and its time limit of %" PRIu64
+		    " ms passed", now - qq->enq_at, qe->o.max_running,
+		    qq->spec.max_ms);
+	qe_free(qq);
+}
+
+/*
+ * Start waiting queries, oldest first, while slots are free. A query
+ * that waited runs with the time it has left (compiled again).
+ */
+static void
+start_queued(qengine_t *qe)
+{
+	struct qe_query *qq;
+	query_t *q;
+	uint64_t now;
+	char err[512];
+	int rc;
+
+	while (!qe->stopping && qe->slots < qe->o.max_running &&
+	    (qq = TAILQ_FIRST(&qe->waitq)) != NULL) {
+		now = mono_ms();
+		if (now >= qq->deadline) {
+			queue_expire(qe, qq, now);
+			continue;
+		}
+		TAILQ_REMOVE(&qe->waitq, qq, wq);
+		qe->st.queued--;
+		qq->queued = 0;
+		qe->slots++;
+		qq->waited = now - qq->enq_at;
+		qq->spec.max_ms = qq->deadline - now;
+		if ((rc = query_compile(&qq->spec, &q, err, sizeof(err))) ==
+		    0) {
+			query_free(qq->q);
+			qq->q = q;
+			rc = job_start(qe, qq, qq->ref, OP_RUN, 0, NULL, 0);
+		}
+		if (rc != 0) {
+			qe->st.failed++;
+			if (qq->qs != NULL)
+				sess_send_error(qq->qs->s, qq->ref, FF_ENOMEM,
+				    "cannot start the query");
+			qq->run_done = 1;
+			qe_free(qq);
+		}
 	}
 }
 
@@ -708,12 +833,14 @@ h_msg(void *arg, sess_t *s, const wire_msg_t *m)
 		if ((qq = ref_query(qs, m, 0)) != NULL) {
 			qq->cancel = 1;
 			qe_maybe_free(qq);
+			start_queued(qe);
 		}
 		return 0;
 	case WIRE_QUERY_RELEASE:
 		if ((qq = ref_query(qs, m, 0)) != NULL) {
 			qq->released = 1;
 			qe_maybe_free(qq);
+			start_queued(qe);
 		}
 		return 0;
 	case WIRE_TPUT_TOPK:
@@ -781,6 +908,7 @@ h_close(void *arg, sess_t *s)
 		qe_maybe_free(qq);
 	}
 	sess_free(qs);
+	start_queued(qe);
 }
 
 static void
@@ -818,6 +946,10 @@ qengine_new(uv_loop_t *loop, store_t *s, const qengine_opts_t *o)
 	if (o != NULL)
 		qe->o = *o;
 	FF_DEFAULT(qe->o.max_running, DEF_MAX_RUNNING);
+	FF_DEFAULT(qe->o.max_queued, DEF_MAX_QUEUED);
+	if (qe->o.max_queued < 0)
+		qe->o.max_queued = 0;
+	TAILQ_INIT(&qe->waitq);
 	FF_DEFAULT(qe->o.max_ms, DEF_MAX_MS);
 	FF_DEFAULT(qe->o.max_mem, DEF_MAX_MEM);
 	FF_DEFAULT(qe->o.max_rows, DEF_MAX_ROWS);

@@ -13,7 +13,11 @@
  *
  * Limits: at most max_running queries (QUERY to answer, or to release
  * when an aggregate is kept), a time limit, a memory limit and a row
- * limit per query, a size limit on one packed result. A kept aggregate
+ * limit per query, a size limit on one packed result. A QUERY that
+ * finds every slot taken waits in a queue of at most max_queued, in
+ * order of arrival, until a slot frees or its own time limit passes
+ * (the time it waited counts against that limit); only a full queue
+ * refuses it ("node busy"). A kept aggregate
  * is dropped after keep_ms without use, and when its session closes.
  */
 #ifndef FF_NODE_QENGINE_H
@@ -30,6 +34,8 @@ typedef struct qengine qengine_t;
 
 typedef struct qengine_opts {
 	unsigned max_running;	/* 0: 4 */
+	int max_queued;		/* QUERYs waiting for a slot; 0: 64,
+				   -1: none (refuse at once) */
 	uint64_t max_ms;	/* per query; 0: 10 minutes */
 	uint64_t max_mem;	/* per query; 0: 1 GiB */
 	uint64_t max_rows;	/* per query; 0: 20 million */
@@ -46,7 +52,10 @@ typedef struct qengine_stats {
 	uint64_t answered;	/* answered (RESULT_END sent) */
 	uint64_t failed;	/* answered with an error (limits, syntax) */
 	uint64_t cancelled;	/* stopped by CANCEL or a closed session */
-	uint64_t busy;		/* refused: max_running reached */
+	uint64_t busy;		/* refused: max_running reached and
+				   max_queued waiting */
+	uint64_t queued;	/* waiting for a slot now */
+	uint64_t queue_expired;	/* failed: time limit passed waiting */
 	uint64_t running;	/* scans in progress now */
 	uint64_t kept;		/* aggregates kept now */
 	uint64_t expired;	/* kept aggregates dropped unused */

@@ -176,12 +176,14 @@ print_queries_json(const qengine_stats_t *q, FILE *fp)
 {
 	fprintf(fp, "\"queries\":{\"received\":%" PRIu64 ",\"answered\":%"
 	    PRIu64 ",\"failed\":%" PRIu64 ",\"cancelled\":%" PRIu64
-	    ",\"busy\":%" PRIu64 ",\"running\":%" PRIu64 ",\"kept\":%"
-	    PRIu64 ",\"expired\":%" PRIu64 ",\"flows_scanned\":%" PRIu64
-	    ",\"bytes_sent\":%" PRIu64 ",\"tput_requests\":%" PRIu64 "},",
+	    ",\"busy\":%" PRIu64 ",\"queued\":%" PRIu64
+	    ",\"queue_expired\":%" PRIu64 ",\"running\":%" PRIu64
+	    ",\"kept\":%" PRIu64 ",\"expired\":%" PRIu64
+	    ",\"flows_scanned\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
+	    ",\"tput_requests\":%" PRIu64 "},",
 	    q->received, q->answered, q->failed, q->cancelled, q->busy,
-	    q->running, q->kept, q->expired, q->flows_scanned, q->bytes_sent,
-	    q->tput_requests);
+	    q->queued, q->queue_expired, q->running, q->kept, q->expired,
+	    q->flows_scanned, q->bytes_sent, q->tput_requests);
 }
 
 static void
@@ -191,9 +193,11 @@ print_queries_table(const qengine_stats_t *q, FILE *fp)
 
 	fprintf(fp, "queries    %" PRIu64 " received, %" PRIu64 " answered, %"
 	    PRIu64 " failed, %" PRIu64 " cancelled, %" PRIu64 " refused busy;"
-	    " running %" PRIu64 ", kept %" PRIu64 " (expired %" PRIu64 "); %"
+	    " running %" PRIu64 ", queued %" PRIu64 " (timed out waiting %"
+	    PRIu64 "), kept %" PRIu64 " (expired %" PRIu64 "); %"
 	    PRIu64 " flows scanned, %s sent\n", q->received, q->answered,
-	    q->failed, q->cancelled, q->busy, q->running, q->kept, q->expired,
+	    q->failed, q->cancelled, q->busy, q->running, q->queued,
+	    q->queue_expired, q->kept, q->expired,
 	    q->flows_scanned, size_fmt(q->bytes_sent, b, sizeof(b)));
 }
 

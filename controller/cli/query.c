@@ -298,7 +298,24 @@ print_footer(FILE *fp, const msgpack_object *body, const query_spec_t *q,
 		else
 			fprintf(fp, " (1 round: one node holds keys)");
 	}
+	if (cli_u64(body, "queued_ms") > 0)
+		fprintf(fp, ", queued up to %" PRIu64 " ms on a busy node",
+		    cli_u64(body, "queued_ms"));
 	fputs("\n", fp);
+	if (q->kind == QUERY_TOPN && cli_u64(body, "answered") > 0 &&
+	    !cli_bool(body, "keys_exact")) {
+		const msgpack_object *kmax = wire_get(body, "keys_max");
+
+		fprintf(fp, "-- distinct %s: not known (TPUT ships a selection "
+		    "of the keys): ", query_key_name(q->key));
+		if (kmax != NULL && kmax->type ==
+		    MSGPACK_OBJECT_POSITIVE_INTEGER)
+			fprintf(fp, "between %" PRIu64 " and %" PRIu64 "\n",
+			    cli_u64(body, "keys_min"), kmax->via.u64);
+		else
+			fprintf(fp, "at least %" PRIu64 "\n",
+			    cli_u64(body, "keys_min"));
+	}
 	for (uint32_t i = 0; nodes != NULL && i < nodes->via.array.size;
 	    i++) {
 		const msgpack_object *n = &nodes->via.array.ptr[i];
@@ -313,8 +330,9 @@ print_footer(FILE *fp, const msgpack_object *body, const query_spec_t *q,
 			size_fmt(cli_u64(n, "bytes_in") +
 			    cli_u64(n, "bytes_out"), b2, sizeof(b2));
 			fprintf(fp, "--   %-16s %-9s %8s flows %6" PRIu64
-			    " ms %10s %-4s %s\n", name, st, b1,
-			    cli_u64(n, "elapsed_ms"), b2, m, reason);
+			    " ms (queued %" PRIu64 " ms) %10s %-4s %s\n", name,
+			    st, b1, cli_u64(n, "elapsed_ms"),
+			    cli_u64(n, "queued_ms"), b2, m, reason);
 		} else if (strcmp(st, "answered") != 0)
 			fprintf(fp, "--   missing %s: %s: %s\n", name, st,
 			    reason);
@@ -558,6 +576,11 @@ cli_query(int argc, char **argv)
 		rc = EX_FAILED;
 		goto out_msg;
 	}
+	/* a top N comes as its first N keys: how many there are in all is
+	   the controller's to say (unknown from one that does not) */
+	if (r != NULL && o.a.spec.kind == QUERY_TOPN)
+		query_result_set_keys(r, cli_bool(&m.body, "keys_exact"),
+		    cli_u64(&m.body, "keys"));
 	complete = cli_bool(&m.body, "complete");
 	show = r != NULL && (complete || o.allow_partial);
 	cov = o.a.fmt == QUERY_FMT_TABLE ? stdout : stderr;

@@ -256,8 +256,11 @@ print_footer(FILE *fp, const query_result_t *r)
 	    count_fmt(r->tot.packets, p, sizeof(p)),
 	    size_fmt(r->tot.bytes, b, sizeof(b)));
 	/* a selection (a distributed top N) does not know how many keys
-	   there are in all */
-	if (qident_keyed(&r->id) && !r->subset)
+	   there are in all, unless its maker said (query_result_set_keys) */
+	if (r->keys_given && r->keys_known)
+		fprintf(fp, "; %" PRIu64 " distinct %s", r->keys,
+		    qkey_name(r->id.key));
+	else if (qident_keyed(&r->id) && !r->subset && !r->keys_given)
 		fprintf(fp, "; %zu distinct %s", r->tab.n,
 		    qkey_name(r->id.key));
 	fprintf(fp, "\nScanned %s flows in %" PRIu64 " block%s (%" PRIu64
@@ -386,7 +389,12 @@ print_json(const query_result_t *r, FILE *fp)
 		if ((err = query_result_rows(r, id->kind == QUERY_TOPN ?
 		    id->n : 0, &rows, &n)) != 0)
 			return err;
-		if (id->kind == QUERY_TOPN)
+		if (id->kind == QUERY_TOPN && r->keys_given && r->keys_known)
+			fprintf(fp, ",\"keys\":%" PRIu64 ",\"subset\":false",
+			    r->keys);
+		else if (id->kind == QUERY_TOPN && r->keys_given)
+			fprintf(fp, ",\"keys\":null,\"subset\":true");
+		else if (id->kind == QUERY_TOPN)
 			fprintf(fp, ",\"keys\":%zu,\"subset\":%s", r->tab.n,
 			    r->subset ? "true" : "false");
 		fprintf(fp, ",\"rows\":[");

@@ -172,6 +172,16 @@ typedef struct query_info {
 } query_info_t;
 void query_result_get_info(const query_result_t *r, query_info_t *inf);
 
+/*
+ * What the printed answer of a top N says about its number of distinct
+ * keys when r holds a selection of them (a fleet's answer, cut to its
+ * first N keys): known, the exact count n ("keys": n, "subset": false,
+ * "n distinct KEY" in the table, as one node's answer says it); not
+ * known ("keys": null, "subset": true, no count in the table). Only
+ * printing reads it: it is neither packed, merged nor compared.
+ */
+void query_result_set_keys(query_result_t *r, int known, uint64_t n);
+
 /* One key (TOPN, DISTINCT) or time bucket (SERIES) of a result. */
 typedef struct query_row {
 	uint8_t key[16];	/* see query_info_t; SERIES: zero */

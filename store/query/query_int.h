@@ -79,6 +79,9 @@ struct query_result {
 	aggv_t *bk;		/* SERIES: id.nbuckets buckets */
 	store_flow_t *fl;	/* LIST: sorted by flow_cmp, at most limit */
 	size_t nfl;
+	/* query_result_set_keys: printing only */
+	int keys_given, keys_known;
+	uint64_t keys;
 };
 
 /*

@@ -175,6 +175,14 @@ query_result_get_meta(const query_result_t *r, query_meta_t *m)
 }
 
 void
+query_result_set_keys(query_result_t *r, int known, uint64_t n)
+{
+	r->keys_given = 1;
+	r->keys_known = known;
+	r->keys = known ? n : 0;
+}
+
+void
 query_result_get_info(const query_result_t *r, query_info_t *inf)
 {
 	memset(inf, 0, sizeof(*inf));

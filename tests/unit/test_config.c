@@ -84,6 +84,7 @@ test_defaults(void **state)
 	assert_int_equal(c->store_sync, 1);
 	assert_int_equal(c->store_queue, 256);
 	assert_int_equal(c->query_max_running, 4);
+	assert_int_equal(c->query_max_queued, 64);
 	assert_int_equal(c->query_threads, 0);
 	assert_int_equal(c->query_max_ms, 600000);
 	assert_int_equal(c->query_max_mem, 1ull << 30);
@@ -234,8 +235,9 @@ test_query_keywords(void **state)
 	(void)state;
 	c = parse_ok("query-max-running 64\nquery-threads 2\n"
 	    "query-max-time 100ms\nquery-max-mem 1M\nquery-max-rows 1000\n"
-	    "query-max-result 512M\n");
+	    "query-max-result 512M\nquery-max-queued none\n");
 	assert_int_equal(c->query_max_running, 64);
+	assert_int_equal(c->query_max_queued, 0);
 	assert_int_equal(c->query_threads, 2);
 	assert_int_equal(c->query_max_ms, 100);
 	assert_int_equal(c->query_max_mem, 1u << 20);
@@ -274,6 +276,8 @@ test_errors(void **state)
 		{ "bogus 1\n", "t.conf:1: unknown keyword 'bogus'" },
 		{ "query-max-running 65\n", "t.conf:1: query-max-running: "
 		  "'65' is not a number from 1 to 64" },
+		{ "query-max-queued 4097\n", "t.conf:1: query-max-queued: "
+		  "'4097' is not a number from 1 to 4096" },
 		{ "query-threads x\n", "t.conf:1: query-threads: 'x' is not a "
 		  "number from 1 to 256" },
 		{ "query-max-time 1d1\n", "t.conf:1: query-max-time: '1d1' is "

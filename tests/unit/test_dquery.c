@@ -22,7 +22,9 @@
  * results.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +92,7 @@ struct hnode {
 	const char *fail_msg;
 	unsigned dropped;	/* answer frames dquery did not take */
 	unsigned refused;	/* sends while its channel was down */
+	int tell_keys;		/* RESULT_END says how many keys it holds */
 };
 
 /* What the CLI got. */
@@ -102,6 +105,8 @@ struct reply {
 	uint64_t chunks;
 	int complete, bound_known;
 	uint64_t bound, rounds, candidates, threshold, targeted, answered;
+	int keys_exact, has_kmax;	/* top N: distinct keys */
+	uint64_t keys, kmin, kmax;
 	char method[16];
 	struct {
 		char name[16], status[16], method[8], reason[256];
@@ -122,7 +127,28 @@ static struct {
 	int fd;			/* the CLI's connection */
 	wire_framer_t fr;
 	struct reply rep;
+	int no_settle;		/* deliver() leaves dquery's work running */
 } H;
+
+static void pool_release(void);
+static int status_fd;
+
+/*
+ * dquery decodes and merges the nodes' answers as work on libuv's
+ * thread pool and moves on when the work comes back to the loop: run
+ * the loop until no work of it is left, so that a test sees what the
+ * fan-out did next (the next round's requests, the CLI's answer).
+ */
+static void
+settle(void)
+{
+	for (int i = 0; i < 100000; i++) {
+		if (H.c.dq_working == 0 && TAILQ_EMPTY(&H.c.dq_wait))
+			return;
+		uv_run(&H.loop, UV_RUN_ONCE);
+	}
+	fail_msg("dquery's work did not end");
+}
 
 static struct hnode *
 hnode_of(const fnode_t *n)
@@ -260,6 +286,8 @@ deliver(struct hnode *h, wire_builder_t *b)
 		h->dropped++;
 	wire_msg_free(&m);
 	wire_builder_free(b);
+	if (!H.no_settle)
+		settle();
 }
 
 static void
@@ -273,10 +301,21 @@ send_error(struct hnode *h, uint32_t id, int code, const char *msg)
 	deliver(h, &b);
 }
 
-/* r packed, in RESULT pieces of PIECE bytes, then RESULT_END. */
+/* The keys of the aggregate h keeps, as a node says in RESULT_END. */
+static uint64_t
+agg_keys(const struct hnode *h)
+{
+	query_info_t inf;
+
+	query_result_get_info(h->agg, &inf);
+	return inf.rows;
+}
+
+/* r packed, in RESULT pieces of PIECE bytes, then RESULT_END (with
+   "keys" unless keys is -1). */
 static void
-send_result(struct hnode *h, uint32_t id, const query_result_t *r,
-    const char *mode, int kept)
+send_result_keys(struct hnode *h, uint32_t id, const query_result_t *r,
+    const char *mode, int kept, int64_t keys)
 {
 	wire_builder_t b;
 	uint8_t *buf;
@@ -289,13 +328,24 @@ send_result(struct hnode *h, uint32_t id, const query_result_t *r,
 		wire_put_bin(&b, "data", buf + off, FF_MIN(PIECE, len - off));
 		deliver(h, &b);
 	}
-	assert_int_equal(wire_msg_begin(&b, WIRE_RESULT_END, id, 4), 0);
+	assert_int_equal(wire_msg_begin(&b, WIRE_RESULT_END, id,
+	    4 + (keys >= 0)), 0);
 	wire_put_u64(&b, "len", len);
 	wire_put_u64(&b, "chunks", seq);
 	wire_put_str(&b, "mode", mode);
 	wire_put_bool(&b, "kept", kept);
+	if (keys >= 0)
+		wire_put_u64(&b, "keys", (uint64_t)keys);
 	deliver(h, &b);
 	free(buf);
+}
+
+/* A node of the version before "keys" (dquery must not need it). */
+static void
+send_result(struct hnode *h, uint32_t id, const query_result_t *r,
+    const char *mode, int kept)
+{
+	send_result_keys(h, id, r, mode, kept, -1);
 }
 
 /* The complete result of spec over h's store (caller frees). */
@@ -337,11 +387,13 @@ answer_query(struct hnode *h, struct req *r)
 		assert_null(h->agg);
 		h->agg = res;
 		h->agg_ref = r->id;
-		send_result(h, r->id, sel, "topk", 1);
+		send_result_keys(h, r->id, sel, "topk", 1, h->tell_keys ?
+		    (int64_t)inf.rows : -1);
 		query_result_free(sel);
 		return;
 	}
-	send_result(h, r->id, res, "full", 0);
+	send_result_keys(h, r->id, res, "full", 0, h->tell_keys &&
+	    inf.kind == QUERY_TOPN ? (int64_t)inf.rows : -1);
 	query_result_free(res);
 }
 
@@ -390,7 +442,8 @@ node_answer(struct hnode *h, unsigned type)
 		break;
 	}
 	assert_int_equal(rc, 0);
-	send_result(h, r->id, sel, mode, 1);
+	send_result_keys(h, r->id, sel, mode, 1, h->tell_keys ?
+	    (int64_t)agg_keys(h) : -1);
 	query_result_free(sel);
 	return 1;
 }
@@ -741,6 +794,30 @@ assert_answer(const query_spec_t *spec, unsigned mask)
 	query_result_free(got);
 }
 
+/*
+ * The distinct keys the controller reported for the answer of the nodes
+ * in mask: the true count (their merged complete results' keys) when it
+ * says exact, else bounds that hold it.
+ */
+static void
+assert_keys(const query_spec_t *spec, unsigned mask)
+{
+	query_result_t *want = merged(spec, mask);
+	query_info_t wi;
+
+	query_result_get_info(want, &wi);
+	query_result_free(want);
+	if (H.rep.keys_exact) {
+		assert_int_equal(H.rep.keys, wi.rows);
+		assert_int_equal(H.rep.kmin, wi.rows);
+		assert_int_equal(H.rep.kmax, wi.rows);
+		return;
+	}
+	assert_true(H.rep.kmin <= wi.rows);
+	if (H.rep.has_kmax)
+		assert_true(H.rep.kmax >= wi.rows);
+}
+
 /* After a query: no node keeps an aggregate, none has a request left
    unanswered. */
 static void
@@ -799,6 +876,18 @@ cli_frame(const uint8_t *frame, size_t len)
 		    &p->answered), 0);
 		assert_int_equal(wire_get_strbuf(&m.body, "method", p->method,
 		    sizeof(p->method)), 0);
+		if (wire_get(&m.body, "keys_exact") != NULL) {
+			assert_int_equal(wire_get_bool(&m.body, "keys_exact",
+			    &p->keys_exact), 0);
+			assert_int_equal(wire_get_u64(&m.body, "keys_min",
+			    &p->kmin), 0);
+			(void)wire_get_u64(&m.body, "keys", &p->keys);
+			p->has_kmax = wire_get_u64(&m.body, "keys_max",
+			    &p->kmax) == 0;
+			/* nil when not known */
+			assert_int_equal(wire_get_u64(&m.body, "keys", &p->keys)
+			    == 0, p->keys_exact);
+		}
 		nodes = wire_get(&m.body, "nodes");
 		assert_non_null(nodes);
 		assert_int_equal(nodes->type, MSGPACK_OBJECT_ARRAY);
@@ -1037,6 +1126,12 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	pool_release();
+	H.no_settle = 0;
+	if (status_fd >= 0) {
+		close(status_fd);
+		status_fd = -1;
+	}
 	dquery_stop_all(&H.c, "the test is over");
 	close(H.fd);
 	wire_framer_free(&H.fr);
@@ -1081,7 +1176,7 @@ test_tput_exact(void **state)
 
 	(void)state;
 	for (unsigned i = 0; i < 4; i++)
-		node_random(1500, i);
+		node_random(1500, i)->tell_keys = 1;
 	for (size_t a = 0; a < FF_NELEM(keys); a++)
 	for (size_t b = 0; b < FF_NELEM(orders); b++)
 	for (size_t c = 0; c < FF_NELEM(ns); c++) {
@@ -1094,6 +1189,12 @@ test_tput_exact(void **state)
 		start_query(&q, "tput");
 		run_to_end();
 		assert_answer(&q, ALL);
+		assert_keys(&q, ALL);
+		/* threshold 0: every key came in round 2 */
+		if (T == 0)
+			assert_true(H.rep.keys_exact);
+		else if (!H.rep.keys_exact)
+			assert_true(H.rep.has_kmax);
 		assert_true(H.rep.complete);
 		assert_string_equal(H.rep.method, "tput");
 		assert_int_equal(H.rep.answered, H.nn);
@@ -1137,6 +1238,8 @@ test_tput_exact(void **state)
 		start_query(&q, "full");
 		run_to_end();
 		assert_answer(&q, ALL);
+		assert_true(H.rep.keys_exact);
+		assert_keys(&q, ALL);
 		assert_int_equal(H.rep.rounds, 1);
 		assert_string_equal(H.rep.method, "full");
 		assert_nodes_clean();
@@ -1454,6 +1557,7 @@ chan_down(size_t idx, const char *why)
 	h->up = 0;
 	h->why = why;
 	H.on_down(&H.c, h->fn, why);
+	settle();
 }
 
 /*
@@ -1568,6 +1672,198 @@ test_cancel(void **state)
 	assert_nodes_clean();
 }
 
+/*
+ * The distinct keys of a top N from one node that answers by TPUT (its
+ * first N keys, one round): exactly its own count when it says how many
+ * it holds; a node that does not say leaves the count unknown (the
+ * keys seen as the lower bound, no upper bound), never the N keys it
+ * sent.
+ */
+static void
+test_keys_of_one_tput_node(void **state)
+{
+	query_spec_t q = topn(QUERY_KEY_SRCIP, QUERY_ORDER_BYTES, 10);
+	size_t n = FULL_ROWS_MIN + 500;
+	store_flow_t *f = calloc(n, sizeof(*f));
+	struct hnode *h;
+
+	(void)state;
+	assert_non_null(f);
+	for (size_t i = 0; i < n; i++)
+		flow(&f[i], src_of(1000 + (uint32_t)i), 0xc0a80001u, 443,
+		    10 + i % 97, 1, i);
+	h = node_add(f, n);
+	free(f);
+
+	h->tell_keys = 1;
+	start_query(&q, "auto");
+	run_to_end();
+	assert_answer(&q, ALL);
+	assert_int_equal(H.rep.rounds, 1);
+	assert_string_equal(H.rep.method, "tput");
+	assert_true(H.rep.keys_exact);
+	assert_int_equal(H.rep.keys, n);
+	assert_keys(&q, ALL);
+	assert_nodes_clean();
+
+	h->tell_keys = 0;
+	start_query(&q, "auto");
+	run_to_end();
+	assert_answer(&q, ALL);
+	assert_false(H.rep.keys_exact);
+	assert_int_equal(H.rep.kmin, q.n);
+	assert_false(H.rep.has_kmax);
+	assert_nodes_clean();
+}
+
+/* ---- the loop while answers are merged ---- */
+
+#define POOL	4	/* libuv's thread pool (UV_THREADPOOL_SIZE, main) */
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int held;		/* the pool's threads are held */
+	int running;		/* blockers running */
+	uv_work_t w[POOL];
+} B = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, {{0}} };
+
+static void
+blocker(uv_work_t *w)
+{
+	(void)w;
+	pthread_mutex_lock(&B.mu);
+	B.running++;
+	pthread_cond_broadcast(&B.cv);
+	while (B.held)
+		pthread_cond_wait(&B.cv, &B.mu);
+	B.running--;
+	pthread_mutex_unlock(&B.mu);
+}
+
+static void
+blocker_done(uv_work_t *w, int status)
+{
+	(void)w;
+	(void)status;
+}
+
+/* Hold every thread of the pool: work queued now waits. */
+static void
+pool_hold(void)
+{
+	B.held = 1;
+	for (int i = 0; i < POOL; i++)
+		assert_int_equal(uv_queue_work(&H.loop, &B.w[i], blocker,
+		    blocker_done), 0);
+	pthread_mutex_lock(&B.mu);
+	while (B.running < POOL)
+		pthread_cond_wait(&B.cv, &B.mu);
+	pthread_mutex_unlock(&B.mu);
+}
+
+static void
+pool_release(void)
+{
+	pthread_mutex_lock(&B.mu);
+	B.held = 0;
+	pthread_cond_broadcast(&B.cv);
+	pthread_mutex_unlock(&B.mu);
+}
+
+/* Another client of the controller's socket asks for the nodes list
+   (answered on the loop, as req_nodes.c does): CTL_OK. */
+static void
+h_nodes_get(controller_t *c, ctlsock_client_t *cl, const wire_msg_t *m)
+{
+	wire_builder_t b;
+	const uint8_t *f;
+	size_t flen;
+
+	(void)c;
+	assert_int_equal(wire_msg_begin(&b, WIRE_CTL_OK, m->id, 0), 0);
+	assert_int_equal(wire_msg_end(&b, &f, &flen), 0);
+	clisock_send(cl, f, flen);
+	wire_builder_free(&b);
+}
+
+static int status_fd = -1;
+static int status_answered;
+
+static int
+status_replied(void)
+{
+	uint8_t buf[256];
+
+	if (recv(status_fd, buf, sizeof(buf), 0) > 0)
+		status_answered = 1;
+	return status_answered;
+}
+
+/*
+ * The nodes' answers (a listing from each) are decoded and merged off
+ * the loop: with the thread pool held, every answer in, the query is
+ * not answered yet and another client's request is answered at once;
+ * once the pool runs, the query's answer is the exact merge.
+ */
+static void
+test_merge_leaves_the_loop_free(void **state)
+{
+	query_spec_t q;
+	struct sockaddr_un sun;
+	wire_builder_t b;
+	const uint8_t *f;
+	size_t flen;
+	query_result_t *want, *got;
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++)
+		node_random(3000, i);
+	memset(&q, 0, sizeof(q));
+	q.kind = QUERY_LIST;
+	q.t1 = UINT64_MAX;
+	q.limit = 5000;
+	assert_int_equal(clisock_register(H.c.sock, WIRE_CTL_NODES_GET,
+	    h_nodes_get), 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/ctl.sock", H.dir);
+	status_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(status_fd >= 0);
+	assert_int_equal(connect(status_fd, (struct sockaddr *)&sun,
+	    sizeof(sun)), 0);
+	assert_int_equal(fcntl(status_fd, F_SETFL, O_NONBLOCK), 0);
+
+	start_query(&q, "auto");
+	pool_hold();
+	H.no_settle = 1;
+	answer_all();
+	/* every answer is in; the status request comes after them */
+	assert_int_equal(wire_msg_begin(&b, WIRE_CTL_NODES_GET, 1, 0), 0);
+	assert_int_equal(wire_msg_end(&b, &f, &flen), 0);
+	assert_int_equal(send(status_fd, f, flen, MSG_NOSIGNAL),
+	    (ssize_t)flen);
+	wire_builder_free(&b);
+	status_answered = 0;
+	pump(status_replied, "answer the status request");
+	cli_read();
+	assert_false(H.rep.done);
+	assert_int_equal(H.c.dq_working, 1);
+
+	pool_release();
+	settle();
+	pump(replied, "answer the CLI");
+	H.no_settle = 0;
+	assert_true(H.rep.complete);
+	want = merged(&q, ALL);
+	assert_int_equal(query_result_unpack(H.rep.data, H.rep.len, &got), 0);
+	assert_true(query_result_equal(got, want));
+	query_result_free(got);
+	query_result_free(want);
+	close(status_fd);
+	status_fd = -1;
+}
+
 int
 main(void)
 {
@@ -1587,7 +1883,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tput_channel_down, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_of_one_tput_node,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_merge_leaves_the_loop_free, setup, teardown),
 	};
+
+	/* the pool's size, which test_merge_leaves_the_loop_free holds */
+	setenv("UV_THREADPOOL_SIZE", "4", 1);
+	signal(SIGPIPE, SIG_IGN);	/* as the daemon: EPIPE, not a signal */
 
 	log_init("test_dquery", 1, LOG_LVL_WARN);
 	if (wire_init() != 0)
