@@ -29,6 +29,10 @@ struct decoder {
 	struct exporter *last;		/* lookup cache */
 	int templates_dirty;
 	size_t held_total;		/* bytes held, all exporters */
+	/* template memory (template.c) */
+	decoder_tplstats_t tst;
+	uint64_t tpl_floor;		/* no exporter with templates ranks
+					   lower (see template.c) */
 };
 
 /*
