@@ -244,13 +244,13 @@ save_async(ingest_t *ing)
 		return;
 	w->ing = ing;
 	w->req.data = w;
-	ing->save_needed = 0;
 	if ((rc = decoder_templates_snapshot(ing->dec, &w->buf,
 	    &w->len)) != 0) {
 		/* The dirty flag is still set: the next tick tries again. */
 		free(w);
 		return;
 	}
+	ing->save_needed = 0;	/* a failed write sets save_retry */
 	if ((rc = uv_queue_work(ing->loop, &w->req, save_work,
 	    save_after)) != 0) {
 		save_done_log(ing, 1, uv_strerror(rc));
