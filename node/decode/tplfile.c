@@ -331,8 +331,8 @@ load_template(decoder_t *d, const uint8_t *b, size_t blen, uint64_t seen_ms)
 	if (q[0] > 1 || q[1] != 0 || tlen < 4 || blen != TPLF_TPL_LEN + tlen ||
 	    (b[1] != 9 && b[1] != 10))
 		return FF_EPROTO;
-	/* a record with no fields would withdraw (IPFIX): never written */
-	if (be16(q + 4 + 2) == 0)
+	/* an IPFIX record with no fields would withdraw: never written */
+	if (b[1] == 10 && be16(q + 4 + 2) == 0)
 		return FF_EPROTO;
 	if ((s = rec_state(d, b, seen_ms)) == NULL)
 		return d->nexporters >= d->opts.max_exporters ? FF_ELIMIT :

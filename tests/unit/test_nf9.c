@@ -2263,6 +2263,30 @@ test_template_budget_ranks(void **state)
 	h_free(h);
 }
 
+/* A v9 options template without scope fields (its scope length, where
+   IPFIX has its field count, is 0) is saved and loaded like any. */
+static void
+test_persistence_v9_options_no_scope(void **state)
+{
+	static const struct fs opt[] = { { 34, 4, 0 } };
+	struct harness *a = h_new(NULL), *b = h_new(NULL);
+	uint8_t *buf;
+	size_t len;
+	struct pb p;
+
+	(void)state;
+	pb_init(&p, 9, 0, 5);
+	pb_opt_set(&p, 260, opt, 0, 1);
+	h_feed(a, &p, NOW_MS);
+	assert_int_equal(h_stats(a, 9, 5).templates, 1);
+	assert_int_equal(decoder_templates_export(a->d, &buf, &len), 0);
+	assert_int_equal(decoder_templates_import(b->d, buf, len), 0);
+	assert_int_equal(decoder_template_stats(b->d)->loaded, 1);
+	free(buf);
+	h_free(a);
+	h_free(b);
+}
+
 /* An import that brings a held set's template decodes it at the tick. */
 static void
 test_import_replays_held(void **state)
@@ -2459,6 +2483,7 @@ main(void)
 		cmocka_unit_test(test_persistence_round_trip),
 		cmocka_unit_test(test_persistence_damaged),
 		cmocka_unit_test(test_persistence_format1),
+		cmocka_unit_test(test_persistence_v9_options_no_scope),
 		cmocka_unit_test(test_template_budget_flood),
 		cmocka_unit_test(test_template_budget_ranks),
 		cmocka_unit_test(test_import_replays_held),
