@@ -87,11 +87,12 @@ typedef struct decoder_opts {
 } decoder_opts_t;
 
 /*
- * The default template memory budget. A template takes about 200 bytes
- * plus 4-8 per field (1.5 KiB at 64 fields, 10-15 KiB at the 1,024 fields
- * the decoder accepts); real exporters send 2-30 templates of 10-80
- * fields, some 5-20 KiB per exporter, so 64 MiB holds the templates of
- * a few thousand exporters.
+ * The default template memory budget. A template takes about 100 bytes
+ * plus 4 to 10 per field (its record as sent, and a step of its field
+ * program for each field a flow record uses): 0.4 to 0.7 KiB at 64
+ * fields, 4 to 10 KiB at the 1,024 fields the decoder accepts. Real
+ * exporters send 2 to 30 templates of 10 to 80 fields, 1 to 20 KiB per
+ * exporter, so 64 MiB holds the templates of several thousand exporters.
  */
 #define DECODER_TPL_MAX_BYTES	(64u * 1024 * 1024)
 
