@@ -335,6 +335,11 @@ static const struct conf_keyword keywords[] = {
 	  F(hold_time_ms), .min = CONFIG_MIN_HOLD_MS,
 	  .max = CONFIG_MAX_HOLD_MS, .hint = HINT("ms, s, m or h"),
 	  .def = "30s" },
+	/* DECODER_TPL_MAX_BYTES (node/decode/decode.h) */
+	{ "template-memory", conf_set_size, conf_print_size, "SIZE", 0,
+	  F(template_memory), .min = CONFIG_MIN_TPL_MEMORY,
+	  .max = CONFIG_MAX_TPL_MEMORY, .hint = HINT("K, M or G"),
+	  .def = "64M" },
 	/* control plane (node/control.c) */
 	{ "name", conf_set_name, conf_print_str, "NAME", CONF_STR, F(name),
 	  .max = CONFIG_MAX_NAME },

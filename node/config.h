@@ -23,6 +23,8 @@
 #define CONFIG_MAX_RCVBUF	(1024ull * 1024 * 1024)	/* doubled: fits int */
 #define CONFIG_MIN_HOLD_MS	100
 #define CONFIG_MAX_HOLD_MS	3600000
+#define CONFIG_MIN_TPL_MEMORY	(1ull << 20)	/* 1M */
+#define CONFIG_MAX_TPL_MEMORY	(64ull << 30)	/* 64G */
 #define CONFIG_MAX_LISTEN	256
 #define CONFIG_MAX_SIZE		(1024 * 1024)	/* bytes of config text */
 #define CONFIG_MAX_NAME		63		/* bytes of a node name */
@@ -75,6 +77,7 @@ struct node_config {
 	uint64_t rcvbuf;		/* SO_RCVBUF bytes to ask for */
 	int hold_unknown;		/* 1: hold data without template */
 	uint64_t hold_time_ms;
+	uint64_t template_memory;	/* v9/IPFIX template memory budget */
 	int log_level;			/* LOG_LVL_* */
 	/* exporters (node/decode/exporter.c, node/listener.c) */
 	uint64_t exporter_idle_ms;	/* forget after this long idle; 0:

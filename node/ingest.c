@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,6 +55,8 @@ struct ingest {
 	unsigned max_per_source;
 	uint64_t log_ms;
 	uint64_t logged_source, logged_full, logged_other, logged_evicted;
+	int save_needed;	/* the file at start was partly damaged:
+				   write what was loaded */
 };
 
 /*
@@ -194,12 +197,14 @@ save_done_log(ingest_t *ing, int failed, const char *msg)
 	ing->tps.last_save_ms = now_ms();
 }
 
+/* In the thread pool: checksum the snapshot, write it. */
 static void
 save_work(uv_work_t *req)
 {
 	struct save_work *w = req->data;
 	ingest_t *ing = w->ing;
 
+	decoder_templates_seal(w->buf, w->len);
 	w->failed = write_atomic(ing->dir, ing->path, ing->tmp, w->buf,
 	    w->len, w->msg, sizeof(w->msg)) != 0;
 }
@@ -223,7 +228,12 @@ save_after(uv_work_t *req, int status)
 	free(w);
 }
 
-/* Snapshot the templates on the loop thread, write them in a worker. */
+/*
+ * Snapshot the templates on the loop thread (a copy of at most about the
+ * template memory budget), checksum and write them in a worker. One
+ * write at a time: while one is in flight, changes wait for the next
+ * tick.
+ */
 static void
 save_async(ingest_t *ing)
 {
@@ -232,17 +242,20 @@ save_async(ingest_t *ing)
 
 	if (ing->saving != NULL)
 		return;
-	if (!decoder_templates_dirty(ing->dec) && !ing->save_retry)
+	if (!decoder_templates_dirty(ing->dec) && !ing->save_retry &&
+	    !ing->save_needed)
 		return;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return;
 	w->ing = ing;
 	w->req.data = w;
-	if ((rc = decoder_templates_export(ing->dec, &w->buf, &w->len)) != 0) {
+	if ((rc = decoder_templates_snapshot(ing->dec, &w->buf,
+	    &w->len)) != 0) {
 		/* The dirty flag is still set: the next tick tries again. */
 		free(w);
 		return;
 	}
+	ing->save_needed = 0;	/* a failed write sets save_retry */
 	if ((rc = uv_queue_work(ing->loop, &w->req, save_work,
 	    save_after)) != 0) {
 		save_done_log(ing, 1, uv_strerror(rc));
@@ -261,7 +274,8 @@ save_sync(ingest_t *ing)
 	char msg[256];
 	int failed;
 
-	if (!decoder_templates_dirty(ing->dec) && !ing->save_retry)
+	if (!decoder_templates_dirty(ing->dec) && !ing->save_retry &&
+	    !ing->save_needed)
 		return;
 	if (decoder_templates_export(ing->dec, &buf, &len) != 0) {
 		log_warnx("cannot save templates: out of memory");
@@ -275,12 +289,21 @@ save_sync(ingest_t *ing)
 	free(buf);
 }
 
+/*
+ * Load STATE_DIR/templates.bin (mapped, not read into the heap; at most
+ * INGEST_TEMPLATES_MAX bytes of it). A file that is partly damaged loads
+ * what is intact, keeps a link to itself as templates.bin.damaged and is
+ * written again at the next tick; one with nothing intact is moved aside.
+ */
 static void
 load_templates(ingest_t *ing)
 {
+	const decoder_tplstats_t *ts = decoder_template_stats(ing->dec);
+	uint64_t loaded0 = ts->loaded, damaged0 = ts->load_damaged;
+	uint64_t refused0 = ts->refused, loaded, damaged;
 	struct stat st;
-	uint8_t *buf = NULL;
-	size_t got = 0;
+	void *map = MAP_FAILED;
+	size_t len = 0;
 	int fd, rc;
 
 	if ((fd = open(ing->path, O_RDONLY | O_CLOEXEC)) == -1) {
@@ -288,48 +311,62 @@ load_templates(ingest_t *ing)
 			log_warn("templates: cannot open %s", ing->path);
 		return;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > INGEST_TEMPLATES_MAX) {
-		log_warnx("templates: %s is not a regular file of at most %u "
-		    "bytes", ing->path, INGEST_TEMPLATES_MAX);
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+		log_warnx("templates: %s is not a regular file with content",
+		    ing->path);
 		close(fd);
 		rc = FF_EPROTO;
 		goto damaged;
 	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		log_warnx("templates: out of memory loading %s", ing->path);
-		close(fd);
-		return;
+	len = (size_t)st.st_size;
+	if (st.st_size > INGEST_TEMPLATES_MAX) {
+		log_warnx("templates: %s has %jd bytes; only the first %u are "
+		    "read", ing->path, (intmax_t)st.st_size,
+		    INGEST_TEMPLATES_MAX);
+		len = INGEST_TEMPLATES_MAX;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	if (got != (size_t)st.st_size) {
-		log_warnx("templates: short read of %s", ing->path);
-		rc = FF_EIO;
-		goto damaged;
-	}
-	rc = decoder_templates_import(ing->dec, buf, got);
-	if (rc == 0) {
-		ing->tps.loaded_bytes = got;
-		log_info("templates: loaded %zu bytes from %s", got, ing->path);
-		free(buf);
+	if (map == MAP_FAILED) {
+		log_warn("templates: cannot map %s", ing->path);
 		return;
 	}
+	rc = decoder_templates_import(ing->dec, map, len);
+	munmap(map, len);
+	loaded = ts->loaded - loaded0;
+	damaged = ts->load_damaged - damaged0;
+	ing->tps.loaded_templates = loaded;
+	ing->tps.load_damaged = damaged;
+	if (ts->refused > refused0)
+		log_warnx("templates: %" PRIu64 " templates of %s did not fit "
+		    "template-memory and were not loaded",
+		    ts->refused - refused0, ing->path);
 	if (rc == FF_ENOMEM) {
 		log_warnx("templates: out of memory loading %s", ing->path);
-		free(buf);
+		return;
+	}
+	if (rc == 0 && len == (size_t)st.st_size) {
+		ing->tps.loaded_bytes = len;
+		log_info("templates: loaded %" PRIu64 " templates (%zu bytes) "
+		    "from %s", loaded, len, ing->path);
+		return;
+	}
+	if (rc == 0 || loaded > 0) {
+		/* partly damaged (or cut at the size cap): keep what
+		   loaded, and the file for a look */
+		ing->tps.loaded_bytes = len;
+		ing->save_needed = 1;
+		unlink(ing->damaged);
+		if (link(ing->path, ing->damaged) == -1)
+			log_warn("templates: cannot link %s to %s", ing->path,
+			    ing->damaged);
+		log_warnx("templates: %s is partly damaged: %" PRIu64
+		    " damaged parts skipped, %" PRIu64 " templates loaded; "
+		    "the file is kept as %s", ing->path, damaged, loaded,
+		    ing->damaged);
 		return;
 	}
 damaged:
-	free(buf);
 	ing->tps.load_failed = 1;
 	if (rename(ing->path, ing->damaged) == 0)
 		log_warnx("templates: %s is damaged (%s); moved aside to %s; "
@@ -358,6 +395,7 @@ ingest_new(uv_loop_t *loop, const struct node_config *c, writer_t *w)
 	o.max_per_source = c->exporter_max_per_source;
 	o.idle_ms = c->exporter_idle_ms ? c->exporter_idle_ms : UINT64_MAX;
 	ing->max_per_source = c->exporter_max_per_source;
+	o.tpl_max_bytes = (size_t)c->template_memory;
 	if ((ing->dec = decoder_new(&o)) == NULL ||
 	    (ing->sink.flows = calloc(INGEST_BATCH,
 	    sizeof(store_flow_t))) == NULL ||

@@ -23,7 +23,8 @@
 #define INGEST_BATCH		4096	/* flow records per batch */
 #define INGEST_FLUSH_MS		250	/* longest a partial batch waits */
 #define INGEST_TEMPLATES_FILE	"templates.bin"
-#define INGEST_TEMPLATES_MAX	(256u * 1024 * 1024)	/* file size cap */
+#define INGEST_TEMPLATES_MAX	(1024u * 1024 * 1024)	/* bytes read of the
+							   file at most */
 
 typedef struct ingest ingest_t;
 
@@ -44,14 +45,19 @@ typedef struct ingest_tplstats {
 	uint64_t save_errors;	/* failed writes */
 	uint64_t last_save_ms;	/* time of the last successful write */
 	uint64_t loaded_bytes;	/* size of the file loaded at start */
-	int load_failed;	/* the file at start was damaged */
+	uint64_t loaded_templates;	/* templates loaded from it */
+	uint64_t load_damaged;	/* damaged parts of it skipped */
+	int load_failed;	/* the file at start was damaged through:
+				   nothing loaded, moved aside */
+	decoder_tplstats_t mem;	/* template memory (filled by stats.c) */
 } ingest_tplstats_t;
 
 /*
  * Create the ingest state for configuration c: a decoder with c's hold
  * options, the batch, and the templates loaded from
- * c->state_dir/templates.bin (a missing file is normal; a damaged one is
- * logged and renamed to templates.bin.damaged, never fatal). Full
+ * c->state_dir/templates.bin (a missing file is normal; what is intact
+ * of a damaged one is loaded, the damage logged and counted, and the
+ * file kept as templates.bin.damaged; never fatal). Full
  * batches go to writer w (batch size INGEST_BATCH; NULL: they are only
  * counted), which must outlive the ingest state. Returns NULL on
  * allocation failure.

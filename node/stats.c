@@ -94,6 +94,7 @@ node_stats_collect(const listeners_t *ls, const ingest_t *ing,
 	st->totals = *ingest_totals(ing);
 	st->decoder = *decoder_stats(ingest_decoder(ing));
 	st->templates = *ingest_tplstats(ing);
+	st->templates.mem = *decoder_template_stats(ingest_decoder(ing));
 	if (w != NULL) {
 		st->have_store = 1;
 		writer_get_stats(w, &st->store);
@@ -230,9 +231,15 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 	    d->exporters_evicted, d->exporters_expired);
 	fprintf(fp, "\"templates\":{\"saves\":%" PRIu64 ",\"save_errors\":%"
 	    PRIu64 ",\"last_save_ms\":%" PRIu64 ",\"loaded_bytes\":%" PRIu64
-	    ",\"load_failed\":%s},", tp->saves, tp->save_errors,
-	    tp->last_save_ms, tp->loaded_bytes,
-	    tp->load_failed ? "true" : "false");
+	    ",\"loaded_templates\":%" PRIu64 ",\"load_damaged\":%" PRIu64
+	    ",\"load_failed\":%s,\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+	    ",\"max_bytes\":%" PRIu64 ",\"evicted\":%" PRIu64
+	    ",\"evicted_exporters\":%" PRIu64 ",\"refused\":%" PRIu64 "},",
+	    tp->saves, tp->save_errors, tp->last_save_ms, tp->loaded_bytes,
+	    tp->loaded_templates, tp->load_damaged,
+	    tp->load_failed ? "true" : "false", tp->mem.templates,
+	    tp->mem.bytes, tp->mem.max_bytes, tp->mem.evicted,
+	    tp->mem.evicted_exporters, tp->mem.refused);
 	if (st->have_store)
 		print_store_json(st, fp);
 	if (st->have_queries)
@@ -432,7 +439,7 @@ node_stats_print_table(const node_stats_t *st, FILE *fp)
 	const ingest_tplstats_t *tp = &st->templates;
 	uint64_t up = st->now_ms > st->start_ms ?
 	    (st->now_ms - st->start_ms) / 1000 : 0;
-	char since[32], last[32];
+	char since[32], last[32], used[32], budget[32];
 
 	time_fmt_ms(st->start_ms, since, sizeof(since));
 	fprintf(fp, "node       pid %ld, up %" PRIu64 "d %02" PRIu64 ":%02"
@@ -453,9 +460,16 @@ node_stats_print_table(const node_stats_t *st, FILE *fp)
 		time_fmt_ms(tp->last_save_ms, last, sizeof(last));
 	else
 		snprintf(last, sizeof(last), "never");
-	fprintf(fp, "templates  saved %" PRIu64 " times (last %s), save "
-	    "errors %" PRIu64 ", loaded at start %" PRIu64 " bytes%s\n",
+	fprintf(fp, "templates  %" PRIu64 " in %s of %s; evicted %" PRIu64
+	    " (of %" PRIu64 " exporters), refused %" PRIu64 "\n",
+	    tp->mem.templates, size_fmt(tp->mem.bytes, used, sizeof(used)),
+	    size_fmt(tp->mem.max_bytes, budget, sizeof(budget)),
+	    tp->mem.evicted, tp->mem.evicted_exporters, tp->mem.refused);
+	fprintf(fp, "           saved %" PRIu64 " times (last %s), save "
+	    "errors %" PRIu64 ", loaded at start %" PRIu64 " bytes (%" PRIu64
+	    " templates, %" PRIu64 " damaged parts skipped)%s\n",
 	    tp->saves, last, tp->save_errors, tp->loaded_bytes,
+	    tp->loaded_templates, tp->load_damaged,
 	    tp->load_failed ? " (file was damaged: moved aside)" : "");
 	if (st->have_store)
 		print_store_table(st, fp);

@@ -44,6 +44,8 @@ decoder_new(const decoder_opts_t *opts)
 	FF_DEFAULT(d->opts.max_sampling, DEF_MAX_SAMPLING);
 	TAILQ_INIT(&d->probation);
 	d->proto_free = proto_free;
+	FF_DEFAULT(d->opts.tpl_max_bytes, DECODER_TPL_MAX_BYTES);
+	d->tst.max_bytes = d->opts.tpl_max_bytes;
 	d->nbuckets = 256;
 	if ((d->buckets = calloc(d->nbuckets, sizeof(*d->buckets))) == NULL) {
 		free(d);
@@ -130,6 +132,12 @@ decoder_foreach_exporter(const decoder_t *d, decoder_exporter_cb cb,
 	for (size_t i = 0; i < d->nbuckets; i++)
 		for (struct exporter *e = d->buckets[i]; e; e = e->hnext)
 			cb(arg, e->addr, e->version, e->domain, &e->st);
+}
+
+const decoder_tplstats_t *
+decoder_template_stats(const decoder_t *d)
+{
+	return &d->tst;
 }
 
 int

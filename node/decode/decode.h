@@ -102,7 +102,31 @@ typedef struct decoder_opts {
 				   without a packet (default 1 h;
 				   UINT64_MAX: never) */
 	uint32_t max_sampling;	/* larger rates are absurd (default 1<<24) */
+	size_t tpl_max_bytes;	/* template memory, all exporters (default
+				   DECODER_TPL_MAX_BYTES) */
 } decoder_opts_t;
+
+/*
+ * The default template memory budget. A template takes about 100 bytes
+ * plus 4 to 10 per field (its record as sent, and a step of its field
+ * program for each field a flow record uses): 0.4 to 0.7 KiB at 64
+ * fields, 4 to 10 KiB at the 1,024 fields the decoder accepts. Real
+ * exporters send 2 to 30 templates of 10 to 80 fields, 1 to 20 KiB per
+ * exporter, so 64 MiB holds the templates of several thousand exporters.
+ */
+#define DECODER_TPL_MAX_BYTES	(64u * 1024 * 1024)
+
+/* Template memory and persistence counters (decoder_template_stats()). */
+typedef struct decoder_tplstats {
+	uint64_t templates;	/* templates in memory now */
+	uint64_t bytes;		/* their memory */
+	uint64_t max_bytes;	/* the budget (tpl_max_bytes) */
+	uint64_t evicted;	/* templates evicted to make room */
+	uint64_t evicted_exporters;	/* exporters they belonged to */
+	uint64_t refused;	/* new templates refused: no room */
+	uint64_t loaded;	/* templates installed by imports */
+	uint64_t load_damaged;	/* damaged parts skipped by imports */
+} decoder_tplstats_t;
 
 /* Create a decoder; opts may be NULL. Returns NULL on allocation failure. */
 decoder_t *decoder_new(const decoder_opts_t *opts);
@@ -132,6 +156,9 @@ void decoder_drop_held(decoder_t *d);
 /* Global counters. */
 const decoder_stats_t *decoder_stats(const decoder_t *d);
 
+/* Template memory and persistence counters. */
+const decoder_tplstats_t *decoder_template_stats(const decoder_t *d);
+
 /*
  * Visit every exporter: its address (the UDP source, as in its flow
  * records), protocol version (5, 9, 10 or the sFlow marker 0x5f),
@@ -149,17 +176,29 @@ void decoder_foreach_exporter(const decoder_t *d, decoder_exporter_cb cb,
 
 /*
  * Template persistence. The decoder does no file I/O: the daemon takes a
- * snapshot on its loop thread and writes it elsewhere.
+ * snapshot on its loop thread and seals and writes it elsewhere.
  *
- * decoder_templates_dirty() tells whether templates changed since the last
- * export. decoder_templates_export() serializes every current template
- * (with its exporter key) into a new buffer *buf of *len bytes, owned by
- * the caller (free()), and clears the dirty flag; returns 0 or FF_ENOMEM.
- * decoder_templates_import() loads such a buffer into the decoder; a
- * damaged buffer is rejected with FF_EPROTO, keeping whatever records
- * before the damage were valid. Returns 0 or a negative ff_err code.
+ * decoder_templates_dirty() tells whether templates changed since the
+ * last snapshot. decoder_templates_snapshot() serializes every current
+ * template (with its exporter's key, clock and samplers) into a new
+ * buffer *buf of *len bytes, owned by the caller (free()), and clears the
+ * dirty flag; returns 0 or FF_ENOMEM. The buffer is at most about the
+ * template memory budget: a copy, no hashing. decoder_templates_seal()
+ * then fills in its checksums; it touches only buf and may run on any
+ * thread. decoder_templates_export() is the two in one.
+ *
+ * The format is a header and self-contained records, each with its own
+ * length and checksum. decoder_templates_import() loads a sealed buffer
+ * (or one of the older format, which is checked whole) into the decoder
+ * record by record: a damaged record (or a damaged run of bytes) is
+ * skipped and counted in load_damaged, every intact record is loaded,
+ * and templates beyond the memory budget are refused as on the network.
+ * Returns 0 when nothing was damaged, FF_EPROTO when something was (what
+ * was intact is loaded), FF_ENOMEM or FF_ECRYPTO.
  */
 int decoder_templates_dirty(const decoder_t *d);
+int decoder_templates_snapshot(decoder_t *d, uint8_t **buf, size_t *len);
+void decoder_templates_seal(uint8_t *buf, size_t len);
 int decoder_templates_export(decoder_t *d, uint8_t **buf, size_t *len);
 int decoder_templates_import(decoder_t *d, const uint8_t *buf, size_t len);
 

@@ -61,6 +61,10 @@ struct decoder {
 	/* Free e->proto and what it holds (decode.c sets it: the table
 	   knows no protocol) */
 	void (*proto_free)(decoder_t *d, struct exporter *e);
+	/* template memory (template.c) */
+	decoder_tplstats_t tst;
+	uint64_t tpl_floor;		/* no exporter with templates ranks
+					   lower (see template.c) */
 };
 
 /*

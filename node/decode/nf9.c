@@ -557,6 +557,7 @@ data_set(struct pkt *k, uint16_t sid, const uint8_t *p, size_t len)
 	size_t before;
 	int rc;
 
+	k->s->used_ms = k->now_ms;	/* the LRU touch: one store */
 	if ((t = tpl_find(k->s, sid)) != NULL) {
 		decode_set(k, t, p, len);
 		return;
@@ -594,12 +595,16 @@ template_set(struct pkt *k, int options, const uint8_t *p, size_t len)
 		uint16_t id;
 		int rc;
 
-		rc = tpl_record(k->s, k->version, options, p, len, &used, &id);
+		rc = tpl_record(k->s, k->version, options, p, len, k->now_ms,
+		    &used, &id);
 		switch (rc) {
 		case TPL_END:
 			return 0;
 		case TPL_BAD:
 			count_malformed(k);
+			break;
+		case TPL_REFUSED:
+			/* no room: counted by the cache; data will wait */
 			break;
 		case TPL_ADDED:
 			k->d->templates_dirty = 1;
@@ -673,7 +678,7 @@ nf9_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		k.e->st.malformed++;
 		return end > len ? FF_ETRUNC : FF_EPROTO;
 	}
-	if ((k.s = nf9_state_get(k.e)) == NULL)
+	if ((k.s = nf9_state_get(d, k.e)) == NULL)
 		return FF_ENOMEM;
 	k.e->st.packets++;
 	/* Held sets past the hold time are dropped before this packet's

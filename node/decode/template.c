@@ -9,6 +9,19 @@
  * fields a template has (octetDeltaCount over octetTotalCount, logical
  * over physical interfaces, the best time encoding, ...) are made here,
  * once, not per record.
+ *
+ * Memory: every template's memory (tpl_mem()) is counted in its exporter
+ * (nf9_state tpl_bytes) and in the decoder (tst.bytes), against the
+ * decoder's budget. Room for a new template is made by tpl_make_room():
+ * one pass over the exporter table collects the exporters that rank
+ * lower than the newcomer's (tpl_rank()), and evicts all templates of
+ * the lowest ones until the total is an eighth below the budget, so that
+ * a flood pays for one pass per eighth of the budget, not per template.
+ * When the lower-ranked exporters do not hold enough, nothing is evicted
+ * and the template is refused; for TPL_RESCAN_MS more, newcomers of no
+ * higher rank are refused without a pass. tpl_floor keeps a rank no
+ * exporter with templates is below, so newcomers ranking no higher than
+ * every exporter are refused without a pass too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +32,36 @@
 #include "template.h"
 
 struct nf9_state *
-nf9_state_get(struct exporter *e)
+nf9_state_get(decoder_t *d, struct exporter *e)
 {
-	if (e->proto == NULL)
-		e->proto = calloc(1, sizeof(struct nf9_state));
+	struct nf9_state *s;
+
+	if (e->proto == NULL && (s = calloc(1, sizeof(*s))) != NULL) {
+		s->d = d;
+		e->proto = s;
+	}
 	return e->proto;
+}
+
+/*
+ * Memory of a heap block of n bytes as glibc's malloc takes it: an
+ * 8-byte header, rounded up to 16 bytes, 32 at least.
+ */
+static size_t
+block_mem(size_t n)
+{
+	size_t b = (n + 8 + 15) & ~(size_t)15;
+
+	return b < 32 ? 32 : b;
+}
+
+size_t
+tpl_mem(const struct tpl *t)
+{
+	size_t nops = t->nops ? t->nops : 1;
+
+	return block_mem(sizeof(*t)) + block_mem(nops * sizeof(*t->ops)) +
+	    block_mem(t->raw_len);
 }
 
 static void
@@ -36,6 +74,31 @@ tpl_free(struct tpl *t)
 	free(t);
 }
 
+/* Count an installed template in s and its decoder. */
+static void
+tpl_count(struct nf9_state *s, const struct tpl *t)
+{
+	size_t m = tpl_mem(t);
+
+	s->ntpl++;
+	s->tpl_bytes += m;
+	s->d->tst.bytes += m;
+	s->d->tst.templates++;
+}
+
+/* Free a template of s that is no longer linked, uncounting it. */
+static void
+tpl_drop(struct nf9_state *s, struct tpl *t)
+{
+	size_t m = tpl_mem(t);
+
+	s->ntpl--;
+	s->tpl_bytes -= m;
+	s->d->tst.bytes -= m;
+	s->d->tst.templates--;
+	tpl_free(t);
+}
+
 void
 nf9_state_free(struct nf9_state *s)
 {
@@ -46,9 +109,10 @@ nf9_state_free(struct nf9_state *s)
 
 		for (t = s->tbl[i]; t != NULL; t = next) {
 			next = t->next;
-			tpl_free(t);
+			tpl_drop(s, t);
 		}
 	}
+	s->d->held_total -= s->hold_bytes;
 	hold_clear(s);
 	free(s->samplers);
 	free(s);
@@ -448,6 +512,14 @@ tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
 		free(ops);
 		return FF_EPROTO;
 	}
+	/* keep only the steps: most fields of a wide template are none */
+	if (nops < n) {
+		struct tpl_op *shrunk = realloc(ops, (nops ? nops : 1) *
+		    sizeof(*ops));
+
+		if (shrunk != NULL)
+			ops = shrunk;
+	}
 	t->ops = ops;
 	t->nops = (uint16_t)nops;
 	return 0;
@@ -466,13 +538,12 @@ tpl_unlink(struct nf9_state *s, uint16_t id)
 			*pp = t->next;
 			if (s->last == t)
 				s->last = NULL;
-			tpl_free(t);
-			s->ntpl--;
+			tpl_drop(s, t);
 			return;
 		}
 }
 
-/* Withdraw every template of one kind (options or not). */
+/* Withdraw every template of one kind (options 0 or 1), or all (-1). */
 static void
 tpl_withdraw_all(struct nf9_state *s, int options)
 {
@@ -480,15 +551,102 @@ tpl_withdraw_all(struct nf9_state *s, int options)
 		struct tpl **pp = &s->tbl[i], *t;
 
 		while ((t = *pp) != NULL) {
-			if (!!(t->flags & TPL_F_OPTIONS) == !!options) {
+			if (options < 0 ||
+			    !!(t->flags & TPL_F_OPTIONS) == !!options) {
 				*pp = t->next;
-				tpl_free(t);
-				s->ntpl--;
+				tpl_drop(s, t);
 			} else
 				pp = &t->next;
 		}
 	}
 	s->last = NULL;
+}
+
+/* --- the memory budget ---------------------------------------------------- */
+
+struct victim {
+	uint64_t rank;
+	struct exporter *e;
+};
+
+static int
+victim_cmp(const void *x, const void *y)
+{
+	const struct victim *a = x, *b = y;
+
+	return a->rank < b->rank ? -1 : a->rank > b->rank;
+}
+
+/*
+ * Evict every template of exporter e; its state goes too when nothing
+ * else is left in it (a source that only ever sent templates).
+ */
+static void
+tpl_evict(struct exporter *e)
+{
+	struct nf9_state *s = e->proto;
+	decoder_t *d = s->d;
+
+	d->tst.evicted += s->ntpl;
+	d->tst.evicted_exporters++;
+	tpl_withdraw_all(s, -1);
+	d->templates_dirty = 1;
+	if (s->hold_head == NULL && s->nsamplers == 0 &&
+	    s->default_rate == 0 && s->sys_init_ms == 0) {
+		nf9_state_free(s);
+		e->proto = NULL;
+	}
+}
+
+/*
+ * Make room for extra more bytes of templates in s's decoder by evicting
+ * the templates of exporters that rank lower than s (s itself is not
+ * touched). Returns 0, or FF_ELIMIT when that cannot make enough room
+ * (then nothing was evicted), or FF_ENOMEM.
+ */
+static int
+tpl_make_room(struct nf9_state *s, size_t extra)
+{
+	decoder_t *d = s->d;
+	size_t budget = d->opts.tpl_max_bytes, low, avail = 0, n = 0, i;
+	uint64_t rank = tpl_rank(s);
+	struct victim *v;
+
+	if (d->tst.bytes + extra <= budget)
+		return 0;
+	if (extra > budget || rank <= d->tpl_floor)
+		return FF_ELIMIT;
+	if ((v = calloc(d->nexporters ? d->nexporters : 1,
+	    sizeof(*v))) == NULL)
+		return FF_ENOMEM;
+	for (i = 0; i < d->nbuckets; i++)
+		for (struct exporter *e = d->buckets[i]; e; e = e->hnext) {
+			struct nf9_state *o = e->proto;
+			uint64_t r;
+
+			if (o == NULL || o == s || o->ntpl == 0 || n ==
+			    d->nexporters)
+				continue;
+			if ((r = tpl_rank(o)) >= rank)
+				continue;
+			v[n].rank = r;
+			v[n++].e = e;
+			avail += o->tpl_bytes;
+		}
+	if (d->tst.bytes - avail + extra > budget) {
+		/* not enough below s: refuse, and its likes for a while */
+		d->tpl_floor = rank + TPL_RESCAN_MS;
+		free(v);
+		return FF_ELIMIT;
+	}
+	qsort(v, n, sizeof(*v), victim_cmp);
+	low = budget - budget / 8;
+	for (i = 0; i < n && d->tst.bytes + extra > low; i++)
+		tpl_evict(v[i].e);
+	/* the rest of the exporters rank from here on */
+	d->tpl_floor = i < n ? v[i].rank : rank;
+	free(v);
+	return 0;
 }
 
 /*
@@ -525,13 +683,15 @@ read_fields(unsigned version, const uint8_t *q, const uint8_t *end,
 
 int
 tpl_record(struct nf9_state *s, unsigned version, int options,
-    const uint8_t *p, size_t avail, size_t *used, uint16_t *id)
+    const uint8_t *p, size_t avail, uint64_t now_ms, size_t *used,
+    uint16_t *id)
 {
 	struct field *fl;
 	const uint8_t *q, *end = p + avail;
 	unsigned n, nscope = 0, hdr;
 	uint16_t tid;
 	struct tpl *t, *old;
+	size_t m, m_old;
 	int rc;
 
 	*used = 0;
@@ -598,6 +758,8 @@ tpl_record(struct nf9_state *s, unsigned version, int options,
 		free(fl);
 		return TPL_BAD;
 	}
+	if (now_ms > s->tpl_ms)
+		s->tpl_ms = now_ms;
 	old = tpl_find(s, tid);
 	if (old != NULL && old->raw_len == *used &&
 	    !!(old->flags & TPL_F_OPTIONS) == !!options &&
@@ -624,11 +786,23 @@ tpl_record(struct nf9_state *s, unsigned version, int options,
 		tpl_free(t);
 		return rc == FF_ENOMEM ? rc : TPL_BAD;
 	}
+	m = tpl_mem(t);
+	m_old = old != NULL ? tpl_mem(old) : 0;
+	if (m > m_old && (rc = tpl_make_room(s, m - m_old)) != 0) {
+		tpl_free(t);
+		if (rc == FF_ENOMEM)
+			return rc;
+		s->d->tst.refused++;
+		return TPL_REFUSED;
+	}
 	if (old != NULL)
 		tpl_unlink(s, tid);
 	t->next = s->tbl[tid % TPL_BUCKETS];
 	s->tbl[tid % TPL_BUCKETS] = t;
-	s->ntpl++;
+	tpl_count(s, t);
+	/* a rank below the floor keeps the floor a floor */
+	if (tpl_rank(s) < s->d->tpl_floor)
+		s->d->tpl_floor = tpl_rank(s);
 	return TPL_ADDED;
 }
 

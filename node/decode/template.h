@@ -4,6 +4,15 @@
  * sampler table (template.c), the queue of data held until its template
  * arrives (hold.c), and template persistence (tplfile.c). nf9.c walks the
  * packets and runs the programs.
+ *
+ * Template memory is counted against one budget for the whole decoder
+ * (decoder_opts_t tpl_max_bytes). When a new template would exceed it,
+ * the templates of the least recently used exporters are evicted, an
+ * exporter at a time; an exporter that sent data within
+ * TPL_DATA_CREDIT_MS ranks as used that much later, so the templates of
+ * exporters that send data outlive those of sources that send only
+ * templates. The data path's part is one timestamp store per data set
+ * (nf9_state used_ms); the order is worked out only when room is needed.
  */
 #ifndef FF_NODE_TEMPLATE_H
 #define FF_NODE_TEMPLATE_H
@@ -18,6 +27,9 @@
 #define TPL_BUCKETS		64	/* hash buckets per exporter */
 #define TPL_VARLEN		0xffff	/* field length: variable */
 #define SAMPLER_MAX		256	/* sampler ids per exporter */
+#define TPL_DATA_CREDIT_MS	3600000	/* see above: one hour */
+#define TPL_RESCAN_MS		1000	/* after an eviction scan found no
+					   room: refuse without a scan */
 
 /*
  * Field program operations: where a field's value goes. Fields that no
@@ -157,6 +169,10 @@ struct sampler {
 struct nf9_state {
 	struct tpl *tbl[TPL_BUCKETS];
 	unsigned ntpl;
+	decoder_t *d;			/* owner: counts template memory */
+	size_t tpl_bytes;		/* memory of this exporter's templates */
+	uint64_t used_ms;		/* last data set received, 0: none */
+	uint64_t tpl_ms;		/* last template installed/refreshed */
 	struct tpl *last;		/* last template used */
 	uint32_t default_rate;		/* 0: none announced */
 	uint64_t sys_init_ms;		/* IPFIX systemInitTime, 0: unknown */
@@ -169,11 +185,37 @@ struct nf9_state {
 	unsigned nheld;
 };
 
-/* Return e's v9/IPFIX state, creating it; NULL when memory is short. */
-struct nf9_state *nf9_state_get(struct exporter *e);
+/*
+ * Return e's v9/IPFIX state, creating it for decoder d; NULL when memory
+ * is short.
+ */
+struct nf9_state *nf9_state_get(decoder_t *d, struct exporter *e);
 
-/* Free a state and everything it holds. Accepts NULL. */
+/*
+ * Free a state and everything it holds, taking its templates and held
+ * data off its decoder's counts. Accepts NULL.
+ */
 void nf9_state_free(struct nf9_state *s);
+
+/*
+ * Memory of one template as the allocator takes it: the template, its
+ * field program and its raw record, each with the allocator's block
+ * overhead.
+ */
+size_t tpl_mem(const struct tpl *t);
+
+/*
+ * Rank of an exporter for eviction: the larger, the later it goes. The
+ * time of its last template, or of its last data plus
+ * TPL_DATA_CREDIT_MS, whichever is later.
+ */
+static inline uint64_t
+tpl_rank(const struct nf9_state *s)
+{
+	uint64_t r = s->used_ms ? s->used_ms + TPL_DATA_CREDIT_MS : 0;
+
+	return r > s->tpl_ms ? r : s->tpl_ms;
+}
 
 /* Find template id; NULL if unknown. */
 static inline struct tpl *
@@ -198,19 +240,25 @@ enum tpl_result {
 	TPL_WITHDRAWN,		/* one template withdrawn (IPFIX) */
 	TPL_WITHDRAWN_ALL,	/* all (options) templates withdrawn */
 	TPL_BAD,		/* malformed record; skip *used bytes */
-	TPL_END			/* only padding is left */
+	TPL_END,		/* only padding is left */
+	TPL_REFUSED		/* well-formed, but no room in the memory
+				   budget (counted); skip *used bytes */
 };
 
 /*
  * Parse one template record at p (avail bytes: the rest of the set) of a
  * template set (options = 0) or options template set (options = 1) of
- * NetFlow version 9 or 10, and install, refresh or withdraw the template
- * in s. On success *used is the record's length and *id its template id.
- * Returns an enum tpl_result, FF_EPROTO when the record is malformed in a
- * way that leaves the rest of the set unreadable, or FF_ENOMEM.
+ * NetFlow version 9 or 10, received at now_ms, and install, refresh or
+ * withdraw the template in s. A new template that does not fit the
+ * decoder's memory budget evicts the templates of exporters that rank
+ * lower than s (tpl_rank()), or is refused when that would not make
+ * room. On success *used is the record's length and *id its template
+ * id. Returns an enum tpl_result, FF_EPROTO when the record is malformed
+ * in a way that leaves the rest of the set unreadable, or FF_ENOMEM.
  */
 int tpl_record(struct nf9_state *s, unsigned version, int options,
-    const uint8_t *p, size_t avail, size_t *used, uint16_t *id);
+    const uint8_t *p, size_t avail, uint64_t now_ms, size_t *used,
+    uint16_t *id);
 
 /*
  * Visit every template of s in a stable order (bucket, then chain).

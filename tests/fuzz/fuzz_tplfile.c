@@ -1,12 +1,16 @@
 /*
  * libFuzzer target: template persistence, decoder_templates_import().
  *
- * Input: one mode byte, then the buffer. Mode bit 0x01 appends the right
- * BLAKE2b-256 trailer to the buffer, so the fuzzer reaches the parser
- * behind the checksum; otherwise the bytes go in as they are (and must
- * almost always be rejected by the checksum). Whatever got imported,
- * even before an error, must export, import again into a new decoder
- * with success, and export to the same size.
+ * Input: one mode byte, then the buffer. So that the fuzzer reaches the
+ * parsers behind the checksums: mode bit 0x01 appends the BLAKE2b-256
+ * trailer of the older format 1, bit 0x02 fills in the record checksums
+ * of format 2 (decoder_templates_seal()); otherwise the bytes go in as
+ * they are (and their records must almost always be skipped as damaged).
+ * Bit 0x04 gives the decoders a template memory budget of 16 KiB, so
+ * loads evict and refuse. Whatever got imported, even around damage,
+ * must export, import again into a new decoder with the same options
+ * with success (nothing damaged, nothing evicted or refused), and export
+ * to the same size.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,17 +22,20 @@
 #include "node/decode/decode.h"
 
 #define MAX_SAMPLING	100000
+#define SMALL_BUDGET	(16 * 1024)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static decoder_t *
-new_decoder(void)
+new_decoder(int small)
 {
 	decoder_opts_t o;
 
 	memset(&o, 0, sizeof(o));
 	o.max_sampling = MAX_SAMPLING;
 	o.max_exporters = 64;
+	if (small)
+		o.tpl_max_bytes = SMALL_BUDGET;
 	return decoder_new(&o);
 }
 
@@ -46,11 +53,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((buf = malloc(len + 32)) == NULL)
 		return 0;
 	memcpy(buf, data + 1, len);
+	if (data[0] & 0x02)
+		decoder_templates_seal(buf, len);
 	if (data[0] & 0x01) {
 		crypto_generichash(buf + len, 32, buf, len, NULL, 0);
 		len += 32;
 	}
-	if ((d = new_decoder()) == NULL) {
+	if ((d = new_decoder(data[0] & 0x04)) == NULL) {
 		free(buf);
 		return 0;
 	}
@@ -59,10 +68,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (decoder_templates_dirty(d))
 		abort();
+	if (decoder_template_stats(d)->bytes >
+	    decoder_template_stats(d)->max_bytes)
+		abort();
 	if (decoder_templates_export(d, &out, &olen) == 0) {
-		if ((d2 = new_decoder()) == NULL)
+		const decoder_tplstats_t *ts;
+
+		if ((d2 = new_decoder(data[0] & 0x04)) == NULL)
 			abort();
 		if (decoder_templates_import(d2, out, olen) != 0)
+			abort();
+		ts = decoder_template_stats(d2);
+		if (ts->evicted != 0 || ts->refused != 0 ||
+		    ts->templates != decoder_template_stats(d)->templates ||
+		    ts->bytes != decoder_template_stats(d)->bytes)
 			abort();
 		if (decoder_templates_export(d2, &out2, &olen2) != 0 ||
 		    olen2 != olen)

@@ -756,6 +756,9 @@ test_ipfix_withdrawal(void **state)
 	assert_int_equal(st.no_template, 3);
 	assert_int_equal(st.options_records, 1);
 	assert_int_equal(st.malformed, 0);
+	/* nothing is left, and no memory is counted for it */
+	assert_int_equal(decoder_template_stats(h->d)->templates, 0);
+	assert_int_equal(decoder_template_stats(h->d)->bytes, 0);
 	h_free(h);
 }
 
@@ -2149,55 +2152,397 @@ test_persistence_round_trip(void **state)
 	h_free(c);
 }
 
+/* One record of a template file (format 2, node/decode/tplfile.c). */
+struct rec_at {
+	size_t off;
+	size_t len;
+	unsigned type;		/* 1 exporter, 2 template */
+};
+
+/* The records of a sealed template file, by their length fields. */
+static size_t
+file_records(const uint8_t *buf, size_t len, struct rec_at *r, size_t max)
+{
+	size_t off = 16, n = 0;
+
+	assert_memory_equal(buf, "FFTPLSET\0\2", 10);
+	while (off + 24 <= len && n < max) {
+		r[n].off = off;
+		r[n].len = 24 + be32(buf + off + 20);
+		r[n].type = buf[off + 24];
+		off += r[n++].len;
+	}
+	assert_int_equal(off, len);
+	return n;
+}
+
 static void
 test_persistence_damaged(void **state)
 {
 	struct harness *a = h_new(NULL), *b;
+	const decoder_tplstats_t *ts;
+	struct rec_at r[8];
 	uint8_t *buf, *bad;
-	size_t len;
+	size_t len, n, ntpl = 0;
 
 	(void)state;
 	feed_state(a);
 	assert_int_equal(decoder_templates_export(a->d, &buf, &len), 0);
 	assert_non_null(bad = malloc(len));
+	/* two exporters and their three templates, a record each */
+	n = file_records(buf, len, r, FF_NELEM(r));
+	assert_int_equal(n, 5);
+	for (size_t k = 0; k < n; k++)
+		ntpl += r[k].type == 2;
+	assert_int_equal(ntpl, 3);
 
-	/* a flipped bit anywhere: checksum mismatch, nothing imported */
-	for (size_t i = 0; i < len; i += 7) {
+	/* a flipped bit anywhere: only the record it is in is lost */
+	for (size_t i = 0; i < len; i++) {
+		size_t lost = 0;
+
+		for (size_t k = 0; k < n; k++)
+			if (i >= r[k].off && i < r[k].off + r[k].len &&
+			    r[k].type == 2)
+				lost = 1;
 		memcpy(bad, buf, len);
 		bad[i] ^= 0x10;
 		b = h_new(NULL);
 		assert_int_equal(decoder_templates_import(b->d, bad, len),
 		    FF_EPROTO);
-		assert_int_equal(feed_data(b), 0);
+		ts = decoder_template_stats(b->d);
+		assert_int_equal(ts->templates, ntpl - lost);
+		assert_int_equal(ts->loaded, ntpl - lost);
+		assert_int_equal(ts->load_damaged, 1);
 		h_free(b);
 	}
-	/* cut short, or empty */
+
+	/* cut short anywhere: the records before the cut load; a cut on a
+	   record boundary is no damage */
+	for (size_t cut = 0; cut < len; cut++) {
+		size_t whole = 0;
+		int boundary = cut == 16;
+
+		for (size_t k = 0; k < n; k++) {
+			if (r[k].off + r[k].len <= cut)
+				whole += r[k].type == 2;
+			if (r[k].off + r[k].len == cut)
+				boundary = 1;
+		}
+		b = h_new(NULL);
+		assert_int_equal(decoder_templates_import(b->d, buf, cut),
+		    boundary ? 0 : FF_EPROTO);
+		assert_int_equal(decoder_template_stats(b->d)->templates,
+		    whole);
+		h_free(b);
+	}
+
+	/* a valid checksum over bad content (a template record of an
+	   exporter version 5): that record is skipped, the rest loads */
+	for (size_t k = 0; k < n; k++)
+		if (r[k].type == 2) {
+			memcpy(bad, buf, len);
+			bad[r[k].off + 24 + 1] = 5;
+			decoder_templates_seal(bad, len);
+			b = h_new(NULL);
+			assert_int_equal(decoder_templates_import(b->d, bad,
+			    len), FF_EPROTO);
+			ts = decoder_template_stats(b->d);
+			assert_int_equal(ts->templates, ntpl - 1);
+			assert_int_equal(ts->load_damaged, 1);
+			h_free(b);
+			break;
+		}
+
+	/* garbage between records is skipped as one damaged run */
+	{
+		size_t k = n - 1, glen = len + 100;
+		uint8_t *g = malloc(glen);
+
+		assert_non_null(g);
+		memcpy(g, buf, r[k].off);
+		for (size_t i = 0; i < 100; i++)
+			g[r[k].off + i] = (uint8_t)("FFTR"[i % 4] + i / 4 % 2);
+		memcpy(g + r[k].off + 100, buf + r[k].off, len - r[k].off);
+		b = h_new(NULL);
+		assert_int_equal(decoder_templates_import(b->d, g, glen),
+		    FF_EPROTO);
+		ts = decoder_template_stats(b->d);
+		assert_int_equal(ts->templates, ntpl);
+		assert_int_equal(ts->load_damaged, 1);
+		assert_int_equal(feed_data(b), 2);
+		h_free(b);
+		free(g);
+	}
 	b = h_new(NULL);
-	assert_int_equal(decoder_templates_import(b->d, buf, len - 1),
-	    FF_EPROTO);
-	assert_int_equal(decoder_templates_import(b->d, buf, 10), FF_EPROTO);
 	assert_int_equal(decoder_templates_import(b->d, buf, 0), FF_EPROTO);
 	h_free(b);
-
-	/* a valid checksum over bad content: bad magic, a template count
-	 * past the end, an exporter version that is not 9 or 10 */
-	for (int k = 0; k < 3; k++) {
-		memcpy(bad, buf, len);
-		if (k == 0)
-			bad[0] = 'X';
-		else if (k == 1)
-			put_be32(bad + 16 + 36, 1000);
-		else
-			bad[16 + 16] = 5;
-		crypto_generichash(bad + len - 32, 32, bad, len - 32, NULL, 0);
-		b = h_new(NULL);
-		assert_int_equal(decoder_templates_import(b->d, bad, len),
-		    FF_EPROTO);
-		h_free(b);
-	}
 	free(bad);
 	free(buf);
 	h_free(a);
+}
+
+/*
+ * A file in the older format (1: one block checked whole by a BLAKE2b-256
+ * trailer) still loads; a damaged one loads nothing.
+ */
+static void
+test_persistence_format1(void **state)
+{
+	static const struct fs g[] = { { 82, 65535, 0 }, { 1, 8, 0 },
+	    { 5, 4, 3054 } };
+	struct harness *b;
+	struct pb t, f;
+	struct pb p;
+
+	(void)state;
+	/* the IPFIX template record of feed_state(), as sent */
+	memset(&t, 0, sizeof(t));
+	pb_tpl(&t, 1000, g, 3);
+	memset(&f, 0, sizeof(f));
+	pb_bytes(&f, "FFTPLSET", 8);
+	pb_u16(&f, 1);
+	pb_u16(&f, 0);
+	pb_u32(&f, 1);			/* exporters */
+	pb_bytes(&f, EXP_ADDR, 16);
+	pb_u8(&f, 10);
+	pb_u8(&f, 0);
+	pb_u16(&f, 0);			/* samplers */
+	pb_u32(&f, 43);			/* domain */
+	pb_u64(&f, 0);			/* systemInitTime */
+	pb_u32(&f, 0);			/* default rate */
+	pb_u32(&f, 1);			/* templates */
+	pb_u8(&f, 0);
+	pb_u8(&f, 0);
+	pb_u16(&f, t.len);
+	pb_bytes(&f, t.b, t.len);
+	crypto_generichash(f.b + f.len, 32, f.b, f.len, NULL, 0);
+	f.len += 32;
+
+	b = h_new(NULL);
+	assert_int_equal(decoder_templates_import(b->d, f.b, f.len), 0);
+	assert_int_equal(decoder_template_stats(b->d)->loaded, 1);
+	pb_init(&p, 10, 0, 43);
+	pb_set(&p, 1000);
+	pb_u8(&p, 2);
+	pb_bytes(&p, "ab", 2);
+	pb_u64(&p, 9);
+	pb_u32(&p, 0);
+	pb_end_set(&p);
+	assert_int_equal(h_feed(b, &p, NOW_MS), 1);
+	assert_int_equal(b->out[0].bytes, 9);
+	h_free(b);
+
+	f.b[40] ^= 1;
+	b = h_new(NULL);
+	assert_int_equal(decoder_templates_import(b->d, f.b, f.len),
+	    FF_EPROTO);
+	assert_int_equal(decoder_template_stats(b->d)->templates, 0);
+	assert_int_equal(decoder_template_stats(b->d)->load_damaged, 1);
+	h_free(b);
+}
+
+/* ---- the template memory budget ----------------------------------------- */
+
+/* 1,024 fields, every one a counter: a step each, the most a template
+   can cost (4,100 bytes as sent). */
+static struct fs WIDE[1024];
+
+static void
+wide_fields(void)
+{
+	for (unsigned i = 0; i < FF_NELEM(WIDE); i++) {
+		WIDE[i].type = i % 2 ? 1 : 2;
+		WIDE[i].len = 4;
+		WIDE[i].pen = 0;
+	}
+}
+
+/* A template-only packet: template 256 = WIDE from source id domain. */
+static void
+feed_wide_template(struct harness *h, uint32_t domain, uint64_t now)
+{
+	struct pb p;
+
+	pb_init(&p, 9, 0, domain);
+	pb_tpl_set(&p, 256, WIDE, FF_NELEM(WIDE));
+	assert_int_equal(h_feed(h, &p, now), 0);
+}
+
+/* Data for pb_v9_tpl_data()'s template 256 of source id 7: n records. */
+static int
+feed_v9_data(struct harness *h, uint32_t seq, unsigned n, uint64_t now)
+{
+	struct pb p;
+
+	pb_init(&p, 9, seq, 7);
+	pb_set(&p, 256);
+	for (unsigned i = 0; i < n; i++)
+		pb_v9_rec(&p, i);
+	pb_end_set(&p);
+	return h_feed(h, &p, now);
+}
+
+/*
+ * A flood of 1,024-field templates from 300 source ids that send no data
+ * stays within a 256 KiB budget by evicting its own oldest; the exporter
+ * that sends data keeps its template. Its snapshot is no larger than the
+ * budget, and loads into a smaller budget keeping the exporter with data.
+ */
+static void
+test_template_budget_flood(void **state)
+{
+	const decoder_tplstats_t *ts;
+	decoder_opts_t o;
+	struct harness *h, *b;
+	struct pb p;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	wide_fields();
+	memset(&o, 0, sizeof(o));
+	o.hold_unknown = -1;
+	o.tpl_max_bytes = 256 * 1024;
+	h = h_new(&o);
+	ts = decoder_template_stats(h->d);
+	assert_int_equal(ts->max_bytes, 256 * 1024);
+	pb_v9_tpl_data(&p, 0, 3);
+	assert_int_equal(h_feed(h, &p, NOW_MS), 3);
+	assert_int_equal(ts->templates, 1);
+	assert_true(ts->bytes > 0 && ts->bytes < 1024);
+
+	for (uint32_t i = 0; i < 300; i++) {
+		feed_wide_template(h, 1000 + i, NOW_MS + i);
+		assert_true(ts->bytes <= o.tpl_max_bytes);
+		/* data keeps coming from source id 7 */
+		if (i % 50 == 0)
+			assert_int_equal(feed_v9_data(h, 1 + i, 2,
+			    NOW_MS + i), 2);
+	}
+	/* each wide template takes more than its 4,100 bytes as sent */
+	assert_true(ts->evicted > 0);
+	assert_int_equal(ts->evicted, ts->evicted_exporters);
+	assert_int_equal(ts->templates, 1 + 300 - ts->evicted);
+	assert_true((ts->templates - 1) * 4100 < ts->bytes);
+	assert_int_equal(ts->refused, 0);
+	assert_int_equal(feed_v9_data(h, 400, 3, NOW_MS + 400), 3);
+	assert_int_equal(h_stats(h, 9, 7).no_template, 0);
+	/* the newest flood templates are there, the oldest are not */
+	assert_int_equal(h_stats(h, 9, 1000).no_template, 0);
+	pb_init(&p, 9, 1, 1000 + 299);
+	pb_set(&p, 256);
+	memset(p.b + p.len, 0, 4096);
+	p.len += 4096;
+	pb_end_set(&p);
+	assert_int_equal(h_feed(h, &p, NOW_MS + 400), 1);
+	pb_init(&p, 9, 1, 1000);
+	pb_set(&p, 256);
+	memset(p.b + p.len, 0, 4096);
+	p.len += 4096;
+	pb_end_set(&p);
+	assert_int_equal(h_feed(h, &p, NOW_MS + 400), 0);
+	assert_int_equal(h_stats(h, 9, 1000).no_template, 1);
+
+	/* the snapshot is bounded by the budget */
+	assert_int_equal(decoder_templates_export(h->d, &buf, &len), 0);
+	assert_true(len <= o.tpl_max_bytes);
+
+	/* loaded under a budget of half: the exporter with data ranks
+	   first, what does not fit is refused */
+	o.tpl_max_bytes = 128 * 1024;
+	b = h_new(&o);
+	decoder_templates_import(b->d, buf, len);
+	ts = decoder_template_stats(b->d);
+	assert_true(ts->bytes <= o.tpl_max_bytes);
+	assert_true(ts->refused + ts->evicted > 0);
+	assert_int_equal(feed_v9_data(b, 500, 3, NOW_MS + 500), 3);
+	assert_int_equal(h_stats(b, 9, 7).no_template, 0);
+	free(buf);
+	h_free(b);
+	h_free(h);
+}
+
+/*
+ * Ranks: an exporter whose data stopped more than TPL_DATA_CREDIT_MS (an
+ * hour) ago is evicted before templates-only newcomers; when everything
+ * in memory ranks higher than a newcomer, the newcomer is refused and
+ * nothing is evicted.
+ */
+static void
+test_template_budget_ranks(void **state)
+{
+	const uint64_t hour = 3600 * 1000;
+	const decoder_tplstats_t *ts;
+	decoder_opts_t o;
+	struct harness *h;
+	struct pb p;
+
+	(void)state;
+	wide_fields();
+	memset(&o, 0, sizeof(o));
+	o.hold_unknown = -1;
+	o.tpl_max_bytes = 64 * 1024;
+	h = h_new(&o);
+	ts = decoder_template_stats(h->d);
+
+	/* exporters 1..5 send a wide template and then data */
+	for (uint32_t i = 1; i <= 5; i++) {
+		feed_wide_template(h, i, NOW_MS);
+		pb_init(&p, 9, 1, i);
+		pb_set(&p, 256);
+		memset(p.b + p.len, 0, 4096);
+		p.len += 4096;
+		pb_end_set(&p);
+		assert_int_equal(h_feed(h, &p, NOW_MS + 1), 1);
+	}
+	assert_int_equal(ts->templates, 5);
+	/* newcomers without data: refused while the five rank higher */
+	for (uint32_t i = 100; i < 110; i++)
+		feed_wide_template(h, i, NOW_MS + 10 * 60 * 1000);
+	assert_int_equal(ts->evicted, 0);
+	assert_true(ts->refused > 0);
+	assert_int_equal(ts->templates + ts->refused, 15);
+	/* refused again within TPL_RESCAN_MS without a scan: same count */
+	feed_wide_template(h, 200, NOW_MS + 10 * 60 * 1000 + 1);
+	assert_int_equal(ts->templates + ts->refused, 16);
+
+	/* two hours on, the five are idle: a newcomer evicts them,
+	   lowest rank first */
+	feed_wide_template(h, 300, NOW_MS + 2 * hour);
+	assert_true(ts->evicted >= 1);
+	pb_init(&p, 9, 2, 1);
+	pb_set(&p, 256);
+	memset(p.b + p.len, 0, 4096);
+	p.len += 4096;
+	pb_end_set(&p);
+	h_feed(h, &p, NOW_MS + 2 * hour);
+	assert_int_equal(h_stats(h, 9, 300).templates, 1);
+	assert_true(ts->bytes <= o.tpl_max_bytes);
+	h_free(h);
+}
+
+/* A v9 options template without scope fields (its scope length, where
+   IPFIX has its field count, is 0) is saved and loaded like any. */
+static void
+test_persistence_v9_options_no_scope(void **state)
+{
+	static const struct fs opt[] = { { 34, 4, 0 } };
+	struct harness *a = h_new(NULL), *b = h_new(NULL);
+	uint8_t *buf;
+	size_t len;
+	struct pb p;
+
+	(void)state;
+	pb_init(&p, 9, 0, 5);
+	pb_opt_set(&p, 260, opt, 0, 1);
+	h_feed(a, &p, NOW_MS);
+	assert_int_equal(h_stats(a, 9, 5).templates, 1);
+	assert_int_equal(decoder_templates_export(a->d, &buf, &len), 0);
+	assert_int_equal(decoder_templates_import(b->d, buf, len), 0);
+	assert_int_equal(decoder_template_stats(b->d)->loaded, 1);
+	free(buf);
+	h_free(a);
+	h_free(b);
 }
 
 /* An import that brings a held set's template decodes it at the tick. */
@@ -2400,6 +2745,10 @@ main(void)
 		cmocka_unit_test(test_exporter_idle_expiry),
 		cmocka_unit_test(test_exporter_probation_not_saved),
 		cmocka_unit_test(test_exporter_import_over_share),
+		cmocka_unit_test(test_persistence_format1),
+		cmocka_unit_test(test_persistence_v9_options_no_scope),
+		cmocka_unit_test(test_template_budget_flood),
+		cmocka_unit_test(test_template_budget_ranks),
 		cmocka_unit_test(test_import_replays_held),
 		cmocka_unit_test(test_captures),
 	};
