@@ -59,6 +59,9 @@ typedef struct exporter_stats {
 	uint64_t seq_resets;	/* sequence went backwards or jumped far */
 	uint64_t counter_samples;	/* sFlow counter samples */
 	uint64_t sampling_bad;	/* absurd sampling rates rejected */
+	uint64_t clamped;	/* flow records with a field out of range,
+				   brought within it (decode_int.h
+				   flow_clamp) */
 	uint64_t last_seen_ms;
 } exporter_stats_t;
 
@@ -69,6 +72,7 @@ typedef struct decoder_stats {
 	uint64_t unknown_version;	/* not v5/v9/IPFIX/sFlow v5 */
 	uint64_t malformed;	/* malformed, all exporters */
 	uint64_t exporters_dropped;	/* new exporters refused: table full */
+	uint64_t clamped;	/* flow records clamped, all exporters */
 } decoder_stats_t;
 
 typedef struct decoder decoder_t;

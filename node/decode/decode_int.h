@@ -78,6 +78,74 @@ uptime_to_ms(uint64_t export_ms, uint32_t sys_uptime, uint32_t stamp)
 	return (uint64_t)((int64_t)export_ms - delta);
 }
 
+/*
+ * The clamp step every decoder applies to each flow record it completes
+ * (nf5.c, nf9.c finish(), sflow.c), so that whatever a datagram says, the
+ * store holds only what every reader of it accepts (the wire form of a
+ * listing rejects a prefix length over 128, for one):
+ *
+ *   - prefix lengths: within the family, IPv4 0-32, IPv6 0-128; out of
+ *     range they are unknown, 0 (store_flow_fix_masks);
+ *   - times: a time more than FLOW_TIME_SKEW_MS away from the time the
+ *     datagram was received (now_ms; a capture's own clock offline) is
+ *     absurd (a NetFlow uptime stamp from before 1970, an exporter clock
+ *     never set, a garbage absolute time): it takes the other time of
+ *     the flow, or now_ms when both are absurd; an end before the start
+ *     becomes the start. A store block's time range then stays near its
+ *     flows' arrival, so no datagram pins a block against retention by
+ *     age or into every later time window. The bound is wide: real
+ *     exporters with a skewed clock (pmacct's test captures: 1.7 years)
+ *     keep their times;
+ *   - the other fields fit their columns by their widths (ports,
+ *     protocol, ToS and TCP flags take any value of theirs).
+ *
+ * Returns 1 when the record was changed (the caller counts it), else 0.
+ * The common case is two predictable branches, no call.
+ */
+#define FLOW_TIME_SKEW_MS	(10ull * 366 * 86400 * 1000)	/* ~10 years */
+
+static inline void
+flow_fix_times(store_flow_t *f, uint64_t lo, uint64_t hi, uint64_t now_ms)
+{
+	int fok = f->first_ms >= lo && f->first_ms <= hi;
+	int lok = f->last_ms >= lo && f->last_ms <= hi;
+
+	if (!fok && !lok)
+		f->first_ms = f->last_ms = now_ms;
+	else if (!fok)
+		f->first_ms = f->last_ms;
+	else if (!lok || f->last_ms < f->first_ms)
+		f->last_ms = f->first_ms;
+}
+
+static inline int
+flow_clamp(store_flow_t *f, uint64_t now_ms)
+{
+	uint64_t lo = now_ms > FLOW_TIME_SKEW_MS ? now_ms - FLOW_TIME_SKEW_MS :
+	    1;
+	uint64_t hi = now_ms < UINT64_MAX - FLOW_TIME_SKEW_MS ?
+	    now_ms + FLOW_TIME_SKEW_MS : UINT64_MAX;
+	int bad = store_flow_fix_masks(f);
+
+	/* one unsigned compare per bound: x - lo > hi - lo iff x outside */
+	if (__builtin_expect(f->first_ms - lo > hi - lo ||
+	    f->last_ms - lo > hi - lo || f->last_ms < f->first_ms, 0)) {
+		flow_fix_times(f, lo, hi, now_ms);
+		bad = 1;
+	}
+	return bad;
+}
+
+/* Clamp f (flow_clamp) and count it on exporter e and globally. */
+static inline void
+flow_done(decoder_t *d, struct exporter *e, store_flow_t *f, uint64_t now_ms)
+{
+	if (__builtin_expect(flow_clamp(f, now_ms), 0)) {
+		e->st.clamped++;
+		d->st.clamped++;
+	}
+}
+
 /* 1 if the n bytes at p are all zero (padding), else 0. */
 static inline int
 all_zero(const uint8_t *p, size_t n)

@@ -74,6 +74,7 @@ nf5_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		f->dst_mask = r[45];
 		f->sampling = rate;
 		f->flags = STORE_FLOW_F_FROM_V5;
+		flow_done(d, e, f, now_ms);
 	}
 	e->st.flows += count;
 	return (int)count;
