@@ -100,18 +100,42 @@ uptime_to_ms(uint64_t export_ms, uint32_t sys_uptime, uint32_t stamp)
  *     protocol, ToS and TCP flags take any value of theirs).
  *
  * Returns 1 when the record was changed (the caller counts it), else 0.
- * The common case is two predictable branches, no call.
+ * The common case is a few compares and one predictable branch, on the
+ * record just written (in cache); the fix is out of line.
  */
 #define FLOW_TIME_SKEW_MS	(10ull * 366 * 86400 * 1000)	/* ~10 years */
 
-static inline void
-flow_fix_times(store_flow_t *f, uint64_t lo, uint64_t hi, uint64_t now_ms)
-{
-	int fok = f->first_ms >= lo && f->first_ms <= hi;
-	int lok = f->last_ms >= lo && f->last_ms <= hi;
+/*
+ * The times flow_clamp() accepts for datagrams received at now_ms:
+ * lo <= t <= lo + span. Computed once per datagram.
+ */
+typedef struct flow_bounds {
+	uint64_t now_ms, lo, span;
+} flow_bounds_t;
 
+static inline flow_bounds_t
+flow_bounds(uint64_t now_ms)
+{
+	flow_bounds_t b;
+	uint64_t hi = now_ms < UINT64_MAX - FLOW_TIME_SKEW_MS ?
+	    now_ms + FLOW_TIME_SKEW_MS : UINT64_MAX;
+
+	b.now_ms = now_ms;
+	b.lo = now_ms > FLOW_TIME_SKEW_MS ? now_ms - FLOW_TIME_SKEW_MS : 1;
+	b.span = hi - b.lo;
+	return b;
+}
+
+/* The rare path of flow_clamp(): fix what is out of range. */
+static __attribute__((noinline, cold)) void
+flow_clamp_fix(store_flow_t *f, const flow_bounds_t *b)
+{
+	int fok = f->first_ms - b->lo <= b->span;
+	int lok = f->last_ms - b->lo <= b->span;
+
+	store_flow_fix_masks(f);
 	if (!fok && !lok)
-		f->first_ms = f->last_ms = now_ms;
+		f->first_ms = f->last_ms = b->now_ms;
 	else if (!fok)
 		f->first_ms = f->last_ms;
 	else if (!lok || f->last_ms < f->first_ms)
@@ -119,28 +143,26 @@ flow_fix_times(store_flow_t *f, uint64_t lo, uint64_t hi, uint64_t now_ms)
 }
 
 static inline int
-flow_clamp(store_flow_t *f, uint64_t now_ms)
+flow_clamp(store_flow_t *f, const flow_bounds_t *b)
 {
-	uint64_t lo = now_ms > FLOW_TIME_SKEW_MS ? now_ms - FLOW_TIME_SKEW_MS :
-	    1;
-	uint64_t hi = now_ms < UINT64_MAX - FLOW_TIME_SKEW_MS ?
-	    now_ms + FLOW_TIME_SKEW_MS : UINT64_MAX;
-	int bad = store_flow_fix_masks(f);
+	unsigned max = 32 + (f->flags & STORE_FLOW_F_V6) * 96;
 
-	/* one unsigned compare per bound: x - lo > hi - lo iff x outside */
-	if (__builtin_expect(f->first_ms - lo > hi - lo ||
-	    f->last_ms - lo > hi - lo || f->last_ms < f->first_ms, 0)) {
-		flow_fix_times(f, lo, hi, now_ms);
-		bad = 1;
+	/* x - lo > span iff x is out of range */
+	if (__builtin_expect(f->src_mask > max || f->dst_mask > max ||
+	    f->first_ms - b->lo > b->span || f->last_ms < f->first_ms ||
+	    f->last_ms - b->lo > b->span, 0)) {
+		flow_clamp_fix(f, b);
+		return 1;
 	}
-	return bad;
+	return 0;
 }
 
 /* Clamp f (flow_clamp) and count it on exporter e and globally. */
 static inline void
-flow_done(decoder_t *d, struct exporter *e, store_flow_t *f, uint64_t now_ms)
+flow_done(decoder_t *d, struct exporter *e, store_flow_t *f,
+    const flow_bounds_t *b)
 {
-	if (__builtin_expect(flow_clamp(f, now_ms), 0)) {
+	if (__builtin_expect(flow_clamp(f, b), 0)) {
 		e->st.clamped++;
 		d->st.clamped++;
 	}

@@ -22,6 +22,7 @@ struct pkt {
 	struct nf9_state *s;
 	flow_sink_t *sink;
 	uint64_t now_ms;
+	flow_bounds_t fb;	/* flow_clamp()'s, for now_ms */
 	uint64_t export_ms;
 	uint32_t sys_uptime;
 	unsigned version;
@@ -457,7 +458,7 @@ finish(struct pkt *k, const struct tpl *t, store_flow_t *f,
 	f->flags |= k->flow_flags;
 	if (__builtin_expect(t->flags & (TPL_F_MASK6 | TPL_F_STA), 0))
 		finish_rare(t, f, r);
-	flow_done(k->d, k->e, f, k->now_ms);
+	flow_done(k->d, k->e, f, &k->fb);
 }
 
 /* Learn sampling and clock facts from an options data record. */
@@ -700,6 +701,7 @@ nf9_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 	k.d = d;
 	k.sink = sink;
 	k.now_ms = now_ms;
+	k.fb = flow_bounds(now_ms);
 	k.version = be16(buf);
 	if (k.version == 9) {
 		if (len < NF9_HDR_LEN)
@@ -789,6 +791,7 @@ nf9_tick(decoder_t *d, struct exporter *e, uint64_t now_ms,
 	k.s = s;
 	k.sink = sink;
 	k.now_ms = now_ms;
+	k.fb = flow_bounds(now_ms);
 	k.version = e->version;
 	k.flow_flags = e->version == 9 ? STORE_FLOW_F_FROM_V9 :
 	    STORE_FLOW_F_FROM_IPFIX;

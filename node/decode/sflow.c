@@ -440,6 +440,7 @@ sf_flow_sample(decoder_t *d, struct exporter *e, struct xdr *x,
 	struct sf_sample s;
 	uint32_t v, in_fmt, in_val, out_fmt, out_val, local;
 	store_flow_t *f;
+	flow_bounds_t fb;
 
 	/* No memset (see below): only the flags and defaults are set. */
 	s.has_hdr = s.has_eth = s.has_router_nh = s.has_gw_nh = 0;
@@ -486,7 +487,8 @@ sf_flow_sample(decoder_t *d, struct exporter *e, struct xdr *x,
 	f->first_ms = f->last_ms = now_ms;
 	memcpy(f->exporter, addr, 16);
 	sf_fill(f, &s);
-	flow_done(d, e, f, now_ms);
+	fb = flow_bounds(now_ms);
+	flow_done(d, e, f, &fb);
 	return 1;
 }
 
