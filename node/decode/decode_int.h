@@ -86,16 +86,18 @@ uptime_to_ms(uint64_t export_ms, uint32_t sys_uptime, uint32_t stamp)
  *
  *   - prefix lengths: within the family, IPv4 0-32, IPv6 0-128; out of
  *     range they are unknown, 0 (store_flow_fix_masks);
- *   - times: a time more than FLOW_TIME_SKEW_MS away from the time the
- *     datagram was received (now_ms; a capture's own clock offline) is
- *     absurd (a NetFlow uptime stamp from before 1970, an exporter clock
- *     never set, a garbage absolute time): it takes the other time of
- *     the flow, or now_ms when both are absurd; an end before the start
- *     becomes the start. A store block's time range then stays near its
- *     flows' arrival, so no datagram pins a block against retention by
- *     age or into every later time window. The bound is wide: real
- *     exporters with a skewed clock (pmacct's test captures: 1.7 years)
- *     keep their times;
+ *   - times: a time before FLOW_TIME_MIN_MS (1990: an exporter clock
+ *     never set, a NetFlow uptime stamp from before 1970, which decodes
+ *     as 0) or more than FLOW_TIME_SKEW_MS after the time the datagram
+ *     was received (now_ms; a capture's own clock offline) is absurd: it
+ *     takes the other time of the flow, or now_ms when both are absurd;
+ *     an end before the start becomes the start. So no datagram stretches
+ *     a store block's time range to 1970 or into the far future (where
+ *     no time window could skip the block and retention by age never
+ *     expire it). The bounds are wide on purpose: a probe replaying old
+ *     traffic exports its old times (the shared captures: ipfixprobe
+ *     sends 2009 flows in 2025), and exporter clocks run ahead (pmacct's
+ *     captures: 1.7 years);
  *   - the other fields fit their columns by their widths (ports,
  *     protocol, ToS and TCP flags take any value of theirs).
  *
@@ -103,11 +105,15 @@ uptime_to_ms(uint64_t export_ms, uint32_t sys_uptime, uint32_t stamp)
  * The common case is a few compares and one predictable branch, on the
  * record just written (in cache); the fix is out of line.
  */
+#define FLOW_TIME_MIN_MS	631152000000ull	/* 1990-01-01T00:00:00Z */
 #define FLOW_TIME_SKEW_MS	(10ull * 366 * 86400 * 1000)	/* ~10 years */
 
 /*
  * The times flow_clamp() accepts for datagrams received at now_ms:
- * lo <= t <= lo + span. Computed once per datagram.
+ * lo <= t <= lo + span, lo = FLOW_TIME_MIN_MS; when the receive time is
+ * itself before that (a capture taken by a machine whose clock was not
+ * set), no floor, since nothing tells which clock is wrong. Once per
+ * datagram.
  */
 typedef struct flow_bounds {
 	uint64_t now_ms, lo, span;
@@ -117,11 +123,12 @@ static inline flow_bounds_t
 flow_bounds(uint64_t now_ms)
 {
 	flow_bounds_t b;
-	uint64_t hi = now_ms < UINT64_MAX - FLOW_TIME_SKEW_MS ?
-	    now_ms + FLOW_TIME_SKEW_MS : UINT64_MAX;
+	uint64_t t = now_ms > FLOW_TIME_MIN_MS ? now_ms : FLOW_TIME_MIN_MS;
+	uint64_t hi = t < UINT64_MAX - FLOW_TIME_SKEW_MS ?
+	    t + FLOW_TIME_SKEW_MS : UINT64_MAX;
 
 	b.now_ms = now_ms;
-	b.lo = now_ms > FLOW_TIME_SKEW_MS ? now_ms - FLOW_TIME_SKEW_MS : 1;
+	b.lo = now_ms < FLOW_TIME_MIN_MS ? 0 : FLOW_TIME_MIN_MS;
 	b.span = hi - b.lo;
 	return b;
 }

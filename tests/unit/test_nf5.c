@@ -250,8 +250,8 @@ test_fields(void **state)
  * Fields out of the range the store and the wire accept are clamped and
  * counted (node/decode/decode_int.h flow_clamp): a prefix length over 32
  * of an IPv4 flow is unknown (0); an end before the start becomes the
- * start; times from an exporter whose clock says 1970 (more than ten
- * years from the receive time) become the receive time.
+ * start; times from an exporter whose clock says 1970 (before 1990)
+ * become the receive time.
  */
 static void
 test_clamp(void **state)
