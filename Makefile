@@ -215,7 +215,8 @@ FUZZ_TARGETS := \
 	fuzz_token \
 	fuzz_invrecord \
 	fuzz_trustfile \
-	fuzz_qmsg
+	fuzz_qmsg \
+	fuzz_roundtrip
 
 # --- objects and libraries ---------------------------------------------------
 

@@ -81,12 +81,13 @@ print_exporter(void *arg, const uint8_t addr[16], unsigned version,
 		    ",\"options_records\":%" PRIu64 ",\"seq_gaps\":%" PRIu64
 		    ",\"seq_missing\":%" PRIu64 ",\"seq_resets\":%" PRIu64
 		    ",\"counter_samples\":%" PRIu64 ",\"sampling_bad\":%" PRIu64
-		    "}\n", ab, agent, label, version,
+		    ",\"clamped\":%" PRIu64 "}\n", ab, agent, label, version,
 		    domain, st->packets, st->flows,
 		    st->malformed, st->no_template, st->no_template_dropped,
 		    st->held_replayed, st->templates, st->templates_withdrawn,
 		    st->options_records, st->seq_gaps, st->seq_missing,
-		    st->seq_resets, st->counter_samples, st->sampling_bad);
+		    st->seq_resets, st->counter_samples, st->sampling_bad,
+		    st->clamped);
 	else
 		fprintf(stderr, "exporter %s %s%s domain %u: packets %" PRIu64
 		    " flows %" PRIu64 " malformed %" PRIu64 " no-template %"
@@ -94,13 +95,13 @@ print_exporter(void *arg, const uint8_t addr[16], unsigned version,
 		    ") templates %" PRIu64 " withdrawn %" PRIu64
 		    " options-records %" PRIu64 " seq-gaps %" PRIu64
 		    " (missing %" PRIu64 ") seq-resets %" PRIu64
-		    " counter-samples %" PRIu64 " bad-sampling %" PRIu64 "\n",
-		    ab, label, agent, domain,
+		    " counter-samples %" PRIu64 " bad-sampling %" PRIu64
+		    " clamped %" PRIu64 "\n", ab, label, agent, domain,
 		    st->packets, st->flows, st->malformed, st->no_template,
 		    st->no_template_dropped, st->held_replayed, st->templates,
 		    st->templates_withdrawn, st->options_records, st->seq_gaps,
 		    st->seq_missing, st->seq_resets, st->counter_samples,
-		    st->sampling_bad);
+		    st->sampling_bad, st->clamped);
 }
 
 static void
@@ -204,9 +205,10 @@ cmd_decode(int argc, char **argv)
 		    ",\"fragments\":%" PRIu64 ",\"short_frames\":%" PRIu64
 		    ",\"truncated_files\":%" PRIu64 ",\"packets\":%" PRIu64
 		    ",\"flows\":%" PRIu64 ",\"malformed\":%" PRIu64
-		    ",\"unknown_version\":%" PRIu64 "}}\n", tot.frames, tot.udp,
-		    tot.other, tot.fragments, tot.short_frames, truncated,
-		    ds->packets, ds->flows, ds->malformed, ds->unknown_version);
+		    ",\"unknown_version\":%" PRIu64 ",\"clamped\":%" PRIu64
+		    "}}\n", tot.frames, tot.udp, tot.other, tot.fragments,
+		    tot.short_frames, truncated, ds->packets, ds->flows,
+		    ds->malformed, ds->unknown_version, ds->clamped);
 	else
 		fprintf(stderr, "frames %" PRIu64 " udp %" PRIu64 " non-udp %"
 		    PRIu64 " packets %" PRIu64 " flows %" PRIu64 " malformed %"

@@ -225,10 +225,11 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 	    ",\"exporters_refused_source\":%" PRIu64
 	    ",\"exporters_refused_full\":%" PRIu64
 	    ",\"exporters_evicted\":%" PRIu64 ",\"exporters_expired\":%"
-	    PRIu64 "},", d->packets, d->flows, d->unknown_version,
-	    d->malformed, d->exporters, d->exporters_dropped,
-	    d->exporters_refused_source, d->exporters_refused_full,
-	    d->exporters_evicted, d->exporters_expired);
+	    PRIu64 ",\"clamped\":%" PRIu64 "},", d->packets, d->flows,
+	    d->unknown_version, d->malformed, d->exporters,
+	    d->exporters_dropped, d->exporters_refused_source,
+	    d->exporters_refused_full, d->exporters_evicted,
+	    d->exporters_expired, d->clamped);
 	fprintf(fp, "\"templates\":{\"saves\":%" PRIu64 ",\"save_errors\":%"
 	    PRIu64 ",\"last_save_ms\":%" PRIu64 ",\"loaded_bytes\":%" PRIu64
 	    ",\"loaded_templates\":%" PRIu64 ",\"load_damaged\":%" PRIu64
@@ -280,15 +281,16 @@ node_stats_print_json(const node_stats_t *st, FILE *fp)
 		    PRIu64 ",\"templates\":%" PRIu64 ",\"templates_withdrawn\":%"
 		    PRIu64 ",\"options_records\":%" PRIu64
 		    ",\"counter_samples\":%" PRIu64 ",\"sampling_bad\":%" PRIu64
-		    ",\"last_seen_ms\":%" PRIu64 "}", i ? "," : "",
-		    addr_fmt(e->addr, b, sizeof(b)), ab,
+		    ",\"clamped\":%" PRIu64 ",\"last_seen_ms\":%" PRIu64 "}",
+		    i ? "," : "", addr_fmt(e->addr, b, sizeof(b)), ab,
 		    node_stats_proto_name(e->version),
 		    e->version == DECODER_VERSION_SFLOW ? 5 : e->version,
 		    e->domain, x->packets, x->flows, x->malformed,
 		    x->no_template, x->no_template_dropped, x->held_replayed,
 		    x->seq_gaps, x->seq_missing, x->seq_resets, x->templates,
 		    x->templates_withdrawn, x->options_records,
-		    x->counter_samples, x->sampling_bad, x->last_seen_ms);
+		    x->counter_samples, x->sampling_bad, x->clamped,
+		    x->last_seen_ms);
 	}
 	fputs("]}\n", fp);
 	fflush(fp);
@@ -333,7 +335,7 @@ exporter_row(const void *arg, long i, char cells[][CELL])
 	static const char *hdr[] = { "EXPORTER", "PROTO", "DOMAIN", "PACKETS",
 	    "FLOWS", "MALFORMED", "NO-TEMPLATE", "DROPPED", "REPLAYED",
 	    "SEQ-GAPS", "MISSING", "TEMPLATES", "OPTIONS", "COUNTERS",
-	    "BAD-SAMPLING", "LAST-SEEN" };
+	    "BAD-SAMPLING", "CLAMPED", "LAST-SEEN" };
 	const node_stats_t *st = arg;
 	const node_exporter_t *e;
 
@@ -366,7 +368,8 @@ exporter_row(const void *arg, long i, char cells[][CELL])
 	NUM(cells[12], e->st.options_records);
 	NUM(cells[13], e->st.counter_samples);
 	NUM(cells[14], e->st.sampling_bad);
-	age_fmt(st->now_ms, e->st.last_seen_ms, cells[15], CELL);
+	NUM(cells[15], e->st.clamped);
+	age_fmt(st->now_ms, e->st.last_seen_ms, cells[16], CELL);
 }
 
 /* A duration in its largest whole unit ("30d", "90m", "1500ms"). */
@@ -433,7 +436,7 @@ int
 node_stats_print_table(const node_stats_t *st, FILE *fp)
 {
 	static const int sock_left[9] = { 1, 1 };
-	static const int exp_left[16] = { 1, 1, [15] = 1 };
+	static const int exp_left[17] = { 1, 1, [16] = 1 };
 	const ingest_totals_t *t = &st->totals;
 	const decoder_stats_t *d = &st->decoder;
 	const ingest_tplstats_t *tp = &st->templates;
@@ -449,7 +452,8 @@ node_stats_print_table(const node_stats_t *st, FILE *fp)
 	    ", bytes %" PRIu64 ", packets %" PRIu64 "\n", t->datagrams,
 	    t->flows, t->bytes, t->packets);
 	fprintf(fp, "decoder    unknown-version %" PRIu64 ", malformed %"
-	    PRIu64 "\n", d->unknown_version, d->malformed);
+	    PRIu64 ", clamped %" PRIu64 "\n", d->unknown_version,
+	    d->malformed, d->clamped);
 	fprintf(fp, "exporters  %" PRIu64 " known; new ones refused %" PRIu64
 	    " (per-source limit %" PRIu64 ", table full %" PRIu64 "), "
 	    "evicted %" PRIu64 ", expired %" PRIu64 "\n", d->exporters,
@@ -482,7 +486,7 @@ node_stats_print_table(const node_stats_t *st, FILE *fp)
 		fputs("no sockets\n", fp);
 	fputc('\n', fp);
 	if (st->nexporters > 0)
-		table_print(fp, st, st->nexporters, 16, exporter_row,
+		table_print(fp, st, st->nexporters, 17, exporter_row,
 		    exp_left);
 	else
 		fputs("no exporters yet\n", fp);

@@ -91,6 +91,37 @@ typedef struct store_flow {
 #define STORE_FLOW_F_FROM_V9	0x04
 #define STORE_FLOW_F_FROM_IPFIX	0x08
 #define STORE_FLOW_F_FROM_SFLOW	0x10
+/*
+ * The export reported no such address (a template without the field, an
+ * sFlow sample without IP): the column holds ::, which is not an address
+ * seen on the wire. Listings print it as "-" (JSON null), and top N and
+ * distinct counts by that address leave the flow out. Flows stored
+ * before these bits existed have them clear.
+ */
+#define STORE_FLOW_F_NO_SRC	0x20
+#define STORE_FLOW_F_NO_DST	0x40
+#define STORE_FLOW_F_NO_NH	0x80	/* no next hop */
+
+/*
+ * Bring the prefix lengths of f within its address family (IPv4 0-32,
+ * IPv6 0-128; STORE_FLOW_F_V6 tells the family): a length out of range
+ * says nothing and becomes 0, "unknown". Returns 1 if f changed. Decoders
+ * apply it to every record; listings apply it to the flows they read, so
+ * that flows stored before it existed pack as the wire accepts.
+ */
+static inline int
+store_flow_fix_masks(store_flow_t *f)
+{
+	unsigned max = (f->flags & STORE_FLOW_F_V6) ? 128 : 32;
+
+	if (__builtin_expect(f->src_mask <= max && f->dst_mask <= max, 1))
+		return 0;
+	if (f->src_mask > max)
+		f->src_mask = 0;
+	if (f->dst_mask > max)
+		f->dst_mask = 0;
+	return 1;
+}
 
 /*
  * Most rows one block (and so one store_colbatch_t) can hold; blocks

@@ -62,6 +62,9 @@ typedef struct exporter_stats {
 	uint64_t seq_resets;	/* sequence went backwards or jumped far */
 	uint64_t counter_samples;	/* sFlow counter samples */
 	uint64_t sampling_bad;	/* absurd sampling rates rejected */
+	uint64_t clamped;	/* flow records with a field out of range,
+				   brought within it (decode_int.h
+				   flow_clamp) */
 	uint64_t last_seen_ms;
 	uint8_t agent[16];	/* sFlow: the agent address the datagrams
 				   name (all zero when "unknown"); others:
@@ -84,6 +87,7 @@ typedef struct decoder_stats {
 	uint64_t exporters_expired;	/* removed after idle_ms idle */
 	uint64_t exporters;		/* in the table now */
 	uint8_t last_refused[16];	/* source address of the last refusal */
+	uint64_t clamped;	/* flow records clamped, all exporters */
 } decoder_stats_t;
 
 typedef struct decoder decoder_t;

@@ -143,6 +143,103 @@ uptime_to_ms(uint64_t export_ms, uint32_t sys_uptime, uint32_t stamp)
 	return (uint64_t)((int64_t)export_ms - delta);
 }
 
+/*
+ * The clamp step every decoder applies to each flow record it completes
+ * (nf5.c, nf9.c finish(), sflow.c), so that whatever a datagram says, the
+ * store holds only what every reader of it accepts (the wire form of a
+ * listing rejects a prefix length over 128, for one):
+ *
+ *   - prefix lengths: within the family, IPv4 0-32, IPv6 0-128; out of
+ *     range they are unknown, 0 (store_flow_fix_masks);
+ *   - times: a time before FLOW_TIME_MIN_MS (1990: an exporter clock
+ *     never set, a NetFlow uptime stamp from before 1970, which decodes
+ *     as 0) or more than FLOW_TIME_SKEW_MS after the time the datagram
+ *     was received (now_ms; a capture's own clock offline) is absurd: it
+ *     takes the other time of the flow, or now_ms when both are absurd;
+ *     an end before the start becomes the start. So no datagram stretches
+ *     a store block's time range to 1970 or into the far future (where
+ *     no time window could skip the block and retention by age never
+ *     expire it). The bounds are wide on purpose: a probe replaying old
+ *     traffic exports its old times (the shared captures: ipfixprobe
+ *     sends 2009 flows in 2025), and exporter clocks run ahead (pmacct's
+ *     captures: 1.7 years);
+ *   - the other fields fit their columns by their widths (ports,
+ *     protocol, ToS and TCP flags take any value of theirs).
+ *
+ * Returns 1 when the record was changed (the caller counts it), else 0.
+ * The common case is a few compares and one predictable branch, on the
+ * record just written (in cache); the fix is out of line.
+ */
+#define FLOW_TIME_MIN_MS	631152000000ull	/* 1990-01-01T00:00:00Z */
+#define FLOW_TIME_SKEW_MS	(10ull * 366 * 86400 * 1000)	/* ~10 years */
+
+/*
+ * The times flow_clamp() accepts for datagrams received at now_ms:
+ * lo <= t <= lo + span, lo = FLOW_TIME_MIN_MS; when the receive time is
+ * itself before that (a capture taken by a machine whose clock was not
+ * set), no floor, since nothing tells which clock is wrong. Once per
+ * datagram.
+ */
+typedef struct flow_bounds {
+	uint64_t now_ms, lo, span;
+} flow_bounds_t;
+
+static inline flow_bounds_t
+flow_bounds(uint64_t now_ms)
+{
+	flow_bounds_t b;
+	uint64_t t = now_ms > FLOW_TIME_MIN_MS ? now_ms : FLOW_TIME_MIN_MS;
+	uint64_t hi = t < UINT64_MAX - FLOW_TIME_SKEW_MS ?
+	    t + FLOW_TIME_SKEW_MS : UINT64_MAX;
+
+	b.now_ms = now_ms;
+	b.lo = now_ms < FLOW_TIME_MIN_MS ? 0 : FLOW_TIME_MIN_MS;
+	b.span = hi - b.lo;
+	return b;
+}
+
+/* The rare path of flow_clamp(): fix what is out of range. */
+static __attribute__((noinline, cold)) void
+flow_clamp_fix(store_flow_t *f, const flow_bounds_t *b)
+{
+	int fok = f->first_ms - b->lo <= b->span;
+	int lok = f->last_ms - b->lo <= b->span;
+
+	store_flow_fix_masks(f);
+	if (!fok && !lok)
+		f->first_ms = f->last_ms = b->now_ms;
+	else if (!fok)
+		f->first_ms = f->last_ms;
+	else if (!lok || f->last_ms < f->first_ms)
+		f->last_ms = f->first_ms;
+}
+
+static inline int
+flow_clamp(store_flow_t *f, const flow_bounds_t *b)
+{
+	unsigned max = 32 + (f->flags & STORE_FLOW_F_V6) * 96;
+
+	/* x - lo > span iff x is out of range */
+	if (__builtin_expect(f->src_mask > max || f->dst_mask > max ||
+	    f->first_ms - b->lo > b->span || f->last_ms < f->first_ms ||
+	    f->last_ms - b->lo > b->span, 0)) {
+		flow_clamp_fix(f, b);
+		return 1;
+	}
+	return 0;
+}
+
+/* Clamp f (flow_clamp) and count it on exporter e and globally. */
+static inline void
+flow_done(decoder_t *d, struct exporter *e, store_flow_t *f,
+    const flow_bounds_t *b)
+{
+	if (__builtin_expect(flow_clamp(f, b), 0)) {
+		e->st.clamped++;
+		d->st.clamped++;
+	}
+}
+
 /* 1 if the n bytes at p are all zero (padding), else 0. */
 static inline int
 all_zero(const uint8_t *p, size_t n)

@@ -18,6 +18,7 @@ nf5_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 	uint32_t count, sys_uptime, seq, rate;
 	uint64_t export_ms;
 	const uint8_t *r;
+	flow_bounds_t fb;
 
 	if (len < NF5_HDR_LEN)
 		return FF_ETRUNC;
@@ -44,6 +45,7 @@ nf5_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 	exporter_seq(e, seq, count, 0);
 	e->st.packets++;
 
+	fb = flow_bounds(now_ms);
 	r = buf + NF5_HDR_LEN;
 	for (uint32_t i = 0; i < count; i++, r += NF5_REC_LEN) {
 		store_flow_t *f = sink_next(sink);
@@ -75,6 +77,7 @@ nf5_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 		f->dst_mask = r[45];
 		f->sampling = rate;
 		f->flags = STORE_FLOW_F_FROM_V5;
+		flow_done(d, e, f, &fb);
 	}
 	e->st.flows += count;
 	exporter_valid(d, e);

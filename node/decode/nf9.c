@@ -22,6 +22,7 @@ struct pkt {
 	struct nf9_state *s;
 	flow_sink_t *sink;
 	uint64_t now_ms;
+	flow_bounds_t fb;	/* flow_clamp()'s, for now_ms */
 	uint64_t export_ms;
 	uint32_t sys_uptime;
 	unsigned version;
@@ -45,6 +46,11 @@ struct rec {
 	uint16_t icmp_tc;
 	uint8_t icmp_type;
 	uint8_t icmp_code;
+	uint8_t src_mask6;	/* TPL_F_MASK6 */
+	uint8_t dst_mask6;
+	uint8_t has_sta;	/* TPL_F_STA: sta holds the station */
+	uint8_t direction;	/* flowDirection: 0 ingress, 1 egress */
+	uint8_t sta[4];
 };
 
 static void
@@ -87,6 +93,13 @@ static inline uint32_t
 clamp32(uint64_t v)
 {
 	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* A prefix length, saturated: flow_clamp() then sees it out of range. */
+static inline uint8_t
+clamp8(uint64_t v)
+{
+	return v > UINT8_MAX ? UINT8_MAX : (uint8_t)v;
 }
 
 /* Run one step of a field program over the field at p. */
@@ -160,11 +173,24 @@ apply(uint8_t op, const uint8_t *p, unsigned len, store_flow_t *f,
 		break;
 	case OP_SRC_MASK:
 		if ((v = rd(p, len)) != 0)
-			f->src_mask = (uint8_t)v;
+			f->src_mask = clamp8(v);
 		break;
 	case OP_DST_MASK:
 		if ((v = rd(p, len)) != 0)
-			f->dst_mask = (uint8_t)v;
+			f->dst_mask = clamp8(v);
+		break;
+	case OP_SRC_MASK6:
+		r->src_mask6 = clamp8(rd(p, len));
+		break;
+	case OP_DST_MASK6:
+		r->dst_mask6 = clamp8(rd(p, len));
+		break;
+	case OP_STA4:
+		memcpy(r->sta, p, 4);
+		r->has_sta = 1;
+		break;
+	case OP_DIRECTION:
+		r->direction = (uint8_t)rd(p, len);
 		break;
 	case OP_IN_IF:
 		f->in_if = clamp32(rd(p, len));
@@ -236,10 +262,14 @@ section(const struct tpl *t, store_flow_t *f, const uint8_t *p, size_t len)
 
 	if (packet_parse(p, len, (enum pkt_link)t->sect_link, &pi) != 0)
 		return;
-	if (fill & SECT_F_SRC)
+	if (fill & SECT_F_SRC) {
 		memcpy(f->src, pi.src, 16);
-	if (fill & SECT_F_DST)
+		f->flags &= (uint8_t)~STORE_FLOW_F_NO_SRC;
+	}
+	if (fill & SECT_F_DST) {
 		memcpy(f->dst, pi.dst, 16);
+		f->flags &= (uint8_t)~STORE_FLOW_F_NO_DST;
+	}
 	if ((fill & (SECT_F_SRC | SECT_F_DST)) && pi.is_v6)
 		f->flags |= STORE_FLOW_F_V6;
 	if (fill & SECT_F_PROTO)
@@ -356,6 +386,32 @@ record_rate(const decoder_t *d, const struct tpl *t, const struct rec *r)
 	return (int64_t)rate;
 }
 
+/*
+ * What only some templates need: IPv6 prefix lengths for IPv6 flows (an
+ * IPv4 flow keeps those of sourceIPv4PrefixLength and its kin), and the
+ * station address of a template without any other (Cisco WLC): the
+ * client is the source of what the access point received from it
+ * (flowDirection ingress, or no direction) and the destination of what
+ * it sent to it (egress).
+ */
+static void
+finish_rare(const struct tpl *t, store_flow_t *f, const struct rec *r)
+{
+	if ((t->flags & TPL_F_MASK6) && (f->flags & STORE_FLOW_F_V6)) {
+		f->src_mask = r->src_mask6;
+		f->dst_mask = r->dst_mask6;
+	}
+	if ((t->flags & TPL_F_STA) && r->has_sta) {
+		if (r->direction == 1) {
+			addr_from_v4(f->dst, r->sta);
+			f->flags &= (uint8_t)~STORE_FLOW_F_NO_DST;
+		} else {
+			addr_from_v4(f->src, r->sta);
+			f->flags &= (uint8_t)~STORE_FLOW_F_NO_SRC;
+		}
+	}
+}
+
 /* Complete a flow record after its fields were stored. */
 static void
 finish(struct pkt *k, const struct tpl *t, store_flow_t *f,
@@ -400,6 +456,9 @@ finish(struct pkt *k, const struct tpl *t, store_flow_t *f,
 	f->sampling = rate;
 	memcpy(f->exporter, k->e->addr, 16);
 	f->flags |= k->flow_flags;
+	if (__builtin_expect(t->flags & (TPL_F_MASK6 | TPL_F_STA), 0))
+		finish_rare(t, f, r);
+	flow_done(k->d, k->e, f, &k->fb);
 }
 
 /* Learn sampling and clock facts from an options data record. */
@@ -444,6 +503,7 @@ run_fixed(struct pkt *k, const struct tpl *t, const uint8_t *p, size_t n,
 
 	for (size_t i = 0; i < n; i++, p += t->rec_len) {
 		f = sink_next(k->sink);
+		f->flags = TPL_ABSENT(t);
 		memset(&r, 0, sizeof(r));
 		for (o = t->ops; o < oend; o++)
 			apply(o->op, p + o->off, o->len, f, &r);
@@ -484,6 +544,7 @@ decode_set(struct pkt *k, const struct tpl *t, const uint8_t *p, size_t len)
 		size_t sect_len = 0;
 
 		memset(&tmp, 0, sizeof(tmp));
+		tmp.flags = TPL_ABSENT(t);
 		memset(&r, 0, sizeof(r));
 		if (t->flags & TPL_F_FIXED) {
 			for (unsigned i = 0; i < t->nops; i++)
@@ -646,6 +707,7 @@ nf9_decode(decoder_t *d, const uint8_t addr[16], const uint8_t *buf,
 	k.d = d;
 	k.sink = sink;
 	k.now_ms = now_ms;
+	k.fb = flow_bounds(now_ms);
 	k.version = be16(buf);
 	if (k.version == 9) {
 		if (len < NF9_HDR_LEN)
@@ -738,6 +800,7 @@ nf9_tick(decoder_t *d, struct exporter *e, uint64_t now_ms,
 	k.s = s;
 	k.sink = sink;
 	k.now_ms = now_ms;
+	k.fb = flow_bounds(now_ms);
 	k.version = e->version;
 	k.flow_flags = e->version == 9 ? STORE_FLOW_F_FROM_V9 :
 	    STORE_FLOW_F_FROM_IPFIX;

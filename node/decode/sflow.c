@@ -24,7 +24,12 @@
  *   - next hop from the extended router record, else the BGP next hop of
  *     the extended gateway record; masks from the router record; source
  *     AS as the gateway reports it, destination AS the last AS of its
- *     destination AS path (0 when the path is empty).
+ *     destination AS path (0 when the path is empty);
+ *   - a sample without IP (no IP raw header, no IPv4/IPv6 data) has no
+ *     addresses, one without router or gateway record no next hop: the
+ *     record says so (STORE_FLOW_F_NO_SRC, _NO_DST, _NO_NH);
+ *   - prefix lengths out of their family's range are unknown (0; the
+ *     clamp step, decode_int.h flow_clamp, counts them in "clamped").
  *
  * The exporter's packets counter counts datagrams whose header was
  * valid; sequence numbers count datagrams (exporter_seq advance 1).
@@ -296,10 +301,11 @@ sf_flow_records(struct xdr *x, struct sf_sample *s)
 			s->has_router_nh = 1;
 			if (xdr_u32(&r, &v) == -1)
 				return -1;
-			s->src_mask = v <= 128 ? (uint8_t)v : 0;
+			/* saturated: flow_clamp() judges the range */
+			s->src_mask = v <= 255 ? (uint8_t)v : 255;
 			if (xdr_u32(&r, &v) == -1)
 				return -1;
-			s->dst_mask = v <= 128 ? (uint8_t)v : 0;
+			s->dst_mask = v <= 255 ? (uint8_t)v : 255;
 			break;
 		case SF_REC_EXT_GATEWAY:
 			if (sf_gateway(&r, s) == -1)
@@ -402,9 +408,13 @@ sf_fill(store_flow_t *f, struct sf_sample *s)
 		f->tcp_flags = (uint8_t)be32(r + 48);
 		f->tos = (uint8_t)be32(r + 52);
 		f->flags |= STORE_FLOW_F_V6;
-	} else if (!s->has_hdr && s->has_eth &&
-	    s->eth_len > SF_ETH_HDR_LEN + SF_ETH_FCS_LEN)
-		l3 = s->eth_len - SF_ETH_HDR_LEN - SF_ETH_FCS_LEN;
+	} else if (!ip) {
+		/* no IP: the sample tells no addresses */
+		f->flags |= STORE_FLOW_F_NO_SRC | STORE_FLOW_F_NO_DST;
+		if (!s->has_hdr && s->has_eth &&
+		    s->eth_len > SF_ETH_HDR_LEN + SF_ETH_FCS_LEN)
+			l3 = s->eth_len - SF_ETH_HDR_LEN - SF_ETH_FCS_LEN;
+	}
 
 	f->packets = s->rate;
 	f->bytes = scale_sat(l3, s->rate);
@@ -420,6 +430,8 @@ sf_fill(store_flow_t *f, struct sf_sample *s)
 		memcpy(f->nexthop, s->router_nh, 16);
 	else if (s->has_gw_nh)
 		memcpy(f->nexthop, s->gw_nh, 16);
+	else
+		f->flags |= STORE_FLOW_F_NO_NH;
 	f->flags |= STORE_FLOW_F_FROM_SFLOW;
 }
 
@@ -435,6 +447,7 @@ sf_flow_sample(decoder_t *d, struct exporter *e, struct xdr *x,
 	struct sf_sample s;
 	uint32_t v, in_fmt, in_val, out_fmt, out_val, local;
 	store_flow_t *f;
+	flow_bounds_t fb;
 
 	/* No memset (see below): only the flags and defaults are set. */
 	s.has_hdr = s.has_eth = s.has_router_nh = s.has_gw_nh = 0;
@@ -481,6 +494,8 @@ sf_flow_sample(decoder_t *d, struct exporter *e, struct xdr *x,
 	f->first_ms = f->last_ms = now_ms;
 	memcpy(f->exporter, addr, 16);
 	sf_fill(f, &s);
+	fb = flow_bounds(now_ms);
+	flow_done(d, e, f, &fb);
 	return 1;
 }
 

@@ -182,6 +182,8 @@ time_kind(unsigned ie)
 struct choice {
 	unsigned bytes, packets, in_if, out_if, nh4, nh6, start, end;
 	int both_af;
+	int sta;		/* the station address stands for the
+				   addresses the template lacks */
 };
 
 static uint8_t
@@ -221,11 +223,17 @@ field_op(unsigned ie, const struct choice *c)
 	case 63:
 		return ie == c->nh6 ? OP_NH6 : OP_SKIP;
 	case 9:
-	case 29:
 		return OP_SRC_MASK;
+	case 29:
+		return OP_SRC_MASK6;
 	case 13:
-	case 30:
 		return OP_DST_MASK;
+	case 30:
+		return OP_DST_MASK6;
+	case 366:
+		return c->sta ? OP_STA4 : OP_SKIP;
+	case 61:
+		return c->sta ? OP_DIRECTION : OP_SKIP;
 	case 10:
 	case 252:
 		return ie == c->in_if ? OP_IN_IF : OP_SKIP;
@@ -281,6 +289,7 @@ op_fit(uint8_t op, unsigned len)
 	case OP_SRC4_NZ:
 	case OP_DST4_NZ:
 	case OP_NH4:
+	case OP_STA4:
 		return len == 4 ? op : OP_SKIP;
 	case OP_SRC6:
 	case OP_DST6:
@@ -410,6 +419,8 @@ tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
 	c.end = first_of(&set, end_ies);
 	c.both_af = (has(&set, 8) || has(&set, 12)) &&
 	    (has(&set, 27) || has(&set, 28));
+	c.sta = !has(&set, 8) && !has(&set, 12) && !has(&set, 27) &&
+	    !has(&set, 28) && has(&set, 366);
 
 	/* options records report no packets: their sections are skipped */
 	sect = options ? n : section_field(fl, n, &sect_link);
@@ -449,6 +460,13 @@ tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
 			break;
 		case OP_SYSINIT:
 			t->flags |= TPL_F_SYSINIT;
+			break;
+		case OP_STA4:
+			t->flags |= TPL_F_STA;
+			break;
+		case OP_SRC_MASK6:
+		case OP_DST_MASK6:
+			t->flags |= TPL_F_MASK6;
 			break;
 		case OP_SRC6:
 		case OP_DST6:
@@ -503,6 +521,16 @@ tpl_compile(struct tpl *t, const struct field *fl, unsigned n, int options)
 		t->rec_len = minlen;
 	if (options)
 		t->flags |= TPL_F_OPTIONS;
+#define CARRIES(op)	(carried & (1ull << (op)))
+	if (!CARRIES(OP_SRC4) && !CARRIES(OP_SRC6) &&
+	    !CARRIES(OP_SRC4_NZ) && !CARRIES(OP_SRC6_NZ))
+		t->flags |= TPL_F_NO_SRC;
+	if (!CARRIES(OP_DST4) && !CARRIES(OP_DST6) &&
+	    !CARRIES(OP_DST4_NZ) && !CARRIES(OP_DST6_NZ))
+		t->flags |= TPL_F_NO_DST;
+	if (!CARRIES(OP_NH4) && !CARRIES(OP_NH6))
+		t->flags |= TPL_F_NO_NH;
+#undef CARRIES
 	if (sect < n) {
 		t->sect_link = sect_link;
 		t->sect_fill = section_fill(carried);

@@ -75,6 +75,10 @@ enum tpl_opcode {
 	OP_SAMPLER_ID,		/* samplerId, selectorId */
 	OP_SECTION,		/* a packet section (variable-length
 				   templates only; see struct tpl) */
+	OP_SRC_MASK6,		/* IPv6 prefix lengths: rec.*_mask6, taken */
+	OP_DST_MASK6,		/* for IPv6 flows (TPL_F_MASK6) */
+	OP_STA4,		/* staIPv4Address into rec.sta (TPL_F_STA) */
+	OP_DIRECTION,		/* flowDirection into rec.direction */
 	OP_MAX
 };
 
@@ -107,6 +111,21 @@ struct tpl_op {
 #define TPL_F_PKT_RATE	0x100	/* records carry samplingPacketInterval */
 #define TPL_F_POP_RATE	0x200	/* records carry samplingPopulation */
 #define TPL_F_ANY_RATE	(TPL_F_RATE | TPL_F_PKT_RATE | TPL_F_POP_RATE)
+#define TPL_F_STA	0x400	/* no source or destination address, but a
+				   station address (staIPv4Address, 366):
+				   the source, or for flowDirection egress
+				   (61 = 1) the destination */
+#define TPL_F_MASK6	0x800	/* has IPv6 prefix lengths (29/30) */
+/*
+ * The addresses the template's records lack: STORE_FLOW_F_NO_SRC,
+ * _NO_DST, _NO_NH shifted left by 8 (TPL_ABSENT() gives them back). A
+ * packet section or the station address may fill one in per record.
+ */
+#define TPL_F_NO_SRC	(STORE_FLOW_F_NO_SRC << 8)
+#define TPL_F_NO_DST	(STORE_FLOW_F_NO_DST << 8)
+#define TPL_F_NO_NH	(STORE_FLOW_F_NO_NH << 8)
+#define TPL_ABSENT(t)	((uint8_t)(((t)->flags >> 8) & (STORE_FLOW_F_NO_SRC | \
+			    STORE_FLOW_F_NO_DST | STORE_FLOW_F_NO_NH)))
 
 /*
  * Flow fields a packet section fills in (struct tpl sect_fill): those the

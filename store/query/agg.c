@@ -365,6 +365,12 @@ agg_free(agg_t *a)
 		big_free(a->dacc, a->dcap * sizeof(aggv_t));
 		mem_give(a->ma, a->dcap * sizeof(aggv_t));
 	}
+	if (a->keep != NULL) {
+		free(a->keep);
+		mem_give(a->ma, a->keepwords * sizeof(uint64_t));
+	}
+	a->keep = NULL;
+	a->keepwords = 0;
 	a->dacc = NULL;
 	a->dcap = 0;
 	a->dir = NULL;
@@ -429,6 +435,60 @@ add_num(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 	return add_u32(a, cb, sel, c, UINT32_MAX);
 }
 
+/*
+ * The selection sel of cb less the rows whose flags have bit absent (the
+ * flow has no such address): sel itself when no row has it, else a->keep.
+ * *none is set when nothing is left. Returns 0 or FF_ENOMEM / FF_ELIMIT.
+ */
+static int
+drop_absent(agg_t *a, const store_colbatch_t *cb, const uint64_t **sel,
+    uint8_t absent, int *none)
+{
+	const uint8_t *fl = cb->flags;
+	size_t words = (cb->n + 63) / 64;
+	uint8_t any = 0;
+	uint64_t left = 0;
+	int err;
+
+	*none = 0;
+	for (size_t i = 0; i < cb->n; i++)
+		any |= fl[i];
+	if (!(any & absent))
+		return 0;
+	if (words > a->keepwords) {
+		uint64_t *k;
+
+		if ((err = mem_take(a->ma, words * sizeof(uint64_t))) != 0)
+			return err;
+		if ((k = malloc(words * sizeof(uint64_t))) == NULL) {
+			mem_give(a->ma, words * sizeof(uint64_t));
+			return FF_ENOMEM;
+		}
+		if (a->keep != NULL) {
+			free(a->keep);
+			mem_give(a->ma, a->keepwords * sizeof(uint64_t));
+		}
+		a->keep = k;
+		a->keepwords = words;
+	}
+	for (size_t w = 0; w < words; w++) {
+		size_t base = w * 64, lim = cb->n - base;
+		uint64_t m = 0;
+
+		if (lim > 64)
+			lim = 64;
+		for (size_t b = 0; b < lim; b++)
+			m |= (uint64_t)((fl[base + b] & absent) == 0) << b;
+		if (*sel != NULL)
+			m &= (*sel)[w];
+		a->keep[w] = m;
+		left |= m;
+	}
+	*sel = a->keep;
+	*none = left == 0;
+	return 0;
+}
+
 static int
 add_addr(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 {
@@ -436,6 +496,8 @@ add_addr(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 	const uint8_t (*c16)[16];
 	uint32_t bit, m4;
 	uint64_t mhi, mlo;
+	uint8_t absent;
+	int err, none;
 
 	switch (a->id->key) {
 	case QUERY_KEY_SRCIP:
@@ -443,18 +505,28 @@ add_addr(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 		c4 = cb->src4;
 		c16 = cb->src16;
 		bit = STORE_COLBIT(STORE_COL_SRC);
+		absent = STORE_FLOW_F_NO_SRC;
 		break;
 	case QUERY_KEY_DSTIP:
 	case QUERY_KEY_DSTNET:
 		c4 = cb->dst4;
 		c16 = cb->dst16;
 		bit = STORE_COLBIT(STORE_COL_DST);
+		absent = STORE_FLOW_F_NO_DST;
 		break;
 	default:
 		c4 = cb->exporter4;
 		c16 = cb->exporter16;
 		bit = STORE_COLBIT(STORE_COL_EXPORTER);
+		absent = 0;
 		break;
+	}
+	/* a flow without the address has no key: it is left out */
+	if (absent != 0 && (cb->cols & STORE_COLBIT(STORE_COL_FLAGS))) {
+		if ((err = drop_absent(a, cb, &sel, absent, &none)) != 0)
+			return err;
+		if (none)
+			return 0;
 	}
 	key_masks(a->id, &m4, &mhi, &mlo);
 	if (cb->dict & bit)
@@ -546,6 +618,9 @@ add_list(agg_t *a, const store_colbatch_t *cb, const uint64_t *sel)
 		if (a->nheap == limit && f[i] > a->heap[0].first_ms)
 			continue;
 		store_colbatch_row(cb, i, &fl);
+		/* flows stored before the decoders' clamp may hold what
+		   the wire form of a listing rejects */
+		store_flow_fix_masks(&fl);
 		if (a->nheap < limit) {
 			size_t c;
 

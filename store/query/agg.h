@@ -30,6 +30,9 @@ typedef struct agg {
 	aggv_t *dacc;		/* per dictionary code of a batch; zero
 				   between batches */
 	size_t dcap;
+	uint64_t *keep;		/* ADDR: the selection less the rows
+				   without the key's address */
+	size_t keepwords;
 } agg_t;
 
 /*

@@ -23,6 +23,11 @@ agg_columns(const qident_t *id)
 		return STORE_COLS_ALL;
 	case QUERY_TOPN:
 	case QUERY_DISTINCT:
+		/* an address key reads the flags: flows without the
+		   address are left out (STORE_FLOW_F_NO_SRC, _NO_DST) */
+		if (key_column(id->key) == STORE_COL_SRC ||
+		    key_column(id->key) == STORE_COL_DST)
+			c |= STORE_COLBIT(STORE_COL_FLAGS);
 		return c | STORE_COLBIT(key_column(id->key));
 	}
 	return c;

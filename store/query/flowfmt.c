@@ -42,16 +42,67 @@ query_tcp_flags_str(uint8_t flags, char buf[9])
 	return buf;
 }
 
+const char *
+flow_addr(const store_flow_t *f, int col, char *buf, size_t len)
+{
+	static const uint8_t zero[16];
+	const uint8_t *a;
+	uint8_t none;
+
+	switch (col) {
+	case STORE_COL_SRC:
+		a = f->src;
+		none = STORE_FLOW_F_NO_SRC;
+		break;
+	case STORE_COL_DST:
+		a = f->dst;
+		none = STORE_FLOW_F_NO_DST;
+		break;
+	default:
+		a = f->nexthop;
+		none = STORE_FLOW_F_NO_NH;
+		break;
+	}
+	if (f->flags & none)
+		return NULL;
+	if (col == STORE_COL_NEXTHOP && !(f->flags & STORE_FLOW_F_V6) &&
+	    memcmp(a, zero, 16) == 0) {
+		snprintf(buf, len, "0.0.0.0");
+		return buf;
+	}
+	return addr_fmt(a, buf, len);
+}
+
+/* "a.b.c.d:port", "[v6]:port"; "-" for no address ("-:port"). */
 static void
-endpoint_fmt(const uint8_t a[16], uint16_t port, char *buf, size_t len)
+endpoint_fmt(const store_flow_t *f, int col, uint16_t port, char *buf,
+    size_t len)
 {
 	char ab[ADDR_STRLEN];
+	const char *a = flow_addr(f, col, ab, sizeof(ab));
 
-	addr_fmt(a, ab, sizeof(ab));
-	if (addr_is_v4(a))
-		snprintf(buf, len, "%s:%u", ab, port);
+	if (a == NULL && port == 0)
+		snprintf(buf, len, "-");
+	else if (a == NULL)
+		snprintf(buf, len, "-:%u", port);
+	else if (strchr(a, ':') == NULL)
+		snprintf(buf, len, "%s:%u", a, port);
 	else
-		snprintf(buf, len, "[%s]:%u", ab, port);
+		snprintf(buf, len, "[%s]:%u", a, port);
+}
+
+/* An address as a JSON value: "text", or null for none. */
+static const char *
+json_addr(const store_flow_t *f, int col, char *buf, size_t len)
+{
+	char ab[ADDR_STRLEN];
+	const char *a = flow_addr(f, col, ab, sizeof(ab));
+
+	if (a == NULL)
+		snprintf(buf, len, "null");
+	else
+		snprintf(buf, len, "\"%s\"", a);
+	return buf;
 }
 
 /*
@@ -137,46 +188,49 @@ query_flow_fmt_line(const store_flow_t *f, char *buf, size_t len)
 {
 	char tb[32], sb[64], db[64], nh[ADDR_STRLEN], ex[ADDR_STRLEN];
 	char pb[8], fb[9];
+	const char *nhs;
 	uint64_t dur = f->last_ms >= f->first_ms ? f->last_ms - f->first_ms : 0;
 	size_t k;
 
 	time_fmt_ms(f->first_ms, tb, sizeof(tb));
-	endpoint_fmt(f->src, f->sport, sb, sizeof(sb));
-	endpoint_fmt(f->dst, f->dport, db, sizeof(db));
+	endpoint_fmt(f, STORE_COL_SRC, f->sport, sb, sizeof(sb));
+	endpoint_fmt(f, STORE_COL_DST, f->dport, db, sizeof(db));
+	if ((nhs = flow_addr(f, STORE_COL_NEXTHOP, nh, sizeof(nh))) == NULL)
+		nhs = "-";
 	k = clamp(snprintf(buf, len,
 	    "%s %" PRIu64 ".%03" PRIu64 "s %-5s %s -> %s %s %" PRIu64
 	    " pkts %" PRIu64 " bytes if %u->%u as %u->%u tos %u nh %s"
 	    " rate %u exp %s",
 	    tb, dur / 1000, dur % 1000, query_proto_name(f->proto, pb), sb, db,
 	    query_tcp_flags_str(f->tcp_flags, fb), f->packets, f->bytes,
-	    f->in_if, f->out_if, f->src_as, f->dst_as, f->tos,
-	    addr_fmt(f->nexthop, nh, sizeof(nh)), f->sampling,
-	    addr_fmt(f->exporter, ex, sizeof(ex))), len);
+	    f->in_if, f->out_if, f->src_as, f->dst_as, f->tos, nhs,
+	    f->sampling, addr_fmt(f->exporter, ex, sizeof(ex))), len);
 	return k + flow_fmt_extra(f, FLOW_EXTRA_LINE, buf + k, len - k);
 }
 
 size_t
 query_flow_fmt_json(const store_flow_t *f, char *buf, size_t len)
 {
-	char t1[32], t2[32], sa[ADDR_STRLEN], da[ADDR_STRLEN];
-	char nh[ADDR_STRLEN], ex[ADDR_STRLEN];
+	char t1[32], t2[32], sa[ADDR_STRLEN + 2], da[ADDR_STRLEN + 2];
+	char nh[ADDR_STRLEN + 2], ex[ADDR_STRLEN];
 	size_t k;
 
 	k = clamp(snprintf(buf, len,
 	    "{\"first\":\"%s\",\"last\":\"%s\",\"first_ms\":%" PRIu64
-	    ",\"last_ms\":%" PRIu64 ",\"proto\":%u,\"src\":\"%s\","
-	    "\"dst\":\"%s\",\"sport\":%u,\"dport\":%u,\"bytes\":%" PRIu64
+	    ",\"last_ms\":%" PRIu64 ",\"proto\":%u,\"src\":%s,"
+	    "\"dst\":%s,\"sport\":%u,\"dport\":%u,\"bytes\":%" PRIu64
 	    ",\"packets\":%" PRIu64 ",\"tcp_flags\":%u,\"tos\":%u,"
 	    "\"in_if\":%u,\"out_if\":%u,\"src_as\":%u,\"dst_as\":%u,"
-	    "\"src_mask\":%u,\"dst_mask\":%u,\"nexthop\":\"%s\","
+	    "\"src_mask\":%u,\"dst_mask\":%u,\"nexthop\":%s,"
 	    "\"exporter\":\"%s\",\"sampling\":%u,\"tags\":%u",
 	    time_fmt_ms(f->first_ms, t1, sizeof(t1)),
 	    time_fmt_ms(f->last_ms, t2, sizeof(t2)), f->first_ms, f->last_ms,
-	    f->proto, addr_fmt(f->src, sa, sizeof(sa)),
-	    addr_fmt(f->dst, da, sizeof(da)), f->sport, f->dport, f->bytes,
+	    f->proto, json_addr(f, STORE_COL_SRC, sa, sizeof(sa)),
+	    json_addr(f, STORE_COL_DST, da, sizeof(da)), f->sport, f->dport,
+	    f->bytes,
 	    f->packets, f->tcp_flags, f->tos, f->in_if, f->out_if, f->src_as,
 	    f->dst_as, f->src_mask, f->dst_mask,
-	    addr_fmt(f->nexthop, nh, sizeof(nh)),
+	    json_addr(f, STORE_COL_NEXTHOP, nh, sizeof(nh)),
 	    addr_fmt(f->exporter, ex, sizeof(ex)), f->sampling, f->tags), len);
 	k += flow_fmt_extra(f, FLOW_EXTRA_JSON, buf + k, len - k);
 	return k + clamp(snprintf(buf + k, len - k, "}"), len - k);

@@ -176,10 +176,21 @@ fill_series(const void *arg, long i, char cells[][CELL])
 	size_fmt(row->bytes, cells[3], CELL);
 }
 
+/* An address cell: "-" when the flow has none. */
 static void
-endpoint_cell(const uint8_t a[16], char *buf)
+addr_cell(const store_flow_t *f, int col, char *buf)
 {
-	addr_fmt(a, buf, CELL);
+	if (flow_addr(f, col, buf, CELL) == NULL)
+		snprintf(buf, CELL, "-");
+}
+
+/* An address CSV field: empty when the flow has none. */
+static const char *
+addr_csv(const store_flow_t *f, int col, char *buf, size_t len)
+{
+	const char *a = flow_addr(f, col, buf, len);
+
+	return a != NULL ? a : "";
 }
 
 static void
@@ -203,9 +214,9 @@ fill_list(const void *arg, long i, char cells[][CELL])
 	snprintf(cells[1], CELL, "%" PRIu64 ".%03" PRIu64, dur / 1000,
 	    dur % 1000);
 	snprintf(cells[2], CELL, "%s", query_proto_name(f->proto, pb));
-	endpoint_cell(f->src, cells[3]);
+	addr_cell(f, STORE_COL_SRC, cells[3]);
 	snprintf(cells[4], CELL, "%u", f->sport);
-	endpoint_cell(f->dst, cells[5]);
+	addr_cell(f, STORE_COL_DST, cells[5]);
 	snprintf(cells[6], CELL, "%u", f->dport);
 	snprintf(cells[7], CELL, "%s", query_tcp_flags_str(f->tcp_flags, fb));
 	count_fmt(f->packets, cells[8], CELL);
@@ -491,12 +502,12 @@ print_csv(const query_result_t *r, FILE *fp)
 			fprintf(fp, "%" PRIu64 ",%" PRIu64 ",%u,%s,%u,%s,%u,"
 			    "%u,%" PRIu64 ",%" PRIu64 ",%u,%u,%u,%u,%u,%u,%u,"
 			    "%s,%s,%u,%u", f->first_ms, f->last_ms,
-			    f->proto, addr_fmt(f->src, s, sizeof(s)),
-			    f->sport, addr_fmt(f->dst, d, sizeof(d)),
+			    f->proto, addr_csv(f, STORE_COL_SRC, s, sizeof(s)),
+			    f->sport, addr_csv(f, STORE_COL_DST, d, sizeof(d)),
 			    f->dport, f->tcp_flags, f->packets, f->bytes,
 			    f->in_if, f->out_if, f->src_as, f->dst_as, f->tos,
 			    f->src_mask, f->dst_mask,
-			    addr_fmt(f->nexthop, nh, sizeof(nh)),
+			    addr_csv(f, STORE_COL_NEXTHOP, nh, sizeof(nh)),
 			    addr_fmt(f->exporter, ex, sizeof(ex)),
 			    f->sampling, f->tags);
 			flow_fmt_extra(f, FLOW_EXTRA_CSV, extra,

@@ -130,6 +130,17 @@ extern const struct flow_field flow_fields[STORE_COL_COUNT];
 int flow_cmp(const store_flow_t *a, const store_flow_t *b);
 
 /*
+ * Address column col (STORE_COL_SRC, _DST or _NEXTHOP) of flow f as
+ * text in buf (len bytes, ADDR_STRLEN will do). NULL when the export
+ * reported no such address (STORE_FLOW_F_NO_SRC, _NO_DST, _NO_NH):
+ * listings print "-", JSON null, CSV an empty field. The next hop of an
+ * IPv4 flow reads "0.0.0.0" when it is zero (NetFlow's "none"), however
+ * it was stored.
+ */
+const char *flow_addr(const store_flow_t *f, int col, char *buf,
+    size_t len);
+
+/*
  * The columns listings print after their fixed fields (columns.def: list
  * 1) of flow f, appended to buf (len bytes; truncated, NUL-terminated):
  * FLOW_EXTRA_LINE " name value" (the flow line), FLOW_EXTRA_JSON

@@ -15,6 +15,7 @@ in its own input format (see tests/fuzz/fuzz_*.c):
               template), then each packet as a 2-byte big-endian length
               and its bytes
   fuzz_ipfix  IPFIX messages, in the fuzz_nf9 format
+  fuzz_roundtrip  the payloads of every protocol, in the fuzz_nf9 format
 
 For every capture file (classic pcap or pcapng; Ethernet with VLAN tags,
 Linux cooked, raw IP or BSD loopback; IPv4 or IPv6; whole UDP datagrams
@@ -168,7 +169,8 @@ def payloads(path, want):
     out = []
     for link, fr in frames(path):
         p = udp_payload(fr, link)
-        if p is not None and proto_of(p) == want:
+        if p is not None and (proto_of(p) == want or
+                              (want == "any" and proto_of(p))):
             out.append(p)
     return out
 
@@ -194,7 +196,7 @@ def stream(pkts):
 
 
 TARGETS = {"fuzz_nf5": "nf5", "fuzz_nf9": "nf9", "fuzz_ipfix": "ipfix",
-           "fuzz_sflow": "sflow"}
+           "fuzz_sflow": "sflow", "fuzz_roundtrip": "any"}
 
 
 def main():

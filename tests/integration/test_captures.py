@@ -365,9 +365,12 @@ def expect(rec):
 
 
 def ours(f):
-    """The comparable fields of one of our JSON flow records."""
-    return {"exporter": addr(f["exporter"]), "src": addr(f["src"]),
-            "dst": addr(f["dst"]), "sport": f["sport"], "dport": f["dport"],
+    """The comparable fields of one of our JSON flow records (an address
+    the export did not report is null: no tshark field matches it)."""
+    return {"exporter": addr(f["exporter"]),
+            "src": addr(f["src"]) if f["src"] is not None else None,
+            "dst": addr(f["dst"]) if f["dst"] is not None else None,
+            "sport": f["sport"], "dport": f["dport"],
             "proto": f["proto"], "bytes": f["bytes"],
             "packets": f["packets"], "sampling": f["sampling"],
             "first_ms": f["first_ms"], "last_ms": f["last_ms"]}

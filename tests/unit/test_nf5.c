@@ -246,6 +246,56 @@ test_fields(void **state)
 	decoder_free(d);
 }
 
+/*
+ * Fields out of the range the store and the wire accept are clamped and
+ * counted (node/decode/decode_int.h flow_clamp): a prefix length over 32
+ * of an IPv4 flow is unknown (0); an end before the start becomes the
+ * start; times from an exporter whose clock says 1970 (before 1990)
+ * become the receive time.
+ */
+static void
+test_clamp(void **state)
+{
+	decoder_t *d = dec_new();
+	struct v5 p;
+	struct rec r = R1;
+	exporter_stats_t st;
+
+	(void)state;
+	v5_header(&p, 3, 100000, 0, 0, 0, 0);
+	v5_record(&p, &R1);		/* nothing out of range */
+	r.src_mask = 33;
+	r.dst_mask = 200;
+	v5_record(&p, &r);
+	r = R1;
+	r.first = 99000;		/* starts after it ends */
+	r.last = 40000;
+	v5_record(&p, &r);
+	assert_int_equal(feed(d, &p), 3);
+	v5_header(&p, 1, 100000, 3, 0, 0, 0);
+	v5_record(&p, &R1);
+	put_be32(p.b + 8, 1000);	/* export time: 1970-01-01 00:16:40 */
+	put_be32(p.b + 12, 0);
+	assert_int_equal(feed(d, &p), 1);
+	assert_int_equal(sink_drain(), 4);
+
+	assert_int_equal(got[0].src_mask, 24);
+	assert_int_equal(got[0].dst_mask, 16);
+	assert_int_equal(got[0].first_ms, EXPORT_MS - 60000);
+	assert_int_equal(got[0].last_ms, EXPORT_MS - 1000);
+	assert_int_equal(got[1].src_mask, 0);
+	assert_int_equal(got[1].dst_mask, 0);
+	assert_int_equal(got[2].first_ms, EXPORT_MS - 1000);
+	assert_int_equal(got[2].last_ms, EXPORT_MS - 1000);
+	assert_int_equal(got[3].first_ms, NOW_MS);
+	assert_int_equal(got[3].last_ms, NOW_MS);
+	st = stats_of(d, src_addr, 0);
+	assert_int_equal(st.flows, 4);
+	assert_int_equal(st.clamped, 3);
+	assert_int_equal(decoder_stats(d)->clamped, 3);
+	decoder_free(d);
+}
+
 /* sysUptime wrapped (49.7 days) between a flow's start and the export. */
 static void
 test_uptime_wrap(void **state)
@@ -480,6 +530,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_uptime_wrap),
+		cmocka_unit_test(test_clamp),
 		cmocka_unit_test(test_sampling),
 		cmocka_unit_test(test_count_mismatch),
 		cmocka_unit_test(test_truncated),

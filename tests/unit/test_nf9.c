@@ -1037,7 +1037,8 @@ test_ipfix_datalink_section(void **state)
 	assert_int_equal(o->bytes, 96);
 	assert_int_equal(o->packets, 1);
 	assert_int_equal(o->in_if, 582);
-	assert_int_equal(o->flags, STORE_FLOW_F_FROM_IPFIX);
+	assert_int_equal(o->flags, STORE_FLOW_F_FROM_IPFIX |
+	    STORE_FLOW_F_NO_NH);	/* the frame gave both addresses */
 	/* no time in the record: the export time */
 	assert_int_equal(o->first_ms, EXPORT_MS);
 
@@ -1053,7 +1054,8 @@ test_ipfix_datalink_section(void **state)
 	assert_int_equal(o->packets, 1);
 	assert_int_equal(o->in_if, 7);
 	assert_int_equal(o->out_if, 8);
-	assert_int_equal(o->flags, STORE_FLOW_F_FROM_IPFIX | STORE_FLOW_F_V6);
+	assert_int_equal(o->flags, STORE_FLOW_F_FROM_IPFIX | STORE_FLOW_F_V6 |
+	    STORE_FLOW_F_NO_NH);
 
 	for (unsigned i = 2; i < 5; i++) {
 		static const uint8_t zero[16];
@@ -1200,7 +1202,8 @@ test_v9_layer2_section_mpls(void **state)
 		assert_int_equal(o->tos, 0x20);
 		assert_int_equal(o->bytes, 1500);
 		assert_int_equal(o->packets, 1);
-		assert_int_equal(o->flags, STORE_FLOW_F_FROM_V9);
+		assert_int_equal(o->flags, STORE_FLOW_F_FROM_V9 |
+		    STORE_FLOW_F_NO_NH);
 	}
 	o = &h->out[2];
 	assert_memory_equal(o->src, V6_S, 16);
@@ -1209,7 +1212,8 @@ test_v9_layer2_section_mpls(void **state)
 	assert_int_equal(o->sport, 5353);
 	assert_int_equal(o->dport, 53);
 	assert_int_equal(o->bytes, 240);
-	assert_int_equal(o->flags, STORE_FLOW_F_FROM_V9 | STORE_FLOW_F_V6);
+	assert_int_equal(o->flags, STORE_FLOW_F_FROM_V9 | STORE_FLOW_F_V6 |
+	    STORE_FLOW_F_NO_NH);
 	h_free(h);
 }
 
@@ -2132,7 +2136,8 @@ test_persistence_round_trip(void **state)
 	assert_int_equal(b->out[0].bytes, 3500);	/* sampler 3: 1:500 */
 	assert_int_equal(b->out[0].sampling, 500);
 	assert_int_equal(b->out[1].bytes, 9);
-	assert_int_equal(b->out[1].flags, STORE_FLOW_F_FROM_IPFIX);
+	assert_int_equal(b->out[1].flags, STORE_FLOW_F_FROM_IPFIX |
+	    STORE_FLOW_F_NO_SRC | STORE_FLOW_F_NO_DST | STORE_FLOW_F_NO_NH);
 	assert_int_equal(h_stats(b, 9, 42).no_template, 0);
 	assert_int_equal(h_stats(b, 10, 43).no_template, 0);
 	/* imported, not received: no template was counted */
@@ -2603,6 +2608,52 @@ decode_files(const char *const *files, int hold)
 	return h;
 }
 
+/*
+ * Cisco WLC template 261 (tshark -V): staMacAddress, staIPv4Address (366),
+ * applicationId, wlanSSID, flowDirection (61), bytes, packets, two DSCP,
+ * wtpMacAddress; 19 records, all of station 192.168.20.121, the first
+ * ingress (83 packets, 3320 bytes) then egress (the same counts). No
+ * source, destination or next-hop field: the station is the source of
+ * what it sent (ingress) and the destination of what it received
+ * (egress); the other addresses are absent, not ::.
+ */
+static void
+test_wlc_station(void **state)
+{
+	static const char *const wlc[] = {
+		"logstash-codec-netflow/wrapped/netflow9_cisco_wlc.pcap", NULL };
+	static const uint8_t zero[16];
+	struct harness *h;
+	unsigned in = 0, out = 0;
+
+	(void)state;
+	h = decode_files(wlc, 0);
+	assert_int_equal(h->nout, 19);
+	assert_v4(h->out[0].src, 192, 168, 20, 121);
+	assert_int_equal(h->out[0].packets, 83);
+	assert_int_equal(h->out[0].bytes, 3320);
+	assert_v4(h->out[1].dst, 192, 168, 20, 121);
+	for (size_t i = 0; i < h->nout; i++) {
+		const store_flow_t *f = &h->out[i];
+
+		assert_true(f->flags & STORE_FLOW_F_NO_NH);
+		if (f->flags & STORE_FLOW_F_NO_DST) {
+			in++;
+			assert_false(f->flags & STORE_FLOW_F_NO_SRC);
+			assert_v4(f->src, 192, 168, 20, 121);
+			assert_memory_equal(f->dst, zero, 16);
+		} else {
+			out++;
+			assert_true(f->flags & STORE_FLOW_F_NO_SRC);
+			assert_v4(f->dst, 192, 168, 20, 121);
+			assert_memory_equal(f->src, zero, 16);
+		}
+	}
+	assert_int_equal(in + out, 19);
+	assert_true(in > 0 && out > 0);
+	h_free(h);
+}
+
 static void
 test_captures(void **state)
 {
@@ -2751,6 +2802,7 @@ main(void)
 		cmocka_unit_test(test_template_budget_ranks),
 		cmocka_unit_test(test_import_replays_held),
 		cmocka_unit_test(test_captures),
+		cmocka_unit_test(test_wlc_station),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

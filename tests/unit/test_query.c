@@ -514,6 +514,106 @@ run_spec(store_t *s, const query_spec_t *spec, int *rc, char *err,
 	return r;
 }
 
+/*
+ * Flows as a store may hold them: one stored by a version before the
+ * decoders clamped prefix lengths (dst mask 200 on an IPv4 flow), and
+ * flows without a source or destination address (STORE_FLOW_F_NO_SRC,
+ * _NO_DST). The listing packs into what unpacks (the mask reads 0, as
+ * the decoders now store it), prints the absent addresses as "-" and
+ * null; top N and distinct by srcip and dstip leave the absent ones out,
+ * and their totals count only the flows that have the address.
+ */
+static void
+test_store_fields(void **state)
+{
+	static const uint8_t a[16] = { [10] = 0xff, [11] = 0xff, 10, 0, 0, 1 };
+	static const uint8_t b[16] = { [10] = 0xff, [11] = 0xff, 10, 0, 0, 2 };
+	store_flow_t f[4];
+	query_spec_t spec;
+	query_result_t *r, *r2;
+	query_row_t *rows;
+	query_info_t inf;
+	uint8_t *buf;
+	size_t len, n;
+	char err[256], *text = NULL;
+	FILE *mem;
+	store_t *s;
+	int rc;
+
+	(void)state;
+	memset(f, 0, sizeof(f));
+	for (int i = 0; i < 4; i++) {
+		f[i].first_ms = f[i].last_ms = QT_T0 + (uint64_t)i;
+		f[i].bytes = 100 * (uint64_t)(i + 1);
+		f[i].packets = 1;
+		f[i].sampling = 1;
+		memcpy(f[i].src, a, 16);
+		memcpy(f[i].dst, b, 16);
+		memcpy(f[i].exporter, a, 16);
+	}
+	f[0].dst_mask = 200;			/* stored before the clamp */
+	f[0].src_mask = 24;
+	memset(f[1].src, 0, 16);		/* no source address */
+	f[1].flags = STORE_FLOW_F_NO_SRC;
+	memset(f[2].dst, 0, 16);		/* no destination address */
+	f[2].flags = STORE_FLOW_F_NO_DST | STORE_FLOW_F_NO_NH;
+	s = store_with(f, 4, 0);
+
+	spec = qt_spec(QUERY_LIST, 0, 0);
+	r = run_spec(s, &spec, &rc, err, sizeof(err));
+	assert_int_equal(rc, 0);
+	assert_int_equal(query_result_pack(r, &buf, &len), 0);
+	assert_int_equal(query_result_unpack(buf, len, &r2), 0);
+	free(buf);
+	assert_true(query_result_equal(r, r2));
+	assert_int_equal(query_result_flows(r2, &n)[0].dst_mask, 0);
+	assert_int_equal(query_result_flows(r2, &n)[0].src_mask, 24);
+	assert_non_null(mem = open_memstream(&text, &len));
+	assert_int_equal(query_result_print(r2, mem, QUERY_FMT_JSON), 0);
+	fclose(mem);
+	assert_non_null(strstr(text, "\"src\":null,\"dst\":\"10.0.0.2\""));
+	assert_non_null(strstr(text, "\"src\":\"10.0.0.1\",\"dst\":null"));
+	assert_non_null(strstr(text, "\"nexthop\":null"));
+	/* the next hop of an IPv4 flow stored as :: is 0.0.0.0 */
+	assert_non_null(strstr(text, "\"nexthop\":\"0.0.0.0\""));
+	assert_null(strstr(text, "\"::\""));
+	free(text);
+	query_result_free(r);
+	query_result_free(r2);
+
+	for (int k = 0; k < 4; k++) {
+		static const query_key_t keys[] = { QUERY_KEY_SRCIP,
+		    QUERY_KEY_DSTIP, QUERY_KEY_SRCNET, QUERY_KEY_DSTNET };
+		int src = keys[k] == QUERY_KEY_SRCIP ||
+		    keys[k] == QUERY_KEY_SRCNET;
+
+		spec = qt_spec(QUERY_TOPN, keys[k], QUERY_ORDER_BYTES);
+		r = run_spec(s, &spec, &rc, err, sizeof(err));
+		assert_int_equal(rc, 0);
+		assert_int_equal(query_result_rows(r, 0, &rows, &n), 0);
+		assert_int_equal(n, 1);		/* 10.0.0.x only, no :: */
+		assert_int_equal(rows[0].flows, 3);
+		assert_int_equal(rows[0].bytes, src ? 100 + 300 + 400 :
+		    100 + 200 + 400);
+		query_result_get_info(r, &inf);
+		assert_int_equal(inf.flows, 3);
+		free(rows);
+		assert_int_equal(query_result_pack(r, &buf, &len), 0);
+		assert_int_equal(query_result_unpack(buf, len, &r2), 0);
+		free(buf);
+		assert_true(query_result_equal(r, r2));
+		query_result_free(r2);
+		query_result_free(r);
+		spec = qt_spec(QUERY_DISTINCT, keys[k], 0);
+		r = run_spec(s, &spec, &rc, err, sizeof(err));
+		assert_int_equal(rc, 0);
+		query_result_get_info(r, &inf);
+		assert_int_equal(inf.rows, 1);
+		query_result_free(r);
+	}
+	store_gone(s);
+}
+
 static void
 test_store_kinds(void **state)
 {
@@ -938,6 +1038,7 @@ main(void)
 		cmocka_unit_test(test_spec_checks),
 		cmocka_unit_test(test_compile_errors),
 		cmocka_unit_test(test_store_kinds),
+		cmocka_unit_test(test_store_fields),
 		cmocka_unit_test(test_store_dict),
 		cmocka_unit_test(test_store_meta),
 		cmocka_unit_test(test_store_limits),

@@ -408,7 +408,8 @@ test_flow_sample_ipv4_tcp(void **state)
 	assert_int_equal(got[0].last_ms, NOW_MS);
 	/* the exporter of an sFlow flow is the UDP source, as for NetFlow */
 	assert_memory_equal(got[0].exporter, src_addr, 16);
-	assert_int_equal(got[0].flags, STORE_FLOW_F_FROM_SFLOW);
+	assert_int_equal(got[0].flags, STORE_FLOW_F_FROM_SFLOW |
+	    STORE_FLOW_F_NO_NH);	/* no router or gateway record */
 	st = stats_of(d, 0);
 	assert_int_equal(st.packets, 1);
 	assert_int_equal(st.flows, 1);
@@ -451,7 +452,7 @@ test_expanded_ipv6_udp(void **state)
 	assert_int_equal(got[0].in_if, 0x40000001);
 	assert_int_equal(got[0].out_if, 0x7ffffffe);
 	assert_int_equal(got[0].flags,
-	    STORE_FLOW_F_FROM_SFLOW | STORE_FLOW_F_V6);
+	    STORE_FLOW_F_FROM_SFLOW | STORE_FLOW_F_V6 | STORE_FLOW_F_NO_NH);
 	assert_int_equal(stats_of(d, 3).flows, 1);
 	decoder_free(d);
 }
@@ -615,14 +616,15 @@ test_ip_data_records(void **state)
 	assert_int_equal(got[0].tcp_flags, 0x11);
 	assert_int_equal(got[0].tos, 0x10);
 	assert_int_equal(got[0].bytes, 576 * 100);
-	assert_int_equal(got[0].flags, STORE_FLOW_F_FROM_SFLOW);
+	assert_int_equal(got[0].flags, STORE_FLOW_F_FROM_SFLOW |
+	    STORE_FLOW_F_NO_NH);
 	assert_memory_equal(got[1].src, A6, 16);
 	assert_int_equal(got[1].proto, 58);
 	assert_int_equal(got[1].sport, 0);
 	assert_int_equal(got[1].dport, 128 * 256);
 	assert_int_equal(got[1].bytes, 1280 * 100);
 	assert_int_equal(got[1].flags,
-	    STORE_FLOW_F_FROM_SFLOW | STORE_FLOW_F_V6);
+	    STORE_FLOW_F_FROM_SFLOW | STORE_FLOW_F_V6 | STORE_FLOW_F_NO_NH);
 	decoder_free(d);
 }
 
@@ -729,7 +731,7 @@ test_bytes_fallbacks(void **state)
 	assert_int_equal(got[3].sport, 1);
 	assert_int_equal(got[3].dport, 2);
 	assert_int_equal(got[3].flags,
-	    STORE_FLOW_F_FROM_SFLOW | STORE_FLOW_F_V6);
+	    STORE_FLOW_F_FROM_SFLOW | STORE_FLOW_F_V6 | STORE_FLOW_F_NO_NH);
 	assert_int_equal(got[4].bytes, 0);
 	assert_int_equal(got[4].packets, 3);
 	assert_int_equal(stats_of(d, 0).malformed, 0);
