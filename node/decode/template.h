@@ -77,7 +77,7 @@ enum tpl_opcode {
 				   templates only; see struct tpl) */
 	OP_SRC_MASK6,		/* IPv6 prefix lengths: rec.*_mask6, taken */
 	OP_DST_MASK6,		/* for IPv6 flows (TPL_F_MASK6) */
-	OP_STA4,		/* staIPv4Address into rec.sta (TPL_F_STA) */
+	OP_STA4,		/* staIPv4Address into src (TPL_F_STA) */
 	OP_DIRECTION,		/* flowDirection into rec.direction */
 	OP_MAX
 };
