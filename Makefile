@@ -435,7 +435,7 @@ test: check-testdata
 		$(BUILD_SAN)/bench/flowgen
 	$(MAKE) SANITIZER=address,undefined lint unit integration
 	$(MAKE) -j$(JOBS) fuzz-build
-	$(MAKE) FUZZ_TIME=60 fuzz
+	$(MAKE) FUZZ_TIME=45 fuzz
 
 check: test
 

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import tempfile
 import time
@@ -272,6 +273,26 @@ class Node:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+
+def pcap_payloads(path):
+    """The UDP payloads of a classic little-endian Ethernet/IPv4/UDP pcap
+    (what flowgen --pcap writes, and some of the shared captures), in
+    order."""
+    out = []
+    with open(path, "rb") as f:
+        hdr = f.read(24)
+        if struct.unpack("<I", hdr[:4])[0] != 0xa1b2c3d4:
+            raise AssertionError("%s: not a little-endian pcap" % path)
+        while True:
+            rh = f.read(16)
+            if len(rh) < 16:
+                break
+            incl = struct.unpack("<I", rh[8:12])[0]
+            frame = f.read(incl)
+            ihl = (frame[14] & 0x0f) * 4
+            out.append(frame[14 + ihl + 8:])
+    return out
 
 
 def udp_sender(src, dst):

@@ -55,7 +55,7 @@ import time
 import unittest
 
 import fflib
-from fflib import Controller, Node, binpath, run, stop, wait_for
+from fflib import Controller, Node, pcap_payloads, binpath, run, stop, wait_for
 # a module, not its names: unittest would run QueryOracleTest here too
 import test_query_oracle as tqo
 from test_query_oracle import key_of, udp_port_bound
@@ -74,24 +74,6 @@ def flowgen_path():
     return os.path.join(os.path.dirname(os.path.abspath(fflib.BIN)),
                         "bench", "flowgen")
 
-
-def pcap_payloads(path):
-    """The UDP payloads of an Ethernet/IPv4/UDP pcap (what flowgen
-    --pcap writes), in order."""
-    out = []
-    with open(path, "rb") as f:
-        hdr = f.read(24)
-        if struct.unpack("<I", hdr[:4])[0] != 0xa1b2c3d4:
-            raise AssertionError("%s: not a little-endian pcap" % path)
-        while True:
-            rh = f.read(16)
-            if len(rh) < 16:
-                break
-            incl = struct.unpack("<I", rh[8:12])[0]
-            frame = f.read(incl)
-            ihl = (frame[14] & 0x0f) * 4
-            out.append(frame[14 + ihl + 8:])
-    return out
 
 
 # --- a NetFlow v9 encoder for the crafted flows ------------------------------
@@ -541,7 +523,6 @@ class FaultTest(fflib.ProcTestCase):
     def test_stopped_node(self):
         self.nodes[2].stop()
         self.ctl.wait_state("f3", "down", timeout=15)
-        t0 = time.monotonic()
         cp = self.ctl.cli("query", "--top", "5", "--by", "srcip",
                           timeout=60)
         self.assertEqual(cp.returncode, 6, cp.stderr)

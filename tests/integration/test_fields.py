@@ -28,37 +28,19 @@ record was stored with :: for both addresses and "::" was the top
 source and destination; the zero IPv4 next hop listed as "::".
 """
 import json
-import os
 import socket
 import struct
 import time
 import unittest
 
 import fflib
-from fflib import Controller, Node, run, wait_for
+from fflib import Controller, Node, pcap_payloads, run, wait_for
 
 ADDR = "127.0.47.1"
 SENDER = "127.0.47.9"
 WLC = "logstash-codec-netflow/wrapped/netflow9_cisco_wlc.pcap"
 STATION = "192.168.20.121"
 
-
-def pcap_payloads(path):
-    """The UDP payloads of a classic little-endian Ethernet/IPv4 pcap."""
-    out = []
-    with open(path, "rb") as f:
-        hdr = f.read(24)
-        if struct.unpack("<I", hdr[:4])[0] != 0xa1b2c3d4:
-            raise AssertionError("%s: not a little-endian pcap" % path)
-        while True:
-            rh = f.read(16)
-            if len(rh) < 16:
-                break
-            incl = struct.unpack("<I", rh[8:12])[0]
-            frame = f.read(incl)
-            ihl = (frame[14] & 0x0f) * 4
-            out.append(frame[14 + ihl + 8:])
-    return out
 
 
 def v5_datagram(records, unix_secs):

@@ -20,7 +20,6 @@ expected counter value says where it comes from.
   NodeStartup         (e) configuration errors, port in use, the control
                       socket, the stats command, detaching, rcvbuf
 """
-import json
 import os
 import random
 import re

@@ -36,7 +36,7 @@ import time
 import unittest
 
 import fflib
-from fflib import Controller, binpath, run
+from fflib import Controller, binpath
 from test_dquery import dquery, enroll, fleet_node, node_query, small_store
 
 CTL_NODES_GET = 103

@@ -43,7 +43,7 @@ import re
 import signal
 
 import fflib
-from fflib import Node, ProcTestCase, binpath, run, wait_for
+from fflib import Node, ProcTestCase, run, wait_for
 
 INGEST_BATCH = 4096         # node/ingest.h: flows per batch
 COMMIT_S = 1.0              # node/writer.h WRITER_COMMIT_MS

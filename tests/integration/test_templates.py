@@ -18,7 +18,6 @@ alike: 4 bytes per field, 4 of header) and about 10 KiB in a node
 FLOOD templates are more than 40 MB of them, ten times BUDGET.
 """
 import os
-import signal
 import socket
 import struct
 import time
