@@ -117,13 +117,15 @@ WIRE_SRCS := \
 	wire/msg.c \
 	wire/token.c
 
+NODECONF_SRCS := \
+	nodeconf/nodeconf.c
+
 NODE_SRCS := \
 	node/cmd_common.c \
 	node/cmd_decode.c \
 	node/cmd_query.c \
 	node/cmd_run.c \
 	node/cmd_stats.c \
-	node/config.c \
 	node/decode/decode.c \
 	node/decode/exporter.c \
 	node/decode/hold.c \
@@ -226,10 +228,12 @@ LIBCOMMON := $(BUILD)/lib/libcommon.a
 LIBSTORE := $(BUILD)/lib/libstore.a
 LIBQUERY := $(BUILD)/lib/libquery.a
 LIBWIRE := $(BUILD)/lib/libwire.a
+LIBNODECONF := $(BUILD)/lib/libnodeconf.a
 LIBNODE := $(BUILD)/lib/libnode.a
-NODE_LIBS := $(LIBNODE) $(LIBQUERY) $(LIBSTORE) $(LIBWIRE) $(LIBCOMMON)
+NODE_LIBS := $(LIBNODE) $(LIBNODECONF) $(LIBQUERY) $(LIBSTORE) $(LIBWIRE) \
+	$(LIBCOMMON)
 LIBCTL := $(BUILD)/lib/libcontroller.a
-CTL_LIBS := $(LIBCTL) $(LIBQUERY) $(LIBWIRE) $(LIBCOMMON)
+CTL_LIBS := $(LIBCTL) $(LIBNODECONF) $(LIBQUERY) $(LIBWIRE) $(LIBCOMMON)
 LIBCLI := $(BUILD)/lib/libcli.a
 # the CLI: its own files, the query engine (the query command's
 # arguments and answers), wire and common
@@ -275,6 +279,7 @@ $(LIBCOMMON): $(call obj,$(COMMON_SRCS))
 $(LIBSTORE): $(call obj,$(STORE_SRCS))
 $(LIBQUERY): $(call obj,$(QUERY_SRCS))
 $(LIBWIRE): $(call obj,$(WIRE_SRCS))
+$(LIBNODECONF): $(call obj,$(NODECONF_SRCS))
 $(LIBNODE): $(call obj,$(NODE_SRCS))
 $(LIBCTL): $(call obj,$(CONTROLLER_SRCS))
 $(LIBCLI): $(call obj,$(CLI_SRCS))
@@ -356,7 +361,7 @@ FUZZ_LIBFLAGS := -std=c11 -g -O1 -I. -D_GNU_SOURCE -MMD -MP \
 	-fsanitize=fuzzer-no-link $(FUZZ_SAN)
 FUZZ_CFLAGS := -std=c11 -g -O1 -I. -D_GNU_SOURCE -fsanitize=fuzzer $(FUZZ_SAN)
 FUZZ_SRCS := $(COMMON_SRCS) $(STORE_SRCS) $(QUERY_SRCS) $(WIRE_SRCS) \
-	$(NODE_SRCS) $(CONTROLLER_SRCS)
+	$(NODECONF_SRCS) $(NODE_SRCS) $(CONTROLLER_SRCS)
 FUZZ_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))
 FUZZ_LIB := $(FUZZ_BUILD)/libfuzzsrc.a
 FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))

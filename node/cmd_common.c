@@ -6,7 +6,7 @@
 
 #include "common/cmd.h"
 #include "common/daemon.h"
-#include "config.h"
+#include "nodeconf/nodeconf.h"
 #include "node.h"
 
 int

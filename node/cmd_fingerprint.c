@@ -11,7 +11,7 @@
 #include "common/cmd.h"
 #include "common/daemon.h"
 #include "wire/wire.h"
-#include "config.h"
+#include "nodeconf/nodeconf.h"
 #include "node.h"
 
 #define PROG	"flowfleet-node"

@@ -13,7 +13,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "store/query/query.h"
-#include "config.h"
+#include "nodeconf/nodeconf.h"
 #include "node.h"
 
 #define PROG "flowfleet-node query"

@@ -18,7 +18,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "config.h"
+#include "nodeconf/nodeconf.h"
 #include "control.h"
 #include "ingest.h"
 #include "listener.h"

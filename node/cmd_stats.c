@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/cmd.h"
-#include "config.h"
+#include "nodeconf/nodeconf.h"
 #include "localsock.h"
 #include "node.h"
 

@@ -13,7 +13,7 @@
 #include <uv.h>
 
 #include "store/store.h"
-#include "config.h"
+#include "nodeconf/nodeconf.h"
 #include "qserver.h"
 #include "stats.h"
 

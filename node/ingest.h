@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "config.h"
+#include "nodeconf/nodeconf.h"
 #include "node/decode/decode.h"
 #include "writer.h"
 

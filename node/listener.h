@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#include "config.h"
+#include "nodeconf/nodeconf.h"
 
 typedef struct listeners listeners_t;
 

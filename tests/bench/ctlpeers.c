@@ -32,7 +32,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "node/config.h"
+#include "nodeconf/nodeconf.h"
 #include "node/control.h"
 #include "node/qengine.h"
 #include "store/store.h"

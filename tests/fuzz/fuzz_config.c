@@ -17,7 +17,7 @@
 #include <netinet/in.h>
 
 #include "common/err.h"
-#include "node/config.h"
+#include "nodeconf/nodeconf.h"
 #include "tests/fuzz/conf_check.h"
 
 #define FNAME	"fuzz.conf"

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Check that the modules depend on each other one way only.
 
-A module is a folder of product code (common, wire, store, store/query,
-node, node/decode, controller, controller/cli). Two kinds of dependency
-are read:
+A module is a folder of product code (common, wire, nodeconf, store,
+store/query, node, node/decode, controller, controller/cli). Two kinds
+of dependency are read:
 
   includes  every `#include "..."` of the module's .c and .h files;
   calls     every global symbol a module's object file uses (nm: U) and
@@ -34,11 +34,13 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 ALLOWED = {
     'common': [],
     'wire': ['common'],
+    'nodeconf': ['wire', 'common'],
     'store': ['common'],
     'store/query': ['store', 'wire', 'common'],
     'node/decode': ['store', 'common'],
-    'node': ['node/decode', 'store/query', 'store', 'wire', 'common'],
-    'controller': ['store/query', 'store', 'wire', 'common'],
+    'node': ['node/decode', 'nodeconf', 'store/query', 'store', 'wire',
+             'common'],
+    'controller': ['nodeconf', 'store/query', 'store', 'wire', 'common'],
     'controller/cli': ['store/query', 'store', 'wire', 'common'],
 }
 MODULES = list(ALLOWED)

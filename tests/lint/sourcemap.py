@@ -14,8 +14,8 @@ import subprocess
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-FOLDERS = ['common', 'wire', 'store', 'store/query', 'node', 'node/decode',
-           'controller', 'controller/cli']
+FOLDERS = ['common', 'wire', 'nodeconf', 'store', 'store/query', 'node',
+           'node/decode', 'controller', 'controller/cli']
 
 
 def mapped():

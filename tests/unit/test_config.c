@@ -1,5 +1,5 @@
 /*
- * Config parser tests (node/config.c). The expected values come from the
+ * Config parser tests (nodeconf/nodeconf.c). The expected values come from the
  * configuration text each test writes and from the documented defaults
  * (config.h, deploy/flowfleet-node.conf): state-dir /var/lib/flowfleet,
  * rcvbuf 32M, hold-unknown yes, hold-time 30s, log-level info, listeners
@@ -22,7 +22,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "node/config.h"
+#include "nodeconf/nodeconf.h"
 
 static struct node_config *
 parse_ok(const char *text)

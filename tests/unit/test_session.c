@@ -25,7 +25,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "node/config.h"
+#include "nodeconf/nodeconf.h"
 #include "node/control.h"
 #include "wire/wire.h"
 #include "tmpdir.h"

@@ -1,6 +1,6 @@
 /*
  * The node's side of enrollment: the control-plane keywords of the node
- * configuration (node/config.c) and the controller pin with its state
+ * configuration (nodeconf/nodeconf.c) and the controller pin with its state
  * file and join token (node/trust.c).
  */
 #include <setjmp.h>
@@ -18,7 +18,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
-#include "node/config.h"
+#include "nodeconf/nodeconf.h"
 #include "node/trust.h"
 #include "wire/wire.h"
 #include "tmpdir.h"

@@ -18,7 +18,7 @@
 #include "common/err.h"
 #include "common/util.h"
 #include "wire/wire.h"
-#include "config.h"
+#include "nodeconf/nodeconf.h"
 
 /* The control socket STATE_DIR/node.sock must fit in sun_path. */
 #define SOCK_NAME	"/node.sock"

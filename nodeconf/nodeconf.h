@@ -5,8 +5,8 @@
  * fuzzer and whoever validates node configuration text can drive it;
  * config_load() adds the file reading around it.
  */
-#ifndef FF_NODE_CONFIG_H
-#define FF_NODE_CONFIG_H
+#ifndef FF_NODECONF_H
+#define FF_NODECONF_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +15,7 @@
 
 #include "common/conf.h"	/* conf_addr_fmt() for the listen addresses */
 
-/* The default of every keyword is in its table (config.c), as it would be
+/* The default of every keyword is in its table (nodeconf.c), as it would be
    written in the file, and in deploy/flowfleet-node.conf. */
 #define CONFIG_DEFAULT_PATH	"/etc/flowfleet/node.conf"
 #define CONFIG_DEFAULT_STATE	"/var/lib/flowfleet"
