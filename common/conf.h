@@ -58,6 +58,10 @@ typedef void conf_print_fn(FILE *fp, const struct conf_keyword *k,
 #define CONF_STR	0x4	/* the field is a char * the object owns:
 				   conf_free() frees it */
 #define CONF_SECRET	0x8	/* ... and overwrites it first */
+#define CONF_LOCAL	0x10	/* a setting of the host itself (its identity,
+				   how it is reached): conf_parse() ignores
+				   it; a daemon's table marks what a
+				   controller must not push */
 
 /*
  * One keyword. The generic handlers below find their field in the

@@ -1,11 +1,13 @@
 /*
  * Configuration of flowfleet-node: the keyword table, the defaults and
  * the checks across keywords, over the language of common/conf.c. See
- * config.h and the commented example deploy/flowfleet-node.conf.
+ * nodeconf.h and the commented example deploy/flowfleet-node.conf.
  *
  * A new keyword is one line in the table (with a generic handler of
  * common/conf.h when one fits) and its field in struct node_config. The
- * table's order is the order of the normalized print.
+ * table's order is the order of the normalized print. CONF_LOCAL marks
+ * what the node keeps to itself: a controller pushing configuration
+ * text must not set it (config_check_pushable()).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -324,8 +326,9 @@ kw_query_max_result(conf_t *cf, const struct conf_keyword *k, void *obj,
 #define HINT(units)	"a number with an optional " units " suffix"
 
 static const struct conf_keyword keywords[] = {
-	{ "state-dir", kw_state_dir, conf_print_str, "PATH", CONF_STR,
-	  F(state_dir), .max = MAX_STATE_DIR, .def = CONFIG_DEFAULT_STATE },
+	{ "state-dir", kw_state_dir, conf_print_str, "PATH",
+	  CONF_STR | CONF_LOCAL, F(state_dir), .max = MAX_STATE_DIR,
+	  .def = CONFIG_DEFAULT_STATE },
 	{ "rcvbuf", conf_set_size, conf_print_size, "SIZE", 0, F(rcvbuf),
 	  .min = CONFIG_MIN_RCVBUF, .max = CONFIG_MAX_RCVBUF,
 	  .hint = HINT("K, M or G"), .def = "32M" },
@@ -341,16 +344,16 @@ static const struct conf_keyword keywords[] = {
 	  .max = CONFIG_MAX_TPL_MEMORY, .hint = HINT("K, M or G"),
 	  .def = "64M" },
 	/* control plane (node/control.c) */
-	{ "name", conf_set_name, conf_print_str, "NAME", CONF_STR, F(name),
-	  .max = CONFIG_MAX_NAME },
+	{ "name", conf_set_name, conf_print_str, "NAME",
+	  CONF_STR | CONF_LOCAL, F(name), .max = CONFIG_MAX_NAME },
 	{ "control-listen", kw_tcp_listen, print_tcp_listen, "ADDRESS:PORT",
-	  0, F(control_listen), .def = "0.0.0.0:2210" },
-	{ "query-listen", kw_tcp_listen, print_tcp_listen, "ADDRESS:PORT", 0,
-	  F(query_listen), .def = "0.0.0.0:4210" },
+	  CONF_LOCAL, F(control_listen), .def = "0.0.0.0:2210" },
+	{ "query-listen", kw_tcp_listen, print_tcp_listen, "ADDRESS:PORT",
+	  CONF_LOCAL, F(query_listen), .def = "0.0.0.0:4210" },
 	{ "controller-fingerprint", kw_controller_fp, conf_print_str,
-	  "FINGERPRINT", CONF_STR, F(controller_fp) },
+	  "FINGERPRINT", CONF_STR | CONF_LOCAL, F(controller_fp) },
 	{ "join-token", kw_join_token, conf_print_str, "TOKEN",
-	  CONF_STR | CONF_SECRET, F(join_token) },
+	  CONF_STR | CONF_SECRET | CONF_LOCAL, F(join_token) },
 	/* flow store (node/writer.c) */
 	{ "retention-age", conf_set_duration, conf_print_duration,
 	  "DURATION|none", 0, F(retention_age_ms),
@@ -501,12 +504,32 @@ check_store(conf_t *cf, const struct node_config *c)
 	return 0;
 }
 
+/* Note the first keyword of the host's own (CONF_LOCAL) in the text. */
+static void
+find_local(conf_t *cf, struct node_config *c)
+{
+	c->local_keyword = NULL;
+	c->local_line = 0;
+	for (size_t i = 0; i < FF_NELEM(keywords); i++) {
+		int line;
+
+		if (!(keywords[i].flags & CONF_LOCAL))
+			continue;
+		line = conf_seen(cf, keywords[i].name);
+		if (line > 0 && (c->local_line == 0 || line < c->local_line)) {
+			c->local_keyword = keywords[i].name;
+			c->local_line = line;
+		}
+	}
+}
+
 static int
 finish(conf_t *cf, void *obj)
 {
 	struct node_config *c = obj;
 	int rc;
 
+	find_local(cf, c);
 	if ((rc = check_control(cf, c)) != 0 || (rc = check_store(cf, c)) != 0)
 		return rc;
 	if (c->nlisten == 0) {
@@ -527,6 +550,42 @@ cleanup(void *obj)
 	free(c->allow);
 }
 
-/* config_syntax; config_parse(), _load(), _free(), _print() (config.h) */
+int
+config_check_pushable(const struct node_config *c, char *err, size_t errlen)
+{
+	if (c->local_keyword == NULL)
+		return 0;
+	if (errlen > 0)
+		snprintf(err, errlen, "%s:%d: '%s' is set on the node itself "
+		    "and cannot be pushed by the controller",
+		    c->file != NULL ? c->file : "(config)", c->local_line,
+		    c->local_keyword);
+	return FF_EINVAL;
+}
+
+int
+config_check_push_text(const char *fname, const char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	struct node_config *c;
+	int rc;
+
+	if ((rc = config_parse(fname, buf, len, &c, err, errlen)) != 0)
+		return rc;
+	rc = config_check_pushable(c, err, errlen);
+	config_free(c);
+	return rc;
+}
+
+int
+config_keyword_local(const char *name)
+{
+	for (size_t i = 0; i < FF_NELEM(keywords); i++)
+		if (strcmp(keywords[i].name, name) == 0)
+			return (keywords[i].flags & CONF_LOCAL) != 0;
+	return -1;
+}
+
+/* config_syntax; config_parse(), _load(), _free(), _print() (nodeconf.h) */
 CONF_API(config, struct node_config, keywords, CONFIG_MAX_SIZE, finish,
     cleanup)

@@ -107,11 +107,18 @@ struct node_config {
 	uint64_t query_max_mem;		/* memory limit of one query */
 	uint64_t query_max_rows;	/* keys/buckets/flows of one answer */
 	uint64_t query_max_result;	/* bytes of one packed answer */
+	/* the first keyword of the host's own (CONF_LOCAL) in the text,
+	   by line, or NULL and 0 (see config_check_pushable()) */
+	const char *local_keyword;
+	int local_line;
 };
 
 /*
  * Parse len bytes of config text buf (need not be NUL-terminated), read
  * from the file named fname (used in messages only), into a new *out.
+ * This is the parser of text in memory: nothing is read from disk, and
+ * fname is only the display name its messages start with (NULL:
+ * "(config)"), so a controller can check text it holds for a node.
  * Keywords that are absent take their defaults. On error returns
  * FF_ESYNTAX (or FF_ENOMEM) with "fname:line: what is wrong" in err
  * (errlen bytes) and leaves *out untouched. The caller frees *out with
@@ -128,6 +135,33 @@ int config_parse(const char *fname, const char *buf, size_t len,
  */
 int config_load(const char *path, int missing_ok, struct node_config **out,
     char *err, size_t errlen);
+
+/*
+ * The keywords flagged CONF_LOCAL in the table are set on the node
+ * itself and never pushed by a controller: the ones that would cut the
+ * node off from its controller or change who it is (state-dir,
+ * control-listen, query-listen, controller-fingerprint, join-token,
+ * name). Returns 0 when c, parsed from text, uses none of them;
+ * otherwise FF_EINVAL with "FILE:LINE: 'KEYWORD' is set on the node
+ * itself and cannot be pushed by the controller" in err (errlen bytes)
+ * for the first one in the text.
+ */
+int config_check_pushable(const struct node_config *c, char *err,
+    size_t errlen);
+
+/*
+ * Check configuration text a controller would push to a node: parse it
+ * as config_parse() does (fname the display name), then
+ * config_check_pushable(). Returns 0, or FF_ESYNTAX, FF_ENOMEM or
+ * FF_EINVAL with "FILE:LINE: what is wrong" in err.
+ */
+int config_check_push_text(const char *fname, const char *buf, size_t len,
+    char *err, size_t errlen);
+
+/* 1 if name is a keyword of the node's configuration that is set on
+   the node itself (CONF_LOCAL), 0 if it is another keyword, -1 if it is
+   no keyword. */
+int config_keyword_local(const char *name);
 
 /* Free a configuration. Accepts NULL. */
 void config_free(struct node_config *c);

@@ -1,11 +1,11 @@
 /*
- * Config parser tests (nodeconf/nodeconf.c). The expected values come from the
- * configuration text each test writes and from the documented defaults
- * (config.h, deploy/flowfleet-node.conf): state-dir /var/lib/flowfleet,
- * rcvbuf 32M, hold-unknown yes, hold-time 30s, log-level info, listeners
- * 0.0.0.0 and [::] on UDP 2055, 3000, 9996 (netflow) and 6343 (sflow);
- * retention-age 30d, retention-size 16G, store-map-size auto, store-sync
- * yes, store-queue 256.
+ * Config parser tests (nodeconf/nodeconf.c). The expected values come
+ * from the configuration text each test writes and from the documented
+ * defaults (nodeconf.h, deploy/flowfleet-node.conf): state-dir
+ * /var/lib/flowfleet, rcvbuf 32M, hold-unknown yes, hold-time 30s,
+ * log-level info, listeners 0.0.0.0 and [::] on UDP 2055, 3000, 9996
+ * (netflow) and 6343 (sflow); retention-age 30d, retention-size 16G,
+ * store-map-size auto, store-sync yes, store-queue 256.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -681,6 +681,196 @@ test_load(void **state)
 	rmdir(dir);
 }
 
+/* --- what a controller may push ---------------------------------------- */
+
+#define FP64 "00112233445566778899aabbccddeeff" \
+	"00112233445566778899aabbccddeeff"
+
+/* The keywords set on the node itself, each with a valid value. */
+static const struct {
+	const char *keyword, *value;
+} local_kw[] = {
+	{ "state-dir", "/srv/flowfleet" },
+	{ "control-listen", "127.0.0.1:2210" },
+	{ "query-listen", "127.0.0.1:4210" },
+	{ "controller-fingerprint", "sha256:" FP64 },
+	/* "ffj1." 64 hex "." 43 base64url characters (32 zero bytes) */
+	{ "join-token", "ffj1." FP64 "."
+	  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" },
+	{ "name", "edge-1" },
+};
+
+/* Text with only keywords a controller may push: one of each kind. */
+static const char pushable_text[] =
+	"# pushed by the controller\n"
+	"rcvbuf 8M\n"
+	"hold-unknown no\n"
+	"hold-time 10s\n"
+	"template-memory 32M\n"
+	"retention-age 7d\n"
+	"retention-size 2G\n"
+	"store-map-size 4G\n"
+	"store-sync no\n"
+	"store-queue 64\n"
+	"query-max-running 2\n"
+	"query-max-queued 16\n"
+	"query-threads 2\n"
+	"query-max-time 1m\n"
+	"query-max-mem 256M\n"
+	"query-max-rows 100000\n"
+	"query-max-result 64M\n"
+	"log-level debug\n"
+	"exporter-idle-time 30m\n"
+	"exporter-max-per-source 16\n"
+	"exporter-allow 192.0.2.0/24 2001:db8::/32\n"
+	"listen netflow 0.0.0.0:2055\n"
+	"listen sflow [::]:6343\n";
+
+static void
+test_local_flags(void **state)
+{
+	char *text = NULL;
+	size_t len = 0, nlocal = 0, nother = 0;
+	struct node_config *c;
+	FILE *fp;
+
+	(void)state;
+	for (size_t i = 0; i < FF_NELEM(local_kw); i++)
+		assert_int_equal(config_keyword_local(local_kw[i].keyword), 1);
+	assert_int_equal(config_keyword_local("no-such-keyword"), -1);
+
+	/* Every keyword the normalized print names (all but the unset
+	   optional ones) is local exactly when it is one of the six. */
+	c = parse_ok(pushable_text);
+	fp = open_memstream(&text, &len);
+	assert_non_null(fp);
+	assert_int_equal(config_print(fp, c), 0);
+	fclose(fp);
+	config_free(c);
+	for (char *line = strtok(text, "\n"); line != NULL;
+	    line = strtok(NULL, "\n")) {
+		char kw[64];
+		int local = 0;
+
+		if (line[0] == '#')
+			continue;
+		assert_int_equal(sscanf(line, "%63s", kw), 1);
+		for (size_t i = 0; i < FF_NELEM(local_kw); i++)
+			if (strcmp(kw, local_kw[i].keyword) == 0)
+				local = 1;
+		assert_int_equal(config_keyword_local(kw), local);
+		if (local)
+			nlocal++;
+		else
+			nother++;
+	}
+	free(text);
+	/* state-dir, control-listen and query-listen have defaults */
+	assert_int_equal(nlocal, 3);
+	assert_true(nother >= 20);
+}
+
+static void
+test_pushable_ok(void **state)
+{
+	struct node_config *c;
+	char err[512] = "untouched";
+
+	(void)state;
+	c = parse_ok(pushable_text);
+	assert_null(c->local_keyword);
+	assert_int_equal(c->local_line, 0);
+	assert_int_equal(config_check_pushable(c, err, sizeof(err)), 0);
+	assert_string_equal(err, "untouched");
+	config_free(c);
+	assert_int_equal(config_check_push_text("edge1.conf", pushable_text,
+	    strlen(pushable_text), err, sizeof(err)), 0);
+	/* empty text: the defaults, nothing the node keeps to itself */
+	assert_int_equal(config_check_push_text("edge1.conf", "", 0, err,
+	    sizeof(err)), 0);
+}
+
+/* Each local keyword, after a few pushable lines, is reported with the
+   line it is on. */
+static void
+test_local_each(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < FF_NELEM(local_kw); i++) {
+		char text[512], want[256], err[512] = "";
+		struct node_config *c;
+
+		/* line 4 */
+		snprintf(text, sizeof(text), "rcvbuf 8M\n# comment\n\n"
+		    "%s %s\nlog-level warn\n", local_kw[i].keyword,
+		    local_kw[i].value);
+		c = parse_ok(text);
+		assert_string_equal(c->local_keyword, local_kw[i].keyword);
+		assert_int_equal(c->local_line, 4);
+		snprintf(want, sizeof(want), "t.conf:4: '%s' is set on the "
+		    "node itself and cannot be pushed by the controller",
+		    local_kw[i].keyword);
+		assert_int_equal(config_check_pushable(c, err, sizeof(err)),
+		    FF_EINVAL);
+		assert_string_equal(err, want);
+		config_free(c);
+
+		assert_int_equal(config_check_push_text("t.conf", text,
+		    strlen(text), err, sizeof(err)), FF_EINVAL);
+		assert_string_equal(err, want);
+	}
+}
+
+/* The first local keyword in the text is reported, not the first of
+   the table (state-dir comes before control-listen there). */
+static void
+test_local_first_by_line(void **state)
+{
+	static const char text[] = "log-level warn\n"
+	    "control-listen 127.0.0.1:2210\n"
+	    "rcvbuf 8M\n"
+	    "state-dir /srv/flowfleet\n"
+	    "name edge-1\n";
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(config_check_push_text("nodes/edge1.conf", text,
+	    strlen(text), err, sizeof(err)), FF_EINVAL);
+	assert_string_equal(err, "nodes/edge1.conf:2: 'control-listen' is "
+	    "set on the node itself and cannot be pushed by the controller");
+}
+
+/* Text in memory: its display name and line in every message, and only
+   len bytes of the buffer are read. */
+static void
+test_parse_memory(void **state)
+{
+	static const char text[] = "rcvbuf 8M\n"
+	    "hold-time never\n"
+	    "state-dir /srv/flowfleet\n";
+	struct node_config *c = NULL;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(config_check_push_text("nodes/edge1.conf", text,
+	    strlen(text), err, sizeof(err)), FF_ESYNTAX);
+	assert_string_equal(err, "nodes/edge1.conf:2: hold-time: bad "
+	    "duration 'never' (a number with an optional ms, s, m or h "
+	    "suffix)");
+	assert_int_equal(config_parse(NULL, text, strlen(text), &c, err,
+	    sizeof(err)), FF_ESYNTAX);
+	assert_null(c);
+	assert_int_equal(strncmp(err, "(config):2: ", 12), 0);
+
+	/* the first line only: no error, nothing local */
+	assert_int_equal(config_parse("nodes/edge1.conf", text, 10, &c, err,
+	    sizeof(err)), 0);
+	assert_int_equal(c->rcvbuf, 8u << 20);
+	assert_string_equal(c->file, "nodes/edge1.conf");
+	assert_int_equal(config_check_pushable(c, err, sizeof(err)), 0);
+	config_free(c);
+}
+
 int
 main(void)
 {
@@ -697,6 +887,11 @@ main(void)
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_exporters),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_local_flags),
+		cmocka_unit_test(test_pushable_ok),
+		cmocka_unit_test(test_local_each),
+		cmocka_unit_test(test_local_first_by_line),
+		cmocka_unit_test(test_parse_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
