@@ -8,7 +8,10 @@
  *  - a configuration has every value within its documented range (the
  *    store's retention-size below store-map-size when both are set), an
  *    absolute state-dir, at least one listener with a port, and its
- *    normalized print parses back to the same configuration.
+ *    normalized print parses back to the same configuration;
+ *  - config_check_pushable() refuses it exactly when the text sets a
+ *    keyword of the node's own (CONF_LOCAL), with "fuzz.conf:LINE: ..."
+ *    on a line within the text.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +112,23 @@ check_roundtrip(const struct node_config *a)
 	free(out);
 }
 
+static void
+check_pushable(const struct node_config *c, const uint8_t *data,
+    size_t size)
+{
+	char err[512] = "";
+	int rc = config_check_pushable(c, err, sizeof(err));
+
+	if (c->local_keyword == NULL) {
+		if (rc != 0 || c->local_line != 0)
+			abort();
+		return;
+	}
+	if (rc != FF_EINVAL || config_keyword_local(c->local_keyword) != 1)
+		abort();
+	conf_check_error(FNAME, data, size, err);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -128,6 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_config(c);
 	check_roundtrip(c);
+	check_pushable(c, data, size);
 	config_free(c);
 	return 0;
 }
