@@ -69,6 +69,26 @@ def reasons(out):
         return None
 
 
+def cli_at_once(ctl, arglists, timeout=240):
+    """Start one flowfleet command per argument list at once, wait for
+    them all; [(returncode, stdout, stderr)] in order. Any still running
+    at the end is killed."""
+    procs = [subprocess.Popen([binpath("flowfleet"), "-s", ctl.sock, *a],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for a in arglists]
+    outs = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=timeout)
+            outs.append((p.returncode, out, err))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return outs
+
+
 class QueueTest(fflib.ProcTestCase):
     """One node, one query slot, ten queries at once."""
 
@@ -87,22 +107,8 @@ class QueueTest(fflib.ProcTestCase):
                 "120s"]
         kinds = ["json" if i % 2 == 0 else "table"
                  for i in range(self.QUERIES)]
-        procs = [subprocess.Popen([binpath("flowfleet"), "-s", ctl.sock,
-                                   *args, *(["--json"] if k == "json" else
-                                            [])],
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-                 for k in kinds]
-        outs = []
-        try:
-            for p in procs:
-                out, err = p.communicate(timeout=240)
-                outs.append((p.returncode, out, err))
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+        outs = cli_at_once(ctl, [args + (["--json"] if k == "json" else [])
+                                 for k in kinds])
         errors = [(rc, reasons(out) or out.strip() or err.strip())
                   for rc, out, err in outs if rc != 0]
         self.assertEqual(errors, [], "queries that failed")
@@ -147,20 +153,7 @@ class QueueTest(fflib.ProcTestCase):
             stores=[(81, 600000, "--hosts", "200000", "--zipf", "0.6")])
         args = ["query", "--json", "--top", "10", "--by", "srcip",
                 "--timeout", "120s"]
-        procs = [subprocess.Popen([binpath("flowfleet"), "-s", ctl.sock,
-                                   *args], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
-                 for _ in range(self.QUERIES)]
-        outs = []
-        try:
-            for p in procs:
-                out, err = p.communicate(timeout=240)
-                outs.append((p.returncode, out, err))
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+        outs = cli_at_once(ctl, [args] * self.QUERIES)
         refused = [o for o in outs if o[0] != 0]
         # one runs, one waits; most of ten started together find both
         # taken (a refusal names both settings)
